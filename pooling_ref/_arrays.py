@@ -1,0 +1,55 @@
+"""Input checking and data-format handling shared by every op."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# ml_dtypes (shipped with TensorFlow) registers bfloat16 & co. as NumPy dtypes of kind "V".
+_EXTRA_FLOAT_NAMES = ("bfloat16",)
+
+
+def is_float_dtype(dtype: np.dtype) -> bool:
+    return dtype.kind == "f" or dtype.name in _EXTRA_FLOAT_NAMES
+
+
+def as_input(x: object, op: str, name: str = "x", *, rank: int | None = None) -> np.ndarray:
+    """``np.asarray(x)`` checked to be a numeric batch of spatial rank 1, 2 or 3.
+
+    Never copies or modifies ``x``; the result may be a read-only view of it.
+    """
+    a = np.asarray(x)
+    if not (a.dtype.kind in "iuf" or is_float_dtype(a.dtype)):
+        raise TypeError(
+            f"{op}: {name} must be a real numeric array (float or int), got dtype {a.dtype!r}"
+        )
+    if rank is None:
+        if a.ndim not in (3, 4, 5):
+            raise ValueError(
+                f"{op}: {name} must have 3, 4 or 5 dimensions (batch, 1-3 spatial axes, "
+                f"channels), got shape {a.shape!r}"
+            )
+    elif a.ndim != rank + 2:
+        raise ValueError(
+            f"{op}: {name} must have {rank + 2} dimensions for spatial rank {rank}, "
+            f"got shape {a.shape!r}"
+        )
+    return a
+
+
+def to_channels_last(x: np.ndarray, data_format: str) -> np.ndarray:
+    """A view of ``x`` in ``(N, *spatial, C)`` layout."""
+    return np.moveaxis(x, 1, -1) if data_format == "channels_first" else x
+
+
+def from_channels_last(y: np.ndarray, data_format: str) -> np.ndarray:
+    """``y`` (``(N, *spatial, C)``) back in ``data_format``, as a C-contiguous array."""
+    if data_format == "channels_first":
+        y = np.moveaxis(y, -1, 1)
+    return np.ascontiguousarray(y)
+
+
+def check_method(method: str, op: str) -> str:
+    methods = ("auto", "loop", "im2col", "fast")
+    if not isinstance(method, str) or method not in methods:
+        raise ValueError(f"{op}: method must be one of {methods}, got {method!r}")
+    return "fast" if method == "auto" else method

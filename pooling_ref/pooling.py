@@ -1,0 +1,292 @@
+"""Max and average pooling (Keras ``MaxPoolingND`` / ``AveragePoolingND``) and global pooling.
+
+Semantics (TensorFlow CPU, bit for bit):
+
+* max: a cell replaces the running maximum only when it is strictly greater, starting from
+  the dtype's lowest finite value — so NaN is ignored, the first of equal maxima wins
+  (``[-0., +0.] -> -0.``), and a window of only NaN / -inf gives the lowest finite value.
+  "same" padding cells are never selected.
+* average: the real cells of the window summed in row-major order in the input dtype,
+  starting from ``+0``, then divided by the number of real (unpadded) cells.
+
+Each op has three methods: ``"loop"`` (the readable specification), ``"im2col"`` (chunked
+columns, one reduction) and ``"fast"`` (shifted strided views; the default).
+
+>>> import numpy as np
+>>> x = np.array([1., 2., 3., 4., 5.], dtype=np.float32).reshape(1, 5, 1)
+>>> avg_pool(x, 4, strides=1, padding="same")[0, :, 0]
+array([2. , 2.5, 3.5, 4. , 4.5], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+from ._arrays import as_input, check_method, from_channels_last, is_float_dtype, to_channels_last
+from .geometry import (
+    WindowGeometry,
+    normalize_data_format,
+    normalize_padding,
+    normalize_tuple,
+    plan_window,
+)
+from .windows import im2col_chunks, pad_spatial, real_window_at, shifted, window_offsets
+
+__all__ = ["avg_pool", "global_avg_pool", "global_max_pool", "max_pool"]
+
+IntOrTuple = int | Sequence[int]
+
+
+# ----------------------------------------------------------------------------- dtype facts
+
+
+def lowest(dtype: np.dtype) -> np.generic:
+    """The lowest finite value of ``dtype`` (what TF max pooling gives for empty maxima)."""
+    if is_float_dtype(dtype):
+        return np.array(-np.finfo(dtype).max, dtype=dtype)[()]
+    return np.array(np.iinfo(dtype).min, dtype=dtype)[()]
+
+
+def _pad_value_for_max(dtype: np.dtype) -> np.generic:
+    """A padding value that is never strictly greater than anything: -inf / int min."""
+    if is_float_dtype(dtype):
+        return np.array(-np.inf, dtype=dtype)[()]
+    return lowest(dtype)
+
+
+# ----------------------------------------------------------------------------- arguments
+
+
+def _prepare(op, x, pool_size, strides, padding, data_format, method):
+    a = as_input(x, op)
+    rank = a.ndim - 2
+    pool = normalize_tuple(pool_size, rank, "pool_size", op)
+    strides = pool if strides is None else normalize_tuple(strides, rank, "strides", op)
+    padding = normalize_padding(padding, op)
+    data_format = normalize_data_format(data_format, op)
+    method = check_method(method, op)
+    x_cl = to_channels_last(a, data_format)
+    g = plan_window(x_cl.shape[1:-1], pool, strides, padding, None, op)
+    return x_cl, g, data_format, method
+
+
+def _output(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    return np.empty((x_cl.shape[0], *g.out_spatial, x_cl.shape[-1]), dtype=x_cl.dtype)
+
+
+def _real_counts(g: WindowGeometry, dtype: np.dtype) -> np.ndarray:
+    """Real-cell count of every output window, shaped to broadcast against ``(N, *out, C)``."""
+    total = np.ones((), dtype=np.int64)
+    for axis, counts in enumerate(g.real_counts()):
+        shape = [1] * g.rank
+        shape[axis] = counts.size
+        total = total * counts.reshape(shape)
+    return total[..., None].astype(dtype)
+
+
+# ----------------------------------------------------------------------------- max pooling
+
+
+def _take_greater(acc: np.ndarray, cell: np.ndarray) -> None:
+    """TF's max step: ``acc = cell`` where ``cell > acc`` (NaN never replaces, ties keep)."""
+    np.copyto(acc, cell, where=cell > acc)
+
+
+def _max_loop(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    """Specification: for each output position, scan the real cells of its window."""
+    out = _output(x_cl, g)
+    n, c = x_cl.shape[0], x_cl.shape[-1]
+    for pos in itertools.product(*(range(m) for m in g.out_spatial)):
+        cells = real_window_at(x_cl, pos, g).reshape(n, -1, c)
+        best = np.full((n, c), lowest(x_cl.dtype), dtype=x_cl.dtype)
+        for k in range(cells.shape[1]):          # row-major window order
+            _take_greater(best, cells[:, k])
+        out[(slice(None), *pos, slice(None))] = best
+    return out
+
+
+def _max_im2col(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    out = _output(x_cl, g)
+    xp = pad_spatial(x_cl, g, _pad_value_for_max(x_cl.dtype))
+    for (bs, rs), cols in im2col_chunks(xp, g):
+        best = np.full(cols.shape[:-2] + cols.shape[-1:], lowest(x_cl.dtype), x_cl.dtype)
+        for k in range(g.cells):
+            _take_greater(best, cols[..., k, :])
+        out[bs, rs] = best
+    return out
+
+
+def _max_fast(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    xp = pad_spatial(x_cl, g, _pad_value_for_max(x_cl.dtype))
+    best = np.full((x_cl.shape[0], *g.out_spatial, x_cl.shape[-1]), lowest(x_cl.dtype),
+                   dtype=x_cl.dtype)
+    for offset in window_offsets(g):
+        _take_greater(best, shifted(xp, offset, g))
+    return best
+
+
+# ----------------------------------------------------------------------------- average pooling
+
+
+def _avg_loop(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    """Specification: sum the real cells in row-major order from +0, divide by their count."""
+    out = _output(x_cl, g)
+    n, c = x_cl.shape[0], x_cl.shape[-1]
+    for pos in itertools.product(*(range(m) for m in g.out_spatial)):
+        cells = real_window_at(x_cl, pos, g).reshape(n, -1, c)
+        total = np.zeros((n, c), dtype=x_cl.dtype)
+        for k in range(cells.shape[1]):
+            total = total + cells[:, k]
+        out[(slice(None), *pos, slice(None))] = total / x_cl.dtype.type(cells.shape[1])
+    return out
+
+
+# Adding a zero padding cell to a running sum that started at +0 never changes its bits
+# (x + 0 == x for every x except -0, and a sum started at +0 is never -0), so the padded
+# methods below reproduce the loop's row-major sum exactly.
+
+
+def _avg_im2col(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    out = _output(x_cl, g)
+    counts = _real_counts(g, x_cl.dtype)
+    xp = pad_spatial(x_cl, g, 0)
+    for (bs, rs), cols in im2col_chunks(xp, g):
+        total = np.zeros(cols.shape[:-2] + cols.shape[-1:], dtype=x_cl.dtype)
+        for k in range(g.cells):
+            total += cols[..., k, :]
+        out[bs, rs] = total / counts[rs]
+    return out
+
+
+def _avg_fast(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    xp = pad_spatial(x_cl, g, 0)
+    total = np.zeros((x_cl.shape[0], *g.out_spatial, x_cl.shape[-1]), dtype=x_cl.dtype)
+    for offset in window_offsets(g):
+        total += shifted(xp, offset, g)
+    total /= _real_counts(g, x_cl.dtype)
+    return total
+
+
+_METHODS = {
+    "max": {"loop": _max_loop, "im2col": _max_im2col, "fast": _max_fast},
+    "avg": {"loop": _avg_loop, "im2col": _avg_im2col, "fast": _avg_fast},
+}
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def max_pool(
+    x: object,
+    pool_size: IntOrTuple,
+    strides: IntOrTuple | None = None,
+    padding: str = "valid",
+    data_format: str = "channels_last",
+    *,
+    method: str = "auto",
+) -> np.ndarray:
+    """Max pooling with Keras ``MaxPooling1D/2D/3D`` semantics (spatial rank read from ``x``).
+
+    >>> import numpy as np
+    >>> x = np.array([[1, 2, 5, 6], [3, 4, 7, 8], [9, 10, 13, 14], [11, 12, 15, 16]],
+    ...              dtype=np.float32).reshape(1, 4, 4, 1)
+    >>> max_pool(x, 2)[0, :, :, 0]
+    array([[ 4.,  8.],
+           [12., 16.]], dtype=float32)
+
+    ``strides=None`` means ``strides = pool_size``. NaN is ignored, the first of equal
+    maxima wins, a window of only NaN/-inf gives the dtype's lowest finite value (as TF).
+    ``method``: ``"loop"``, ``"im2col"``, ``"fast"`` or ``"auto"`` (= ``"fast"``); all
+    give bitwise-identical results.
+    """
+    x_cl, g, fmt, method = _prepare("max_pool", x, pool_size, strides, padding, data_format,
+                                    method)
+    return from_channels_last(_METHODS["max"][method](x_cl, g), fmt)
+
+
+def avg_pool(
+    x: object,
+    pool_size: IntOrTuple,
+    strides: IntOrTuple | None = None,
+    padding: str = "valid",
+    data_format: str = "channels_last",
+    *,
+    method: str = "auto",
+) -> np.ndarray:
+    """Average pooling with Keras ``AveragePooling1D/2D/3D`` semantics.
+
+    >>> import numpy as np
+    >>> x = np.array([1., 2., 3., 4.], dtype=np.float32).reshape(1, 4, 1)
+    >>> avg_pool(x, 3, strides=2, padding="same")[0, :, 0]   # pads (0, 1): [1,2,3], [3,4]
+    array([2. , 3.5], dtype=float32)
+
+    Each window's real cells are summed in row-major order in the input dtype, then divided
+    by their count ("same" padding cells are not counted). Float inputs only.
+    """
+    x_cl, g, fmt, method = _prepare("avg_pool", x, pool_size, strides, padding, data_format,
+                                    method)
+    if not is_float_dtype(x_cl.dtype):
+        raise TypeError(
+            f"avg_pool: x must have a floating dtype (Keras/TF AveragePooling rejects "
+            f"integers), got dtype {x_cl.dtype!r}"
+        )
+    return from_channels_last(_METHODS["avg"][method](x_cl, g), fmt)
+
+
+def _global_prepare(op, x, data_format, keepdims):
+    a = as_input(x, op)
+    data_format = normalize_data_format(data_format, op)
+    if not isinstance(keepdims, (bool, np.bool_)):
+        raise TypeError(f"{op}: keepdims must be a bool, got {keepdims!r}")
+    axes = tuple(range(2, a.ndim)) if data_format == "channels_first" else tuple(
+        range(1, a.ndim - 1))
+    return a, axes
+
+
+def global_max_pool(
+    x: object, data_format: str = "channels_last", keepdims: bool = False
+) -> np.ndarray:
+    """Keras ``GlobalMaxPooling1D/2D/3D``: the maximum over all spatial axes.
+
+    >>> import numpy as np
+    >>> global_max_pool(np.array([[[1.], [5.], [3.]]]))
+    array([[5.]])
+
+    Keras implements this with ``reduce_max``, not with max pooling, so the special values
+    follow ``tf.reduce_max``: NaN propagates and -inf stays -inf. An empty spatial axis
+    raises ``ValueError`` (TF: "Cannot compute the max of an empty tensor").
+    """
+    a, axes = _global_prepare("global_max_pool", x, data_format, keepdims)
+    if any(a.shape[i] == 0 for i in axes):
+        if a.size == 0 and any(a.shape[i] == 0 for i in range(a.ndim) if i not in axes):
+            shape = [1 if i in axes else s for i, s in enumerate(a.shape)]
+            out = np.empty(shape, a.dtype)
+            return out if keepdims else np.squeeze(out, axis=axes)
+        raise ValueError(
+            f"global_max_pool: x has an empty spatial axis, shape {a.shape!r}; the maximum "
+            f"of an empty window is undefined"
+        )
+    return np.max(a, axis=axes, keepdims=keepdims)
+
+
+def global_avg_pool(
+    x: object, data_format: str = "channels_last", keepdims: bool = False
+) -> np.ndarray:
+    """Keras ``GlobalAveragePooling1D/2D/3D``: the mean over all spatial axes.
+
+    >>> import numpy as np
+    >>> global_avg_pool(np.array([[[1.], [2.], [6.]]], dtype=np.float32))
+    array([[3.]], dtype=float32)
+
+    Float inputs keep their dtype (the sum is accumulated in float64 and rounded once, which
+    is within the documented bound of TF's ``reduce_mean``); integer inputs give float32,
+    as Keras does. An empty spatial axis gives NaN, as TF does.
+    """
+    a, axes = _global_prepare("global_avg_pool", x, data_format, keepdims)
+    out_dtype = a.dtype if is_float_dtype(a.dtype) else np.dtype(np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.mean(a, axis=axes, keepdims=keepdims, dtype=np.float64)
+    return np.asarray(mean).astype(out_dtype)

@@ -1,0 +1,139 @@
+"""How results are compared: bitwise, in ULP, or against a summation error bound.
+
+* **bitwise** (max pooling, zero padding, float32 average pooling): same NaN positions and
+  otherwise identical bits — so ``-0.0 != +0.0``. NaN payloads are not compared.
+* **error bound** (convolution, global average, other average dtypes): a sum of ``K``
+  products computed in any order in precision ``eps`` differs from the exact sum by at most
+  ``gamma_K * sum|terms|`` with ``gamma_K ~= K*eps/2``; two such computations differ by at
+  most ``K*eps*sum|terms|``. The bound used is::
+
+      |a - b| <= C * (K + 1) * eps_acc * mag + eps_out * mag + K * tiny
+
+  where ``mag`` is the same op applied to ``|x|`` and ``|kernel|`` (``|bias|``) in float64,
+  ``eps_acc`` the epsilon of the accumulation dtype (float32 for float16/bfloat16, as TF),
+  ``eps_out`` the epsilon of the result dtype (one final rounding each side), ``tiny`` the
+  smallest subnormal (underflow) and ``C = 2`` (twice the worst case of sequential
+  summation, room for blocked/FMA accumulation). A wrong implementation errs by O(mag),
+  hundreds of times more, so the bound cannot hide a real bug.
+
+>>> import numpy as np
+>>> c = compare(np.float32([1, 2]), np.float32([1, 2]))
+>>> c.ok, c.max_ulp
+(True, 0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._arrays import is_float_dtype
+
+__all__ = ["BOUND_C", "Comparison", "compare", "error_bound", "ulp_distance"]
+
+#: The constant ``C`` in the error bound (see module docstring).
+BOUND_C = 2.0
+
+
+def _ordered_ints(a: np.ndarray) -> np.ndarray:
+    """Map floats to integers whose order and differences count ULPs (+0 and -0 both 0)."""
+    a = np.ascontiguousarray(a)
+    bits = {2: np.int16, 4: np.int32, 8: np.int64}[a.dtype.itemsize]
+    i = a.view(bits).astype(np.int64)
+    top = np.int64(1) << (8 * a.dtype.itemsize - 1)
+    return np.where(i < 0, -(i + top), i)
+
+
+def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise distance in units in the last place of ``a.dtype`` (floats only).
+
+    Two NaNs are 0 apart; a NaN and a number are ``iinfo(int64).max`` apart.
+    """
+    a = np.asarray(a)
+    b = np.asarray(b, dtype=a.dtype)
+    d = np.abs(_ordered_ints(a) - _ordered_ints(b))
+    na, nb = np.isnan(a.astype(np.float64)), np.isnan(b.astype(np.float64))
+    d = np.where(na & nb, 0, d)
+    return np.where(na != nb, np.iinfo(np.int64).max, d)
+
+
+def error_bound(mag: np.ndarray, terms: int, dtype: np.dtype) -> np.ndarray:
+    """The elementwise bound on ``|a - b|`` for a sum of ``terms`` products (module doc)."""
+    dtype = np.dtype(dtype)
+    if not is_float_dtype(dtype):
+        return np.zeros_like(mag, dtype=np.float64)
+    acc = np.float32 if dtype.itemsize < 4 else dtype
+    eps_acc = float(np.finfo(acc).eps)
+    eps_out = float(np.finfo(dtype).eps)
+    tiny = float(np.finfo(dtype).smallest_subnormal)
+    mag = np.asarray(mag, dtype=np.float64)
+    return BOUND_C * (terms + 1) * eps_acc * mag + eps_out * mag + terms * tiny
+
+
+@dataclass
+class Comparison:
+    """Outcome of :func:`compare`."""
+
+    ok: bool
+    mode: str                       # "bitwise" or "bound"
+    max_abs: float = 0.0
+    max_ulp: int = 0
+    worst_ratio: float = 0.0        # max |a - b| / bound (bound mode)
+    first_index: tuple | None = None
+    detail: str = ""
+
+    def __str__(self) -> str:
+        if self.ok:
+            extra = f", worst bound ratio {self.worst_ratio:.3g}" if self.mode == "bound" else ""
+            return f"match ({self.mode}; max abs {self.max_abs:.3g}, max ULP {self.max_ulp}{extra})"
+        return (f"MISMATCH ({self.mode}) at index {self.first_index}: {self.detail}; "
+                f"max abs {self.max_abs:.3g}, max ULP {self.max_ulp}"
+                + (f", worst bound ratio {self.worst_ratio:.3g}" if self.mode == "bound" else ""))
+
+
+def compare(actual: object, expected: object, bound: np.ndarray | None = None) -> Comparison:
+    """Compare ``actual`` with ``expected``: bitwise, or within ``bound`` when given.
+
+    Shapes must match exactly; dtypes must match in bitwise mode. NaN must appear at the
+    same positions in both modes; infinities must be equal.
+    """
+    a, e = np.asarray(actual), np.asarray(expected)
+    mode = "bitwise" if bound is None else "bound"
+    if a.shape != e.shape:
+        return Comparison(False, mode, float("inf"), 0, float("inf"), None,
+                          f"shape {a.shape} != expected shape {e.shape}")
+    if bound is None and a.dtype != e.dtype:
+        return Comparison(False, mode, float("inf"), 0, float("inf"), None,
+                          f"dtype {a.dtype} != expected dtype {e.dtype}")
+    if a.size == 0:
+        return Comparison(True, mode)
+    floaty = is_float_dtype(e.dtype)
+    a64, e64 = a.astype(np.float64), e.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(a64 - e64)
+    nan_a, nan_e = np.isnan(a64), np.isnan(e64)
+    diff = np.where((nan_a & nan_e) | (np.isinf(e64) & (a64 == e64)), 0.0, diff)
+    diff = np.where(nan_a != nan_e, np.inf, diff)
+    max_abs = float(np.max(diff))
+    max_ulp = int(np.max(ulp_distance(a.astype(e.dtype), e))) if floaty else 0
+    ratio = 0.0
+    if bound is None and floaty:
+        width = {2: np.uint16, 4: np.uint32, 8: np.uint64}[e.dtype.itemsize]
+        same_bits = np.ascontiguousarray(a).view(width) == np.ascontiguousarray(e).view(width)
+        bad = ~(same_bits | (nan_a & nan_e))
+    elif bound is None:
+        bad = a != e
+    else:
+        bnd = np.broadcast_to(np.asarray(bound, np.float64), e.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio_arr = np.where(diff == 0, 0.0, diff / bnd)
+        bad = diff > bnd
+        ratio = float(np.max(ratio_arr))
+    if not bad.any():
+        return Comparison(True, mode, max_abs, max_ulp, ratio)
+    idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), e.shape))
+    detail = f"got {a[idx]!r}, expected {e[idx]!r}"
+    if bound is not None:
+        detail += f" (bound {float(np.broadcast_to(bound, e.shape)[idx]):.3g})"
+    return Comparison(False, mode, max_abs, max_ulp, ratio, idx, detail)

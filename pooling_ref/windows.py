@@ -1,0 +1,175 @@
+"""The one window helper shared by pooling, convolution and ``im2col``.
+
+Everything works on channels_last arrays ``(N, *spatial, C)`` that are already padded, so
+every window is a plain strided slice:
+
+* :func:`window_offsets` lists the cells of a window in row-major order (the order in
+  which averages are summed);
+* :func:`shifted` returns, for one cell offset, the view holding that cell of every output
+  window — ``shifted(xp, offset, g)[n, *o, c] == xp[n, *(o*stride + offset), c]``;
+* :func:`window_at` returns the window of one output position (the loop methods use it);
+* :func:`im2col` gathers all windows into columns, and :func:`im2col_chunks` does so a
+  bounded chunk at a time.
+
+Example:
+
+>>> import numpy as np
+>>> x = np.arange(4.0).reshape(1, 4, 1)                  # N=1, length 4, C=1
+>>> im2col(x, 2, strides=2)[0, :, :, 0]                  # two windows of two cells
+array([[0., 1.],
+       [2., 3.]])
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from ._arrays import as_input, to_channels_last
+from .geometry import (
+    WindowGeometry,
+    normalize_data_format,
+    normalize_padding,
+    normalize_tuple,
+    plan_window,
+)
+
+__all__ = ["DEFAULT_CHUNK_BYTES", "im2col", "im2col_chunks", "pad_spatial", "window_offsets"]
+
+#: Upper bound on the bytes of one chunk of columns built by :func:`im2col_chunks`.
+DEFAULT_CHUNK_BYTES = 32 * 2**20
+
+
+def window_offsets(g: WindowGeometry) -> list[tuple[int, ...]]:
+    """Offsets (in padded coordinates) of the cells of a window, in row-major order."""
+    return [
+        tuple(t * d for t, d in zip(cell, g.dilation))
+        for cell in itertools.product(*(range(k) for k in g.window))
+    ]
+
+
+def pad_spatial(x_cl: np.ndarray, g: WindowGeometry, value: object = 0) -> np.ndarray:
+    """``x_cl`` padded on its spatial axes with ``g.pads``; ``x_cl`` itself if no padding."""
+    if not any(b or a for b, a in g.pads):
+        return x_cl
+    width = ((0, 0), *g.pads, (0, 0))
+    return np.pad(x_cl, width, mode="constant", constant_values=value)
+
+
+def _axis_slice(start: int, stride: int, count: int) -> slice:
+    return slice(start, start + stride * (count - 1) + 1 if count else start, stride)
+
+
+def shifted(xp: np.ndarray, offset: Sequence[int], g: WindowGeometry) -> np.ndarray:
+    """View of padded ``xp`` with, at output position ``o``, the window cell at ``offset``."""
+    spatial = tuple(_axis_slice(o, s, m) for o, s, m in zip(offset, g.strides, g.out_spatial))
+    return xp[(slice(None), *spatial, slice(None))]
+
+
+def window_at(xp: np.ndarray, position: Sequence[int], g: WindowGeometry) -> np.ndarray:
+    """The window ``(N, *window, C)`` of padded ``xp`` for output ``position``."""
+    spatial = tuple(
+        slice(p * s, p * s + d * (k - 1) + 1, d)
+        for p, s, d, k in zip(position, g.strides, g.dilation, g.window)
+    )
+    return xp[(slice(None), *spatial, slice(None))]
+
+
+def real_window_at(x_cl: np.ndarray, position: Sequence[int], g: WindowGeometry) -> np.ndarray:
+    """The real (unpadded) cells of the window at ``position`` of unpadded ``x_cl``.
+
+    The window is clipped to the input, so "same" windows at the border are smaller.
+    Only for undilated windows (pooling).
+    """
+    spatial = []
+    for p, s, k, (b, _), n in zip(position, g.strides, g.window, g.pads, g.in_spatial):
+        start = p * s - b
+        spatial.append(slice(max(start, 0), min(start + k, n)))
+    return x_cl[(slice(None), *spatial, slice(None))]
+
+
+def columns(xp: np.ndarray, g: WindowGeometry, out: np.ndarray | None = None) -> np.ndarray:
+    """All windows of padded ``xp`` as ``(N, *out_spatial, cells, C)`` (cells row-major)."""
+    shape = (xp.shape[0], *g.out_spatial, g.cells, xp.shape[-1])
+    if out is None:
+        out = np.empty(shape, dtype=xp.dtype)
+    for k, offset in enumerate(window_offsets(g)):
+        out[..., k, :] = shifted(xp, offset, g)
+    return out
+
+
+def im2col_chunks(
+    xp: np.ndarray, g: WindowGeometry, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+) -> Iterator[tuple[tuple[slice, slice], np.ndarray]]:
+    """Yield ``((batch_slice, rows_slice), cols)`` covering all windows of padded ``xp``.
+
+    ``cols`` has shape ``(nb, nr, *out_spatial[1:], cells, C)``: the windows of batch items
+    ``batch_slice`` and output rows ``rows_slice`` (first spatial axis). Each chunk holds at
+    most ``max(chunk_bytes, bytes of one output row of one batch item)``; the buffer is
+    reused, so the working set stays bounded however large the input is.
+    """
+    n, c = xp.shape[0], xp.shape[-1]
+    rows = g.out_spatial[0]
+    row_bytes = int(np.prod(g.out_spatial[1:], dtype=np.int64)) * g.cells * c * xp.itemsize
+    item_bytes = max(row_bytes * rows, 1)
+    if item_bytes <= chunk_bytes:
+        nb, nr = max(1, min(n, chunk_bytes // item_bytes)), rows
+    else:
+        nb, nr = 1, max(1, chunk_bytes // max(row_bytes, 1))
+    s0, d0, k0 = g.strides[0], g.dilation[0], g.window[0]
+    buf = None
+    for b0 in range(0, n, nb):
+        for r0 in range(0, rows, nr):
+            b1, r1 = min(b0 + nb, n), min(r0 + nr, rows)
+            part = xp[b0:b1, r0 * s0 : (r1 - 1) * s0 + d0 * (k0 - 1) + 1]
+            sub = WindowGeometry(
+                (part.shape[1], *g.in_spatial[1:]), g.window, g.strides, g.dilation,
+                ((0, 0),) * g.rank, (r1 - r0, *g.out_spatial[1:]),
+            )
+            shape = (b1 - b0, r1 - r0, *g.out_spatial[1:], g.cells, c)
+            if buf is None:
+                buf = np.empty((nb * nr * int(np.prod(shape[2:], dtype=np.int64)),), xp.dtype)
+            cols = buf[: int(np.prod(shape, dtype=np.int64))].reshape(shape)
+            yield (slice(b0, b1), slice(r0, r1)), columns(part, sub, out=cols)
+
+
+def im2col(
+    x: object,
+    window: int | Sequence[int],
+    strides: int | Sequence[int] | None = None,
+    padding: str = "valid",
+    data_format: str = "channels_last",
+    dilation_rate: int | Sequence[int] = 1,
+    *,
+    fill_value: object = 0,
+) -> np.ndarray:
+    """Gather every sliding window of ``x`` into columns.
+
+    >>> import numpy as np
+    >>> x = np.arange(16.0).reshape(1, 4, 4, 1)
+    >>> cols = im2col(x, (2, 2), strides=2)          # shape (1, 2, 2, 4, 1)
+    >>> cols[0, 0, 1, :, 0]                           # window at output (0, 1)
+    array([2., 3., 6., 7.])
+
+    Returns ``(N, *out_spatial, prod(window), C)`` whatever ``data_format`` is: the cells of
+    each window in row-major order, channels last. ``cols.reshape(-1, prod(window) * C)`` is
+    the classic im2col matrix, matching a Keras kernel reshaped to ``(-1, filters)``.
+    ``strides=None`` means ``strides = window``; ``"same"`` padding cells hold ``fill_value``.
+
+    This materialises all columns (``prod(window)`` times the input); the ``"im2col"``
+    methods of the ops use :func:`im2col_chunks`, which bounds memory instead.
+    """
+    op = "im2col"
+    a = as_input(x, op)
+    rank = a.ndim - 2
+    window = normalize_tuple(window, rank, "window", op)
+    strides = window if strides is None else normalize_tuple(strides, rank, "strides", op)
+    dilation = normalize_tuple(dilation_rate, rank, "dilation_rate", op)
+    padding = normalize_padding(padding, op)
+    data_format = normalize_data_format(data_format, op)
+    x_cl = to_channels_last(a, data_format)
+    g = plan_window(x_cl.shape[1:-1], window, strides, padding, dilation, op,
+                    window_name="window")
+    return columns(pad_spatial(x_cl, g, fill_value), g)
