@@ -30,7 +30,10 @@ import numpy as np
 
 from ._arrays import is_float_dtype
 
-__all__ = ["BOUND_C", "Comparison", "compare", "error_bound", "ulp_distance"]
+__all__ = [
+    "BOUND_C", "Comparison", "avg_pool_bound", "compare", "conv_bound", "error_bound",
+    "ulp_distance",
+]
 
 #: The constant ``C`` in the error bound (see module docstring).
 BOUND_C = 2.0
@@ -137,3 +140,31 @@ def compare(actual: object, expected: object, bound: np.ndarray | None = None) -
     if bound is not None:
         detail += f" (bound {float(np.broadcast_to(bound, e.shape)[idx]):.3g})"
     return Comparison(False, mode, max_abs, max_ulp, ratio, idx, detail)
+
+
+def conv_bound(x: object, kernel: object, bias: object | None = None, **params) -> np.ndarray:
+    """Error bound for ``conv(x, kernel, bias, **params)`` (module docstring).
+
+    ``mag`` is the same convolution over ``|x|``, ``|kernel|`` and ``|bias|`` in float64;
+    ``K = prod(kernel_size) * C_in // groups`` products per output element.
+    """
+    from .conv import conv
+
+    params = {k: v for k, v in params.items() if k != "method"}
+    x, kernel = np.asarray(x), np.asarray(kernel)
+    absb = None if bias is None else np.abs(np.asarray(bias, dtype=np.float64))
+    mag = conv(np.abs(x.astype(np.float64)), np.abs(kernel.astype(np.float64)), absb, **params)
+    terms = int(np.prod(kernel.shape[:-1]))
+    dtype = np.result_type(x.dtype, kernel.dtype)
+    return error_bound(mag, terms, dtype)
+
+
+def avg_pool_bound(x: object, pool_size, **params) -> np.ndarray:
+    """Error bound for ``avg_pool(x, pool_size, **params)`` computed in another order."""
+    from .pooling import avg_pool
+
+    params = {k: v for k, v in params.items() if k != "method"}
+    x = np.asarray(x)
+    mag = avg_pool(np.abs(x.astype(np.float64)), pool_size, **params)
+    terms = int(np.prod(np.broadcast_to(pool_size, (x.ndim - 2,))))
+    return error_bound(mag, terms, x.dtype)

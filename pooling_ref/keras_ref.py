@@ -1,0 +1,150 @@
+"""Keras/TensorFlow reference results, through a trustworthy TF path (optional dependency).
+
+Used by the parity tests and by ``pooling-ref verify``; importing this module does not
+import TensorFlow — :func:`require_tf` does, on first use, with a clear error if missing.
+
+Which TF path is "trustworthy" (see README, *Known TF/Keras defects*):
+
+* pooling, global pooling, zero padding: the Keras layer called eagerly (oneDNN, the path
+  users run), in the input's dtype (``dtype=x.dtype.name``; Keras would otherwise cast
+  float16/float64 to float32);
+* convolution: the Keras layer compiled with XLA (``jit_compile=True``), because eager
+  oneDNN convolution returns garbage for some strides larger than the kernel; and always in
+  channels_last (the input transposed), because Keras adds the bias along the wrong axis in
+  channels_first when the last spatial length equals ``filters``. ``path="eager"`` and
+  ``native_channels_first=True`` select the defective paths for the known-defect tests.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+INSTALL_HINT = (
+    "TensorFlow is required for this (the Keras reference). Install it with:\n"
+    "    pip install 'pooling-ref[tf]'     (or: pip install tensorflow-cpu)"
+)
+
+
+class TensorFlowMissing(RuntimeError):
+    """Raised when a Keras reference is asked for and TensorFlow is not installed."""
+
+
+_TF: Any = None
+
+
+def require_tf():
+    """Import and return ``(tf, keras)``, quietly; raise :class:`TensorFlowMissing` if absent."""
+    global _TF
+    if _TF is None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        try:
+            import keras
+            import tensorflow as tf
+        except ImportError as e:  # pragma: no cover - exercised via subprocess test
+            raise TensorFlowMissing(f"{INSTALL_HINT}\n(import failed: {e})") from None
+        _TF = (tf, keras)
+    return _TF
+
+
+def versions() -> dict[str, str]:
+    tf, keras = require_tf()
+    return {"tensorflow": tf.__version__, "keras": keras.__version__}
+
+
+def _layer_dtype(x: np.ndarray) -> str:
+    return x.dtype.name
+
+
+def _rank(x: np.ndarray) -> int:
+    return x.ndim - 2
+
+
+def _pool_layer(kind: str, rank: int):
+    _, keras = require_tf()
+    return getattr(keras.layers, f"{kind}Pooling{rank}D")
+
+
+def pool(kind: str, x, pool_size, strides=None, padding="valid",
+         data_format="channels_last") -> np.ndarray:
+    """``kind`` is ``"Max"`` or ``"Average"``; the Keras layer called eagerly."""
+    x = np.asarray(x)
+    layer = _pool_layer(kind, _rank(x))(
+        pool_size=pool_size, strides=strides, padding=padding, data_format=data_format,
+        dtype=_layer_dtype(x))
+    return np.asarray(layer(x))
+
+
+def global_pool(kind: str, x, data_format="channels_last", keepdims=False) -> np.ndarray:
+    _, keras = require_tf()
+    x = np.asarray(x)
+    cls = getattr(keras.layers, f"Global{kind}Pooling{_rank(x)}D")
+    dtype = _layer_dtype(x) if x.dtype.kind == "f" or x.dtype.name == "bfloat16" else None
+    layer = cls(data_format=data_format, keepdims=keepdims, dtype=dtype)
+    return np.asarray(layer(x))
+
+
+def zero_pad(x, padding=1, data_format="channels_last") -> np.ndarray:
+    _, keras = require_tf()
+    x = np.asarray(x)
+    cls = getattr(keras.layers, f"ZeroPadding{_rank(x)}D")
+    if _rank(x) == 1 and isinstance(padding, (tuple, list)) and len(padding) == 1:
+        padding = padding[0]          # ((before, after),) -> Keras 1D form (before, after)
+    layer = cls(padding=padding, data_format=data_format, dtype=_layer_dtype(x))
+    return np.asarray(layer(x))
+
+
+def conv(x, kernel, bias=None, strides=1, padding="valid", data_format="channels_last",
+         dilation_rate=1, groups=1, *, path: str = "xla",
+         native_channels_first: bool = False) -> np.ndarray:
+    """Keras ``ConvND`` with the given weights (``set_weights``).
+
+    ``path="xla"`` (default) compiles the call with XLA; ``path="eager"`` is the default
+    Keras/oneDNN path. Unless ``native_channels_first``, channels_first inputs are
+    transposed to channels_last for Keras and the result transposed back.
+    """
+    tf, keras = require_tf()
+    x = np.asarray(x)
+    kernel = np.asarray(kernel)
+    rank = _rank(x)
+    fmt = data_format
+    if data_format == "channels_first" and not native_channels_first:
+        x = np.moveaxis(x, 1, -1)
+        fmt = "channels_last"
+    cls = getattr(keras.layers, f"Conv{rank}D")
+    layer = cls(
+        filters=kernel.shape[-1], kernel_size=kernel.shape[:-2], strides=strides,
+        padding=padding, data_format=fmt, dilation_rate=dilation_rate, groups=groups,
+        use_bias=bias is not None, dtype=_layer_dtype(x))
+    layer.build(x.shape)
+    layer.set_weights([kernel] + ([np.asarray(bias)] if bias is not None else []))
+    if path == "xla":
+        out = tf.function(layer.__call__, jit_compile=True)(tf.constant(x))
+    elif path == "eager":
+        out = layer(x)
+    else:
+        raise ValueError(f"keras_ref.conv: path must be 'xla' or 'eager', got {path!r}")
+    out = np.asarray(out)
+    if data_format == "channels_first" and not native_channels_first:
+        out = np.moveaxis(out, -1, 1)
+    return np.ascontiguousarray(out)
+
+
+def run(op: str, x, **params) -> np.ndarray:
+    """Reference for an oracle op name (``"max_pool2d"``, ``"conv3d"``, ...)."""
+    family = op[:-2]
+    if family == "max_pool":
+        return pool("Max", x, **params)
+    if family == "avg_pool":
+        return pool("Average", x, **params)
+    if family == "global_max_pool":
+        return global_pool("Max", x, **params)
+    if family == "global_avg_pool":
+        return global_pool("Average", x, **params)
+    if family == "zero_pad":
+        return zero_pad(x, **params)
+    if family == "conv":
+        return conv(x, **params)
+    raise ValueError(f"keras_ref.run: unknown op {op!r}")
