@@ -53,3 +53,17 @@ def check_method(method: str, op: str) -> str:
     if not isinstance(method, str) or method not in methods:
         raise ValueError(f"{op}: method must be one of {methods}, got {method!r}")
     return "fast" if method == "auto" else method
+
+
+def finfo(dtype: np.dtype):
+    """``np.finfo`` that also knows the ml_dtypes floats (bfloat16), which NumPy's doesn't.
+
+    >>> float(finfo(np.dtype(np.float16)).max)
+    65504.0
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return np.finfo(dtype)
+    import ml_dtypes  # only reachable with an ml_dtypes dtype, so ml_dtypes is installed
+
+    return ml_dtypes.finfo(dtype)

@@ -25,7 +25,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._arrays import as_input, check_method, from_channels_last, is_float_dtype, to_channels_last
+from ._arrays import (
+    as_input,
+    check_method,
+    finfo,
+    from_channels_last,
+    is_float_dtype,
+    to_channels_last,
+)
 from .geometry import (
     WindowGeometry,
     normalize_data_format,
@@ -44,9 +51,15 @@ IntOrTuple = int | Sequence[int]
 
 
 def lowest(dtype: np.dtype) -> np.generic:
-    """The lowest finite value of ``dtype`` (what TF max pooling gives for empty maxima)."""
+    """What TF max pooling gives for a window with no number (only NaN / -inf).
+
+    The lowest finite value for float16/32/64 and integers; ``-inf`` for bfloat16
+    (measured, TF 2.21 CPU: its bfloat16 kernel starts from -inf).
+    """
+    if np.dtype(dtype).name == "bfloat16":
+        return np.array(-np.inf, dtype=dtype)[()]
     if is_float_dtype(dtype):
-        return np.array(-np.finfo(dtype).max, dtype=dtype)[()]
+        return np.array(-finfo(dtype).max, dtype=dtype)[()]
     return np.array(np.iinfo(dtype).min, dtype=dtype)[()]
 
 
@@ -120,6 +133,11 @@ def _max_im2col(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
 
 
 def _max_fast(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    """Cache-sized blocks on a thread pool (see :mod:`pooling_ref._fast`); bitwise = loop."""
+    from . import _fast
+
+    if _fast.supports(x_cl.dtype):
+        return _fast.max_pool(x_cl, g)
     xp = pad_spatial(x_cl, g, _pad_value_for_max(x_cl.dtype))
     best = np.full((x_cl.shape[0], *g.out_spatial, x_cl.shape[-1]), lowest(x_cl.dtype),
                    dtype=x_cl.dtype)
@@ -162,6 +180,11 @@ def _avg_im2col(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
 
 
 def _avg_fast(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    """The loop's exact summation order, in cache-sized blocks on a thread pool."""
+    from . import _fast
+
+    if _fast.supports(x_cl.dtype):
+        return _fast.avg_pool(x_cl, g, _real_counts(g, x_cl.dtype))
     xp = pad_spatial(x_cl, g, 0)
     total = np.zeros((x_cl.shape[0], *g.out_spatial, x_cl.shape[-1]), dtype=x_cl.dtype)
     for offset in window_offsets(g):
@@ -187,6 +210,7 @@ def max_pool(
     data_format: str = "channels_last",
     *,
     method: str = "auto",
+    nan: str = "tf",
 ) -> np.ndarray:
     """Max pooling with Keras ``MaxPooling1D/2D/3D`` semantics (spatial rank read from ``x``).
 
@@ -197,14 +221,39 @@ def max_pool(
     array([[ 4.,  8.],
            [12., 16.]], dtype=float32)
 
-    ``strides=None`` means ``strides = pool_size``. NaN is ignored, the first of equal
-    maxima wins, a window of only NaN/-inf gives the dtype's lowest finite value (as TF).
-    ``method``: ``"loop"``, ``"im2col"``, ``"fast"`` or ``"auto"`` (= ``"fast"``); all
-    give bitwise-identical results.
+    ``strides=None`` means ``strides = pool_size``. ``method``: ``"loop"``, ``"im2col"``,
+    ``"fast"`` or ``"auto"`` (= ``"fast"``); all give bitwise-identical results.
+
+    ``nan="tf"`` (default, TF bit for bit): NaN is ignored, the first of equal maxima wins
+    (``[-0., +0.] -> -0.``), a window of only NaN/-inf gives the dtype's lowest finite value
+    (``-inf`` for bfloat16). ``nan="propagate"`` (NumPy ``np.max`` style): a window holding
+    a NaN gives NaN and a window of only -inf gives -inf; everything else as ``"tf"``.
+
+    >>> x = np.array([np.nan, 1., -np.inf, -np.inf], dtype=np.float32).reshape(1, 4, 1)
+    >>> max_pool(x, 2)[0, :, 0], max_pool(x, 2, nan="propagate")[0, :, 0]
+    (array([ 1.0000000e+00, -3.4028235e+38], dtype=float32), array([ nan, -inf], dtype=float32))
     """
+    if not isinstance(nan, str) or nan not in ("tf", "propagate"):
+        raise ValueError(f"max_pool: nan must be 'tf' or 'propagate', got {nan!r}")
     x_cl, g, fmt, method = _prepare("max_pool", x, pool_size, strides, padding, data_format,
                                     method)
-    return from_channels_last(_METHODS["max"][method](x_cl, g), fmt)
+    out = _METHODS["max"][method](x_cl, g)
+    if nan == "propagate" and is_float_dtype(x_cl.dtype):
+        _propagate_nan(out, x_cl, g, _METHODS["max"][method])
+    return from_channels_last(out, fmt)
+
+
+def _propagate_nan(out: np.ndarray, x_cl: np.ndarray, g: WindowGeometry, pool) -> None:
+    """Turn TF results into ``np.max`` ones: NaN windows -> NaN, all -inf windows -> -inf.
+
+    Works for every method: ``pool`` (the same method) max-pools 0/1 masks of the input,
+    so the padding cells of "same" windows are ignored exactly as for the values.
+    """
+    with np.errstate(invalid="ignore"):
+        finite_or_nan = pool((x_cl != -np.inf).view(np.uint8), g)   # 0: only -inf cells
+        has_nan = pool(np.isnan(x_cl).view(np.uint8), g)
+    out[finite_or_nan == 0] = -np.inf
+    out[has_nan == 1] = np.nan
 
 
 def avg_pool(
@@ -224,7 +273,8 @@ def avg_pool(
     array([2. , 3.5], dtype=float32)
 
     Each window's real cells are summed in row-major order in the input dtype, then divided
-    by their count ("same" padding cells are not counted). Float inputs only.
+    by their count ("same" padding cells are not counted). Float inputs only. bfloat16 is
+    computed in float32 and rounded once, which is what TF's CPU kernel does (measured).
     """
     x_cl, g, fmt, method = _prepare("avg_pool", x, pool_size, strides, padding, data_format,
                                     method)
@@ -233,7 +283,11 @@ def avg_pool(
             f"avg_pool: x must have a floating dtype (Keras/TF AveragePooling rejects "
             f"integers), got dtype {x_cl.dtype!r}"
         )
-    return from_channels_last(_METHODS["avg"][method](x_cl, g), fmt)
+    if x_cl.dtype.name == "bfloat16":
+        out = _METHODS["avg"][method](x_cl.astype(np.float32), g).astype(x_cl.dtype)
+    else:
+        out = _METHODS["avg"][method](x_cl, g)
+    return from_channels_last(out, fmt)
 
 
 def _global_prepare(op, x, data_format, keepdims):
@@ -256,8 +310,10 @@ def global_max_pool(
     array([[5.]])
 
     Keras implements this with ``reduce_max``, not with max pooling, so the special values
-    follow ``tf.reduce_max``: NaN propagates and -inf stays -inf. An empty spatial axis
-    raises ``ValueError`` (TF: "Cannot compute the max of an empty tensor").
+    follow ``tf.reduce_max``: NaN propagates, -inf stays -inf and, among equal maxima, the
+    last in row-major order wins (``[-0., +0.] -> +0.``, ``[+0., -0.] -> -0.``; measured,
+    TF 2.21). An empty spatial axis raises ``ValueError`` (TF: "Cannot compute the max of
+    an empty tensor").
     """
     a, axes = _global_prepare("global_max_pool", x, data_format, keepdims)
     if any(a.shape[i] == 0 for i in axes):
@@ -269,7 +325,17 @@ def global_max_pool(
             f"global_max_pool: x has an empty spatial axis, shape {a.shape!r}; the maximum "
             f"of an empty window is undefined"
         )
-    return np.max(a, axis=axes, keepdims=keepdims)
+    out = np.max(a, axis=axes, keepdims=True)
+    if is_float_dtype(a.dtype):
+        # np.max picks an arbitrary zero among +0/-0; TF keeps the last one (row-major).
+        flat = np.moveaxis(a, axes, tuple(range(-len(axes), 0)))
+        flat = flat.reshape(*flat.shape[: a.ndim - len(axes)], -1)
+        zeros = flat == 0
+        last = flat.shape[-1] - 1 - np.argmax(zeros[..., ::-1], axis=-1)
+        sign = np.signbit(np.take_along_axis(flat, last[..., None], axis=-1)[..., 0])
+        zero = np.where(sign, -np.zeros((), a.dtype), np.zeros((), a.dtype)).astype(a.dtype)
+        out = np.where(out == 0, np.expand_dims(zero, axes), out).astype(a.dtype)
+    return out if keepdims else np.squeeze(out, axis=axes)
 
 
 def global_avg_pool(

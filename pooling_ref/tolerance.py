@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._arrays import is_float_dtype
+from ._arrays import finfo, is_float_dtype
 
 __all__ = [
     "BOUND_C", "Comparison", "avg_pool_bound", "compare", "conv_bound", "error_bound",
@@ -67,9 +67,9 @@ def error_bound(mag: np.ndarray, terms: int, dtype: np.dtype) -> np.ndarray:
     if not is_float_dtype(dtype):
         return np.zeros_like(mag, dtype=np.float64)
     acc = np.float32 if dtype.itemsize < 4 else dtype
-    eps_acc = float(np.finfo(acc).eps)
-    eps_out = float(np.finfo(dtype).eps)
-    tiny = float(np.finfo(dtype).smallest_subnormal)
+    eps_acc = float(finfo(acc).eps)
+    eps_out = float(finfo(dtype).eps)
+    tiny = float(finfo(dtype).smallest_subnormal)
     mag = np.asarray(mag, dtype=np.float64)
     return BOUND_C * (terms + 1) * eps_acc * mag + eps_out * mag + terms * tiny
 
