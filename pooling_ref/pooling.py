@@ -21,6 +21,7 @@ array([2. , 2.5, 3.5, 4. , 4.5], dtype=float32)
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -113,7 +114,8 @@ def _max_loop(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
     out = _output(x_cl, g)
     n, c = x_cl.shape[0], x_cl.shape[-1]
     for pos in itertools.product(*(range(m) for m in g.out_spatial)):
-        cells = real_window_at(x_cl, pos, g).reshape(n, -1, c)
+        cells = real_window_at(x_cl, pos, g)
+        cells = cells.reshape(n, math.prod(cells.shape[1:-1]), c)   # -1 fails for n == 0
         best = np.full((n, c), lowest(x_cl.dtype), dtype=x_cl.dtype)
         for k in range(cells.shape[1]):          # row-major window order
             _take_greater(best, cells[:, k])
@@ -154,7 +156,8 @@ def _avg_loop(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
     out = _output(x_cl, g)
     n, c = x_cl.shape[0], x_cl.shape[-1]
     for pos in itertools.product(*(range(m) for m in g.out_spatial)):
-        cells = real_window_at(x_cl, pos, g).reshape(n, -1, c)
+        cells = real_window_at(x_cl, pos, g)
+        cells = cells.reshape(n, math.prod(cells.shape[1:-1]), c)   # -1 fails for n == 0
         total = np.zeros((n, c), dtype=x_cl.dtype)
         for k in range(cells.shape[1]):
             total = total + cells[:, k]
