@@ -13,6 +13,7 @@ semantics, the tolerance policy and the known TF/Keras defects.
 
 from .conv import conv
 from .geometry import output_length, same_pads
+from .oracle import Report, check
 from .padding import zero_pad
 from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
 from .windows import im2col
@@ -20,7 +21,9 @@ from .windows import im2col
 __version__ = "0.1.0"
 
 __all__ = [
+    "Report",
     "avg_pool",
+    "check",
     "conv",
     "global_avg_pool",
     "global_max_pool",
