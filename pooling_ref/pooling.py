@@ -332,7 +332,8 @@ def global_max_pool(
     if is_float_dtype(a.dtype):
         # np.max picks an arbitrary zero among +0/-0; TF keeps the last one (row-major).
         flat = np.moveaxis(a, axes, tuple(range(-len(axes), 0)))
-        flat = flat.reshape(*flat.shape[: a.ndim - len(axes)], -1)
+        lead = a.ndim - len(axes)                  # explicit size: -1 fails for batch 0
+        flat = flat.reshape(*flat.shape[:lead], math.prod(flat.shape[lead:]))
         zeros = flat == 0
         last = flat.shape[-1] - 1 - np.argmax(zeros[..., ::-1], axis=-1)
         sign = np.signbit(np.take_along_axis(flat, last[..., None], axis=-1)[..., 0])
