@@ -115,7 +115,7 @@ def im2col_chunks(
     row_bytes = int(np.prod(g.out_spatial[1:], dtype=np.int64)) * g.cells * c * xp.itemsize
     item_bytes = max(row_bytes * rows, 1)
     if item_bytes <= chunk_bytes:
-        nb, nr = max(1, min(n, chunk_bytes // item_bytes)), rows
+        nb, nr = max(1, min(n, chunk_bytes // item_bytes)), max(rows, 1)   # rows may be 0
     else:
         nb, nr = 1, max(1, chunk_bytes // max(row_bytes, 1))
     s0, d0, k0 = g.strides[0], g.dilation[0], g.window[0]
