@@ -1,0 +1,266 @@
+"""Parity of pooling_ref's pooling ops with the Keras layers (TF 2.21 / Keras 3.15, CPU).
+
+Reference: :mod:`pooling_ref.keras_ref` — the Keras layer (``MaxPoolingND``,
+``AveragePoolingND``, ``GlobalMaxPoolingND``, ``GlobalAveragePoolingND``) called eagerly in
+the input's dtype. Every method (``"loop"``, ``"im2col"``, ``"fast"`` and the default when
+``method`` is omitted) is compared with one Keras result per drawn case.
+
+Tolerances (see ``pooling_ref.tolerance``):
+
+* max pooling: bitwise (signed zeros included: the first maximum wins in TF and here);
+* average pooling: bitwise in float32, and — measured, see ``test_pool_float16_float64`` —
+  also in float16 and float64 for 1D/2D;
+* global max: bitwise up to the sign of zero (see ``test_global_max_pool``);
+* global average: ``error_bound(mean|x|, cells, dtype)``, TF's ``reduce_mean`` sums in a
+  tree order that no fixed sequential order reproduces.
+
+channels_first: measured to work natively on CPU for every rank (1D/2D/3D, max and
+average, TF 2.21), so the channels_first cases call Keras in channels_first — no transpose.
+
+Runtime budget: ~2 ms per Keras call; the Hypothesis ``ci`` profile (40 examples) is used
+unchanged except where a test sets ``max_examples`` itself (justified there).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("tensorflow")
+
+import pooling_ref as pr
+from pooling_ref import keras_ref
+from pooling_ref.tolerance import error_bound
+
+from ._assert import assert_bitwise, assert_within_bound
+from .strategies import (
+    MAX_SPATIAL,
+    MAX_WINDOW,
+    array_values,
+    global_pool_cases,
+    pool_cases,
+    spatial_cells,
+)
+
+#: ``None`` = the ``method`` keyword omitted (the default, "auto").
+METHODS = ("loop", "im2col", "fast", None)
+POOL_FUNCS = {"Max": ("max_pool", pr.max_pool), "Average": ("avg_pool", pr.avg_pool)}
+
+
+def _call(func, x, params, method):
+    kw = dict(params) if method is None else {**params, "method": method}
+    return func(x, **kw), kw
+
+
+def _check_pool_all_methods(kind: str, case) -> None:
+    """Keras once, then every method bitwise against it."""
+    op, func = POOL_FUNCS[kind]
+    expected = keras_ref.pool(kind, case.x, **case.params)
+    for method in METHODS:
+        got, kw = _call(func, case.x, case.params, method)
+        assert_bitwise(got, expected, op=op, params=kw, arrays={"x": case.x})
+
+
+# ----------------------------------------------------------------------------- float32
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@given(data=st.data())
+def test_max_pool_float32(rank, data):
+    case = data.draw(pool_cases(ranks=(rank,)), label="case")
+    _check_pool_all_methods("Max", case)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@given(data=st.data())
+def test_avg_pool_float32(rank, data):
+    case = data.draw(pool_cases(ranks=(rank,)), label="case")
+    _check_pool_all_methods("Average", case)
+
+
+@pytest.mark.parametrize("rank", [1, 2])
+@given(data=st.data())
+def test_max_pool_int32(rank, data):
+    """int32 MaxPooling1D/2D: bitwise, incl. the int min sentinel.
+
+    Not 3D: TF 2.21's ``MaxPool3D`` op only allows half/bfloat16/float
+    (``InvalidArgumentError``: "Value for attr 'T' of int32 is not in the list").
+    """
+    case = data.draw(pool_cases(ranks=(rank,), dtypes=("int32",)), label="case")
+    _check_pool_all_methods("Max", case)
+
+
+# ----------------------------------------------------------------------------- other dtypes
+
+
+@pytest.mark.parametrize("kind", ["Max", "Average"])
+@pytest.mark.parametrize("dtype", ["float16", "float64"])
+@given(data=st.data())
+def test_pool_float16_float64(kind, dtype, data):
+    """1D/2D only: TF has no float16/float64 MaxPool3D/AvgPool3D CPU kernel.
+
+    Measured (TF 2.21, 2000 drawn cases per dtype incl. "scales" and "ties" values): average
+    pooling is bitwise in float16 and float64 too — TF's CPU kernels for these dtypes
+    (Eigen, not oneDNN) sum the window in row-major order in the input dtype, exactly like
+    pooling_ref — so bitwise is asserted, not the looser error bound.
+    """
+    case = data.draw(pool_cases(ranks=(1, 2), dtypes=(dtype,)), label="case")
+    _check_pool_all_methods(kind, case)
+
+
+# ----------------------------------------------------------------------------- global pooling
+
+
+def _zero_sign_cleared(a: np.ndarray) -> np.ndarray:
+    """``a`` with ``-0.`` turned into ``+0.`` (adding +0 does exactly that; ints unchanged)."""
+    return a + a.dtype.type(0) if a.dtype.kind == "f" else a
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@given(data=st.data())
+def test_global_max_pool(rank, data):
+    """Bitwise except for the sign of a zero that ties with the other zero.
+
+    ``GlobalMaxPooling`` is ``tf.reduce_max``, whose choice among equal values is not
+    specified: measured, it returns the *last* of ``[-0., +0.]`` (``+0.``) and of
+    ``[+0., -0.]`` (``-0.``), and a vectorised reduction may pick any of them, while
+    pooling_ref uses ``np.max``. ``-0. == +0.`` as values, so both are cleared to ``+0.``
+    before the bitwise comparison; every other bit (NaN positions, infinities, values)
+    must match.
+    """
+    case = data.draw(global_pool_cases(ranks=(rank,), dtypes=("float32", "float64", "int32"),
+                                       allow_empty_batch=False),   # test_global_max_empty_batch
+                     label="case")
+    expected = keras_ref.global_pool("Max", case.x, **case.params)
+    got = pr.global_max_pool(case.x, **case.params)
+    assert_bitwise(_zero_sign_cleared(got), _zero_sign_cleared(expected),
+                   op="global_max_pool", params=case.params, arrays={"x": case.x},
+                   what="differs from Keras (sign of zero ignored)")
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_global_max_empty_batch(rank, data_format, keepdims):
+    """An empty batch: pooling_ref returns the empty result of the right shape; Keras fails.
+
+    Measured, TF 2.21: ``GlobalMaxPoolingND`` on a batch of 0 raises
+    ``InvalidArgumentError`` ("Cannot compute the max of an empty tensor") although every
+    window is non-empty and the result shape ``(0, C)`` is well defined — a TF quirk, not a
+    semantics pooling_ref copies. Expected shape derived by hand.
+    """
+    import tensorflow as tf
+
+    spatial, channels = (3,) * rank, 2
+    shape = (0, channels, *spatial) if data_format == "channels_first" else (0, *spatial,
+                                                                            channels)
+    x = np.zeros(shape, np.float32)
+    if keepdims:
+        want = (0, channels, *(1,) * rank) if data_format == "channels_first" else (
+            0, *(1,) * rank, channels)
+    else:
+        want = (0, channels)
+    got = pr.global_max_pool(x, data_format=data_format, keepdims=keepdims)
+    assert got.shape == want and got.dtype == x.dtype, (got.shape, got.dtype)
+    with pytest.raises(tf.errors.OpError):
+        keras_ref.global_pool("Max", x, data_format=data_format, keepdims=keepdims)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@given(data=st.data())
+def test_global_avg_pool(rank, data):
+    """Within ``error_bound(mag=mean|x| in float64, terms=spatial cells, dtype)``.
+
+    TF's ``reduce_mean`` sums in a tree order; int32 input gives float32 (as Keras).
+    """
+    case = data.draw(global_pool_cases(ranks=(rank,), dtypes=("float32", "float64", "int32")),
+                     label="case")
+    expected = keras_ref.global_pool("Average", case.x, **case.params)
+    got = pr.global_avg_pool(case.x, **case.params)
+    out_dtype = case.x.dtype if case.x.dtype.kind == "f" else np.dtype(np.float32)
+    assert got.dtype == expected.dtype == out_dtype, (got.dtype, expected.dtype)
+    mag = pr.global_avg_pool(np.abs(case.x.astype(np.float64)), **case.params)
+    bound = error_bound(mag, spatial_cells(case), out_dtype)
+    assert_within_bound(got, expected, bound, op="global_avg_pool", params=case.params,
+                        arrays={"x": case.x})
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+@st.composite
+def _too_large_valid(draw):
+    """A "valid" pooling whose window is larger than the input on at least one axis."""
+    rank = draw(st.sampled_from([1, 2, 3]), label="rank")
+    window, spatial = [], []
+    bad_axis = draw(st.integers(0, rank - 1), label="bad_axis")
+    for i in range(rank):
+        k = draw(st.integers(2 if i == bad_axis else 1, MAX_WINDOW[rank]), label=f"k{i}")
+        lo, hi = (1, k - 1) if i == bad_axis else (k, MAX_SPATIAL[rank])
+        window.append(k)
+        spatial.append(draw(st.integers(lo, hi), label=f"n{i}"))
+    fmt = draw(st.sampled_from(["channels_last", "channels_first"]), label="data_format")
+    batch, channels = draw(st.integers(1, 2), label="batch"), draw(st.integers(1, 2),
+                                                                    label="channels")
+    shape = (batch, channels, *spatial) if fmt == "channels_first" else (batch, *spatial,
+                                                                         channels)
+    x = array_values(np.random.default_rng(0), shape, np.dtype(np.float32), "normal")
+    return x, {"pool_size": tuple(window), "padding": "valid", "data_format": fmt}
+
+
+@given(_too_large_valid())
+def test_valid_window_larger_than_input(case):
+    """pooling_ref raises a clear ValueError naming ``pool_size``; TF's behaviour is recorded.
+
+    Measured with TF 2.21 / Keras 3.15, float32, CPU: ``MaxPoolingND`` raises
+    ``AbortedError`` from oneDNN ("could not create a descriptor for a pooling forward
+    propagation primitive"); ``AveragePoolingND`` does *not* fail — it returns an empty
+    array with a 0-length output axis. (float16/float64 go through Eigen and may return an
+    empty array or raise ``InvalidArgumentError``.) Any ``tf.errors.OpError`` is accepted
+    for max so a TF upgrade that changes the error class does not hide the point.
+    """
+    import tensorflow as tf
+
+    x, params = case
+    for _op, func in POOL_FUNCS.values():
+        for method in METHODS:
+            kw = params if method is None else {**params, "method": method}
+            with pytest.raises(ValueError, match="pool_size"):
+                func(x, **kw)
+    with pytest.raises(tf.errors.OpError):
+        keras_ref.pool("Max", x, **params)
+    empty = keras_ref.pool("Average", x, **params)
+    assert empty.size == 0, f"AveragePooling now returns shape {empty.shape} (was empty)"
+
+
+# ----------------------------------------------------------------------------- fixed facts
+
+
+def test_tf_facts_examples_match_keras():
+    """The TF_FACTS examples, checked against Keras itself (hand values in test_pooling_spec)."""
+    x5 = np.arange(1, 6, dtype=np.float32).reshape(1, 5, 1)
+    x4 = np.arange(1, 5, dtype=np.float32).reshape(1, 4, 1)
+    for x, params in ((x5, {"pool_size": 4, "strides": 1, "padding": "same"}),
+                      (x4, {"pool_size": 3, "strides": 2, "padding": "same"})):
+        expected = keras_ref.pool("Average", x, **params)
+        for method in METHODS:
+            got, kw = _call(pr.avg_pool, x, params, method)
+            assert_bitwise(got, expected, op="avg_pool", params=kw, arrays={"x": x})
+
+
+@settings(max_examples=10)   # a few shapes suffice: the point is the value, not the geometry
+@given(data=st.data())
+def test_empty_spatial_axis(data):
+    """TF_FACTS: a 0-length spatial axis returns an empty array of the right shape."""
+    rank = data.draw(st.sampled_from([1, 2, 3]), label="rank")
+    spatial = [data.draw(st.integers(1, 4), label=f"n{i}") for i in range(rank)]
+    spatial[data.draw(st.integers(0, rank - 1), label="empty_axis")] = 0
+    padding = data.draw(st.sampled_from(["valid", "same"]), label="padding")
+    x = np.zeros((1, *spatial, 2), np.float32)
+    for kind, (op, func) in POOL_FUNCS.items():
+        expected = keras_ref.pool(kind, x, pool_size=1, padding=padding)
+        for method in METHODS:
+            got, kw = _call(func, x, {"pool_size": 1, "padding": padding}, method)
+            assert_bitwise(got, expected, op=op, params=kw, arrays={"x": x})
