@@ -166,8 +166,14 @@ def _conv_im2col(p: _Conv) -> np.ndarray:
 
 
 def _conv_fast(p: _Conv) -> np.ndarray:
-    """Sum over kernel cells of (shifted input view) @ (kernel cell), per group."""
+    """groups == 1: im2col blocks + one GEMM each (:mod:`pooling_ref._fast`); grouped and
+    depthwise: sum over kernel cells of (shifted input view) @ (kernel cell), per group."""
     out = p.new_output()
+    if p.groups == 1:
+        from . import _fast
+
+        _fast.conv_gemm(p.x, p.kernel, p.g, out)
+        return p.finish(out)
     xp = pad_spatial(p.x, p.g, 0)
     cells = p.kernel.reshape(-1, *p.kernel.shape[-2:])      # (cells, Cg, F)
     depthwise = p.cin_g == 1 and p.groups > 1

@@ -1,0 +1,346 @@
+"""Kernels behind the ``"fast"`` methods: cache-sized blocks, a thread pool, exact semantics.
+
+Pooling works on blocks of ``(batch items, output rows)`` small enough for the CPU cache,
+spread over a thread pool (NumPy releases the GIL inside ufunc loops). Within a block each
+window cell is one strided view of the input, restricted to the output positions whose cell
+is real, so "same" padding is never materialised (a padding cell never wins a max and adding
+one to a sum started at ``+0`` never changes it — see :mod:`pooling_ref.pooling`).
+
+* max (floats): ``np.fmax`` over the cells (NaN ignored), then ``fmax(result, lowest)``
+  (all-NaN / -inf windows give the lowest finite value). ``fmax`` of ``-0`` and ``+0`` is
+  unspecified, so a block whose result holds a zero and whose input holds a ``-0`` is
+  recomputed with the exact TF step (``acc = cell where cell > acc``, row-major order).
+  Integers: ``np.maximum``. Bitwise identical to the ``"loop"`` method.
+* average: ``+0 + cell_0 + cell_1 + ...`` in row-major window order, then one division by
+  the real-cell count — the loop's order, so bitwise identical to it.
+* convolution: im2col a block of rows into a reused per-thread buffer, then one GEMM with
+  ``prod(kernel_size) * C_in`` as inner dimension (any summation order is within the bound).
+
+channels_first inputs are pooled in their own layout (``(N*C, *spatial, 1)``), with no
+transposition.
+
+>>> import numpy as np
+>>> from pooling_ref.geometry import plan_window
+>>> g = plan_window((4,), (2,), (2,), "valid", None, "max_pool")
+>>> max_pool(np.float32([[[-0.0], [0.0], [np.nan], [np.nan]]]), g)[0, :, 0]
+array([-0.0000000e+00, -3.4028235e+38], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .geometry import WindowGeometry
+from .windows import pad_spatial, window_offsets
+
+__all__ = ["avg_pool", "conv_gemm", "max_pool", "supports"]
+
+#: Target bytes of input read by one pooling block (fits in a per-core L2 cache).
+POOL_BLOCK_BYTES = 512 * 1024
+#: Target bytes of one im2col block for the convolution GEMM.
+CONV_BLOCK_BYTES = 4 * 2**20
+#: Below this many input bytes everything runs in the calling thread.
+PARALLEL_MIN_BYTES = 2 * 2**20
+
+_NATIVE = frozenset("bBhHiIlLqQefdg")
+_EXECUTOR: ThreadPoolExecutor | None = None
+_EXECUTOR_LOCK = threading.Lock()
+_BUFFERS = threading.local()
+
+
+def workers() -> int:
+    """Number of threads the fast paths use (CPUs available to this process)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _EXECUTOR
+    with _EXECUTOR_LOCK:
+        if _EXECUTOR is None:
+            _EXECUTOR = ThreadPoolExecutor(workers(), thread_name_prefix="pooling_ref")
+        return _EXECUTOR
+
+
+def _run(fn, tasks: list, nbytes: int) -> None:
+    if len(tasks) > 1 and workers() > 1 and nbytes >= PARALLEL_MIN_BYTES:
+        for _ in _executor().map(fn, tasks):
+            pass
+    else:
+        for t in tasks:
+            fn(t)
+
+
+def _blocks(n: int, rows: int, row_bytes: int, target: int) -> list[tuple[int, int, int, int]]:
+    """``(b0, b1, r0, r1)`` blocks of batch items x output rows of about ``target`` bytes."""
+    item = row_bytes * rows
+    if item <= target:
+        nb, nr = max(1, min(n, target // max(item, 1))), rows
+        # at least one block per worker when there is enough work
+        nb = min(nb, max(1, -(-n // workers())))
+    else:
+        nb, nr = 1, max(1, target // max(row_bytes, 1))
+    return [(b0, min(b0 + nb, n), r0, min(r0 + nr, rows))
+            for b0 in range(0, n, nb) for r0 in range(0, rows, nr)]
+
+
+# ----------------------------------------------------------------------------- geometry
+
+
+@functools.lru_cache(maxsize=256)
+def _cell_ranges(g: WindowGeometry) -> list[list[tuple[int, int, int]]]:
+    """Per axis and window index ``t``: ``(o_lo, o_hi, i_lo)``, the outputs whose cell ``t``
+    is a real input cell and the input index of the first one (``o*s + t*d - before``)."""
+    axes = []
+    for n, k, s, d, (b, _), m in zip(g.in_spatial, g.window, g.strides, g.dilation, g.pads,
+                                     g.out_spatial):
+        per = []
+        for t in range(k):
+            off = t * d - b                         # input index of output 0's cell t
+            lo = (-off + s - 1) // s if off < 0 else 0
+            hi = min(m, (n - 1 - off) // s + 1) if n - 1 - off >= 0 else 0
+            per.append((lo, max(lo, hi), lo * s + off))
+        axes.append(per)
+    return axes
+
+
+@functools.lru_cache(maxsize=1024)
+def _cells(g: WindowGeometry, r0: int, r1: int) -> tuple:
+    return tuple(_iter_cells(g, r0, r1))
+
+
+def _iter_cells(g: WindowGeometry, r0: int, r1: int):
+    """For output rows ``[r0, r1)``: per window cell (row-major) with a real part, the
+    ``(out_index, in_index, full)`` spatial slices of that part (``full``: all outputs)."""
+    ranges = _cell_ranges(g)
+    sizes = (r1 - r0, *g.out_spatial[1:])
+    for cell in np.ndindex(*g.window):
+        o_sl, i_sl, full = [], [], True
+        for axis, t in enumerate(cell):
+            lo, hi, ilo = ranges[axis][t]
+            s = g.strides[axis]
+            if axis == 0:
+                lo2, hi2 = max(lo, r0), min(hi, r1)
+                ilo += (lo2 - lo) * s
+                lo, hi = lo2 - r0, hi2 - r0
+            if hi <= lo:
+                break
+            full = full and lo == 0 and hi == sizes[axis]
+            o_sl.append(slice(lo, hi))
+            i_sl.append(slice(ilo, ilo + s * (hi - lo - 1) + 1, s))
+        else:
+            yield tuple(o_sl), tuple(i_sl), full
+
+
+def _full(g: WindowGeometry) -> bool:
+    return not any(b or a for b, a in g.pads)
+
+
+def _as_channels_first_work(x_cl: np.ndarray) -> np.ndarray | None:
+    """If ``x_cl`` is a channels_last view of a contiguous channels_first array, that array
+    as ``(N*C, *spatial, 1)`` (pool in place, no transposition); else ``None``."""
+    c = x_cl.shape[-1]
+    if c == 1 or x_cl.flags.c_contiguous:
+        return None
+    cf = np.moveaxis(x_cl, -1, 1)
+    if not cf.flags.c_contiguous:
+        return None
+    return cf.reshape(cf.shape[0] * c, *cf.shape[2:], 1)
+
+
+def _pooled(kernel, x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    """Run ``kernel(xw, g, out, block)`` over all blocks, in the best layout for ``x_cl``."""
+    n, c = x_cl.shape[0], x_cl.shape[-1]
+    work = _as_channels_first_work(x_cl)
+    xw = x_cl if work is None else work
+    out = np.empty((xw.shape[0], *g.out_spatial, xw.shape[-1]), dtype=x_cl.dtype)
+    if out.size:
+        rows = g.out_spatial[0]
+        row_bytes = (g.strides[0] * math.prod(g.in_spatial[1:]) * xw.shape[-1]
+                     * xw.itemsize)
+        tasks = _blocks(xw.shape[0], rows, row_bytes, POOL_BLOCK_BYTES)
+        _run(lambda blk: kernel(xw, g, out, blk), tasks, xw.nbytes)
+    if work is None:
+        return out
+    return np.moveaxis(out.reshape(n, c, *g.out_spatial), 1, -1)
+
+
+# ----------------------------------------------------------------------------- max
+
+
+def _neg_zero_in(part: np.ndarray) -> bool:
+    bits = part.view(np.dtype(f"u{part.itemsize}"))
+    return bool((bits == (1 << (8 * part.itemsize - 1))).any())
+
+
+def _max_exact_block(xw, g, out, blk) -> None:
+    """TF's step, row-major: ``acc = cell where cell > acc`` from the lowest finite value."""
+    b0, b1, r0, r1 = blk
+    o = out[b0:b1, r0:r1]
+    o.fill(_lowest(out.dtype))
+    for o_sl, i_sl, _ in _cells(g, r0, r1):
+        dst = o[(slice(None), *o_sl)]
+        cell = xw[(slice(b0, b1), *i_sl)]
+        np.copyto(dst, cell, where=cell > dst)
+
+
+def _lowest(dtype: np.dtype):
+    if dtype.kind == "f":
+        return dtype.type(-np.finfo(dtype).max)
+    return dtype.type(np.iinfo(dtype).min)
+
+
+@functools.lru_cache(maxsize=1024)
+def _axis_cells(g: WindowGeometry, axis: int, r0: int, r1: int) -> list:
+    """One spatial axis: per window index ``t``, ``(out_slice, in_slice, full)`` of its real
+    part for outputs ``[r0, r1)`` of that axis (output indices relative to ``r0``)."""
+    s = g.strides[axis]
+    cells = []
+    for lo, hi, ilo in _cell_ranges(g)[axis]:
+        lo2, hi2 = max(lo, r0), min(hi, r1)
+        if hi2 <= lo2:
+            continue
+        ilo += (lo2 - lo) * s
+        cells.append((slice(lo2 - r0, hi2 - r0), slice(ilo, ilo + s * (hi2 - lo2 - 1) + 1, s),
+                      lo2 == r0 and hi2 == r1))
+    return cells
+
+
+def _reduce_axis(src, dst, axis: int, cells, op, fill) -> None:
+    """``dst = op-reduction over the window cells of spatial ``axis`` of ``src``."""
+    def at(a, sl):
+        return a[(slice(None),) * (axis + 1) + (sl,)]
+
+    if len(cells) >= 2 and cells[0][2] and cells[1][2]:
+        op(at(src, cells[0][1]), at(src, cells[1][1]), out=dst)
+        rest = cells[2:]
+    elif cells and cells[0][2]:
+        np.copyto(dst, at(src, cells[0][1]))
+        rest = cells[1:]
+    else:
+        dst.fill(fill)
+        rest = cells
+    for o_sl, i_sl, _ in rest:
+        d = at(dst, o_sl)
+        op(d, at(src, i_sl), out=d)
+
+
+def _max_block(xw, g, out, blk) -> None:
+    """Separable: reduce the window along the first spatial axis, then the next, ... (max
+    is order-free apart from signed zeros, handled below)."""
+    b0, b1, r0, r1 = blk
+    o = out[b0:b1, r0:r1]
+    isfloat = out.dtype.kind == "f"
+    op = np.fmax if isfloat else np.maximum
+    fill = -np.inf if isfloat else _lowest(out.dtype)
+    src = xw[b0:b1]
+    shape = list(src.shape)
+    for axis in range(g.rank):
+        lo, hi = (r0, r1) if axis == 0 else (0, g.out_spatial[axis])
+        shape[axis + 1] = hi - lo
+        if axis == g.rank - 1:
+            dst = o
+        else:
+            dst = _buffer(math.prod(shape) * out.itemsize, out.dtype, f"max{axis}")
+            dst = dst.reshape(shape)
+        _reduce_axis(src, dst, axis, _axis_cells(g, axis, lo, hi), op, fill)
+        src = dst
+    if isfloat:
+        np.fmax(o, _lowest(out.dtype), out=o)
+        # fmax(-0, +0) is unspecified: redo exactly where it can matter.
+        if not o.all():
+            s0, k0 = g.strides[0], g.window[0]
+            lo = max(0, r0 * s0 - g.pads[0][0])
+            hi = (r1 - 1) * s0 + k0 - g.pads[0][0]
+            if _neg_zero_in(xw[b0:b1, lo:hi]):
+                _max_exact_block(xw, g, out, blk)
+
+
+def supports(dtype: np.dtype) -> bool:
+    """Whether the fast kernels handle ``dtype`` (NumPy-native ints and floats)."""
+    return dtype.kind in "fiu" and dtype.char in _NATIVE
+
+
+def max_pool(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    """Max pooling of channels_last ``x_cl`` (TF semantics, bitwise equal to the loop)."""
+    return _pooled(_max_block, x_cl, g)
+
+
+# ----------------------------------------------------------------------------- average
+
+
+def _avg_block(xw, g, out, blk, counts) -> None:
+    b0, b1, r0, r1 = blk
+    o = out[b0:b1, r0:r1]
+    zero = out.dtype.type(0)
+    cells = _cells(g, r0, r1)
+    if cells and cells[0][2]:
+        np.add(zero, xw[(slice(b0, b1), *cells[0][1])], out=o)      # +0 + cell_0
+        cells = cells[1:]
+    else:
+        o.fill(zero)
+    for o_sl, i_sl, _ in cells:
+        dst = o[(slice(None), *o_sl)]
+        np.add(dst, xw[(slice(b0, b1), *i_sl)], out=dst)
+    np.divide(o, counts if np.ndim(counts) == 0 else counts[r0:r1], out=o)
+
+
+def avg_pool(x_cl: np.ndarray, g: WindowGeometry, counts: np.ndarray) -> np.ndarray:
+    """Average pooling in the loop's exact order; ``counts`` = real cells per output window
+    (a scalar, or ``(*out_spatial, 1)`` in the dtype)."""
+    counts = np.asarray(counts, dtype=x_cl.dtype)
+    if _full(g):
+        counts = x_cl.dtype.type(g.cells)
+    return _pooled(lambda xw, g_, out, blk: _avg_block(xw, g_, out, blk, counts), x_cl, g)
+
+
+# ----------------------------------------------------------------------------- convolution
+
+
+def _buffer(nbytes: int, dtype: np.dtype, name: str) -> np.ndarray:
+    """A reusable per-thread scratch buffer (no page faults from fresh large allocations)."""
+    buf = getattr(_BUFFERS, name, None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = np.empty(max(nbytes, 1), dtype=np.uint8)
+        setattr(_BUFFERS, name, buf)
+    return buf[:nbytes].view(dtype)
+
+
+def conv_gemm(x: np.ndarray, kernel: np.ndarray, g: WindowGeometry, out: np.ndarray) -> None:
+    """Write ``conv(x, kernel)`` (no bias, ``groups == 1``) into contiguous ``out``.
+
+    Blocks of output rows are gathered into an im2col buffer ``(rows, cells * C_in)`` and
+    multiplied by the kernel reshaped to ``(cells * C_in, filters)`` in one GEMM each.
+    """
+    xp = pad_spatial(np.ascontiguousarray(x), g, 0)
+    n, c, f = xp.shape[0], xp.shape[-1], kernel.shape[-1]
+    kdim = g.cells * c
+    w = np.ascontiguousarray(kernel.reshape(kdim, f))
+    offsets = window_offsets(g)
+    inner = math.prod(g.out_spatial[1:])
+    row_bytes = inner * kdim * xp.itemsize
+    tasks = _blocks(n, g.out_spatial[0], row_bytes, CONV_BLOCK_BYTES)
+    s0, d0, k0 = g.strides[0], g.dilation[0], g.window[0]
+
+    def block(blk) -> None:
+        b0, b1, r0, r1 = blk
+        nb, nr = b1 - b0, r1 - r0
+        cols = _buffer(nb * nr * inner * kdim * xp.itemsize, xp.dtype, "cols")
+        cols = cols.reshape(nb, nr, *g.out_spatial[1:], g.cells, c)
+        part = xp[b0:b1, r0 * s0: (r1 - 1) * s0 + d0 * (k0 - 1) + 1]
+        for k, off in enumerate(offsets):
+            sl = tuple(slice(o, o + s * (m - 1) + 1, s)
+                       for o, s, m in zip(off, g.strides, (nr, *g.out_spatial[1:])))
+            cols[..., k, :] = part[(slice(None), *sl)]
+        o = out[b0:b1, r0:r1].reshape(-1, f)          # a view: whole rows or one item
+        np.matmul(cols.reshape(-1, kdim), w, out=o)
+
+    _run(block, tasks, xp.nbytes + out.nbytes)
