@@ -1,0 +1,205 @@
+"""Known TensorFlow/Keras defects: tests that SHOW each one and notice when it is fixed.
+
+Each test asserts that the defect is still present in the installed TF/Keras. When one
+fails, the defect is gone: the message says so, and the README's "Known TF/Keras defects"
+section (and the workaround in ``pooling_ref.keras_ref``) should be revisited. None of these
+is flaky: each trigger was measured to show the defect on every call (see the docstrings).
+
+Marked ``known_defect``: ``pytest -m "not known_defect"`` skips them, e.g. to test against a
+TF build where they are fixed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pooling_ref
+from parity_tests._assert import assert_within_bound
+from pooling_ref.geometry import same_pads
+from pooling_ref.tolerance import compare, conv_bound
+
+keras_ref = pytest.importorskip("pooling_ref.keras_ref")
+tf = pytest.importorskip("tensorflow")
+
+pytestmark = pytest.mark.known_defect
+
+
+def _fixed(what: str) -> str:
+    v = keras_ref.versions()
+    return (f"defect fixed in TF {v['tensorflow']} / Keras {v['keras']}: remove from README "
+            f"known defects ({what}); observed in TF 2.21.0 / Keras 3.15.1")
+
+
+# ------------------------------------------------------------ (a) channels_first conv bias
+
+
+def test_keras_channels_first_conv_bias_added_along_last_spatial_axis():
+    """Keras ConvND, channels_first, with bias, when the last spatial length == filters.
+
+    Observed in TF 2.21.0 / Keras 3.15.1 (eager and XLA alike):
+    ``Conv2D(3, (3, 1), data_format="channels_first")`` on zeros (1, 2, 3, 3) with bias
+    [1, 2, 3] gives [1, 2, 3] along W in every filter instead of the constant bias[f] per
+    filter f (the bias is broadcast against the last axis, which happens to fit).
+    """
+    x = np.zeros((1, 2, 3, 3), np.float32)                    # C=2, H=3, W=3 == filters
+    kernel = np.zeros((3, 1, 2, 3), np.float32)
+    bias = np.array([1, 2, 3], np.float32)
+    params = {"data_format": "channels_first"}
+    correct = pooling_ref.conv(x, kernel, bias, **params)
+    # hand-derived: the input and kernel are zero, so out[0, f] == bias[f] everywhere
+    np.testing.assert_array_equal(correct, np.broadcast_to(bias[None, :, None, None],
+                                                           (1, 3, 1, 3)))
+    for path in ("eager", "xla"):
+        keras = keras_ref.conv(x, kernel, bias, path=path, native_channels_first=True,
+                               **params)
+        assert keras.shape == correct.shape
+        assert not np.array_equal(keras, correct), _fixed(
+            f"channels_first ConvND bias along the last spatial axis, path={path}")
+        # the defect as documented: bias [1, 2, 3] along W, identical for every filter
+        np.testing.assert_array_equal(keras, np.broadcast_to(bias, (1, 3, 1, 3)))
+    # the project's reference path (channels_last, transposed back) is right
+    ref = keras_ref.conv(x, kernel, bias, **params)
+    np.testing.assert_array_equal(ref, correct)
+
+
+@pytest.mark.parametrize("path", ["eager", "xla"])
+def test_keras_channels_first_conv_bias_right_when_width_differs_from_filters(path):
+    """Same layer with W = 4 != filters = 3: Keras native channels_first is right.
+
+    Observed in TF 2.21.0 / Keras 3.15.1. Random input, so this is a parity check at the
+    documented error bound, not only a bias check.
+    """
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 2, 3, 4)).astype(np.float32)   # C=2, H=3, W=4
+    kernel = rng.standard_normal((3, 1, 2, 3)).astype(np.float32)
+    bias = np.array([1, 2, 3], np.float32)
+    params = {"data_format": "channels_first"}
+    keras = keras_ref.conv(x, kernel, bias, path=path, native_channels_first=True, **params)
+    assert_within_bound(pooling_ref.conv(x, kernel, bias, **params), keras,
+                        conv_bound(x, kernel, bias, **params), op="conv",
+                        params=dict(params, path=path),
+                        arrays={"x": x, "kernel": kernel, "bias": bias})
+
+
+# ------------------------------------------------- (b) oneDNN eager conv, strides > kernel
+
+
+_ONEDNN_CALLS = 20
+
+
+def _onednn_case():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 3, 1)).astype(np.float32)
+    kernel = rng.standard_normal((3, 2, 1, 3)).astype(np.float32)
+    return x, kernel, {"strides": (1, 3), "padding": "same"}
+
+
+def test_onednn_eager_conv_garbage_for_strides_larger_than_kernel():
+    """TF oneDNN eager CPU convolution, SAME, stride 3 > kernel width 2.
+
+    Observed in TF 2.21.0 / Keras 3.15.1 (oneDNN on, the default): input (3, 4, 3, 1),
+    kernel (3, 2, 1, 3), strides (1, 3), SAME, through ``keras.layers.Conv2D`` and
+    ``tf.nn.convolution``. Rows 1-3 of the output are wrong — shifted rows plus values of
+    1e8..1e26 or inf from uninitialized memory, so they vary from call to call. Measured:
+    300 of 300 calls outside the error bound (smallest bound ratio 1e6), also on an
+    all-zero input; so "at least one of 20 calls is wrong" does not flake. XLA is right.
+    """
+    x, kernel, params = _onednn_case()
+    correct = pooling_ref.conv(x, kernel, **params)
+    bound = conv_bound(x, kernel, **params)
+    keras_bad = tfnn_bad = 0
+    for _ in range(_ONEDNN_CALLS):
+        keras_bad += not compare(keras_ref.conv(x, kernel, path="eager", **params),
+                                 correct, bound).ok
+        tfnn = tf.nn.convolution(x, kernel, strides=params["strides"], padding="SAME")
+        tfnn_bad += not compare(np.asarray(tfnn), correct, bound).ok
+    assert keras_bad > 0, _fixed(
+        f"oneDNN eager Conv2D strides > kernel SAME: 0 of {_ONEDNN_CALLS} calls wrong")
+    assert tfnn_bad > 0, _fixed(
+        f"oneDNN tf.nn.convolution strides > kernel SAME: 0 of {_ONEDNN_CALLS} calls wrong")
+
+
+def test_xla_conv_right_where_onednn_eager_is_wrong():
+    """The reference path (Keras Conv2D under XLA) is within the bound on every call.
+
+    Observed in TF 2.21.0 / Keras 3.15.1 on the oneDNN defect's case.
+    """
+    x, kernel, params = _onednn_case()
+    correct = pooling_ref.conv(x, kernel, **params)
+    bound = conv_bound(x, kernel, **params)
+    for _ in range(3):
+        assert_within_bound(correct, keras_ref.conv(x, kernel, **params), bound, op="conv",
+                            params=params, arrays={"x": x, "kernel": kernel},
+                            what="differs from Keras XLA (the trusted path)")
+
+
+# --------------------------------------------- (c) "valid" pooling window larger than input
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_valid_max_pool_window_larger_than_input_aborts_in_tf(rank):
+    """Keras MaxPoolingND, padding="valid", pool_size 3 on spatial size 2.
+
+    Observed in TF 2.21.0 / Keras 3.15.1: ``AbortedError`` from oneDNN ("could not create a
+    descriptor for a pooling forward propagation primitive"). pooling_ref raises a
+    ValueError naming pool_size instead.
+    """
+    x = np.ones((1, *(2,) * rank, 1), np.float32)
+    try:
+        out = keras_ref.pool("Max", x, 3, padding="valid")
+    except tf.errors.AbortedError:
+        pass
+    else:
+        pytest.fail(_fixed(f"MaxPooling{rank}D valid window > input: AbortedError "
+                           f"(now returns shape {np.shape(out)})"))
+    with pytest.raises(ValueError, match="pool_size"):
+        pooling_ref.max_pool(x, 3, padding="valid")
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_valid_avg_pool_window_larger_than_input_returns_empty_in_tf(rank):
+    """Keras AveragePoolingND, padding="valid", pool_size 3 on spatial size 2.
+
+    Observed in TF 2.21.0 / Keras 3.15.1: no error, an empty result (spatial size 0) —
+    inconsistent with max pooling's AbortedError. pooling_ref raises a ValueError naming
+    pool_size for both (API: the clear error instead of TF's obscure one).
+    """
+    x = np.ones((1, *(2,) * rank, 1), np.float32)
+    out = keras_ref.pool("Average", x, 3, padding="valid")
+    assert out.shape == (1, *(0,) * rank, 1), _fixed(
+        f"AveragePooling{rank}D valid window > input: now shape {out.shape}")
+    with pytest.raises(ValueError, match="pool_size"):
+        pooling_ref.avg_pool(x, 3, padding="valid")
+
+
+# ------------------------------- (d) "same" conv vs "valid" conv of the zero-padded input
+
+
+def test_keras_same_conv_differs_from_valid_conv_of_padded_input():
+    """Keras eager Conv2D "same" vs "valid" on the explicitly zero-padded input.
+
+    Observed in TF 2.21.0 / Keras 3.15.1: for input (3, 4, 11, 1), kernel (2, 4, 1, 8),
+    strides 2 (seed 0), 116 of 288 outputs differ (max abs 9.5e-7; up to 256 ULP on
+    outputs near zero), identically on every call — oneDNN takes a different summation
+    path. Not a bug: both are within the error bound of the exact result. The same shapes
+    with batch 1 agree bit for bit. (TF_FACTS records the difference as 1 ULP on other
+    shapes.) Tests must therefore not compare Keras conv bitwise, not even with itself.
+    """
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 11, 1)).astype(np.float32)
+    kernel = rng.standard_normal((2, 4, 1, 8)).astype(np.float32)
+    strides = 2
+    pads = tuple(same_pads(n, k, strides) for n, k in zip(x.shape[1:-1], kernel.shape[:2]))
+    x_padded = pooling_ref.zero_pad(x, pads)
+    same = keras_ref.conv(x, kernel, strides=strides, padding="same", path="eager")
+    valid = keras_ref.conv(x_padded, kernel, strides=strides, padding="valid", path="eager")
+    bound = conv_bound(x, kernel, strides=strides, padding="same")
+    ours = pooling_ref.conv(x, kernel, strides=strides, padding="same")
+    arrays = {"x": x, "kernel": kernel}
+    assert_within_bound(ours, same, bound, op="conv", arrays=arrays,
+                        params={"strides": strides, "padding": "same"})
+    assert_within_bound(ours, valid, bound, op="conv", arrays=arrays,
+                        params={"strides": strides, "padding": "valid of zero_pad(x)"})
+    assert not np.array_equal(same, valid), _fixed(
+        "Keras same conv != valid conv of the zero-padded input")
