@@ -1,0 +1,229 @@
+"""The benchmark cases and the implementations timed on each (shared by the pytest-benchmark
+suite, the report and the smoke test).
+
+>>> case = CASES_BY_ID["max2d_56_f2s2"]
+>>> case.op, case.shape, case.params["pool_size"]
+('max_pool', (64, 56, 56, 64), 2)
+>>> sorted(tiny(case).shape) <= sorted(case.shape)
+True
+
+Implementations (``impl``):
+
+* ``fast``, ``im2col``, ``loop`` — ``pooling_ref`` methods (``loop`` only on small cases);
+* ``keras_layer`` — the Keras layer called eagerly on the NumPy input, result as NumPy;
+* ``keras_ops`` — the functional form (``keras.ops.max_pool`` / ``average_pool`` / ``pad``
+  / ``conv`` / ``depthwise_conv``, TF backend), result as NumPy;
+* ``read_pass`` (``x.max()``) and ``copy`` (``x.copy()``) — memory rooflines.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import zlib
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+POOLING_REF_IMPLS = ("fast", "im2col", "loop")
+IMPLS = (*POOLING_REF_IMPLS, "keras_layer", "keras_ops", "read_pass", "copy")
+#: Elements of output x window cells above which ``loop`` is not timed (too slow).
+LOOP_MAX_POSITIONS = 4096
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark input: ``op`` in max_pool / avg_pool / zero_pad / conv."""
+
+    id: str
+    op: str
+    shape: tuple[int, ...]
+    params: dict = field(default_factory=dict, hash=False, compare=False)
+    kernel: tuple[int, ...] | None = None          # conv kernel shape
+    quick: bool = False                             # part of ``report.py --quick``
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape) - 2
+
+    @property
+    def family(self) -> str:
+        return "pooling" if self.op in ("max_pool", "avg_pool") else self.op
+
+
+def _pool(op, cid, shape, k, s, padding="valid", fmt="channels_last", quick=False):
+    return Case(cid, op, shape, dict(pool_size=k, strides=s, padding=padding,
+                                     data_format=fmt), quick=quick)
+
+
+def _conv(cid, shape, kernel, padding="valid", fmt="channels_last", quick=False, **extra):
+    params = dict(strides=1, padding=padding, data_format=fmt, dilation_rate=1, groups=1)
+    params.update(extra)
+    return Case(cid, "conv", shape, params, kernel=kernel, quick=quick)
+
+
+def _pool_cases() -> list[Case]:
+    cases = []
+    for op in ("max_pool", "avg_pool"):
+        t = op[:3]
+        cases += [
+            _pool(op, f"{t}2d_28_f2s2", (1, 28, 28, 3), 2, 2, quick=True),
+            _pool(op, f"{t}2d_224_f2s2", (8, 224, 224, 3), 2, 2, quick=True),
+            _pool(op, f"{t}2d_56_f2s2", (64, 56, 56, 64), 2, 2, quick=True),
+            _pool(op, f"{t}2d_112_f3s2_valid", (32, 112, 112, 64), 3, 2),
+            _pool(op, f"{t}2d_112_f3s2_same", (32, 112, 112, 64), 3, 2, "same"),
+            _pool(op, f"{t}1d_16000_f4s4", (16, 16000, 8), 4, 4),
+            _pool(op, f"{t}3d_16x56x56_f2s2", (4, 16, 56, 56, 16), 2, 2),
+            _pool(op, f"{t}2d_56_f2s2_cf", (64, 64, 56, 56), 2, 2, fmt="channels_first"),
+            _pool(op, f"{t}2d_112_f3s2_same_cf", (32, 64, 112, 112), 3, 2, "same",
+                  "channels_first"),
+        ]
+    return cases
+
+
+CASES: list[Case] = [
+    *_pool_cases(),
+    Case("pad2d_224_p1", "zero_pad", (8, 224, 224, 3), dict(padding=1), quick=True),
+    Case("pad2d_56_p1", "zero_pad", (64, 56, 56, 64), dict(padding=1)),
+    Case("pad2d_56_p2_cf", "zero_pad", (64, 64, 56, 56),
+         dict(padding=((2, 1), (1, 2)), data_format="channels_first")),
+    _conv("conv2d_56x64_k3_same", (8, 56, 56, 64), (3, 3, 64, 64), "same", quick=True),
+    _conv("conv2d_28x32_k5_valid", (32, 28, 28, 32), (5, 5, 32, 64)),
+    _conv("conv2d_56x64_depthwise_k3", (8, 56, 56, 64), (3, 3, 1, 64), "same", groups=64),
+    _conv("conv2d_56x64_k3_dil2", (8, 56, 56, 64), (3, 3, 64, 64), "same", dilation_rate=2),
+    _conv("conv1d_4000x16_k9", (16, 4000, 16), (9, 16, 32), "same"),
+    _conv("conv3d_8x28x28x16_k3", (2, 8, 28, 28, 16), (3, 3, 3, 16, 32), "same"),
+    _conv("conv2d_56x64_k3_same_cf", (8, 64, 56, 56), (3, 3, 64, 64), "same",
+          fmt="channels_first"),
+    _conv("conv2d_12x4_k3_small", (1, 12, 12, 4), (3, 3, 4, 8), "same", quick=True),
+]
+CASES_BY_ID = {c.id: c for c in CASES}
+
+
+def tiny(case: Case) -> Case:
+    """The same configuration on a small input (for the smoke test)."""
+    fmt = case.params.get("data_format", "channels_last")
+    spatial_axes = range(2, len(case.shape)) if fmt == "channels_first" else range(
+        1, len(case.shape) - 1)
+    shape = list(case.shape)
+    shape[0] = min(shape[0], 2)
+    for a in spatial_axes:
+        shape[a] = min(shape[a], 9)
+    c_axis = 1 if fmt == "channels_first" else len(shape) - 1
+    if case.op != "conv":
+        shape[c_axis] = min(shape[c_axis], 3)
+    return replace(case, id=f"{case.id}_tiny", shape=tuple(shape))
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+@functools.lru_cache(maxsize=1)
+def inputs(case: Case) -> tuple[np.ndarray, np.ndarray | None]:
+    """Reproducible float32 input (and conv kernel) for ``case`` (the last one is cached)."""
+    rng = np.random.default_rng(zlib.crc32(case.id.encode()))
+    x = rng.standard_normal(case.shape, dtype=np.float32)
+    k = None
+    if case.kernel is not None:
+        k = (rng.standard_normal(case.kernel, dtype=np.float32)
+             / np.sqrt(np.prod(case.kernel[:-1]))).astype(np.float32)
+    return x, k
+
+
+def loop_allowed(case: Case) -> bool:
+    import math
+
+    x, _ = inputs(case)
+    return math.prod(x.shape) <= LOOP_MAX_POSITIONS * 16
+
+
+# ----------------------------------------------------------------------------- callables
+
+
+def _pooling_ref_call(case: Case, x, k, method):
+    import pooling_ref
+
+    if case.op == "max_pool":
+        return lambda: pooling_ref.max_pool(x, **case.params, method=method)
+    if case.op == "avg_pool":
+        return lambda: pooling_ref.avg_pool(x, **case.params, method=method)
+    if case.op == "zero_pad":
+        return lambda: pooling_ref.zero_pad(x, **case.params, method=method)
+    return lambda: pooling_ref.conv(x, k, **case.params, method=method)
+
+
+def _keras_layer_call(case: Case, x, k):
+    from pooling_ref.keras_ref import require_tf
+
+    _, keras = require_tf()
+    p = case.params
+    r = case.rank
+    if case.op in ("max_pool", "avg_pool"):
+        cls = getattr(keras.layers, f"{'Max' if case.op == 'max_pool' else 'Average'}"
+                                    f"Pooling{r}D")
+        layer = cls(**p)
+    elif case.op == "zero_pad":
+        pad = p["padding"]
+        if r == 1 and isinstance(pad, tuple) and len(pad) == 1:
+            pad = pad[0]
+        layer = getattr(keras.layers, f"ZeroPadding{r}D")(
+            padding=pad, data_format=p.get("data_format", "channels_last"))
+    else:
+        layer = getattr(keras.layers, f"Conv{r}D")(
+            filters=k.shape[-1], kernel_size=k.shape[:-2], use_bias=False, **p)
+        layer.build(x.shape)
+        layer.set_weights([k])
+    return lambda: np.asarray(layer(x))
+
+
+def _keras_ops_call(case: Case, x, k):
+    from pooling_ref.keras_ref import require_tf
+
+    tf, keras = require_tf()
+    ops = keras.ops
+    p = case.params
+    xt = tf.constant(x)
+    if case.op == "max_pool":
+        return lambda: np.asarray(ops.max_pool(xt, **p))
+    if case.op == "avg_pool":
+        return lambda: np.asarray(ops.average_pool(xt, **p))
+    if case.op == "zero_pad":
+        from pooling_ref.padding import normalize_zero_padding
+
+        pairs = normalize_zero_padding(p["padding"], case.rank, "zero_pad")
+        width = [(0, 0), *pairs, (0, 0)]
+        if p.get("data_format") == "channels_first":
+            width = [(0, 0), (0, 0), *pairs]
+        return lambda: np.asarray(ops.pad(xt, width))
+    kt = tf.constant(k)
+    common = dict(strides=p["strides"], padding=p["padding"], data_format=p["data_format"],
+                  dilation_rate=p["dilation_rate"])
+    if p["groups"] > 1:
+        if p["groups"] != x.shape[-1 if p["data_format"] == "channels_last" else 1]:
+            return None
+        # depthwise: Keras stores (*k, 1, C*mult); ops.depthwise_conv wants (*k, C, mult)
+        kd = tf.constant(k.reshape(*k.shape[:-2], p["groups"], -1))
+        return lambda: np.asarray(ops.depthwise_conv(xt, kd, **common))
+    return lambda: np.asarray(ops.conv(xt, kt, **common))
+
+
+def callables(case: Case, impls=IMPLS) -> dict:
+    """``impl -> zero-argument callable`` for the implementations that apply to ``case``."""
+    x, k = inputs(case)
+    fns = {}
+    for impl in impls:
+        if impl in POOLING_REF_IMPLS:
+            if impl == "loop" and not loop_allowed(case):
+                continue
+            fns[impl] = _pooling_ref_call(case, x, k, impl)
+        elif impl == "keras_layer":
+            fns[impl] = _keras_layer_call(case, x, k)
+        elif impl == "keras_ops":
+            fn = _keras_ops_call(case, x, k)
+            if fn is not None:
+                fns[impl] = fn
+        elif impl in ("read_pass", "copy") and case.family in ("pooling", "zero_pad"):
+            fns[impl] = x.max if impl == "read_pass" else x.copy
+    return fns

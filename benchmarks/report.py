@@ -1,0 +1,242 @@
+"""Benchmark report: run the suite, print ratio tables, write JSON and a PNG plot.
+
+    python benchmarks/report.py [--quick] [--out DIR] [--compare OLD.json] [--no-skylakex]
+
+Runs ``pytest benchmarks/test_bench.py`` (pytest-benchmark) in a subprocess, then prints per
+case the best time of ``pooling_ref`` ("fast", "im2col", "loop"), of the Keras layer and of
+``keras.ops``, and the ratios ``pooling_ref / Keras`` and ``pooling_ref / read pass``
+(``x.max()``, one pass over the input). When the CPU has AVX-512F, the convolution cases run a
+second time in a subprocess with ``OPENBLAS_CORETYPE=SkylakeX`` set before NumPy is imported
+(OpenBLAS's AVX-512 kernels; NumPy's bundled OpenBLAS may detect such CPUs as Haswell).
+Also records the peak memory (tracemalloc) of the "im2col" and "fast" methods per case.
+
+Writes ``DIR/bench.json`` (compare two runs with ``--compare``) and ``DIR/bench.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from bench_suite import CASES, CASES_BY_ID, callables  # noqa: E402
+from blas_info import blas_info, has_avx512f  # noqa: E402
+
+
+def run_suite(quick: bool, env_extra: dict, families: str = "") -> dict:
+    """Run the pytest-benchmark suite in a subprocess; ``{case: {impl: stats}}`` + info."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "bench.json")
+        cmd = [sys.executable, "-m", "pytest", os.path.join(HERE, "test_bench.py"), "-q",
+               "-p", "no:cacheprovider", f"--benchmark-json={out}",
+               "--benchmark-min-rounds=3" if quick else "--benchmark-min-rounds=5",
+               "--benchmark-max-time=0.2" if quick else "--benchmark-max-time=1.0",
+               "--benchmark-disable-gc", "--benchmark-group-by=group"]
+        if quick:
+            cmd.append("--bench-quick")
+        if families:
+            cmd.append(f"--bench-family={families}")
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env_extra}
+        print("$", " ".join(f"{k}={v}" for k, v in env_extra.items()), " ".join(cmd),
+              flush=True)
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(proc.stdout[-4000:], proc.stderr[-4000:], sep="\n")
+            raise SystemExit(f"benchmark run failed (exit {proc.returncode})")
+        with open(out) as f:
+            raw = json.load(f)
+    results: dict = {}
+    for b in raw["benchmarks"]:
+        info = b["extra_info"]
+        s = b["stats"]
+        results.setdefault(info["case"], {})[info["impl"]] = {
+            "min_ms": s["min"] * 1e3, "median_ms": s["median"] * 1e3, "rounds": s["rounds"]}
+    return {"results": results, "blas": raw["machine_info"].get("blas", {}),
+            "cpu": raw["machine_info"].get("cpu", {}).get("brand_raw")}
+
+
+def peak_memory(cases) -> dict:
+    """tracemalloc peak (bytes) of one call of "im2col" and "fast", and the input size."""
+    from pooling_ref.windows import DEFAULT_CHUNK_BYTES
+
+    mem = {}
+    for case in cases:
+        fns = callables(case, ("im2col", "fast"))
+        x_bytes = math.prod(case.shape) * 4
+        row = {"input_bytes": x_bytes, "chunk_bytes": DEFAULT_CHUNK_BYTES}
+        for impl, fn in fns.items():
+            fn()
+            tracemalloc.start()
+            fn()
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            row[f"{impl}_peak_bytes"] = peak
+        mem[case.id] = row
+    return mem
+
+
+def _ratio(a, b):
+    return a / b if a and b else None
+
+
+def _fmt(v, digits=2):
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def geomean(values) -> float | None:
+    vals = [v for v in values if v]
+    return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else None
+
+
+def summarize(report: dict) -> dict:
+    """Per case ratios and per family geometric means (from best-of times)."""
+    res = report["runs"]["default"]["results"]
+    sky = report["runs"].get("SkylakeX", {}).get("results", {})
+    rows = {}
+    for cid, r in res.items():
+        t = {k: v["min_ms"] for k, v in r.items()}
+        row = {"fast_ms": t.get("fast"), "keras_ms": t.get("keras_layer"),
+               "keras_ops_ms": t.get("keras_ops"),
+               "fast/keras": _ratio(t.get("fast"), t.get("keras_layer")),
+               "fast/keras_ops": _ratio(t.get("fast"), t.get("keras_ops")),
+               "im2col/keras": _ratio(t.get("im2col"), t.get("keras_layer")),
+               "loop/keras": _ratio(t.get("loop"), t.get("keras_layer")),
+               "fast/read": _ratio(t.get("fast"), t.get("read_pass")),
+               "fast/copy": _ratio(t.get("fast"), t.get("copy"))}
+        if cid in sky:
+            s = {k: v["min_ms"] for k, v in sky[cid].items()}
+            row["fast_skx_ms"] = s.get("fast")
+            row["fast_skx/keras"] = _ratio(s.get("fast"), t.get("keras_layer"))
+        rows[cid] = row
+    fams = {}
+    for fam in ("pooling", "zero_pad", "conv"):
+        ids = [c for c in rows if CASES_BY_ID[c].family == fam]
+        if not ids:
+            continue
+        fams[fam] = {
+            "geomean fast/keras": geomean(rows[c]["fast/keras"] for c in ids),
+            "geomean fast/keras_ops": geomean(rows[c]["fast/keras_ops"] for c in ids),
+            "max fast/keras": max((rows[c]["fast/keras"] or 0) for c in ids),
+            "geomean fast_skx/keras": geomean(rows[c].get("fast_skx/keras") for c in ids),
+        }
+    return {"cases": rows, "families": fams}
+
+
+def print_table(report: dict) -> None:
+    summ = report["summary"]
+    for k, run in report["runs"].items():
+        b = run["blas"]
+        print(f"[{k}] BLAS {b.get('blas')} {b.get('version')}; OpenBLAS core type "
+              f"{b.get('corename')} (OPENBLAS_CORETYPE={b.get('OPENBLAS_CORETYPE')}); "
+              f"AVX-512F: {b.get('avx512f')}; CPU: {run.get('cpu')}")
+    cols = ["fast_ms", "keras_ms", "keras_ops_ms", "fast/keras", "fast/keras_ops",
+            "im2col/keras", "loop/keras", "fast/read", "fast_skx/keras"]
+    print()
+    print(f"{'case':34s}" + "".join(f"{c:>15s}" for c in cols))
+    for cid, row in summ["cases"].items():
+        print(f"{cid:34s}" + "".join(f"{_fmt(row.get(c)):>15s}" for c in cols))
+    print()
+    for fam, g in summ["families"].items():
+        print(f"{fam:10s} " + "  ".join(f"{k} = {_fmt(v)}" for k, v in g.items()))
+    if report.get("memory"):
+        print("\npeak memory (tracemalloc, MiB): case, input, im2col, fast, im2col chunk bound")
+        for cid, m in report["memory"].items():
+            mib = 2**20
+            print(f"  {cid:34s} {m['input_bytes'] / mib:8.1f} "
+                  f"{m.get('im2col_peak_bytes', 0) / mib:8.1f} "
+                  f"{m.get('fast_peak_bytes', 0) / mib:8.1f} {m['chunk_bytes'] / mib:6.0f}")
+
+
+def compare(report: dict, old_path: str) -> None:
+    with open(old_path) as f:
+        old = json.load(f)
+    new_r, old_r = report["runs"]["default"]["results"], old["runs"]["default"]["results"]
+    print(f"\ncompare with {old_path}: new/old best time (< 1 = faster now)")
+    print(f"{'case':34s}{'impl':>12s}{'old ms':>10s}{'new ms':>10s}{'new/old':>9s}")
+    for cid in new_r:
+        for impl in ("fast", "im2col", "keras_layer"):
+            a, b = old_r.get(cid, {}).get(impl), new_r[cid].get(impl)
+            if a and b:
+                print(f"{cid:34s}{impl:>12s}{a['min_ms']:10.2f}{b['min_ms']:10.2f}"
+                      f"{b['min_ms'] / a['min_ms']:9.2f}")
+
+
+def plot(report: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["summary"]["cases"]
+    ids = list(rows)
+    series = [("fast/keras", "pooling_ref fast / Keras layer"),
+              ("im2col/keras", "pooling_ref im2col / Keras layer"),
+              ("fast/keras_ops", "pooling_ref fast / keras.ops"),
+              ("fast_skx/keras", "fast (OpenBLAS SkylakeX) / Keras layer")]
+    fig, ax = plt.subplots(figsize=(10, 0.32 * len(ids) + 1.5))
+    h = 0.8 / len(series)
+    for i, (key, label) in enumerate(series):
+        vals = [rows[c].get(key) or 0 for c in ids]
+        if any(vals):
+            ax.barh([j + i * h for j in range(len(ids))], vals, height=h, label=label)
+    ax.axvline(1.0, color="k", lw=1)
+    ax.set_xscale("log")
+    ax.set_yticks([j + 0.4 - h / 2 for j in range(len(ids))], ids, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("time ratio (best of rounds; < 1: pooling_ref faster)")
+    b = report["runs"]["default"]["blas"]
+    ax.set_title(f"pooling_ref vs Keras {report['versions'].get('keras')} "
+                 f"(TF {report['versions'].get('tensorflow')}), OpenBLAS {b.get('corename')}",
+                 fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="quick cases, fewer rounds")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
+    ap.add_argument("--compare", metavar="OLD_JSON")
+    ap.add_argument("--no-skylakex", action="store_true",
+                    help="skip the OPENBLAS_CORETYPE=SkylakeX run of the conv cases")
+    args = ap.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    t0 = time.time()
+    from pooling_ref.keras_ref import versions
+
+    report = {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick,
+              "versions": versions(), "metric": "best (min) time over rounds, ms",
+              "cpus": os.cpu_count(), "runs": {}}
+    report["runs"]["default"] = run_suite(args.quick, {})
+    if has_avx512f() and not args.no_skylakex:
+        report["runs"]["SkylakeX"] = run_suite(args.quick, {"OPENBLAS_CORETYPE": "SkylakeX"},
+                                               families="conv")
+    cases = [c for c in CASES if c.quick or not args.quick]
+    report["memory"] = peak_memory(cases)
+    report["summary"] = summarize(report)
+    report["this_process_blas"] = blas_info()
+    print_table(report)
+    if args.compare:
+        compare(report, args.compare)
+    jpath, ppath = os.path.join(args.out, "bench.json"), os.path.join(args.out, "bench.png")
+    with open(jpath, "w") as f:
+        json.dump(report, f, indent=1)
+    plot(report, ppath)
+    print(f"\nwrote {jpath} and {ppath} in {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
