@@ -247,6 +247,8 @@ def _conv_case(rng: np.random.Generator, op: str, rank: int, index: int,
     padding = str(rng.choice(["valid", "same"]))
     dilated = rng.random() < 0.3
     dilation = [int(rng.integers(1, 4)) if dilated else 1 for _ in range(rank)]
+    if dilated and rng.random() < 0.4:
+        dilation = [int(rng.integers(2, 4))] * rank
     kernel_size = []
     for s, d in zip(spatial, dilation):
         fit = s if padding == "same" else (s - 1) // d + 1   # largest k whose span fits
@@ -266,6 +268,13 @@ def _conv_case(rng: np.random.Generator, op: str, rank: int, index: int,
     if padding == "same" or rng.random() < 0.6:
         params["padding"] = padding
     fmt = _data_format(rng, params)
+    with_bias = rng.random() < (0.8 if fmt == "channels_first" else 0.5)
+    if fmt == "channels_first" and with_bias and rng.random() < 0.5:
+        # Keras' channels_first bias bug shows when the last output length equals filters
+        w_out = _conv_out_length(spatial[-1], kernel_size[-1], params, rank, padding)
+        if w_out % groups == 0 and 1 <= w_out // groups <= 4:
+            f_g = w_out // groups
+            filters = groups * f_g
     if groups > 1 or rng.random() < 0.2:
         params["groups"] = groups
     mode = _value_mode(rng)
@@ -273,10 +282,20 @@ def _conv_case(rng: np.random.Generator, op: str, rank: int, index: int,
     kernel = _values(rng, (*kernel_size, cin_g, filters), dtype,
                      "ints" if mode == "ints" else "mixed")
     ordered: dict = {"kernel": kernel}
-    if rng.random() < 0.6:
+    if with_bias:
         ordered["bias"] = _values(rng, (filters,), dtype, "ints" if mode == "ints" else "mixed")
     ordered.update(params)
     return Case(op, x, ordered)
+
+
+def _conv_out_length(n: int, k: int, params: dict, rank: int, padding: str) -> int:
+    s = params.get("strides", 1)
+    d = params.get("dilation_rate", 1)
+    s = s[-1] if isinstance(s, tuple) else s
+    d = d[-1] if isinstance(d, tuple) else d
+    if padding == "same":
+        return -(-n // s)
+    return (n - d * (k - 1) - 1) // s + 1
 
 
 _DRAW = {"max_pool": _pool_case, "avg_pool": _pool_case, "zero_pad": _zero_pad_case,
