@@ -314,6 +314,48 @@ def _buffer(nbytes: int, dtype: np.dtype, name: str) -> np.ndarray:
     return buf[:nbytes].view(dtype)
 
 
+@functools.lru_cache(maxsize=1)
+def _openblas_threads_api():
+    """``(get, set)`` of NumPy's bundled OpenBLAS thread count via ctypes, or ``None``."""
+    import ctypes
+    import glob
+
+    libdir = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libdir, "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("scipy_openblas", "openblas"):
+            for suffix in ("64_", ""):
+                get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                if get is not None and put is not None:
+                    return get, put
+    return None
+
+
+_BLAS_LOCK = threading.Lock()
+
+
+def _single_threaded_blas(run) -> None:
+    """Run ``run()`` with OpenBLAS at one thread (our own threads split the work instead:
+    two threads each doing im2col + a one-thread GEMM beat one thread doing im2col while
+    OpenBLAS's threads wait); the previous setting is restored."""
+    api = _openblas_threads_api()
+    if api is None:
+        run()
+        return
+    get, put = api
+    with _BLAS_LOCK:
+        before = get()
+        put(1)
+        try:
+            run()
+        finally:
+            put(before)
+
+
 def conv_gemm(x: np.ndarray, kernel: np.ndarray, g: WindowGeometry, out: np.ndarray) -> None:
     """Write ``conv(x, kernel)`` (no bias, ``groups == 1``) into contiguous ``out``.
 
@@ -343,4 +385,8 @@ def conv_gemm(x: np.ndarray, kernel: np.ndarray, g: WindowGeometry, out: np.ndar
         o = out[b0:b1, r0:r1].reshape(-1, f)          # a view: whole rows or one item
         np.matmul(cols.reshape(-1, kdim), w, out=o)
 
-    _run(block, tasks, xp.nbytes + out.nbytes)
+    nbytes = xp.nbytes + out.nbytes
+    if len(tasks) > 1 and workers() > 1 and nbytes >= PARALLEL_MIN_BYTES:
+        _single_threaded_blas(lambda: _run(block, tasks, nbytes))
+    else:
+        _run(block, tasks, nbytes)

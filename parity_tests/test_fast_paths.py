@@ -1,0 +1,168 @@
+"""The "fast" methods against the "loop" specification (no TensorFlow needed).
+
+Max pooling and average pooling must be bitwise identical to the loop (NaN ignored, first of
+equal maxima incl. signed zeros, all-NaN/-inf windows -> lowest finite; row-major sums);
+convolution must lie within ``tolerance.conv_bound``. The block size and the thread pool of
+:mod:`pooling_ref._fast` are drawn too, so multi-block and multi-thread paths are exercised
+on small inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import pooling_ref
+from pooling_ref import _fast
+from pooling_ref.tolerance import conv_bound
+
+from ._assert import assert_bitwise, assert_within_bound
+
+SPECIAL = [0.0, -0.0, np.nan, -np.inf, np.inf, 1.0, 1.0, -2.5, 3.0, -3.0e38]
+
+
+@contextlib.contextmanager
+def _fast_settings(block_bytes: int, parallel: bool):
+    old = (_fast.POOL_BLOCK_BYTES, _fast.CONV_BLOCK_BYTES, _fast.PARALLEL_MIN_BYTES)
+    _fast.POOL_BLOCK_BYTES = _fast.CONV_BLOCK_BYTES = block_bytes
+    _fast.PARALLEL_MIN_BYTES = 0 if parallel else 2**62
+    try:
+        yield
+    finally:
+        _fast.POOL_BLOCK_BYTES, _fast.CONV_BLOCK_BYTES, _fast.PARALLEL_MIN_BYTES = old
+
+
+@st.composite
+def window_case(draw, *, dtypes, conv=False):
+    rank = draw(st.integers(1, 3), label="rank")
+    spatial = draw(st.lists(st.integers(1, 9), min_size=rank, max_size=rank), label="spatial")
+    n = draw(st.integers(0 if not conv else 1, 3), label="batch")
+    c = draw(st.integers(1, 5), label="channels")
+    window = tuple(draw(st.integers(1, s), label="window") for s in spatial)
+    padding = draw(st.sampled_from(["valid", "same", "SAME"]), label="padding")
+    strides = tuple(draw(st.integers(1, 5), label="stride") for _ in range(rank))
+    fmt = draw(st.sampled_from([None, "channels_last", "channels_first"]), label="data_format")
+    dtype = np.dtype(draw(st.sampled_from(dtypes), label="dtype"))
+    shape = (n, c, *spatial) if fmt == "channels_first" else (n, *spatial, c)
+    size = int(np.prod(shape))
+    if dtype.kind == "f":
+        special = draw(st.booleans(), label="special values")
+        if special:
+            idx = draw(st.lists(st.integers(0, len(SPECIAL) - 1), min_size=size, max_size=size),
+                       label="values")
+            with np.errstate(over="ignore"):
+                x = np.array([SPECIAL[i] for i in idx], dtype=np.float64).astype(dtype)
+        else:
+            seed = draw(st.integers(0, 2**32 - 1), label="seed")
+            x = np.random.default_rng(seed).standard_normal(size).astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        seed = draw(st.integers(0, 2**32 - 1), label="seed")
+        x = np.random.default_rng(seed).integers(info.min, info.max, size, dtype=dtype,
+                                                 endpoint=True)
+    x = x.reshape(shape)
+    params = {}
+    key = "kernel_size" if conv else "pool_size"
+    params[key] = window if draw(st.booleans(), label="tuple window") or rank == 1 else (
+        window[0] if len(set(window)) == 1 else window)
+    if draw(st.booleans(), label="give strides") or conv:
+        params["strides"] = strides
+    if draw(st.booleans(), label="give padding") or padding != "valid":
+        params["padding"] = padding
+    if fmt is not None:
+        params["data_format"] = fmt
+    block = draw(st.sampled_from([64, 512, 4096, 2**20]), label="block bytes")
+    parallel = draw(st.booleans(), label="threads")
+    return x, params, block, parallel
+
+
+@given(window_case(dtypes=["float32", "float64", "float16", "int32", "uint8", "int64"]))
+def test_max_pool_fast_is_bitwise_the_loop(case):
+    x, params, block, parallel = case
+    x_before = x.copy()
+    expected = pooling_ref.max_pool(x, **params, method="loop")
+    with _fast_settings(block, parallel):
+        actual = pooling_ref.max_pool(x, **params, method="fast")
+    assert_bitwise(actual, expected, op="max_pool", params={**params, "method": "fast"},
+                   arrays={"x": x}, what="fast differs from loop")
+    assert_bitwise(x, x_before, op="max_pool", params=params, arrays={"x": x},
+                   what="mutated its input")
+
+
+@given(window_case(dtypes=["float32", "float64", "float16"]))
+def test_avg_pool_fast_is_bitwise_the_loop(case):
+    x, params, block, parallel = case
+    with np.errstate(all="ignore"):
+        expected = pooling_ref.avg_pool(x, **params, method="loop")
+        with _fast_settings(block, parallel):
+            actual = pooling_ref.avg_pool(x, **params, method="fast")
+    assert_bitwise(actual, expected, op="avg_pool", params={**params, "method": "fast"},
+                   arrays={"x": x}, what="fast differs from loop")
+
+
+def test_max_pool_fast_signed_zero_and_nan_corners():
+    """Hand-derived TF results: [-0, +0] -> -0, [+0, -0] -> +0, [nan, nan] -> lowest,
+    [-inf, nan] -> lowest, [nan, 3] -> 3 — also when the block holds many other windows."""
+    lowest = -np.finfo(np.float32).max
+    pairs = np.float32([[-0.0, 0.0], [0.0, -0.0], [np.nan, np.nan], [-np.inf, np.nan],
+                        [np.nan, 3.0]])
+    want = np.float32([-0.0, 0.0, lowest, lowest, 3.0])
+    x = np.tile(pairs.reshape(1, 10, 1), (3, 40, 4))          # 200 windows per row
+    for block, parallel in [(64, True), (2**20, False)]:
+        with _fast_settings(block, parallel):
+            got = pooling_ref.max_pool(x, 2, method="fast")
+        expected = np.tile(want.reshape(1, 5, 1), (3, 40, 4))
+        assert_bitwise(got, expected, op="max_pool", params={"pool_size": 2},
+                       arrays={"x": x}, what="differs from the TF semantics")
+
+
+@given(window_case(dtypes=["float32", "float64"], conv=True), st.data())
+def test_conv_fast_within_bound_of_loop(case, data):
+    x, params, block, parallel = case
+    x = np.nan_to_num(x, nan=1.0, posinf=2.0, neginf=-2.0)
+    x = np.clip(x, -1e3, 1e3).astype(x.dtype)
+    rank = x.ndim - 2
+    fmt = params.get("data_format", "channels_last")
+    c = x.shape[1] if fmt == "channels_first" else x.shape[-1]
+    groups = data.draw(st.sampled_from([1, c]), label="groups")
+    f = groups * data.draw(st.integers(1, 3), label="filters per group")
+    ks = params["kernel_size"]
+    ks = ks if isinstance(ks, tuple) else (ks,) * rank
+    if max(params["strides"]) == 1 and data.draw(st.booleans(), label="dilate"):
+        dil = tuple(data.draw(st.integers(1, 2), label="dilation") for _ in range(rank))
+        spatial = x.shape[2:] if fmt == "channels_first" else x.shape[1:-1]
+        if params.get("padding", "valid").lower() == "valid" and any(
+                d * (k - 1) + 1 > s for d, k, s in zip(dil, ks, spatial)):
+            dil = (1,) * rank
+        params["dilation_rate"] = dil
+    if groups > 1:
+        params["groups"] = groups
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="kernel seed"))
+    kernel = rng.standard_normal((*ks, c // groups, f)).astype(x.dtype)
+    bias = rng.standard_normal(f).astype(x.dtype) if data.draw(st.booleans(),
+                                                               label="bias") else None
+    params = {k: v for k, v in params.items() if k != "kernel_size"}
+    expected = pooling_ref.conv(x, kernel, bias, **params, method="loop")
+    with _fast_settings(block, parallel):
+        actual = pooling_ref.conv(x, kernel, bias, **params, method="fast")
+    assert_within_bound(actual, expected, conv_bound(x, kernel, bias, **params),
+                        op="conv", params={**params, "method": "fast"},
+                        arrays={"x": x, "kernel": kernel, "bias": bias},
+                        what="fast differs from loop beyond the bound")
+
+
+@pytest.mark.parametrize("fmt", ["channels_last", "channels_first"])
+def test_fast_restores_openblas_threads(fmt):
+    api = _fast._openblas_threads_api()
+    if api is None:
+        pytest.skip("NumPy's OpenBLAS thread API not found")
+    before = api[0]()
+    x = np.ones((4, 8, 16, 16), np.float32)
+    with _fast_settings(256, True):
+        pooling_ref.conv(x, np.ones((3, 3, 8 if fmt == "channels_first" else 16, 2),
+                                    np.float32), data_format=fmt)
+    assert api[0]() == before
