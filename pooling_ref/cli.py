@@ -1,0 +1,315 @@
+"""The ``pooling-ref`` command: ``verify``, ``check`` and ``shape``.
+
+>>> main(["shape", "--input", "1,5,5,3", "--op", "max_pool", "--pool-size", "2",
+...       "--strides", "2", "--padding", "same"])
+max_pool2d  input (1, 5, 5, 3)  channels_last
+output shape: (1, 3, 3, 3)
+axis  length  window  stride  dilation  output  pad_before  pad_after
+   0       5       2       2         1       3           0          1
+   1       5       2       2         1       3           0          1
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+VERIFY_EPILOG = """\
+examples:
+  pooling-ref verify                          # every op, default number of cases
+  pooling-ref verify --cases 200 --seed 3     # more cases, another seed
+  pooling-ref verify --ops conv2d max_pool    # a subset (op names or families)
+  pooling-ref verify --json results.json      # also write the results as JSON
+
+Exit status: 0 all match, 1 a mismatch, 2 bad arguments or TensorFlow missing.
+"""
+
+CHECK_EPILOG = """\
+examples:
+  pooling-ref check mypool:max_pool2d --op max_pool2d
+  pooling-ref check mypkg.layers:conv --op conv3d --cases 500 --seed 7 --dtype float64
+
+The function is called as FUNCTION(x, **params) with the parameter names of
+pooling_ref (pool_size, strides, padding, data_format / padding, data_format /
+kernel, bias, strides, padding, data_format, dilation_rate, groups).
+The current directory is importable. Exit status: 0 pass, 1 fail, 2 bad arguments.
+"""
+
+SHAPE_EPILOG = """\
+examples:
+  pooling-ref shape --input 1,5,5,3 --op max_pool --pool-size 2 --strides 2 --padding same
+  pooling-ref shape --input 8,3,32,32 --op conv --kernel-size 3,3 --filters 8 \\
+      --dilation 2 --padding same --data-format channels_first
+  pooling-ref shape --input 1,7,2 --op zero_pad --pad 1,2
+
+No TensorFlow needed.
+"""
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.replace(" ", "").split(",") if v != "")
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}") from None
+
+
+def _int_or_tuple(values: tuple[int, ...] | None):
+    if values is None:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pooling-ref",
+        description="Pure-NumPy reference of Keras pooling, zero padding and convolution.",
+        epilog="run `pooling-ref COMMAND --help` for the options and examples of a command",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    v = sub.add_parser("verify", formatter_class=fmt, epilog=VERIFY_EPILOG,
+                       help="randomized parity of every op and method against Keras",
+                       description="Randomized parity of every op (pooling 1-3D, global "
+                       "pooling, zero padding, convolution) and every method (loop, im2col, "
+                       "fast) against the installed Keras/TensorFlow.")
+    v.add_argument("--cases", type=int, default=80,
+                   help="cases per op (default 80: about a minute on 2 cores)")
+    v.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    v.add_argument("--ops", nargs="+", metavar="OP",
+                   help="ops (e.g. conv2d) or families (e.g. max_pool); default all")
+    v.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE")
+
+    c = sub.add_parser("check", formatter_class=fmt, epilog=CHECK_EPILOG,
+                       help="check your own implementation against pooling_ref",
+                       description="Run pooling_ref.check on MODULE:FUNCTION and print the "
+                       "report (smallest failing cases with reproducer snippets).")
+    c.add_argument("target", metavar="MODULE:FUNCTION")
+    c.add_argument("--op", required=True, help="max_pool1d ... conv3d")
+    c.add_argument("--cases", type=int, default=100, help="number of cases (default 100)")
+    c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    c.add_argument("--dtype", default="float32", help="float16, float32 or float64")
+
+    s = sub.add_parser("shape", formatter_class=fmt, epilog=SHAPE_EPILOG,
+                       help="output shape and padding of a pooling/conv configuration",
+                       description="Print the output shape and, per spatial axis, the "
+                       "window, stride, output length and (before, after) padding.")
+    s.add_argument("--input", type=_ints, required=True, metavar="N,...,C",
+                   help="input shape, batch first")
+    s.add_argument("--op", required=True, choices=["max_pool", "avg_pool", "conv", "zero_pad"])
+    s.add_argument("--pool-size", type=_ints, metavar="K[,K...]")
+    s.add_argument("--strides", type=_ints, metavar="S[,S...]",
+                   help="default: pool size (pooling) or 1 (conv)")
+    s.add_argument("--padding", default="valid", help="valid or same (default valid)")
+    s.add_argument("--data-format", default="channels_last",
+                   help="channels_last (default) or channels_first")
+    s.add_argument("--kernel-size", type=_ints, metavar="K[,K...]")
+    s.add_argument("--filters", type=int)
+    s.add_argument("--dilation", type=_ints, default=(1,), metavar="D[,D...]")
+    s.add_argument("--groups", type=int, default=1)
+    s.add_argument("--pad", type=_ints, default=(1,), metavar="P[,P...]",
+                   help="zero_pad: one int, one per axis, or before,after per axis")
+    return p
+
+
+# ----------------------------------------------------------------------------- verify
+
+
+def _format_table(results) -> str:
+    rows = [("op", "mode", "cases", "comparisons", "worst error", "status")]
+    for r in results:
+        worst = (f"{r.worst_overall:.3g} x bound" if r.mode == "bound"
+                 else f"{int(r.worst_overall)} ULP")
+        status = "ok" if r.passed else f"MISMATCH ({len(r.mismatches)})"
+        if r.skipped:
+            status += f", {len(r.skipped)} skipped (Keras error)"
+        rows.append((r.op, r.mode, str(r.cases), str(r.comparisons), worst, status))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _verify(args) -> int:
+    from . import _verify as V
+    from .keras_ref import TensorFlowMissing
+
+    if args.cases < 1:
+        raise ValueError(f"--cases must be >= 1, got {args.cases}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    ops = V.expand_ops(args.ops) if args.ops else list(V.ALL_OPS)
+    try:
+        versions = V.load_tf()
+    except TensorFlowMissing as e:
+        print(f"pooling-ref verify: {e}", file=sys.stderr)
+        return 2
+    print(f"pooling-ref verify: TensorFlow {versions['tensorflow']}, "
+          f"Keras {versions['keras']}; {args.cases} cases per op, seed {args.seed}")
+    print("Reference paths: pooling and zero padding = Keras layers called eagerly; "
+          "convolution = Keras layer compiled with XLA (jit_compile=True), channels_last.")
+    print("Known TF/Keras defects (see README):")
+    for d in V.KNOWN_DEFECTS:
+        print(f"  - {d}")
+    sys.stdout.flush()
+    progress = V.Progress(len(ops) * args.cases)
+    results = V.run_verify(ops, args.cases, args.seed, progress)
+    progress.close()
+    print()
+    print(_format_table(results))
+    failed = [r for r in results if not r.passed]
+    for r in failed:
+        for m in r.mismatches[:3]:
+            print(f"\nMISMATCH {r.op} method={m['method']}: {m['detail']}\n  case: {m['case']}"
+                  "\n  reproduce with:\n"
+                  + "\n".join("    " + line for line in m["reproducer"].splitlines()))
+    passed = not failed
+    print(f"\n{'PASSED' if passed else 'FAILED'}: {sum(r.cases for r in results)} cases, "
+          f"{sum(r.comparisons for r in results)} comparisons, "
+          f"{sum(len(r.mismatches) for r in results)} mismatches")
+    if args.json:
+        doc = {"passed": passed, "versions": versions, "seed": args.seed,
+               "cases_per_op": args.cases, "known_defects": list(V.KNOWN_DEFECTS),
+               "conv_reference_path": "xla",
+               "ops": {r.op: r.to_json() for r in results}}
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2, default=float)
+        print(f"results written to {args.json}")
+    return 0 if passed else 1
+
+
+# ----------------------------------------------------------------------------- check
+
+
+def _load_target(target: str):
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"target must be MODULE:FUNCTION, got {target!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ValueError(f"cannot import module {module_name!r}: {e}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ValueError(f"module {module_name!r} has no attribute {attr!r}") from None
+    return obj
+
+
+def _check(args) -> int:
+    from .oracle import check
+
+    func = _load_target(args.target)
+    report = check(func, args.op, cases=args.cases, seed=args.seed, dtype=args.dtype)
+    print(report)
+    return 0 if report.passed else 1
+
+
+# ----------------------------------------------------------------------------- shape
+
+
+def _shape(args) -> int:
+    from .geometry import (
+        normalize_data_format,
+        normalize_padding,
+        normalize_tuple,
+        plan_window,
+    )
+    from .padding import normalize_zero_padding
+
+    shape = args.input
+    if len(shape) not in (3, 4, 5) or min(shape) < 0:
+        raise ValueError(f"--input must have 3, 4 or 5 non-negative sizes (batch, 1-3 "
+                         f"spatial, channels), got {','.join(map(str, shape))}")
+    rank = len(shape) - 2
+    fmt = normalize_data_format(args.data_format, args.op)
+    n = shape[0]
+    cin = shape[1] if fmt == "channels_first" else shape[-1]
+    spatial = shape[2:] if fmt == "channels_first" else shape[1:-1]
+    op = f"{args.op}{rank}d"
+    if args.op == "zero_pad":
+        pad = args.pad
+        if len(pad) == 2 * rank and len(pad) > 1:
+            pad = tuple((pad[2 * i], pad[2 * i + 1]) for i in range(rank))
+        pairs = normalize_zero_padding(_int_or_tuple(pad), rank, "zero_pad")
+        out_spatial = tuple(s + b + a for s, (b, a) in zip(spatial, pairs))
+        rows = [(i, s, "-", "-", "-", o, b, a)
+                for i, (s, o, (b, a)) in enumerate(zip(spatial, out_spatial, pairs))]
+        cout = cin
+    else:
+        padding = normalize_padding(args.padding, args.op)
+        if args.op == "conv":
+            if args.kernel_size is None or args.filters is None:
+                raise ValueError("conv needs --kernel-size and --filters")
+            window = normalize_tuple(_int_or_tuple(args.kernel_size), rank, "kernel_size",
+                                     "conv")
+            strides = normalize_tuple(_int_or_tuple(args.strides or (1,)), rank, "strides",
+                                      "conv")
+            dilation = normalize_tuple(_int_or_tuple(args.dilation), rank, "dilation_rate",
+                                       "conv")
+            if args.groups < 1 or cin % args.groups or args.filters % args.groups:
+                raise ValueError(f"conv: groups={args.groups} must be >= 1 and divide the "
+                                 f"input channels {cin} and filters {args.filters}")
+            if args.filters < 1:
+                raise ValueError(f"conv: filters must be >= 1, got {args.filters}")
+            if max(strides) > 1 and max(dilation) > 1:
+                raise ValueError(f"conv: strides > 1 together with dilation_rate > 1 is not "
+                                 f"supported (Keras forbids it), got strides={strides} and "
+                                 f"dilation_rate={dilation}")
+            name, cout = "kernel_size", args.filters
+        else:
+            if args.pool_size is None:
+                raise ValueError(f"{args.op} needs --pool-size")
+            window = normalize_tuple(_int_or_tuple(args.pool_size), rank, "pool_size",
+                                     args.op)
+            strides = (window if args.strides is None else
+                       normalize_tuple(_int_or_tuple(args.strides), rank, "strides", args.op))
+            dilation = (1,) * rank
+            name, cout = "pool_size", cin
+        g = plan_window(spatial, window, strides, padding, dilation, args.op,
+                        window_name=name)
+        out_spatial = g.out_spatial
+        rows = [(i, s, k, st, d, o, b, a) for i, (s, k, st, d, o, (b, a)) in enumerate(
+            zip(spatial, window, strides, dilation, out_spatial, g.pads))]
+    out = ((n, cout, *out_spatial) if fmt == "channels_first" else (n, *out_spatial, cout))
+    print(f"{op}  input {tuple(shape)}  {fmt}")
+    print(f"output shape: {tuple(out)}")
+    head = ("axis", "length", "window", "stride", "dilation", "output", "pad_before",
+            "pad_after")
+    print("  ".join(head))
+    for row in rows:
+        print("  ".join(str(v).rjust(len(h)) for v, h in zip(row, head)))
+    return 0
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pooling-ref`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    handler = {"verify": _verify, "check": _check, "shape": _shape}[args.command]
+    try:
+        return handler(args)
+    except (ValueError, TypeError) as e:
+        print(f"pooling-ref {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:          # e.g. `pooling-ref check ... | head`
+        sys.stdout = open(os.devnull, "w")  # silence the flush at exit
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
