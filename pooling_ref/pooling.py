@@ -351,12 +351,15 @@ def global_avg_pool(
     >>> global_avg_pool(np.array([[[1.], [2.], [6.]]], dtype=np.float32))
     array([[3.]], dtype=float32)
 
-    Float inputs keep their dtype (the sum is accumulated in float64 and rounded once, which
-    is within the documented bound of TF's ``reduce_mean``); integer inputs give float32,
-    as Keras does. An empty spatial axis gives NaN, as TF does.
+    Float inputs keep their dtype. As TF's ``reduce_mean``, the sum is accumulated in
+    float32 for float16/bfloat16/float32 (so a float32 sum overflows to inf as in TF) and in
+    float64 for float64, divided by the count, then rounded once; the summation order
+    differs from TF's (within the documented bound; bitwise for float16/bfloat16/float64 in
+    practice). Integer inputs give float32, as Keras does. An empty spatial axis gives NaN.
     """
     a, axes = _global_prepare("global_avg_pool", x, data_format, keepdims)
     out_dtype = a.dtype if is_float_dtype(a.dtype) else np.dtype(np.float32)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.mean(a, axis=axes, keepdims=keepdims, dtype=np.float64)
+    acc = np.float32 if is_float_dtype(a.dtype) and a.dtype.itemsize <= 4 else np.float64
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        mean = np.mean(a, axis=axes, keepdims=keepdims, dtype=acc)
     return np.asarray(mean).astype(out_dtype)

@@ -1,0 +1,416 @@
+"""Special values (NaN, ±inf, ±0, largest finite, subnormals) against Keras, bit for bit.
+
+Inputs are drawn deliberately from a mix of special values and ordinary numbers, in every
+float dtype TF has a CPU kernel for. Expected values come from Keras (``pooling_ref.keras_ref``).
+
+* max / avg pooling, zero padding, global max: **bitwise** (NaN positions, sign of zero).
+* convolution, global average: NaN and ±inf positions and values **exactly**, finite values
+  within the documented error bound (``pooling_ref.tolerance``).
+
+**Known difference — subnormals.** TF's CPU kernels run with flush-to-zero / denormals-are-zero
+for most (op, dtype) pairs (measured with TF 2.21, table ``FLUSHES`` below): subnormal inputs
+are read as a zero of the same sign and subnormal results are written as zero. pooling_ref
+keeps IEEE gradual underflow. The parity tests therefore compare Keras with
+``ftz(pooling_ref(daz(x)))`` where TF flushes, and ``test_subnormals_*`` assert both halves
+explicitly: TF flushes exactly there (if a TF version stops flushing, they fail and say so),
+and pooling_ref does not.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ml_dtypes
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import pooling_ref as pr
+from parity_tests._assert import assert_bitwise
+from pooling_ref import keras_ref
+from pooling_ref._arrays import finfo
+from pooling_ref.tolerance import compare, error_bound
+
+keras_ref.require_tf()
+
+BF16 = np.dtype(ml_dtypes.bfloat16)
+FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64), BF16)
+# MaxPool3D / AvgPool3D have no float16 / float64 CPU kernel in TF (float32 and bfloat16 only).
+POOL3D_FLOATS = (np.dtype(np.float32), BF16)
+
+#: (op, dtype name) -> True where TF 2.21 CPU flushes subnormals (inputs and results).
+FLUSHES = {
+    **{(op, "float16"): False for op in ("max", "avg", "pad", "gmax", "gavg", "conv")},
+    # float32 max: comparisons see subnormals as zeros, but the chosen cell's bits are
+    # copied unchanged (see ``max_f32_model``); listed False because results keep subnormals.
+    **{("max2", d): d != "float16" for d in ("float16", "float32", "float64", "bfloat16")},
+    ("max", "float32"): False, ("max", "float64"): True, ("max", "bfloat16"): True,
+    **{(op, d): True for op in ("avg", "gmax", "gavg", "conv")
+       for d in ("float32", "float64", "bfloat16")},
+    **{("pad", d): False for d in ("float32", "float64", "bfloat16")},
+}
+
+
+def specials(dtype: np.dtype) -> list[float]:
+    """The special values of ``dtype``, as float64 numbers exactly representable in it."""
+    fi = finfo(dtype)
+    big, tiny, sub = float(fi.max), float(fi.tiny), float(fi.smallest_subnormal)
+    return [math.nan, math.inf, -math.inf, 0.0, -0.0, big, -big, tiny, -tiny, sub, -sub,
+            3 * sub, -3 * sub, 1.0, -1.0]
+
+
+@st.composite
+def special_arrays(draw, shape: tuple[int, ...], dtype: np.dtype, label: str = "x",
+                   finite: bool = False):
+    """An array of ``shape`` mixing special values and small ordinary numbers."""
+    size = math.prod(shape)
+    pool = [v for v in specials(dtype) if math.isfinite(v) or not finite]
+    ordinary = st.floats(-4, 4, allow_nan=False).map(lambda v: round(v, 2))
+    kind = draw(st.sampled_from(["mixed", "mostly_special", "zeros_and_nan"]),
+                label=f"{label}_kind")
+    if kind == "zeros_and_nan":
+        elem = st.sampled_from([0.0, -0.0, 1.0] if finite else [0.0, -0.0, math.nan, -math.inf])
+    elif kind == "mostly_special":
+        elem = st.sampled_from(pool)
+    else:
+        elem = st.one_of(st.sampled_from(pool), ordinary)
+    values = draw(st.lists(elem, min_size=size, max_size=size), label=label)
+    return np.array(values, dtype=np.float64).reshape(shape).astype(dtype)
+
+
+def daz(a: np.ndarray) -> np.ndarray:
+    """Subnormals read as a zero of the same sign (denormals-are-zero)."""
+    a = np.asarray(a)
+    if a.dtype.kind not in "fV":
+        return a
+    a64 = a.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        sub = (a64 != 0) & (np.abs(a64) < float(finfo(a.dtype).tiny))
+    return np.where(sub, np.copysign(0.0, a64), a64).astype(a.dtype)
+
+
+def tf_model(op: str, dtype: np.dtype, f, *arrays):
+    """``f(*arrays)``, with TF's subnormal flushing applied where TF flushes."""
+    if not FLUSHES[(op, np.dtype(dtype).name)]:
+        return f(*arrays)
+    return daz(f(*(None if a is None else daz(a) for a in arrays)))
+
+
+def max_f32_model(x: np.ndarray, params: dict, method: str) -> np.ndarray:
+    """TF float32 max pooling on subnormals: compare as if subnormals were zeros (DAZ), then
+    output the original bits of the chosen cell — the first cell equal to the window max.
+
+    Measured: ``[0, s]`` gives ``0``, ``[s, 3s]`` gives ``s``, ``[-3s, 0]`` gives ``-3s``.
+    """
+    vmax = pr.max_pool(daz(x), **params, method=method)       # the TF rule on DAZ values
+    fmt = params.get("data_format") or "channels_last"
+    pool = params["pool_size"]
+    cols = pr.im2col(x, pool, params.get("strides"), params.get("padding", "valid"), fmt,
+                     fill_value=-np.inf)                       # (N, *out, cells, C)
+    v = np.moveaxis(vmax, 1, -1) if fmt == "channels_first" else vmax
+    hit = daz(cols) == v[..., None, :]
+    first = np.argmax(hit, axis=-2)[..., None, :]
+    chosen = np.take_along_axis(cols, first, axis=-2)[..., 0, :]
+    out = np.where(hit.any(axis=-2), chosen, v)
+    return np.ascontiguousarray(np.moveaxis(out, -1, 1) if fmt == "channels_first" else out)
+
+
+@st.composite
+def pool_geometry(draw, rank: int):
+    """Shape, pool_size, strides (sometimes omitted), padding and data_format."""
+    spatial = tuple(draw(st.integers(1, 5), label=f"n{i}") for i in range(rank))
+    padding = draw(st.sampled_from(["valid", "same"]), label="padding")
+    hi = [n if padding == "valid" else 4 for n in spatial]
+    pool = tuple(draw(st.integers(1, max(1, min(3, h))), label=f"k{i}") for i, h in enumerate(hi))
+    params = {"pool_size": pool, "padding": padding}
+    if draw(st.booleans(), label="give_strides"):
+        params["strides"] = tuple(draw(st.integers(1, 3), label=f"s{i}") for i in range(rank))
+    fmt = draw(st.sampled_from([None, "channels_last", "channels_first"]), label="data_format")
+    n, c = draw(st.integers(1, 2), label="batch"), draw(st.integers(1, 3), label="channels")
+    if fmt is not None:
+        params["data_format"] = fmt
+    shape = (n, c, *spatial) if fmt == "channels_first" else (n, *spatial, c)
+    return shape, params
+
+
+def _float_dtype(data, rank: int) -> np.dtype:
+    return data.draw(st.sampled_from(POOL3D_FLOATS if rank == 3 else FLOATS), label="dtype")
+
+
+# ----------------------------------------------------------------------------- pooling
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("kind", ["Max", "Average"])
+@given(data=st.data())
+def test_pooling_special_values_bitwise(kind, rank, data):
+    dtype = _float_dtype(data, rank)
+    shape, params = data.draw(pool_geometry(rank), label="geometry")
+    x = data.draw(special_arrays(shape, dtype))
+    method = data.draw(st.sampled_from(["loop", "im2col", "fast"]), label="method")
+    fn = pr.max_pool if kind == "Max" else pr.avg_pool
+    expected = keras_ref.pool(kind, x, **params)
+    if kind == "Max" and dtype == np.float32:
+        actual = max_f32_model(x, params, method)
+    else:
+        actual = tf_model("max" if kind == "Max" else "avg", dtype,
+                          lambda a: fn(a, **params, method=method), x)
+    op = "max_pool" if kind == "Max" else "avg_pool"
+    assert_bitwise(actual, expected, op=op, params={**params, "method": method},
+                   arrays={"x": x})
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@given(data=st.data())
+def test_zero_pad_special_values_bitwise(rank, data):
+    dtype = data.draw(st.sampled_from(FLOATS), label="dtype")
+    spatial = tuple(data.draw(st.integers(1, 4), label=f"n{i}") for i in range(rank))
+    pads = tuple((data.draw(st.integers(0, 2), label=f"b{i}"),
+                  data.draw(st.integers(0, 2), label=f"a{i}")) for i in range(rank))
+    fmt = data.draw(st.sampled_from(["channels_last", "channels_first"]), label="data_format")
+    shape = (1, 2, *spatial) if fmt == "channels_first" else (1, *spatial, 2)
+    x = data.draw(special_arrays(shape, dtype))
+    expected = keras_ref.zero_pad(x, pads, fmt)
+    assert_bitwise(pr.zero_pad(x, pads, fmt), expected, op="zero_pad",
+                   params={"padding": pads, "data_format": fmt}, arrays={"x": x})
+
+
+# ----------------------------------------------------------------------------- global pooling
+
+
+def _exact_specials_then_bound(actual, expected, mag, terms, dtype, *, op, params, x,
+                               sum_mag=None):
+    """NaN / ±inf positions and values exact; finite values within ``error_bound``.
+
+    ``mag`` is the op on ``|x|`` without its non-finite cells (float64); ``sum_mag`` the
+    largest partial sum of absolute values (default ``mag``). Where it exceeds half the
+    dtype's max, intermediate overflow depends on the summation order, so those cells are
+    not compared (neither TF nor pooling_ref promises an order; hand-derived tests below
+    cover certain overflow).
+    """
+    a64, e64 = np.asarray(actual).astype(np.float64), np.asarray(expected).astype(np.float64)
+    assert np.asarray(actual).dtype == np.asarray(expected).dtype, (op, params)
+    sum_mag = mag if sum_mag is None else sum_mag
+    order_free = np.asarray(sum_mag) <= float(finfo(dtype).max) / 2
+    where = f"{op} {params}; x = {x!r}"
+    np.testing.assert_array_equal(np.isnan(a64) & order_free, np.isnan(e64) & order_free,
+                                  err_msg=f"NaN positions differ: {where}")
+    inf_a = np.where(np.isinf(a64) & order_free, a64, 0)
+    inf_e = np.where(np.isinf(e64) & order_free, e64, 0)
+    np.testing.assert_array_equal(inf_a, inf_e, err_msg=f"inf positions/signs differ: {where}")
+    finite = np.isfinite(e64) & np.isfinite(a64) & order_free
+    bound = error_bound(mag, terms, dtype)
+    c = compare(a64[finite], e64[finite], np.asarray(bound)[finite])
+    assert c.ok, f"{where}: {c}"
+
+
+def _finite_abs(x: np.ndarray) -> np.ndarray:
+    a = np.abs(np.asarray(x).astype(np.float64))
+    return np.where(np.isfinite(a), a, 0.0)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@given(data=st.data())
+def test_global_max_special_values_bitwise(rank, data):
+    dtype = data.draw(st.sampled_from(FLOATS), label="dtype")
+    fmt = data.draw(st.sampled_from(["channels_last", "channels_first"]), label="data_format")
+    keepdims = data.draw(st.booleans(), label="keepdims")
+    spatial = tuple(data.draw(st.integers(1, 4), label=f"n{i}") for i in range(rank))
+    shape = (2, 2, *spatial) if fmt == "channels_first" else (2, *spatial, 2)
+    x = data.draw(special_arrays(shape, dtype))
+    expected = keras_ref.global_pool("Max", x, fmt, keepdims)
+    # A reduction over a single cell is a pass-through in TF: no flushing then (measured).
+    op = "gmax" if math.prod(spatial) > 1 else "pad"
+    actual = tf_model(op, dtype, lambda a: pr.global_max_pool(a, fmt, keepdims), x)
+    assert_bitwise(actual, expected, op="global_max_pool",
+                   params={"data_format": fmt, "keepdims": keepdims}, arrays={"x": x})
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@given(data=st.data())
+def test_global_avg_special_values(rank, data):
+    dtype = data.draw(st.sampled_from(FLOATS), label="dtype")
+    fmt = data.draw(st.sampled_from(["channels_last", "channels_first"]), label="data_format")
+    spatial = tuple(data.draw(st.integers(1, 4), label=f"n{i}") for i in range(rank))
+    shape = (2, 2, *spatial) if fmt == "channels_first" else (2, *spatial, 2)
+    x = data.draw(special_arrays(shape, dtype))
+    expected = keras_ref.global_pool("Average", x, fmt)
+    op = "gavg" if math.prod(spatial) > 1 else "pad"       # single cell: TF passes through
+    actual = tf_model(op, dtype, lambda a: pr.global_avg_pool(a, fmt), x)
+    xf = daz(x) if FLUSHES[(op, dtype.name)] else x
+    axes = tuple(range(2, x.ndim)) if fmt == "channels_first" else tuple(range(1, x.ndim - 1))
+    mag = _finite_abs(xf).mean(axis=axes)
+    cells = math.prod(spatial)
+    _exact_specials_then_bound(actual, expected, mag, cells, dtype, op="global_avg_pool",
+                               params={"data_format": fmt}, x=x, sum_mag=mag * cells)
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+def test_global_avg_overflow_hand_derived(dtype):
+    """TF sums in the input dtype (float32 for the 16-bit ones): [max, max] overflows to inf
+    in float32/float64 (the sum exceeds max) and not in float16/bfloat16 (the float32 sum of
+    two float16 maxima is finite, and so is its half)."""
+    big = float(finfo(dtype).max)
+    x = np.array([big, big], np.float64).astype(dtype).reshape(1, 2, 1)
+    want = math.inf if dtype.itemsize >= 4 else big
+    if dtype == BF16:        # bfloat16 max * 2 exceeds float32 max: overflow in the sum
+        want = math.inf
+    assert float(keras_ref.global_pool("Average", x).ravel()[0]) == want
+    assert float(pr.global_avg_pool(x).ravel()[0]) == want
+
+
+# ----------------------------------------------------------------------------- convolution
+
+
+@pytest.mark.parametrize("rank", [1, 2])
+@given(data=st.data())
+def test_conv_special_values(rank, data):
+    """channels_last (the XLA reference), every float dtype, optional bias."""
+    dtype = data.draw(st.sampled_from(FLOATS), label="dtype")
+    spatial = tuple(data.draw(st.integers(2, 5), label=f"n{i}") for i in range(rank))
+    ksize = tuple(data.draw(st.integers(1, 2), label=f"k{i}") for i in range(rank))
+    cin, filters = data.draw(st.integers(1, 2), label="cin"), data.draw(st.integers(1, 2),
+                                                                         label="filters")
+    padding = data.draw(st.sampled_from(["valid", "same"]), label="padding")
+    x = data.draw(special_arrays((1, *spatial, cin), dtype))
+    # Non-finite weights only with "valid": see test_conv_same_nonfinite_kernel_difference.
+    kernel = data.draw(special_arrays((*ksize, cin, filters), dtype, label="kernel",
+                                      finite=padding == "same"))
+    bias = (data.draw(special_arrays((filters,), dtype, label="bias"))
+            if data.draw(st.booleans(), label="use_bias") else None)
+    params = {"padding": padding}
+    expected = keras_ref.conv(x, kernel, bias, **params)
+    actual = tf_model("conv", dtype, lambda a, k, b: pr.conv(a, k, b, **params),
+                      x, kernel, bias)
+    flush = FLUSHES[("conv", dtype.name)]
+    xf, kf = (daz(x), daz(kernel)) if flush else (x, kernel)
+    bf = None if bias is None else _finite_abs(daz(bias) if flush else bias)
+    mag = pr.conv(_finite_abs(xf), _finite_abs(kf), bf, **params)
+    terms = math.prod(ksize) * cin
+    # Flushing also applies to each product and partial sum inside TF: up to one smallest
+    # normal per term on top of the bound.
+    extra = terms * float(finfo(dtype).tiny) if flush else 0.0
+    _exact_specials_then_bound(actual, expected, mag + extra / 2, terms, dtype, op="conv",
+                               params=params, x=x)
+
+
+@pytest.mark.xfail(strict=True, reason="known difference, not fixed yet: TF (XLA, and eager "
+                   "oneDNN float32) skips 'same' padding cells, pooling_ref multiplies them: "
+                   "0 * inf = NaN (see docs/semantics.md)")
+@pytest.mark.parametrize("dtype", FLOATS[:3], ids=lambda d: np.dtype(d).name)
+def test_conv_same_nonfinite_kernel_difference(dtype):
+    """Hand-derived TF result: out[2] = 3*1 + (padding cell: no term) = 3, not 3 + 0*inf."""
+    x = np.array([1.0, 2.0, 3.0], dtype).reshape(1, 3, 1)
+    k = np.array([1.0, math.inf], dtype).reshape(2, 1, 1)
+    assert keras_ref.conv(x, k, padding="same").ravel()[2] == 3.0
+    assert pr.conv(x, k, padding="same").ravel()[2] == 3.0
+
+
+# ----------------------------------------------------------------------------- hand-derived
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("method", ["loop", "im2col", "fast"])
+def test_max_pool_rules_hand_derived(dtype, method):
+    """The TF rules written out by hand (independent of Keras), and Keras agrees."""
+    nan, inf = math.nan, math.inf
+    rows = [[nan, 3, 3, 3], [nan, nan, nan, nan], [-inf, -inf, -inf, -inf], [-0.0, 0.0, -1, -2],
+            [0.0, -0.0, -1, -2], [inf, nan, 1, 2], [nan, -inf, nan, -inf]]
+    empty = -inf if dtype == BF16 else -float(finfo(dtype).max)
+    want = [3, empty, empty, -0.0, 0.0, inf, empty]
+    x = np.array(rows, np.float64).astype(dtype).reshape(7, 4, 1)
+    got = pr.max_pool(x, 4, method=method)
+    assert_bitwise(got, np.array(want, np.float64).astype(dtype).reshape(7, 1, 1),
+                   op="max_pool", params={"pool_size": 4, "method": method}, arrays={"x": x},
+                   what="differs from the hand-derived TF rule")
+    assert_bitwise(got, keras_ref.pool("Max", x, 4), op="max_pool",
+                   params={"pool_size": 4, "method": method}, arrays={"x": x})
+
+
+@pytest.mark.parametrize("method", ["loop", "im2col", "fast"])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@given(data=st.data())
+def test_max_pool_nan_propagate(method, padding, data):
+    """``nan="propagate"`` equals np.max over each window's real cells (NaN wins, -inf kept),
+    and equals the TF default wherever the window holds a NaN-free number."""
+    dtype = data.draw(st.sampled_from(FLOATS), label="dtype")
+    n = data.draw(st.integers(1, 7), label="n")
+    k = data.draw(st.integers(1, n if padding == "valid" else 4), label="pool_size")
+    s = data.draw(st.integers(1, 3), label="strides")
+    x = data.draw(special_arrays((1, n, 1), dtype))
+    got = pr.max_pool(x, k, s, padding, method=method, nan="propagate")
+    out = pr.output_length(n, k, s, padding)
+    before = pr.same_pads(n, k, s)[0] if padding == "same" else 0
+    x64 = x.astype(np.float64)[0, :, 0]
+    want = []
+    for o in range(out):
+        lo = o * s - before
+        cells = x64[max(lo, 0):min(lo + k, n)]
+        want.append(np.max(cells))
+    got64 = got.astype(np.float64)[0, :, 0]
+    ok = (np.isnan(got64) == np.isnan(want)) & ((got64 == want) | np.isnan(want))
+    assert ok.all(), f"max_pool nan='propagate' k={k} s={s} {padding}: x={x64}, got {got64}, " \
+                     f"want {want}"
+    tf_default = pr.max_pool(x, k, s, padding, method=method)
+    plain = ~np.isnan(got64) & np.isfinite(got64)
+    assert_bitwise(got[0, plain, 0], tf_default[0, plain, 0], op="max_pool",
+                   params={"pool_size": k, "strides": s, "padding": padding, "nan": "propagate"},
+                   arrays={"x": x}, what="differs from nan='tf' on a window without NaN")
+
+
+def test_nan_option_rejects_unknown_value():
+    with pytest.raises(ValueError, match=r"nan.*'ignore'"):
+        pr.max_pool(np.zeros((1, 2, 1)), 2, nan="ignore")
+
+
+# ----------------------------------------------------------------------------- subnormals
+
+def _zero_then(x: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.zeros_like(x[:1]), x[:1]]).reshape(1, 2, 1)
+
+
+def _twice(x: np.ndarray) -> np.ndarray:
+    return np.concatenate([x[:1], x[:1]]).reshape(1, 2, 1)
+
+
+SUB_OPS = {
+    "max": lambda x: (keras_ref.pool("Max", x, 1), pr.max_pool(x, 1)),
+    # [0, 3s], window 2: a DAZ comparison keeps the 0
+    "max2": lambda x: (keras_ref.pool("Max", _zero_then(x), 2), pr.max_pool(_zero_then(x), 2)),
+    "avg": lambda x: (keras_ref.pool("Average", x, 1), pr.avg_pool(x, 1)),
+    "pad": lambda x: (keras_ref.zero_pad(x, 1)[:, 1:-1], pr.zero_pad(x, 1)[:, 1:-1]),
+    # [3s, 0]: with DAZ comparisons the last equal "zero" (0) wins, otherwise 3s.
+    "gmax": lambda x: (keras_ref.global_pool("Max", _zero_then(x)[:, ::-1]),
+                       pr.global_max_pool(_zero_then(x)[:, ::-1])),
+    "gavg": lambda x: (keras_ref.global_pool("Average", _twice(x)),
+                       pr.global_avg_pool(_twice(x))),
+    "conv": lambda x: (keras_ref.conv(x, np.ones((1, 1, 1), x.dtype)),
+                       pr.conv(x, np.ones((1, 1, 1), x.dtype))),
+}
+
+
+@pytest.mark.known_defect
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("op", sorted(SUB_OPS))
+def test_subnormals_known_difference(op, dtype):
+    """TF 2.21 flushes subnormals exactly where ``FLUSHES`` says; pooling_ref never does."""
+    sub = float(finfo(dtype).smallest_subnormal)
+    x = np.array([3 * sub, -sub, 1.0], np.float64).astype(dtype).reshape(3, 1, 1)
+    tf_out, ours = SUB_OPS[op](x)
+    tf_vals = np.asarray(tf_out).astype(np.float64).ravel()
+    ours_vals = np.asarray(ours).astype(np.float64).ravel()
+    assert ours_vals[0] == 3 * sub, f"pooling_ref {op} {dtype} lost the subnormal: {ours_vals}"
+    flushed = tf_vals[0] == 0
+    assert flushed == FLUSHES[(op, np.dtype(dtype).name)], (
+        f"TF {op} {np.dtype(dtype).name}: measured flush={flushed} (output {tf_vals}), "
+        f"the FLUSHES table (TF 2.21) says {FLUSHES[(op, np.dtype(dtype).name)]}; update "
+        f"the table and docs/semantics.md for this TF version")
+
+
+def test_subnormal_result_of_normal_inputs_is_flushed_by_tf():
+    """Output flush too: the average of two normal numbers can be subnormal (float32)."""
+    t = float(np.finfo(np.float32).tiny)
+    x = np.array([t, 0.0], np.float32).reshape(1, 2, 1)
+    assert keras_ref.pool("Average", x, 2).ravel()[0] == 0.0
+    assert pr.avg_pool(x, 2).ravel()[0] == np.float32(t / 2)
