@@ -1,0 +1,237 @@
+"""End-to-end tests of the installed ``pooling-ref`` console script (run as a subprocess).
+
+Expected shapes and pads are derived by hand from the Keras/TF formulas in API.md.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(sys.executable).with_name("pooling-ref")
+
+
+def run(*args: str, cwd: Path | None = None, env_extra: dict | None = None,
+        timeout: float = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env.update(env_extra or {})
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=timeout)
+
+
+def test_script_is_installed():
+    assert SCRIPT.exists(), f"console script not found next to {sys.executable}"
+
+
+@pytest.mark.parametrize("cmd", ["verify", "check", "shape"])
+def test_help_has_examples(cmd):
+    r = run(cmd, "--help")
+    assert r.returncode == 0
+    assert "examples:" in r.stdout and f"pooling-ref {cmd}" in r.stdout
+
+
+def test_top_level_help_lists_commands():
+    r = run("--help")
+    assert r.returncode == 0
+    for cmd in ("verify", "check", "shape"):
+        assert cmd in r.stdout
+
+
+# ----------------------------------------------------------------------------- shape
+
+
+def _parse_shape(out: str):
+    shape = tuple(int(v) for v in re.search(r"output shape: \(([\d, ]+)\)", out)
+                  .group(1).split(",") if v.strip())
+    rows = [line.split() for line in out.splitlines()[3:] if line.strip()]
+    return shape, rows
+
+
+def test_shape_max_pool_same():
+    r = run("shape", "--input", "1,5,5,3", "--op", "max_pool", "--pool-size", "2",
+            "--strides", "2", "--padding", "same")
+    assert r.returncode == 0, r.stderr
+    shape, rows = _parse_shape(r.stdout)
+    # ceil(5/2) = 3; total pad (3-1)*2 + 2 - 5 = 1 -> (0, 1), the odd cell after
+    assert shape == (1, 3, 3, 3)
+    assert [row[1:] for row in rows] == [["5", "2", "2", "1", "3", "0", "1"]] * 2
+
+
+def test_shape_conv_channels_first_dilated():
+    r = run("shape", "--input", "8,3,32,30", "--op", "conv", "--kernel-size", "3,4",
+            "--filters", "8", "--dilation", "2", "--padding", "same",
+            "--data-format", "channels_first")
+    assert r.returncode == 0, r.stderr
+    shape, rows = _parse_shape(r.stdout)
+    # same: length kept; dilated spans 5 and 7 -> totals 4 and 6 -> (2, 2) and (3, 3)
+    assert shape == (8, 8, 32, 30)
+    assert rows[0][1:] == ["32", "3", "1", "2", "32", "2", "2"]
+    assert rows[1][1:] == ["30", "4", "1", "2", "30", "3", "3"]
+
+
+def test_shape_conv_valid_strided_and_avg_default_strides():
+    r = run("shape", "--input", "1,7,6,2", "--op", "conv", "--kernel-size", "3,2",
+            "--filters", "5", "--strides", "2")
+    shape, _ = _parse_shape(r.stdout)
+    assert shape == (1, 3, 3, 5)          # (7-3)//2+1, (6-2)//2+1
+    r = run("shape", "--input", "2,9,4", "--op", "avg_pool", "--pool-size", "4")
+    shape, rows = _parse_shape(r.stdout)
+    assert shape == (2, 2, 4) and rows[0][3] == "4"   # strides default to pool size
+
+
+def test_shape_zero_pad_pairs():
+    r = run("shape", "--input", "1,7,4,2", "--op", "zero_pad", "--pad", "1,2,0,3")
+    assert r.returncode == 0, r.stderr
+    shape, rows = _parse_shape(r.stdout)
+    assert shape == (1, 10, 7, 2)
+    assert rows[0][-2:] == ["1", "2"] and rows[1][-2:] == ["0", "3"]
+
+
+@pytest.mark.parametrize("args,word", [
+    (["--input", "1,5,5,3", "--op", "max_pool", "--pool-size", "0"], "pool_size"),
+    (["--input", "1,5,5,3", "--op", "max_pool", "--pool-size", "6"], "pool_size"),
+    (["--input", "1,5,5,3", "--op", "max_pool", "--pool-size", "2", "--padding", "full"],
+     "padding"),
+    (["--input", "1,5,5,3", "--op", "conv", "--kernel-size", "3", "--filters", "4",
+      "--groups", "2"], "groups"),
+    (["--input", "5,3", "--op", "max_pool", "--pool-size", "2"], "--input"),
+    (["--input", "1,5,x", "--op", "max_pool"], "integers"),
+])
+def test_shape_bad_arguments_exit_2(args, word):
+    r = run("shape", *args)
+    assert r.returncode == 2
+    assert word in r.stderr and "Traceback" not in r.stderr
+
+
+# ----------------------------------------------------------------------------- check
+
+_GOOD = """
+import numpy as np
+
+def pad(x, padding=1, data_format="channels_last"):
+    x = np.asarray(x)
+    r = x.ndim - 2
+    if isinstance(padding, int):
+        pairs = [(padding, padding)] * r
+    else:
+        pairs = [tuple(p) if isinstance(p, tuple) else (p, p) for p in padding]
+    width = [(0, 0), (0, 0), *pairs] if data_format == "channels_first" else [
+        (0, 0), *pairs, (0, 0)]
+    return np.pad(x, width)
+"""
+_WRONG = _GOOD.replace("(p, p) for p in padding", "(p, 0) for p in padding")
+
+
+def test_check_correct_module(tmp_path):
+    (tmp_path / "goodpad.py").write_text(_GOOD)
+    r = run("check", "goodpad:pad", "--op", "zero_pad2d", "--cases", "60", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "60 cases, all passed" in r.stdout
+
+
+def test_check_wrong_module_and_its_reproducer(tmp_path):
+    (tmp_path / "badpad.py").write_text(_WRONG)
+    r = run("check", "badpad:pad", "--op", "zero_pad3d", "--seed", "2", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FAILED" in r.stdout and "reproduce with:" in r.stdout
+    assert "from badpad import pad as candidate" in r.stdout
+    # the first reproducer snippet, run on its own, shows the mismatch
+    block = r.stdout.split("reproduce with:\n", 1)[1].split("\ncase ", 1)[0]
+    snippet = textwrap.dedent(block)
+    (tmp_path / "repro.py").write_text(snippet)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    p = subprocess.run([sys.executable, "repro.py"], cwd=tmp_path, capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "MISMATCH" in p.stdout
+
+
+@pytest.mark.parametrize("args,word", [
+    (["nosuchmodule_xyz:f", "--op", "max_pool1d"], "nosuchmodule_xyz"),
+    (["os:nosuchfunc", "--op", "max_pool1d"], "nosuchfunc"),
+    (["os.path", "--op", "max_pool1d"], "MODULE:FUNCTION"),
+    (["os.path:join", "--op", "max_pool9d"], "conv3d"),
+    (["os.path:join", "--op", "max_pool1d", "--cases", "0"], "cases"),
+    (["os.path:join", "--op", "max_pool1d", "--dtype", "int8"], "dtype"),
+])
+def test_check_bad_arguments_exit_2(args, word):
+    r = run("check", *args)
+    assert r.returncode == 2
+    assert word in r.stderr and "Traceback" not in r.stderr
+
+
+# ----------------------------------------------------------------------------- verify
+
+
+def test_verify_subset_with_json(tmp_path):
+    out = tmp_path / "res.json"
+    r = run("verify", "--cases", "3", "--seed", "1", "--ops", "max_pool2d", "conv1d",
+            "zero_pad", "global_avg_pool3d", "--json", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(out.read_text())
+    assert doc["passed"] is True and doc["seed"] == 1 and doc["cases_per_op"] == 3
+    assert doc["versions"]["keras"] == importlib.metadata.version("keras")
+    assert set(doc["ops"]) == {"max_pool2d", "conv1d", "zero_pad1d", "zero_pad2d",
+                               "zero_pad3d", "global_avg_pool3d"}
+    for op, res in doc["ops"].items():
+        methods = 1 if op.startswith("global") else 3
+        assert res["cases"] == 3 and res["comparisons"] == 3 * methods, op
+        assert res["status"] == "ok" and res["mismatches"] == []
+    assert doc["ops"]["max_pool2d"]["mode"] == "bitwise"
+    assert doc["ops"]["conv1d"]["mode"] == "bound"
+    assert 0 <= doc["ops"]["conv1d"]["worst_overall"] <= 1
+    assert doc["conv_reference_path"] == "xla"
+    # versions, known defects and the table on stdout; the progress bar on stderr
+    assert f"Keras {doc['versions']['keras']}" in r.stdout
+    assert "XLA" in r.stdout and "channels_first" in r.stdout and "AbortedError" in r.stdout
+    assert re.search(r"conv1d\s+bound\s+3\s+9\s", r.stdout)
+    assert "PASSED" in r.stdout
+    assert "[###" in r.stderr and "18/18" in r.stderr
+
+
+_BREAK_IM2COL = """
+import pooling_ref._verify as V
+_orig = V._FUNCS["max_pool"]
+def _broken(x, *args, method="auto", **kw):
+    out = _orig(x, *args, method=method, **kw)
+    return out * 2 + 1 if method == "im2col" else out
+V._FUNCS["max_pool"] = _broken
+"""
+
+
+def test_verify_reports_a_mismatch_with_exit_1(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(_BREAK_IM2COL)
+    out = tmp_path / "res.json"
+    r = run("verify", "--cases", "2", "--ops", "max_pool1d", "--json", str(out),
+            env_extra={"PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 1, r.stdout + r.stderr
+    res = json.loads(out.read_text())["ops"]["max_pool1d"]
+    assert res["status"] == "MISMATCH"
+    assert {m["method"] for m in res["mismatches"]} == {"im2col"}
+    assert "FAILED" in r.stdout and "MISMATCH max_pool1d method=im2col" in r.stdout
+    assert "keras_ref.run('max_pool1d'" in r.stdout
+
+
+def test_verify_without_tensorflow(tmp_path):
+    for name in ("tensorflow", "keras"):
+        (tmp_path / f"{name}.py").write_text(
+            f"raise ImportError('simulated: no module named {name}')\n")
+    r = run("verify", "--cases", "1", env_extra={"PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 2
+    assert "pip install" in r.stderr and "TensorFlow" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_verify_bad_ops_exit_2():
+    r = run("verify", "--ops", "maxpool2d")
+    assert r.returncode == 2
+    assert "maxpool2d" in r.stderr and "conv3d" in r.stderr and "Traceback" not in r.stderr
