@@ -20,7 +20,8 @@ def as_input(x: object, op: str, name: str = "x", *, rank: int | None = None) ->
     a = np.asarray(x)
     if not (a.dtype.kind in "iuf" or is_float_dtype(a.dtype)):
         raise TypeError(
-            f"{op}: {name} must be a real numeric array (float or int), got dtype {a.dtype.name} ({a.dtype.str})"
+            f"{op}: {name} must be a real numeric array (float or int), "
+            f"got dtype {a.dtype.name} ({a.dtype.str})"
         )
     if rank is None:
         if a.ndim not in (3, 4, 5):
