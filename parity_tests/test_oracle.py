@@ -100,7 +100,15 @@ def test_report_fields_of_a_mismatch():
 def test_report_fields_of_a_pass():
     report = check(CORRECT["pad_numpy_pad"][0], "zero_pad3d", cases=7, seed=3)
     assert report.passed and report.cases == 7 and report.failures == []
-    assert str(report).endswith("7 cases, all passed")
+    assert str(report).endswith("7 cases, all passed (max ULP 0)")
+    assert report.max_ulp == 0 and report.worst_ratio == 0
+
+
+def test_pass_records_the_worst_difference():
+    # float64 accumulation differs from the float32 row-major sum by a few ULP, within
+    # the bound: reported, not failed
+    report = check(CORRECT["conv_float64"][0], "conv3d", seed=0)
+    assert report.passed and 0 < report.worst_ratio < 1 and report.max_ulp > 0
 
 
 def test_bound_ratio_reported_for_conv():

@@ -45,7 +45,11 @@ _ARRAY_PARAMS = ("kernel", "bias")
 
 
 def op_family(op: str) -> tuple[str, int]:
-    """``"conv2d" -> ("conv", 2)``."""
+    """Family and spatial rank of an op name.
+
+    >>> op_family("conv2d")
+    ('conv', 2)
+    """
     return op[:-2], int(op[-2])
 
 

@@ -49,7 +49,12 @@ SHRINK_BUDGET = 400
 
 
 def reference(op: str, x: np.ndarray, **params) -> np.ndarray:
-    """``pooling_ref``'s result for oracle op ``op`` (``"conv2d"`` -> :func:`pooling_ref.conv`)."""
+    """``pooling_ref``'s result for oracle op ``op`` (``"conv2d"`` -> :func:`pooling_ref.conv`).
+
+    >>> import numpy as np
+    >>> reference("zero_pad1d", np.ones((1, 1, 1)), padding=((0, 1),))[0, :, 0]
+    array([1., 0.])
+    """
     op = check_op(op)
     func = _FUNCS[op[:-2]]
     return func(x, **params)
@@ -173,6 +178,8 @@ class Report:
     cases: int                       # cases run
     failures: list[Failure] = field(default_factory=list)
     failed_cases: int = 0            # how many of the cases failed (before shrinking)
+    max_ulp: int = 0                 # worst ULP difference over the compared cases
+    worst_ratio: float = 0.0         # worst |difference| / bound (bound-mode ops)
 
     @property
     def passed(self) -> bool:
@@ -182,7 +189,9 @@ class Report:
         head = (f"check {self.candidate} as {self.op} (seed {self.seed}, {self.dtype}): "
                 f"{self.cases} cases, ")
         if self.passed:
-            return head + "all passed"
+            worst = (f"worst bound ratio {self.worst_ratio:.3g}" if self.op[:-2] in
+                     ("avg_pool", "conv") else f"max ULP {self.max_ulp}")
+            return head + f"all passed ({worst})"
         lines = [head + f"{self.failed_cases} FAILED; smallest failing case(s):"]
         for f in self.failures:
             lines.append(str(f))
@@ -416,6 +425,12 @@ def shrink(case: Case, still_fails: Callable[[Case], bool],
            budget: int = SHRINK_BUDGET) -> tuple[Case, int]:
     """Greedily simplify ``case`` while ``still_fails``; return the result and steps taken.
 
+    >>> from pooling_ref.cases import generate_cases
+    >>> case = generate_cases("max_pool2d", 40, seed=0)[-1]
+    >>> small, steps = shrink(case, lambda c: True)       # "fails" whatever the case
+    >>> small.x.size, small.scalar_params
+    (1, {'pool_size': 1})
+
     Every accepted step strictly decreases :meth:`Case.size_key`, so this terminates;
     ``budget`` bounds the calls of ``still_fails``.
     """
@@ -461,8 +476,11 @@ def check(
     """Check ``candidate`` against ``pooling_ref`` on ``cases`` random cases of ``op``.
 
     >>> import pooling_ref
-    >>> print(check(pooling_ref.zero_pad, "zero_pad2d", cases=10, seed=1))
-    check pooling_ref.padding.zero_pad as zero_pad2d (seed 1, float32): 10 cases, all passed
+    >>> report = check(pooling_ref.zero_pad, "zero_pad2d", cases=10, seed=1)
+    >>> print(report)  # doctest: +ELLIPSIS
+    check pooling_ref.padding.zero_pad as zero_pad2d (seed 1, float32): 10 cases, all passed...
+    >>> report.passed, report.max_ulp
+    (True, 0)
 
     ``candidate(x, **params)`` is called with the parameter names of the matching
     ``pooling_ref`` function (``pool_size, strides, padding, data_format`` / ``padding,
@@ -483,16 +501,21 @@ def check(
     max_failures = _check_int("max_failures", max_failures, 1)
     _, name = _candidate_source(candidate)
     failing: list[tuple[int, Case, _Outcome]] = []
-    failed_count = run = 0
+    failed_count = run = max_ulp = 0
+    worst_ratio = 0.0
     for i, case in enumerate(generate_cases(op, n, seed, dtype)):
         run += 1
         outcome = _run(candidate, case)
+        if outcome.comparison is not None and outcome.comparison.ok:
+            max_ulp = max(max_ulp, outcome.comparison.max_ulp)
+            worst_ratio = max(worst_ratio, outcome.comparison.worst_ratio)
         if outcome.failed:
             failed_count += 1
             failing.append((i, case, outcome))
             if fail_fast:
                 break
-    report = Report(op, name, seed, dtype, run, failed_cases=failed_count)
+    report = Report(op, name, seed, dtype, run, failed_cases=failed_count, max_ulp=max_ulp,
+                    worst_ratio=worst_ratio)
     # shrink the smallest failing cases first
     failing.sort(key=lambda t: (t[1].size_key(), t[0]))
     seen: set = set()
