@@ -360,6 +360,13 @@ def global_avg_pool(
     a, axes = _global_prepare("global_avg_pool", x, data_format, keepdims)
     out_dtype = a.dtype if is_float_dtype(a.dtype) else np.dtype(np.float32)
     acc = np.float32 if is_float_dtype(a.dtype) and a.dtype.itemsize <= 4 else np.float64
+    # Reduced axes moved last and made contiguous: the (pairwise) summation order, hence
+    # the bits, do not depend on the memory layout of x.
+    moved = np.moveaxis(a, axes, tuple(range(-len(axes), 0)))
+    cells = math.prod(a.shape[i] for i in axes)
+    flat = np.ascontiguousarray(moved, dtype=acc).reshape(
+        *moved.shape[: a.ndim - len(axes)], cells)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        mean = np.mean(a, axis=axes, keepdims=keepdims, dtype=acc)
-    return np.asarray(mean).astype(out_dtype)
+        mean = flat.sum(axis=-1) / acc(flat.shape[-1])
+    mean = np.asarray(mean).astype(out_dtype)
+    return np.expand_dims(mean, axes) if keepdims else mean
