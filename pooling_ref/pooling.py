@@ -125,8 +125,7 @@ def _max_loop(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
 
 def _max_im2col(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
     out = _output(x_cl, g)
-    xp = pad_spatial(x_cl, g, _pad_value_for_max(x_cl.dtype))
-    for (bs, rs), cols in im2col_chunks(xp, g):
+    for (bs, rs), cols in im2col_chunks(x_cl, g, fill_value=_pad_value_for_max(x_cl.dtype)):
         best = np.full(cols.shape[:-2] + cols.shape[-1:], lowest(x_cl.dtype), x_cl.dtype)
         for k in range(g.cells):
             _take_greater(best, cols[..., k, :])
@@ -173,8 +172,7 @@ def _avg_loop(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
 def _avg_im2col(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
     out = _output(x_cl, g)
     counts = _real_counts(g, x_cl.dtype)
-    xp = pad_spatial(x_cl, g, 0)
-    for (bs, rs), cols in im2col_chunks(xp, g):
+    for (bs, rs), cols in im2col_chunks(x_cl, g):
         total = np.zeros(cols.shape[:-2] + cols.shape[-1:], dtype=x_cl.dtype)
         for k in range(g.cells):
             total += cols[..., k, :]

@@ -100,17 +100,33 @@ def columns(xp: np.ndarray, g: WindowGeometry, out: np.ndarray | None = None) ->
     return out
 
 
-def im2col_chunks(
-    xp: np.ndarray, g: WindowGeometry, chunk_bytes: int = DEFAULT_CHUNK_BYTES
-) -> Iterator[tuple[tuple[slice, slice], np.ndarray]]:
-    """Yield ``((batch_slice, rows_slice), cols)`` covering all windows of padded ``xp``.
+def _padded_part(x_cl: np.ndarray, g: WindowGeometry, bs: slice, lo: int, hi: int,
+                 fill_value: object) -> np.ndarray:
+    """Padded rows ``[lo, hi)`` (padded coordinates, first spatial axis) of batch ``bs``."""
+    if not any(b or a for b, a in g.pads):
+        return x_cl[bs, lo:hi]
+    n0, before0 = g.in_spatial[0], g.pads[0][0]
+    src_lo = min(max(lo - before0, 0), n0)
+    src_hi = max(min(hi - before0, n0), src_lo)
+    width = ((0, 0), (src_lo - (lo - before0), (hi - before0) - src_hi), *g.pads[1:], (0, 0))
+    return np.pad(x_cl[bs, src_lo:src_hi], width, mode="constant", constant_values=fill_value)
 
-    ``cols`` has shape ``(nb, nr, *out_spatial[1:], cells, C)``: the windows of batch items
-    ``batch_slice`` and output rows ``rows_slice`` (first spatial axis). Each chunk holds at
-    most ``max(chunk_bytes, bytes of one output row of one batch item)``; the buffer is
-    reused, so the working set stays bounded however large the input is.
+
+def im2col_chunks(
+    x_cl: np.ndarray, g: WindowGeometry, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    *, fill_value: object = 0,
+) -> Iterator[tuple[tuple[slice, slice], np.ndarray]]:
+    """Yield ``((batch_slice, rows_slice), cols)`` covering all windows of ``x_cl``.
+
+    ``x_cl`` is the unpadded channels_last input; padding cells (``g.pads``) hold
+    ``fill_value``. ``cols`` has shape ``(nb, nr, *out_spatial[1:], cells, C)``: the windows
+    of batch items ``batch_slice`` and output rows ``rows_slice`` (first spatial axis). Each
+    chunk holds at most ``max(chunk_bytes, bytes of one output row of one batch item)``, the
+    buffer is reused, and only the input rows of the current chunk are ever padded, so the
+    working set stays bounded however large the input is (no padded copy of the input).
     """
-    n, c = xp.shape[0], xp.shape[-1]
+    n, c = x_cl.shape[0], x_cl.shape[-1]
+    xp = x_cl
     rows = g.out_spatial[0]
     row_bytes = int(np.prod(g.out_spatial[1:], dtype=np.int64)) * g.cells * c * xp.itemsize
     item_bytes = max(row_bytes * rows, 1)
@@ -123,7 +139,8 @@ def im2col_chunks(
     for b0 in range(0, n, nb):
         for r0 in range(0, rows, nr):
             b1, r1 = min(b0 + nb, n), min(r0 + nr, rows)
-            part = xp[b0:b1, r0 * s0 : (r1 - 1) * s0 + d0 * (k0 - 1) + 1]
+            part = _padded_part(x_cl, g, slice(b0, b1), r0 * s0,
+                                (r1 - 1) * s0 + d0 * (k0 - 1) + 1, fill_value)
             sub = WindowGeometry(
                 (part.shape[1], *g.in_spatial[1:]), g.window, g.strides, g.dilation,
                 ((0, 0),) * g.rank, (r1 - r0, *g.out_spatial[1:]),
