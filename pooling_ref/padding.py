@@ -96,16 +96,19 @@ def _pad_im2col(x_cl: np.ndarray, pairs: tuple) -> np.ndarray:
     return out
 
 
-def _pad_fast(x_cl: np.ndarray, pairs: tuple) -> np.ndarray:
-    n, c = x_cl.shape[0], x_cl.shape[-1]
-    out = np.zeros((n, *(s + b + a for s, (b, a) in zip(x_cl.shape[1:-1], pairs)), c),
-                   dtype=x_cl.dtype)
-    inner = tuple(slice(b, b + s) for s, (b, _) in zip(x_cl.shape[1:-1], pairs))
-    out[(slice(None), *inner, slice(None))] = x_cl
+def _pad_fast(a: np.ndarray, pairs: tuple, data_format: str) -> np.ndarray:
+    """One zero-filled output in the input's own layout, one slice assignment."""
+    first = 2 if data_format == "channels_first" else 1
+    shape, inner = list(a.shape), [slice(None)] * a.ndim
+    for axis, (b, after) in enumerate(pairs, start=first):
+        shape[axis] += b + after
+        inner[axis] = slice(b, b + a.shape[axis])
+    out = np.zeros(shape, dtype=a.dtype)
+    out[tuple(inner)] = a
     return out
 
 
-_METHODS = {"loop": _pad_loop, "im2col": _pad_im2col, "fast": _pad_fast}
+_METHODS = {"loop": _pad_loop, "im2col": _pad_im2col}
 
 
 def zero_pad(
@@ -132,4 +135,6 @@ def zero_pad(
     pairs = normalize_zero_padding(padding, a.ndim - 2, op)
     fmt = normalize_data_format(data_format, op)
     method = check_method(method, op)
+    if method == "fast":
+        return _pad_fast(a, pairs, fmt)
     return from_channels_last(_METHODS[method](to_channels_last(a, fmt), pairs), fmt)
