@@ -322,16 +322,14 @@ def test_conv_special_values(rank, data):
                                params=params, x=x)
 
 
-@pytest.mark.xfail(strict=True, reason="known difference, not fixed yet: TF (XLA, and eager "
-                   "oneDNN float32) skips 'same' padding cells, pooling_ref multiplies them: "
-                   "0 * inf = NaN (see docs/semantics.md)")
 @pytest.mark.parametrize("dtype", FLOATS[:3], ids=lambda d: np.dtype(d).name)
 def test_conv_same_nonfinite_kernel_difference(dtype):
     """Hand-derived TF result: out[2] = 3*1 + (padding cell: no term) = 3, not 3 + 0*inf."""
     x = np.array([1.0, 2.0, 3.0], dtype).reshape(1, 3, 1)
     k = np.array([1.0, math.inf], dtype).reshape(2, 1, 1)
     assert keras_ref.conv(x, k, padding="same").ravel()[2] == 3.0
-    assert pr.conv(x, k, padding="same").ravel()[2] == 3.0
+    for method in ("loop", "im2col", "fast", "auto"):
+        assert pr.conv(x, k, padding="same", method=method).ravel()[2] == 3.0, method
 
 
 # ----------------------------------------------------------------------------- hand-derived

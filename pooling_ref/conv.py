@@ -136,17 +136,32 @@ def _prepare(x, kernel, bias, strides, padding, data_format, dilation_rate, grou
     return spec, fmt, method
 
 
+def _real_taps(pos: tuple[int, ...], g: WindowGeometry) -> np.ndarray:
+    """Mask over the kernel cells: True where the tap at output ``pos`` hits a real cell."""
+    mask = np.ones(g.window, dtype=bool)
+    for axis, (p, k, s, d, (b, _), n) in enumerate(
+            zip(pos, g.window, g.strides, g.dilation, g.pads, g.in_spatial)):
+        at = p * s + np.arange(k) * d - b
+        shape = [1] * g.rank
+        shape[axis] = k
+        mask = mask & ((at >= 0) & (at < n)).reshape(shape)
+    return mask
+
+
 def _conv_loop(p: _Conv) -> np.ndarray:
-    """Specification: one dot product of window and kernel per output position and group."""
+    """Specification: per output position and group, the dot product of the window's real
+    cells with the kernel taps that land on them (padding cells contribute no term)."""
     out = p.new_output()
     xp = pad_spatial(p.x, p.g, 0)
     r = p.g.rank
+    zero = np.zeros((), dtype=p.kernel.dtype)
     for pos in itertools.product(*(range(m) for m in p.g.out_spatial)):
         window = window_at(xp, pos, p.g)                      # (N, *kernel_size, C_in)
+        kernel = np.where(_real_taps(pos, p.g)[..., None, None], p.kernel, zero)
         for gi in range(p.groups):
             cs, fs = p.group_slices(gi)
             out[(slice(None), *pos, fs)] = np.tensordot(
-                window[..., cs], p.kernel[..., fs], axes=r + 1)
+                window[..., cs], kernel[..., fs], axes=r + 1)
     return p.finish(out)
 
 
@@ -218,10 +233,17 @@ def conv(
 
     ``kernel``: ``(*kernel_size, C_in // groups, filters)`` as Keras stores it; ``bias``:
     ``None`` or ``(filters,)``. ``groups == C_in`` is a depthwise convolution. Keras forbids
-    strides > 1 together with dilation > 1, and so does this function. ``method``:
+    strides > 1 together with dilation > 1, and so does this function. "same" padding cells
+    contribute no term (as TF: with a non-finite kernel, 0 * inf never appears; such calls
+    use the loop method). ``method``:
     ``"loop"``, ``"im2col"``, ``"fast"`` or ``"auto"``; results agree within the
     documented error bound (see :func:`pooling_ref.tolerance.conv_error_bound`).
     """
     spec, fmt, method = _prepare(x, kernel, bias, strides, padding, data_format,
                                  dilation_rate, groups, method)
+    if (method != "loop" and any(b or a for b, a in spec.g.pads)
+            and not np.isfinite(spec.kernel).all()):
+        # TF adds no term for a "same" padding cell; the padded methods would add
+        # 0 * inf = NaN there. Only the loop skips those taps, so it serves this rare case.
+        method = "loop"
     return from_channels_last(_METHODS[method](spec), fmt)
