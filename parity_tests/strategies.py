@@ -228,6 +228,14 @@ def pool_cases(
     if fmt not in data_formats:          # "<omitted>" is channels_last; respect a restriction
         params["data_format"] = fmt = data_formats[0]
 
+    return _case_with_values(draw, params, fmt, spatial, dtype, value_kinds,
+                             allow_empty_batch)
+
+
+def _case_with_values(draw, params: dict, fmt: str, spatial: tuple[int, ...],
+                      dtype: np.dtype, value_kinds: tuple[str, ...],
+                      allow_empty_batch: bool) -> PoolCase:
+    """Draw batch, channels and values for ``spatial`` in layout ``fmt``; build the case."""
     batch = _batch(draw, allow_empty_batch)
     channels = draw(st.integers(1, 3), label="channels")
     shape = ((batch, channels, *spatial) if fmt == "channels_first"
@@ -261,14 +269,8 @@ def global_pool_cases(
     keep = draw(st.sampled_from(["<omitted>", False, True]), label="keepdims")
     if keep != "<omitted>":
         params["keepdims"] = keep
-    batch = _batch(draw, allow_empty_batch)
-    channels = draw(st.integers(1, 3), label="channels")
-    shape = ((batch, channels, *spatial) if fmt == "channels_first"
-             else (batch, *spatial, channels))
-    kind = draw(st.sampled_from(value_kinds), label="values")
-    seed = draw(st.integers(0, 2**32 - 1), label="seed")
-    x = array_values(np.random.default_rng(seed), shape, dtype, kind)
-    return PoolCase(x, params, kind)
+    return _case_with_values(draw, params, fmt, spatial, dtype, value_kinds,
+                             allow_empty_batch)
 
 
 def spatial_cells(case: PoolCase) -> int:
