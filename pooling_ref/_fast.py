@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .geometry import WindowGeometry
+from .geometry import CELL_HI, CELL_LO, WindowGeometry
 from .windows import pad_spatial, window_offsets
 
 __all__ = ["avg_pool", "conv_gemm", "max_pool", "supports"]
@@ -95,23 +95,6 @@ def _blocks(n: int, rows: int, row_bytes: int, target: int) -> list[tuple[int, i
 # ----------------------------------------------------------------------------- geometry
 
 
-@functools.lru_cache(maxsize=256)
-def _cell_ranges(g: WindowGeometry) -> list[list[tuple[int, int, int]]]:
-    """Per axis and window index ``t``: ``(o_lo, o_hi, i_lo)``, the outputs whose cell ``t``
-    is a real input cell and the input index of the first one (``o*s + t*d - before``)."""
-    axes = []
-    for n, k, s, d, (b, _), m in zip(g.in_spatial, g.window, g.strides, g.dilation, g.pads,
-                                     g.out_spatial):
-        per = []
-        for t in range(k):
-            off = t * d - b                         # input index of output 0's cell t
-            lo = (-off + s - 1) // s if off < 0 else 0
-            hi = min(m, (n - 1 - off) // s + 1) if n - 1 - off >= 0 else 0
-            per.append((lo, max(lo, hi), lo * s + off))
-        axes.append(per)
-    return axes
-
-
 @functools.lru_cache(maxsize=1024)
 def _cells(g: WindowGeometry, r0: int, r1: int) -> tuple:
     return tuple(_iter_cells(g, r0, r1))
@@ -120,12 +103,12 @@ def _cells(g: WindowGeometry, r0: int, r1: int) -> tuple:
 def _iter_cells(g: WindowGeometry, r0: int, r1: int):
     """For output rows ``[r0, r1)``: per window cell (row-major) with a real part, the
     ``(out_index, in_index, full)`` spatial slices of that part (``full``: all outputs)."""
-    ranges = _cell_ranges(g)
+    ranges = g.tap_outputs
     sizes = (r1 - r0, *g.out_spatial[1:])
     for cell in np.ndindex(*g.window):
         o_sl, i_sl, full = [], [], True
         for axis, t in enumerate(cell):
-            lo, hi, ilo = ranges[axis][t]
+            lo, hi, ilo = map(int, ranges[axis][t])
             s = g.strides[axis]
             if axis == 0:
                 lo2, hi2 = max(lo, r0), min(hi, r1)
@@ -138,10 +121,6 @@ def _iter_cells(g: WindowGeometry, r0: int, r1: int):
             i_sl.append(slice(ilo, ilo + s * (hi - lo - 1) + 1, s))
         else:
             yield tuple(o_sl), tuple(i_sl), full
-
-
-def _full(g: WindowGeometry) -> bool:
-    return not any(b or a for b, a in g.pads)
 
 
 def _as_channels_first_work(x_cl: np.ndarray) -> np.ndarray | None:
@@ -204,7 +183,7 @@ def _axis_cells(g: WindowGeometry, axis: int, r0: int, r1: int) -> list:
     part for outputs ``[r0, r1)`` of that axis (output indices relative to ``r0``)."""
     s = g.strides[axis]
     cells = []
-    for lo, hi, ilo in _cell_ranges(g)[axis]:
+    for lo, hi, ilo in g.tap_outputs[axis].tolist():
         lo2, hi2 = max(lo, r0), min(hi, r1)
         if hi2 <= lo2:
             continue
@@ -257,9 +236,8 @@ def _max_block(xw, g, out, blk) -> None:
         np.fmax(o, _lowest(out.dtype), out=o)
         # fmax(-0, +0) is unspecified: redo exactly where it can matter.
         if not o.all():
-            s0, k0 = g.strides[0], g.window[0]
-            lo = max(0, r0 * s0 - g.pads[0][0])
-            hi = (r1 - 1) * s0 + k0 - g.pads[0][0]
+            rows = g.taps[0]
+            lo, hi = rows[r0, CELL_LO], rows[r1 - 1, CELL_HI]     # input rows of the block
             if _neg_zero_in(xw[b0:b1, lo:hi]):
                 _max_exact_block(xw, g, out, blk)
 
@@ -297,7 +275,7 @@ def avg_pool(x_cl: np.ndarray, g: WindowGeometry, counts: np.ndarray) -> np.ndar
     """Average pooling in the loop's exact order; ``counts`` = real cells per output window
     (a scalar, or ``(*out_spatial, 1)`` in the dtype)."""
     counts = np.asarray(counts, dtype=x_cl.dtype)
-    if _full(g):
+    if not g.padded:
         counts = x_cl.dtype.type(g.cells)
     return _pooled(lambda xw, g_, out, blk: _avg_block(xw, g_, out, blk, counts), x_cl, g)
 

@@ -138,13 +138,8 @@ def _prepare(x, kernel, bias, strides, padding, data_format, dilation_rate, grou
 
 def _real_taps(pos: tuple[int, ...], g: WindowGeometry) -> np.ndarray:
     """Mask over the kernel cells: True where the tap at output ``pos`` hits a real cell."""
-    mask = np.ones(g.window, dtype=bool)
-    for axis, (p, k, s, d, (b, _), n) in enumerate(
-            zip(pos, g.window, g.strides, g.dilation, g.pads, g.in_spatial)):
-        at = p * s + np.arange(k) * d - b
-        shape = [1] * g.rank
-        shape[axis] = k
-        mask = mask & ((at >= 0) & (at < n)).reshape(shape)
+    mask = np.zeros(g.window, dtype=bool)
+    mask[g.real_taps(pos)] = True
     return mask
 
 
@@ -241,7 +236,7 @@ def conv(
     """
     spec, fmt, method = _prepare(x, kernel, bias, strides, padding, data_format,
                                  dilation_rate, groups, method)
-    if (method != "loop" and any(b or a for b, a in spec.g.pads)
+    if (method != "loop" and spec.g.padded
             and not np.isfinite(spec.kernel).all()):
         # TF adds no term for a "same" padding cell; the padded methods would add
         # 0 * inf = NaN there. Only the loop skips those taps, so it serves this rare case.

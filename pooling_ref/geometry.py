@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Sequence
@@ -178,6 +179,10 @@ def same_pads(n: int, window: int, stride: int, dilation: int = 1) -> tuple[int,
 # ----------------------------------------------------------------------------- plans
 
 
+#: Columns of a tap table row (:attr:`WindowGeometry.taps`).
+TAP_LO, TAP_HI, CELL_LO, CELL_HI = range(4)
+
+
 @dataclass(frozen=True)
 class WindowGeometry:
     """Everything a sliding-window op needs about its spatial axes.
@@ -185,6 +190,17 @@ class WindowGeometry:
     ``pads[i] = (before, after)`` is the padding of spatial axis ``i`` (zero for ``"valid"``);
     window ``j`` along axis ``i`` covers padded positions
     ``j*strides[i] + dilation[i]*t`` for ``t in range(window[i])``.
+
+    Which of those are real input cells is answered in one place, :attr:`taps`; every
+    method (loop, im2col, fast, compiled) and convolution reads it from there.
+
+    >>> g = plan_window((5,), (3,), (2,), "same")      # pads (1, 1): windows -1..1, 1..3, 3..5
+    >>> g.taps[0]                                      # tap_lo, tap_hi, cell_lo, cell_hi
+    array([[1, 3, 0, 2],
+           [0, 3, 1, 4],
+           [0, 2, 3, 5]])
+    >>> [c.tolist() for c in g.real_counts()]
+    [[2, 3, 2]]
     """
 
     in_spatial: tuple[int, ...]
@@ -204,19 +220,77 @@ class WindowGeometry:
         return math.prod(self.window)
 
     @property
+    def padded(self) -> bool:
+        """Whether any spatial axis has padding (some windows hold padding cells)."""
+        return any(b or a for b, a in self.pads)
+
+    @property
     def padded_spatial(self) -> tuple[int, ...]:
         return tuple(n + b + a for n, (b, a) in zip(self.in_spatial, self.pads))
 
+    @functools.cached_property
+    def taps(self) -> tuple[np.ndarray, ...]:
+        """The table of real window taps: per spatial axis, an int64 array ``(out_len, 4)``.
+
+        Row ``o`` of axis ``i`` is ``(tap_lo, tap_hi, cell_lo, cell_hi)``: the window taps
+        ``tap_lo <= t < tap_hi`` of output ``o`` land on real input cells, namely
+        ``cell_lo, cell_lo + dilation, ...`` up to ``cell_hi`` (exclusive; equal to
+        ``cell_lo`` when no tap is real). Tap ``t`` of output ``o`` lands on input cell
+        ``o*stride + t*dilation - before``. Computed once per geometry, read-only.
+        """
+        tables = []
+        for n, k, s, d, (b, _), m in zip(self.in_spatial, self.window, self.strides,
+                                         self.dilation, self.pads, self.out_spatial):
+            start = np.arange(m, dtype=np.int64) * s - b        # input cell of tap 0
+            lo = np.clip(-(start // d), 0, k)                    # ceil(-start / d)
+            hi = np.maximum(np.clip((n - 1 - start) // d + 1, 0, k), lo)
+            cell_lo = start + lo * d
+            cell_hi = np.where(hi > lo, start + (hi - 1) * d + 1, cell_lo)
+            table = np.stack([lo, hi, cell_lo, cell_hi], axis=1)
+            table.setflags(write=False)
+            tables.append(table)
+        return tuple(tables)
+
+    @functools.cached_property
+    def tap_outputs(self) -> tuple[np.ndarray, ...]:
+        """The tap table read the other way: per spatial axis, an int64 array ``(window, 3)``.
+
+        Row ``t`` is ``(out_lo, out_hi, cell)``: tap ``t`` is real exactly for the outputs
+        ``out_lo <= o < out_hi`` (a contiguous range; empty as ``(0, 0, 0)``), and ``cell``
+        is the input cell it lands on for ``out_lo``.
+
+        >>> plan_window((5,), (3,), (2,), "same").tap_outputs[0]
+        array([[1, 3, 1],
+               [0, 3, 0],
+               [0, 2, 1]])
+        """
+        tables = []
+        for table, k, s, d, (b, _) in zip(self.taps, self.window, self.strides,
+                                          self.dilation, self.pads):
+            t = np.arange(k)
+            real = (table[:, TAP_LO, None] <= t) & (t < table[:, TAP_HI, None])   # (m, k)
+            any_real = real.any(axis=0)
+            lo = np.where(any_real, real.argmax(axis=0), 0)
+            hi = np.where(any_real, real.shape[0] - real[::-1].argmax(axis=0), 0)
+            cell = np.where(any_real, lo * s + t * d - b, 0)
+            out = np.stack([lo, hi, cell], axis=1).astype(np.int64)
+            out.setflags(write=False)
+            tables.append(out)
+        return tuple(tables)
+
     def real_counts(self) -> list[np.ndarray]:
         """Per axis, the number of real (unpadded) cells in each output window."""
-        counts = []
-        for n, k, s, d, (b, _), m in zip(
-            self.in_spatial, self.window, self.strides, self.dilation, self.pads,
-            self.out_spatial,
-        ):
-            pos = np.arange(m)[:, None] * s + np.arange(k)[None, :] * d - b
-            counts.append(((pos >= 0) & (pos < n)).sum(axis=1))
-        return counts
+        return [table[:, TAP_HI] - table[:, TAP_LO] for table in self.taps]
+
+    def real_taps(self, position: Sequence[int]) -> tuple[slice, ...]:
+        """Per axis, the slice of window taps of output ``position`` that are real."""
+        return tuple(slice(int(t[p, TAP_LO]), int(t[p, TAP_HI]))
+                     for t, p in zip(self.taps, position))
+
+    def real_cells(self, position: Sequence[int]) -> tuple[slice, ...]:
+        """Per axis, the slice of input cells hit by the real taps of output ``position``."""
+        return tuple(slice(int(t[p, CELL_LO]), int(t[p, CELL_HI]), d)
+                     for t, p, d in zip(self.taps, position, self.dilation))
 
 
 def plan_window(

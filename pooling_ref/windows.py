@@ -52,7 +52,7 @@ def window_offsets(g: WindowGeometry) -> list[tuple[int, ...]]:
 
 def pad_spatial(x_cl: np.ndarray, g: WindowGeometry, value: object = 0) -> np.ndarray:
     """``x_cl`` padded on its spatial axes with ``g.pads``; ``x_cl`` itself if no padding."""
-    if not any(b or a for b, a in g.pads):
+    if not g.padded:
         return x_cl
     width = ((0, 0), *g.pads, (0, 0))
     return np.pad(x_cl, width, mode="constant", constant_values=value)
@@ -80,14 +80,10 @@ def window_at(xp: np.ndarray, position: Sequence[int], g: WindowGeometry) -> np.
 def real_window_at(x_cl: np.ndarray, position: Sequence[int], g: WindowGeometry) -> np.ndarray:
     """The real (unpadded) cells of the window at ``position`` of unpadded ``x_cl``.
 
-    The window is clipped to the input, so "same" windows at the border are smaller.
-    Only for undilated windows (pooling).
+    The window is clipped to the input (read from the tap table :attr:`WindowGeometry.taps`),
+    so "same" windows at the border are smaller.
     """
-    spatial = []
-    for p, s, k, (b, _), n in zip(position, g.strides, g.window, g.pads, g.in_spatial):
-        start = p * s - b
-        spatial.append(slice(max(start, 0), min(start + k, n)))
-    return x_cl[(slice(None), *spatial, slice(None))]
+    return x_cl[(slice(None), *g.real_cells(position), slice(None))]
 
 
 def columns(xp: np.ndarray, g: WindowGeometry, out: np.ndarray | None = None) -> np.ndarray:
@@ -103,7 +99,7 @@ def columns(xp: np.ndarray, g: WindowGeometry, out: np.ndarray | None = None) ->
 def _padded_part(x_cl: np.ndarray, g: WindowGeometry, bs: slice, lo: int, hi: int,
                  fill_value: object) -> np.ndarray:
     """Padded rows ``[lo, hi)`` (padded coordinates, first spatial axis) of batch ``bs``."""
-    if not any(b or a for b, a in g.pads):
+    if not g.padded:
         return x_cl[bs, lo:hi]
     n0, before0 = g.in_spatial[0], g.pads[0][0]
     src_lo = min(max(lo - before0, 0), n0)
