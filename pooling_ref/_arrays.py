@@ -49,11 +49,29 @@ def from_channels_last(y: np.ndarray, data_format: str) -> np.ndarray:
     return np.ascontiguousarray(y)
 
 
+METHODS = ("auto", "loop", "im2col", "fast", "compiled")
+
+
 def check_method(method: str, op: str) -> str:
-    methods = ("auto", "loop", "im2col", "fast")
-    if not isinstance(method, str) or method not in methods:
-        raise ValueError(f"{op}: method must be one of {methods}, got {method!r}")
-    return "fast" if method == "auto" else method
+    """The method to run for ``method``: ``"auto"`` is ``"compiled"`` where Numba is usable,
+    else ``"fast"``. Asking for ``"compiled"`` without Numba raises ``ImportError``.
+
+    >>> check_method("loop", "max_pool")
+    'loop'
+    """
+    from . import _compiled
+
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"{op}: method must be one of {METHODS}, got {method!r}")
+    if method == "auto":
+        return "compiled" if _compiled.AVAILABLE else "fast"
+    if method == "compiled" and not _compiled.AVAILABLE:
+        why = (f"{_compiled.DISABLE_ENV} is set" if _compiled.DISABLED_BY_ENV
+               else "Numba is not installed")
+        raise ImportError(
+            f"{op}: method='compiled' needs Numba ({why}); install it with "
+            f"{_compiled.INSTALL_HINT}, or use method='fast'")
+    return method
 
 
 def finfo(dtype: np.dtype):

@@ -194,9 +194,21 @@ def _avg_fast(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
     return total
 
 
+def _compiled(op: str):
+    def run(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
+        from . import _compiled
+
+        return _compiled.pool(x_cl, g, op)
+
+    run.__doc__ = "The loop specification compiled with Numba (:mod:`pooling_ref._compiled`)."
+    return run
+
+
 _METHODS = {
-    "max": {"loop": _max_loop, "im2col": _max_im2col, "fast": _max_fast},
-    "avg": {"loop": _avg_loop, "im2col": _avg_im2col, "fast": _avg_fast},
+    "max": {"loop": _max_loop, "im2col": _max_im2col, "fast": _max_fast,
+            "compiled": _compiled("max")},
+    "avg": {"loop": _avg_loop, "im2col": _avg_im2col, "fast": _avg_fast,
+            "compiled": _compiled("avg")},
 }
 
 

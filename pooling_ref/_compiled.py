@@ -1,0 +1,235 @@
+"""The ``"compiled"`` method: the loop specification compiled with Numba (optional).
+
+One rank-generic kernel serves max and average pooling of every rank: the input is seen as
+``(N, D, H, W, C)`` (size-1 axes in front for ranks 1 and 2) and the window taps come from
+the geometry's tap table (:attr:`pooling_ref.geometry.WindowGeometry.taps`). Each task of
+the parallel loop (``prange``) is one output row ``(batch item, od, oh)``; for every real
+input row ``(id, ih)`` of its window and every tap ``kw`` along the last axis (row-major
+window order), the tap is applied to all outputs of the row whose tap ``kw`` is real. Each
+output therefore sees exactly the loop's sequence of cells:
+
+* max: start at the dtype's lowest finite value (``-inf`` for bfloat16, see
+  :func:`pooling_ref.pooling.lowest`), replace only when a cell is strictly greater (NaN
+  ignored, the first of equal maxima wins);
+* average: ``+0 + cell_0 + cell_1 + ...`` in the input dtype, then one division by the
+  real-cell count converted to the dtype.
+
+Loop order by shape: with many channels the channel loop is innermost (contiguous,
+vectorised); with few (``C < CHANNELS_INNER_MIN``, e.g. RGB images) the output positions of
+the row are innermost, so short channel rows cost no per-position overhead.
+
+Half precision (Numba has no float16/bfloat16): max runs on an exact float32 copy and is
+cast back (a maximum is one of the inputs, so nothing rounds). float16 averages run on a
+float64 copy and round every single ``+`` and the final ``/`` to float16 (:func:`_round_f16`;
+a float64 sum of two float16 values is exact, so this is the float16 operation bit for bit).
+bfloat16 averages are computed in float32 by the caller, as TF does.
+
+Numba is optional: without it (or with ``POOLING_REF_DISABLE_NUMBA=1`` in the environment
+when the package is imported) :data:`AVAILABLE` is False and ``"auto"`` picks the NumPy
+``"fast"`` method. Kernels are compiled on first use and cached on disk (``cache=True``), so
+later processes only load them.
+
+>>> import numpy as np
+>>> from pooling_ref.geometry import plan_window
+>>> g = plan_window((4,), (2,), (2,), "valid")
+>>> x = np.float32([[[-0.0], [0.0], [np.nan], [np.nan]]])
+>>> pool(x, g, "max")[0, :, 0] if AVAILABLE else np.float32([-0.0, -3.4028235e38])
+array([-0.0000000e+00, -3.4028235e+38], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+
+from .geometry import CELL_HI, CELL_LO, TAP_HI, TAP_LO, WindowGeometry
+
+__all__ = ["AVAILABLE", "DISABLE_ENV", "INSTALL_HINT", "pool"]
+
+#: Environment variable that hides Numba from pooling_ref (read once, at import).
+DISABLE_ENV = "POOLING_REF_DISABLE_NUMBA"
+#: How to get the compiled method.
+INSTALL_HINT = "pip install 'pooling-ref[fast]'"
+#: Below this many channels, output positions are the innermost loop.
+CHANNELS_INNER_MIN = 8
+#: Input bytes of one part of the output rows handed to a thread.
+PART_BYTES = 1 << 20
+
+_MAX, _SUM, _SUM_F16 = 0, 1, 2
+
+
+#: Whether ``POOLING_REF_DISABLE_NUMBA`` hid Numba (any value but "" and "0"; read once).
+DISABLED_BY_ENV = os.environ.get(DISABLE_ENV, "").strip() not in ("", "0")
+
+
+def _import_numba():
+    if DISABLED_BY_ENV:
+        return None
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba
+
+
+_numba = _import_numba()
+#: Whether the compiled method can run here (Numba importable and not disabled).
+AVAILABLE = _numba is not None
+
+if AVAILABLE:
+    import math
+
+    from numba import njit, types, uint64
+    from numba.extending import overload
+
+    def _round_f16(v):
+        """The float16 nearest to ``v`` (ties to even, overflow to inf), as float64 (only
+        float64 values are rounded: the float16 averages run on float64; every other type
+        passes through unchanged, so no kernel changes its accumulator type)."""
+        raise NotImplementedError("compiled only")
+
+    def _round_f16_float64(v):
+        a = abs(v)
+        if a == 0.0 or a != a:
+            return v
+        if a >= 65520.0:                          # float16 overflow threshold
+            return math.copysign(math.inf, v)
+        e = math.frexp(a)[1]                      # 2**(e-1) <= a < 2**e
+        q = math.ldexp(1.0, max(e - 11, -24))     # float16 spacing there (2**-24: subnormal)
+        t = a / q                                 # exact; < 2**11
+        t = (t + 6755399441055744.0) - 6755399441055744.0   # round half to even
+        return math.copysign(t * q, v)
+
+    @overload(_round_f16, jit_options={"cache": True})
+    def _round_f16_impl(v):
+        if v == types.float64:
+            return _round_f16_float64
+        return lambda v: v
+
+    @njit(cache=True, inline="always")
+    def _step(acc, v, mode):
+        """One step of the loop specification: TF's max step, or one ``+`` in the dtype."""
+        if mode == _MAX:
+            return v if v > acc else acc
+        if mode == _SUM:
+            return acc + v
+        return _round_f16(acc + v)
+
+    @njit(cache=True, nogil=True)
+    def _pool_rows(x, out, shape, taps_d, taps_h, taps_w, tap_outputs_w, stride_w, mode,
+                   init, channels_inner, job_lo, job_hi):
+        """Output rows ``job_lo <= job < job_hi`` (job = ``(b*OD + od)*OH + oh``) of the
+        pooling of flat C-contiguous ``x`` (shape ``(N, D, H, W, C)``) into flat ``out``."""
+        nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
+        d_in, h_in, w_in, nc = shape
+        unc = uint64(nc)
+        count = np.empty(1, out.dtype)            # a real-cell count in the dtype
+        for job in range(job_lo, job_hi):
+            b = job // (nd * nh)
+            od = (job // nh) % nd
+            oh = job % nh
+            ob = uint64(job * nw * nc)            # unsigned indices: no wrap-around checks
+            for i in range(ob, ob + uint64(nw * nc)):
+                out[i] = init
+            for i_d in range(taps_d[od, CELL_LO], taps_d[od, CELL_HI]):
+                for i_h in range(taps_h[oh, CELL_LO], taps_h[oh, CELL_HI]):
+                    xb = uint64(((b * d_in + i_d) * h_in + i_h) * w_in * nc)
+                    if channels_inner:
+                        # per tap of the row, all outputs it is real for; channels innermost
+                        for t in range(tap_outputs_w.shape[0]):
+                            lo, hi = tap_outputs_w[t, 0], tap_outputs_w[t, 1]
+                            xi = xb + uint64(tap_outputs_w[t, 2] * nc)
+                            step = uint64(stride_w * nc)
+                            for oi in range(ob + uint64(lo * nc), ob + uint64(hi * nc), unc):
+                                for c in range(unc):
+                                    out[oi + c] = _step(out[oi + c], x[xi + c], mode)
+                                xi += step
+                    else:
+                        # few channels: per output, its real taps of the row
+                        for ow in range(nw):
+                            lo = xb + uint64(taps_w[ow, CELL_LO] * nc)
+                            hi = xb + uint64(taps_w[ow, CELL_HI] * nc)
+                            oi = ob + uint64(ow * nc)
+                            for c in range(unc):
+                                acc = out[oi + c]
+                                if nc == 1:
+                                    for i in range(lo, hi):
+                                        acc = _step(acc, x[i], mode)
+                                else:
+                                    for i in range(lo + c, hi + c, unc):
+                                        acc = _step(acc, x[i], mode)
+                                out[oi + c] = acc
+            if mode != _MAX:
+                dh = ((taps_d[od, TAP_HI] - taps_d[od, TAP_LO])
+                      * (taps_h[oh, TAP_HI] - taps_h[oh, TAP_LO]))
+                for ow in range(nw):
+                    count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
+                    oi = ob + uint64(ow * nc)
+                    if mode == _SUM:
+                        for c in range(unc):
+                            out[oi + c] = out[oi + c] / count[0]
+                    else:
+                        q = _round_f16(count[0])
+                        for c in range(unc):
+                            out[oi + c] = _round_f16(out[oi + c] / q)
+
+
+@functools.lru_cache(maxsize=256)
+def _rank3(g: WindowGeometry) -> WindowGeometry:
+    """``g`` with size-1 spatial axes in front, so that it has three spatial axes."""
+    k = 3 - g.rank
+    return WindowGeometry((1,) * k + g.in_spatial, (1,) * k + g.window, (1,) * k + g.strides,
+                          (1,) * k + g.dilation, ((0, 0),) * k + g.pads,
+                          (1,) * k + g.out_spatial)
+
+
+def _work_layout(x_cl: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A C-contiguous array to pool: ``x_cl`` itself, or — when ``x_cl`` is the channels_last
+    view of a contiguous channels_first array — that array as ``(N*C, *spatial, 1)``."""
+    if x_cl.flags.c_contiguous:
+        return x_cl, False
+    cf = np.moveaxis(x_cl, -1, 1)
+    if cf.flags.c_contiguous:
+        return cf.reshape(cf.shape[0] * cf.shape[1], *cf.shape[2:], 1), True
+    return np.ascontiguousarray(x_cl), False
+
+
+def pool(x_cl: np.ndarray, g: WindowGeometry, op: str) -> np.ndarray:
+    """Max (``op="max"``) or average (``"avg"``) pooling of channels_last ``x_cl``,
+    bit for bit the ``"loop"`` method."""
+    from . import _fast
+    from .pooling import lowest
+
+    dtype = x_cl.dtype
+    n, c = x_cl.shape[0], x_cl.shape[-1]
+    work, channels_first = _work_layout(x_cl)
+    half = dtype.name in ("float16", "bfloat16")
+    if op == "max":
+        mode = _MAX
+        cdtype = np.dtype(np.float32) if half else dtype
+        init = np.array(lowest(dtype)).astype(cdtype)[()]
+    else:
+        mode = _SUM_F16 if dtype == np.float16 else _SUM
+        cdtype = np.dtype(np.float64) if mode == _SUM_F16 else dtype
+        init = cdtype.type(0)
+    work = work.astype(cdtype, copy=False)
+    g3 = _rank3(g)
+    x5 = work.reshape(work.shape[0], *g3.in_spatial, work.shape[-1])
+    out5 = np.empty((x5.shape[0], *g3.out_spatial, x5.shape[-1]), cdtype)
+    if out5.size:
+        args = (x5.reshape(-1), out5.reshape(-1), np.array(x5.shape[1:], np.int64),
+                *g3.taps, g3.tap_outputs[2], g3.strides[2], mode, init,
+                bool(x5.shape[-1] >= CHANNELS_INNER_MIN))
+        jobs = out5.size // (g3.out_spatial[2] * x5.shape[-1])
+        parts = max(1, min(jobs, max(2 * _fast.workers(), x5.nbytes // PART_BYTES)))
+        # Parts of the output rows on the package's thread pool (the kernel releases the
+        # GIL); it serves them dynamically, which keeps both cores busy on a loaded machine
+        # where a static split (prange, OpenMP) waits for the slowest thread.
+        _fast._run(lambda k: _pool_rows(*args, k * jobs // parts, (k + 1) * jobs // parts),
+                   list(range(parts)), x5.nbytes)
+    out = out5.astype(dtype, copy=False)
+    if channels_first:
+        return np.moveaxis(out.reshape(n, c, *g.out_spatial), 1, -1)
+    return out.reshape(n, *g.out_spatial, c)
