@@ -1,10 +1,11 @@
-"""The "fast" methods against the "loop" specification (no TensorFlow needed).
+"""The "fast" and "compiled" methods against the "loop" specification (no TensorFlow needed).
 
 Max pooling and average pooling must be bitwise identical to the loop (NaN ignored, first of
 equal maxima incl. signed zeros, all-NaN/-inf windows -> lowest finite; row-major sums);
 convolution must lie within ``tolerance.conv_bound``. The block size and the thread pool of
 :mod:`pooling_ref._fast` are drawn too, so multi-block and multi-thread paths are exercised
-on small inputs.
+on small inputs (the compiled method shares that thread pool). "compiled" is tested where
+Numba is installed (see also ``test_compiled.py``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,28 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling_ref
-from pooling_ref import _fast
+from pooling_ref import _compiled, _fast
+from pooling_ref._arrays import finfo, is_float_dtype
 from pooling_ref.tolerance import conv_bound
 
 from ._assert import assert_bitwise, assert_within_bound
 
 SPECIAL = [0.0, -0.0, np.nan, -np.inf, np.inf, 1.0, 1.0, -2.5, 3.0, -3.0e38]
+#: Methods that must equal the loop bit for bit ("compiled" only where Numba is installed).
+FAST_METHODS = ("fast", "compiled") if _compiled.AVAILABLE else ("fast",)
+FLOATS = ["float32", "float64", "float16", "bfloat16"]
+INTS = ["int32", "uint8", "int64", "int8", "uint64"]
+
+
+def special_values(dtype: np.dtype) -> np.ndarray:
+    """SPECIAL plus, in ``dtype``, its largest finite value, smallest normal and smallest
+    subnormal (both signs)."""
+    fi = finfo(dtype)
+    extra = [fi.max, -fi.max, fi.tiny, -fi.tiny, fi.smallest_subnormal,
+             -fi.smallest_subnormal]
+    with np.errstate(over="ignore"):
+        return np.concatenate([np.array(SPECIAL, np.float64).astype(dtype),
+                               np.array(extra, dtype=dtype)])
 
 
 @contextlib.contextmanager
@@ -36,6 +53,13 @@ def _fast_settings(block_bytes: int, parallel: bool):
         _fast.POOL_BLOCK_BYTES, _fast.CONV_BLOCK_BYTES, _fast.PARALLEL_MIN_BYTES = old
 
 
+def _dtype(name: str) -> np.dtype:
+    if name == "bfloat16":
+        ml_dtypes = pytest.importorskip("ml_dtypes")
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
+
+
 @st.composite
 def window_case(draw, *, dtypes, conv=False):
     rank = draw(st.integers(1, 3), label="rank")
@@ -46,16 +70,16 @@ def window_case(draw, *, dtypes, conv=False):
     padding = draw(st.sampled_from(["valid", "same", "SAME"]), label="padding")
     strides = tuple(draw(st.integers(1, 5), label="stride") for _ in range(rank))
     fmt = draw(st.sampled_from([None, "channels_last", "channels_first"]), label="data_format")
-    dtype = np.dtype(draw(st.sampled_from(dtypes), label="dtype"))
+    dtype = _dtype(draw(st.sampled_from(dtypes), label="dtype"))
     shape = (n, c, *spatial) if fmt == "channels_first" else (n, *spatial, c)
     size = int(np.prod(shape))
-    if dtype.kind == "f":
+    if is_float_dtype(dtype):
         special = draw(st.booleans(), label="special values")
         if special:
-            idx = draw(st.lists(st.integers(0, len(SPECIAL) - 1), min_size=size, max_size=size),
+            values = special_values(dtype)
+            idx = draw(st.lists(st.integers(0, len(values) - 1), min_size=size, max_size=size),
                        label="values")
-            with np.errstate(over="ignore"):
-                x = np.array([SPECIAL[i] for i in idx], dtype=np.float64).astype(dtype)
+            x = values[np.array(idx, dtype=np.intp)]
         else:
             seed = draw(st.integers(0, 2**32 - 1), label="seed")
             x = np.random.default_rng(seed).standard_normal(size).astype(dtype)
@@ -80,31 +104,34 @@ def window_case(draw, *, dtypes, conv=False):
     return x, params, block, parallel
 
 
-@given(window_case(dtypes=["float32", "float64", "float16", "int32", "uint8", "int64"]))
-def test_max_pool_fast_is_bitwise_the_loop(case):
+@pytest.mark.parametrize("method", FAST_METHODS)
+@given(case=window_case(dtypes=FLOATS + INTS))
+def test_max_pool_fast_is_bitwise_the_loop(method, case):
     x, params, block, parallel = case
     x_before = x.copy()
     expected = pooling_ref.max_pool(x, **params, method="loop")
     with _fast_settings(block, parallel):
-        actual = pooling_ref.max_pool(x, **params, method="fast")
-    assert_bitwise(actual, expected, op="max_pool", params={**params, "method": "fast"},
-                   arrays={"x": x}, what="fast differs from loop")
+        actual = pooling_ref.max_pool(x, **params, method=method)
+    assert_bitwise(actual, expected, op="max_pool", params={**params, "method": method},
+                   arrays={"x": x}, what=f"{method} differs from loop")
     assert_bitwise(x, x_before, op="max_pool", params=params, arrays={"x": x},
                    what="mutated its input")
 
 
-@given(window_case(dtypes=["float32", "float64", "float16"]))
-def test_avg_pool_fast_is_bitwise_the_loop(case):
+@pytest.mark.parametrize("method", FAST_METHODS)
+@given(case=window_case(dtypes=FLOATS))
+def test_avg_pool_fast_is_bitwise_the_loop(method, case):
     x, params, block, parallel = case
     with np.errstate(all="ignore"):
         expected = pooling_ref.avg_pool(x, **params, method="loop")
         with _fast_settings(block, parallel):
-            actual = pooling_ref.avg_pool(x, **params, method="fast")
-    assert_bitwise(actual, expected, op="avg_pool", params={**params, "method": "fast"},
-                   arrays={"x": x}, what="fast differs from loop")
+            actual = pooling_ref.avg_pool(x, **params, method=method)
+    assert_bitwise(actual, expected, op="avg_pool", params={**params, "method": method},
+                   arrays={"x": x}, what=f"{method} differs from loop")
 
 
-def test_max_pool_fast_signed_zero_and_nan_corners():
+@pytest.mark.parametrize("method", FAST_METHODS)
+def test_max_pool_fast_signed_zero_and_nan_corners(method):
     """Hand-derived TF results: [-0, +0] -> -0, [+0, -0] -> +0, [nan, nan] -> lowest,
     [-inf, nan] -> lowest, [nan, 3] -> 3 — also when the block holds many other windows."""
     lowest = -np.finfo(np.float32).max
@@ -114,7 +141,7 @@ def test_max_pool_fast_signed_zero_and_nan_corners():
     x = np.tile(pairs.reshape(1, 10, 1), (3, 40, 4))          # 200 windows per row
     for block, parallel in [(64, True), (2**20, False)]:
         with _fast_settings(block, parallel):
-            got = pooling_ref.max_pool(x, 2, method="fast")
+            got = pooling_ref.max_pool(x, 2, method=method)
         expected = np.tile(want.reshape(1, 5, 1), (3, 40, 4))
         assert_bitwise(got, expected, op="max_pool", params={"pool_size": 2},
                        arrays={"x": x}, what="differs from the TF semantics")

@@ -2,10 +2,11 @@
 
 Every literal expected value below is derived by hand in the comment next to it (never copied
 from a run of pooling_ref). The method-agreement tests compare ``"loop"`` (the readable
-specification) with ``"im2col"``, ``"fast"`` and the default bitwise — the API promises
-bitwise agreement for max pooling and, since every method sums average windows in the same
-row-major order, pooling_ref also delivers it for averages (asserted; a reordering that is
-"within tolerance" would be a deliberate change and must update this test).
+specification) with ``"im2col"``, ``"fast"``, ``"compiled"`` (with Numba) and the default
+bitwise — the API promises bitwise agreement for max pooling and, since every method sums
+average windows in the same row-major order, pooling_ref also delivers it for averages
+(asserted; a reordering that is "within tolerance" would be a deliberate change and must
+update this test).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling_ref as pr
+from pooling_ref import _compiled
 
 from ._assert import assert_bitwise
 from .strategies import pool_cases
 
 METHODS = ("loop", "im2col", "fast", None)          # None: ``method`` omitted
+if _compiled.AVAILABLE:
+    METHODS = (*METHODS, "compiled")
 POOLS = {"max_pool": pr.max_pool, "avg_pool": pr.avg_pool}
 
 

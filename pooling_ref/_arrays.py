@@ -52,9 +52,13 @@ def from_channels_last(y: np.ndarray, data_format: str) -> np.ndarray:
 METHODS = ("auto", "loop", "im2col", "fast", "compiled")
 
 
-def check_method(method: str, op: str) -> str:
-    """The method to run for ``method``: ``"auto"`` is ``"compiled"`` where Numba is usable,
-    else ``"fast"``. Asking for ``"compiled"`` without Numba raises ``ImportError``.
+def check_method(method: str, op: str, *, compiled: bool = False) -> str:
+    """The method to run for ``method``.
+
+    ``compiled``: whether ``op`` has a Numba kernel. If so, ``"auto"`` is ``"compiled"``
+    where Numba is usable, else ``"fast"``; ops without one run ``"fast"`` for both
+    ``"auto"`` and ``"compiled"`` (their fast path is already native: BLAS, ``np.pad``).
+    Asking for ``"compiled"`` without Numba raises ``ImportError`` naming the install.
 
     >>> check_method("loop", "max_pool")
     'loop'
@@ -63,14 +67,14 @@ def check_method(method: str, op: str) -> str:
 
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"{op}: method must be one of {METHODS}, got {method!r}")
-    if method == "auto":
-        return "compiled" if _compiled.AVAILABLE else "fast"
     if method == "compiled" and not _compiled.AVAILABLE:
         why = (f"{_compiled.DISABLE_ENV} is set" if _compiled.DISABLED_BY_ENV
                else "Numba is not installed")
         raise ImportError(
             f"{op}: method='compiled' needs Numba ({why}); install it with "
             f"{_compiled.INSTALL_HINT}, or use method='fast'")
+    if method in ("auto", "compiled"):
+        return "compiled" if compiled and _compiled.AVAILABLE else "fast"
     return method
 
 

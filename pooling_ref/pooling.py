@@ -81,7 +81,7 @@ def _prepare(op, x, pool_size, strides, padding, data_format, method):
     strides = pool if strides is None else normalize_tuple(strides, rank, "strides", op)
     padding = normalize_padding(padding, op)
     data_format = normalize_data_format(data_format, op)
-    method = check_method(method, op)
+    method = check_method(method, op, compiled=True)
     x_cl = to_channels_last(a, data_format)
     g = plan_window(x_cl.shape[1:-1], pool, strides, padding, None, op)
     return x_cl, g, data_format, method

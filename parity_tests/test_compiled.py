@@ -1,0 +1,170 @@
+"""The "compiled" method (Numba): bitwise the "loop" specification, optional, and hideable.
+
+* Every method agrees bit for bit with "loop" for max and average pooling on the Hypothesis
+  cases of :mod:`parity_tests.strategies` (both formats, all ranks, strides smaller/larger
+  than windows, "same" padding, ties and signed zeros, scales) in every dtype (float16/32/64,
+  bfloat16, integers for max); ``nan="propagate"`` too. NaN, infinities, subnormals and
+  the largest finite values are drawn by ``test_fast_paths.py`` (fast and compiled).
+* The float16 rounding helper of the kernel equals NumPy's float64 -> float16 conversion,
+  including ties, the subnormal range and the overflow threshold.
+* With ``POOLING_REF_DISABLE_NUMBA=1`` (a subprocess), ``"auto"`` falls back to the NumPy
+  ``"fast"`` method with identical results and ``method="compiled"`` raises a clear
+  ``ImportError``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import pooling_ref as pr
+from pooling_ref import _compiled
+
+from ._assert import assert_bitwise
+from .strategies import pool_cases
+
+METHODS = ("im2col", "fast", "compiled", "auto")
+DTYPES = ("float32", "float64", "float16", "bfloat16")
+needs_numba = pytest.mark.skipif(not _compiled.AVAILABLE, reason="Numba not installed")
+POOLS = {"max_pool": pr.max_pool, "avg_pool": pr.avg_pool}
+
+
+def _available_methods():
+    return METHODS if _compiled.AVAILABLE else tuple(m for m in METHODS if m != "compiled")
+
+
+@pytest.mark.parametrize("dtype", (*DTYPES, "int8", "int32", "int64", "uint8", "uint16"))
+@pytest.mark.parametrize("op", sorted(POOLS))
+@given(data=st.data())
+def test_every_method_is_bitwise_the_loop(op, dtype, data):
+    if op == "avg_pool" and not dtype.startswith("float") and dtype != "bfloat16":
+        return                                   # Keras averages reject integers
+    if dtype == "bfloat16":
+        pytest.importorskip("ml_dtypes")
+        import ml_dtypes  # noqa: F401  (registers the dtype name)
+    case = data.draw(pool_cases(dtypes=(dtype,)), label="case")
+    x, params = case.x, case.params
+    x_before = x.copy()
+    with np.errstate(all="ignore"):
+        expected = POOLS[op](x, **params, method="loop")
+        for method in _available_methods():
+            got = POOLS[op](x, **params, method=method)
+            assert_bitwise(got, expected, op=op, params={**params, "method": method},
+                           arrays={"x": x}, what=f"method {method!r} differs from 'loop'")
+    assert_bitwise(x, x_before, op=op, params=params, arrays={"x": x},
+                   what="mutated its input")
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", ("float32", "float16", "bfloat16", "float64"))
+@given(data=st.data())
+def test_compiled_nan_propagate_is_the_loop(dtype, data):
+    if dtype == "bfloat16":
+        pytest.importorskip("ml_dtypes")
+        import ml_dtypes  # noqa: F401  (registers the dtype name)
+    case = data.draw(pool_cases(dtypes=(dtype,)), label="case")
+    expected = pr.max_pool(case.x, **case.params, method="loop", nan="propagate")
+    got = pr.max_pool(case.x, **case.params, method="compiled", nan="propagate")
+    assert_bitwise(got, expected, op="max_pool",
+                   params={**case.params, "method": "compiled", "nan": "propagate"},
+                   arrays={"x": case.x}, what="compiled differs from loop")
+
+
+def test_hand_derived_half_precision_average():
+    """float16 sums round after every step, as the loop (and TF) do: 2048 + 1 + 1 in
+    float16 is 2048 (2049 is a tie, rounded to even 2048, twice), so the mean of the window
+    [2048, 1, 1] is 2048/3 = 682.666... -> float16 682.5 (spacing 0.5 there); a float32 sum
+    would give 2050/3 = 683.33 -> 683.5."""
+    x = np.float16([2048, 1, 1]).reshape(1, 3, 1)
+    want = np.float16([682.5]).reshape(1, 1, 1)
+    for method in ("loop", *_available_methods()):
+        assert_bitwise(pr.avg_pool(x, 3, method=method), want, op="avg_pool",
+                       params={"pool_size": 3, "method": method}, arrays={"x": x},
+                       what="differs from the hand-derived value")
+
+
+@needs_numba
+def test_round_f16_is_numpys_conversion():
+    from numba import njit
+
+    rounds = njit(lambda a: np.array([_compiled._round_f16(v) for v in a]))
+    f16 = np.arange(2**16, dtype=np.uint16).view(np.float16)
+    f16 = f16[np.isfinite(f16)].astype(np.float64)
+    f16.sort()
+    mids = (f16[:-1] + f16[1:]) / 2                      # ties: round to even
+    rng = np.random.default_rng(0)
+    near = mids * (1 + rng.choice([-1, 1], mids.size) * 2.0**-40)   # just off a tie
+    values = np.concatenate([f16, mids, near, rng.standard_normal(10_000) * 1e3,
+                             [65504.0, 65519.99, 65520.0, -65520.0, 1e6, np.inf, -np.inf,
+                              2.0**-25, 2.0**-26, -2.0**-25 * 1.5, 0.0, -0.0]])
+    got = rounds(values)
+    with np.errstate(over="ignore"):
+        want = values.astype(np.float16).astype(np.float64)
+    bad = np.flatnonzero(got.view(np.uint64) != want.view(np.uint64))
+    assert bad.size == 0, (f"_round_f16 differs from NumPy at {bad.size} values, e.g. "
+                           f"{values[bad[:5]].tolist()} -> {got[bad[:5]].tolist()} "
+                           f"(want {want[bad[:5]].tolist()})")
+
+
+# ----------------------------------------------------------------------------- without Numba
+
+
+_HIDDEN = r"""
+import json, sys
+import numpy as np
+import pooling_ref as pr
+from pooling_ref import _compiled
+from pooling_ref._arrays import check_method
+x = np.load(sys.argv[1])
+out = {"available": _compiled.AVAILABLE, "auto": check_method("auto", "max_pool",
+                                                              compiled=True)}
+np.save(sys.argv[2], pr.max_pool(x, 3, 2, "same"))
+np.save(sys.argv[3], pr.avg_pool(x, (2, 3), 1, "same", "channels_first"))
+try:
+    pr.max_pool(x, 2, method="compiled")
+    out["error"] = None
+except ImportError as e:
+    out["error"] = str(e)
+print(json.dumps(out))
+"""
+
+
+def test_auto_falls_back_when_numba_is_hidden(tmp_path):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 7, 9, 5)).astype(np.float32)
+    x[0, 1, 2] = np.nan
+    paths = [tmp_path / n for n in ("x.npy", "max.npy", "avg.npy")]
+    np.save(paths[0], x)
+    env = {**os.environ, _compiled.DISABLE_ENV: "1"}
+    proc = subprocess.run([sys.executable, "-c", _HIDDEN, *map(str, paths)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert info["available"] is False and info["auto"] == "fast", info
+    assert info["error"] is not None, "method='compiled' ran with Numba hidden"
+    assert "method='compiled'" in info["error"], info["error"]
+    assert "pip install 'pooling-ref[fast]'" in info["error"], info["error"]
+    # the fallback's results equal this process's default method (compiled where Numba
+    # is installed) and the loop specification
+    for path, ref in ((paths[1], pr.max_pool(x, 3, 2, "same")),
+                      (paths[2], pr.avg_pool(x, (2, 3), 1, "same", "channels_first"))):
+        assert_bitwise(np.load(path), ref, op="max_pool", params={}, arrays={"x": x},
+                       what="Numba-less 'auto' differs from this process's 'auto'")
+    assert_bitwise(np.load(paths[1]), pr.max_pool(x, 3, 2, "same", method="loop"),
+                   op="max_pool", params={"pool_size": 3, "strides": 2, "padding": "same"},
+                   arrays={"x": x}, what="Numba-less 'auto' differs from 'loop'")
+
+
+@needs_numba
+def test_auto_is_compiled_with_numba():
+    from pooling_ref._arrays import check_method
+
+    assert check_method("auto", "max_pool", compiled=True) == "compiled"
+    assert check_method("auto", "conv") == "fast"           # no compiled conv kernel
