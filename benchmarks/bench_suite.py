@@ -9,8 +9,13 @@ True
 
 Implementations (``impl``):
 
-* ``fast``, ``im2col``, ``loop`` — ``pooling_ref`` methods (``loop`` only on small cases);
-* ``keras_layer`` — the Keras layer called eagerly on the NumPy input, result as NumPy;
+* ``compiled``, ``fast``, ``im2col``, ``loop`` — ``pooling_ref`` methods (``compiled``: the
+  Numba kernels, pooling cases only and only where Numba is installed — conv and zero_pad
+  have no compiled kernel; ``loop`` only on small cases);
+* ``keras_layer`` — the Keras layer called eagerly on the NumPy input, result as NumPy. Where
+  the CPU path cannot run a channels_first convolution natively (TF's Eigen kernels raise
+  ``UnimplementedError``), the body is what a user does instead: transpose to channels_last,
+  call the channels_last layer, transpose back (recorded in :data:`KERAS_NOTES`);
 * ``keras_ops`` — the functional form (``keras.ops.max_pool`` / ``average_pool`` / ``pad``
   / ``conv`` / ``depthwise_conv``, TF backend), result as NumPy;
 * ``read_pass`` (``x.max()``) and ``copy`` (``x.copy()``) — memory rooflines.
@@ -27,8 +32,10 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-POOLING_REF_IMPLS = ("fast", "im2col", "loop")
+POOLING_REF_IMPLS = ("compiled", "fast", "im2col", "loop")
 IMPLS = (*POOLING_REF_IMPLS, "keras_layer", "keras_ops", "read_pass", "copy")
+#: ``"case id:impl" -> note`` for Keras bodies that are not the plain call (see above).
+KERAS_NOTES: dict[str, str] = {}
 #: Elements of output x window cells above which ``loop`` is not timed (too slow).
 LOOP_MAX_POSITIONS = 4096
 
@@ -132,6 +139,12 @@ def inputs(case: Case) -> tuple[np.ndarray, np.ndarray | None]:
     return x, k
 
 
+def compiled_available() -> bool:
+    from pooling_ref import _compiled
+
+    return _compiled.AVAILABLE
+
+
 def loop_allowed(case: Case) -> bool:
     import math
 
@@ -171,11 +184,27 @@ def _keras_layer_call(case: Case, x, k):
         layer = getattr(keras.layers, f"ZeroPadding{r}D")(
             padding=pad, data_format=p.get("data_format", "channels_last"))
     else:
-        layer = getattr(keras.layers, f"Conv{r}D")(
-            filters=k.shape[-1], kernel_size=k.shape[:-2], use_bias=False, **p)
-        layer.build(x.shape)
-        layer.set_weights([k])
+        layer = _conv_layer(keras, x, k, p)
+        if p.get("data_format") == "channels_first":
+            try:
+                np.asarray(layer(x))
+            except Exception as e:                   # Eigen: no channels_first Conv kernel
+                KERAS_NOTES[f"{case.id}:keras_layer"] = (
+                    f"channels_first Conv raised {type(e).__name__}; timed as transpose + "
+                    f"channels_last layer + transpose")
+                layer = _conv_layer(keras, np.moveaxis(x, 1, -1), k,
+                                    {**p, "data_format": "channels_last"})
+                return lambda: np.ascontiguousarray(
+                    np.moveaxis(np.asarray(layer(np.moveaxis(x, 1, -1))), -1, 1))
     return lambda: np.asarray(layer(x))
+
+
+def _conv_layer(keras, x, k, p):
+    layer = getattr(keras.layers, f"Conv{x.ndim - 2}D")(
+        filters=k.shape[-1], kernel_size=k.shape[:-2], use_bias=False, **p)
+    layer.build(x.shape)
+    layer.set_weights([k])
+    return layer
 
 
 def _keras_ops_call(case: Case, x, k):
@@ -206,6 +235,16 @@ def _keras_ops_call(case: Case, x, k):
         # depthwise: Keras stores (*k, 1, C*mult); ops.depthwise_conv wants (*k, C, mult)
         kd = tf.constant(k.reshape(*k.shape[:-2], p["groups"], -1))
         return lambda: np.asarray(ops.depthwise_conv(xt, kd, **common))
+    if p["data_format"] == "channels_first":
+        try:
+            np.asarray(ops.conv(xt, kt, **common))
+        except Exception as e:                       # Eigen: no channels_first Conv kernel
+            KERAS_NOTES[f"{case.id}:keras_ops"] = (
+                f"channels_first conv raised {type(e).__name__}; timed as transpose + "
+                f"channels_last ops.conv + transpose")
+            cl = {**common, "data_format": "channels_last"}
+            return lambda: np.ascontiguousarray(np.moveaxis(np.asarray(
+                ops.conv(tf.constant(np.moveaxis(x, 1, -1)), kt, **cl)), -1, 1))
     return lambda: np.asarray(ops.conv(xt, kt, **common))
 
 
@@ -216,6 +255,8 @@ def callables(case: Case, impls=IMPLS) -> dict:
     for impl in impls:
         if impl in POOLING_REF_IMPLS:
             if impl == "loop" and not loop_allowed(case):
+                continue
+            if impl == "compiled" and not (case.family == "pooling" and compiled_available()):
                 continue
             fns[impl] = _pooling_ref_call(case, x, k, impl)
         elif impl == "keras_layer":

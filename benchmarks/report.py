@@ -3,9 +3,12 @@
     python benchmarks/report.py [--quick] [--out DIR] [--compare OLD.json] [--no-skylakex]
 
 Runs ``pytest benchmarks/test_bench.py`` (pytest-benchmark) in a subprocess, then prints per
-case the best time of ``pooling_ref`` ("fast", "im2col", "loop"), of the Keras layer and of
-``keras.ops``, and the ratios ``pooling_ref / Keras`` and ``pooling_ref / read pass``
-(``x.max()``, one pass over the input). When the CPU has AVX-512F, the convolution cases run a
+case the best time of ``pooling_ref`` ("compiled", "fast", "im2col", "loop"), of the Keras
+layer and of ``keras.ops``, and the ratios ``pooling_ref / Keras`` and ``pooling_ref / read
+pass`` (``x.max()``, one pass over the input). Every body is called once before it is timed,
+so Numba's compilation (or loading its cache) is not in the timed figures; it is measured
+separately (``compile_s``: the first compiled call in a fresh process, with an empty Numba
+cache and again with the cache it wrote). When the CPU has AVX-512F, the convolution cases run a
 second time in a subprocess with ``OPENBLAS_CORETYPE=SkylakeX`` set before NumPy is imported
 (OpenBLAS's AVX-512 kernels; NumPy's bundled OpenBLAS may detect such CPUs as Haswell).
 Also records the peak memory (tracemalloc) of the "im2col" and "fast" methods per case.
@@ -56,13 +59,52 @@ def run_suite(quick: bool, env_extra: dict, families: str = "") -> dict:
         with open(out) as f:
             raw = json.load(f)
     results: dict = {}
+    notes: dict = {}
     for b in raw["benchmarks"]:
         info = b["extra_info"]
+        if info.get("note"):
+            notes[f"{info['case']}:{info['impl']}"] = info["note"]
         s = b["stats"]
         results.setdefault(info["case"], {})[info["impl"]] = {
             "min_ms": s["min"] * 1e3, "median_ms": s["median"] * 1e3, "rounds": s["rounds"]}
-    return {"results": results, "blas": raw["machine_info"].get("blas", {}),
+    return {"results": results, "keras_notes": notes,
+            "blas": raw["machine_info"].get("blas", {}),
             "cpu": raw["machine_info"].get("cpu", {}).get("brand_raw")}
+
+
+_FIRST_CALLS = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+import pooling_ref as pr
+x = np.ones((2, 8, 8, 3), np.float32)
+t1 = time.perf_counter()
+pr.max_pool(x, 2, method="compiled")
+t2 = time.perf_counter()
+pr.avg_pool(x, 2, method="compiled")
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2)
+"""
+
+
+def compile_times() -> dict | None:
+    """Seconds of the first compiled max_pool / avg_pool call (float32) in a fresh process:
+    ``cold`` with an empty Numba cache (compiles), ``cached`` in a second process that
+    loads what the first one wrote; ``None`` without Numba."""
+    from pooling_ref import _compiled
+
+    if not _compiled.AVAILABLE:
+        return None
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for run in ("cold", "cached"):
+            proc = subprocess.run([sys.executable, "-c", _FIRST_CALLS], env=env, cwd=ROOT,
+                                  capture_output=True, text=True, check=True)
+            imp, mx, avg = map(float, proc.stdout.split())
+            out[run] = {"import_s": imp, "max_pool_first_call_s": mx,
+                        "avg_pool_first_call_s": avg}
+    return out
 
 
 def peak_memory(cases) -> dict:
@@ -71,7 +113,7 @@ def peak_memory(cases) -> dict:
 
     mem = {}
     for case in cases:
-        fns = callables(case, ("im2col", "fast"))
+        fns = callables(case, ("im2col", "fast", "compiled"))
         x_bytes = math.prod(case.shape) * 4
         row = {"input_bytes": x_bytes, "chunk_bytes": DEFAULT_CHUNK_BYTES}
         for impl, fn in fns.items():
@@ -99,20 +141,27 @@ def geomean(values) -> float | None:
 
 
 def summarize(report: dict) -> dict:
-    """Per case ratios and per family geometric means (from best-of times)."""
+    """Per case ratios and per family geometric means (from best-of times).
+
+    ``default`` is what ``method="auto"`` runs: "compiled" where it was timed, else "fast".
+    """
     res = report["runs"]["default"]["results"]
     sky = report["runs"].get("SkylakeX", {}).get("results", {})
     rows = {}
     for cid, r in res.items():
         t = {k: v["min_ms"] for k, v in r.items()}
-        row = {"fast_ms": t.get("fast"), "keras_ms": t.get("keras_layer"),
-               "keras_ops_ms": t.get("keras_ops"),
+        default = t.get("compiled") or t.get("fast")
+        row = {"default_ms": default, "compiled_ms": t.get("compiled"), "fast_ms": t.get("fast"),
+               "keras_ms": t.get("keras_layer"), "keras_ops_ms": t.get("keras_ops"),
+               "default/keras": _ratio(default, t.get("keras_layer")),
+               "compiled/keras": _ratio(t.get("compiled"), t.get("keras_layer")),
                "fast/keras": _ratio(t.get("fast"), t.get("keras_layer")),
-               "fast/keras_ops": _ratio(t.get("fast"), t.get("keras_ops")),
+               "default/keras_ops": _ratio(default, t.get("keras_ops")),
                "im2col/keras": _ratio(t.get("im2col"), t.get("keras_layer")),
                "loop/keras": _ratio(t.get("loop"), t.get("keras_layer")),
+               "default/read": _ratio(default, t.get("read_pass")),
                "fast/read": _ratio(t.get("fast"), t.get("read_pass")),
-               "fast/copy": _ratio(t.get("fast"), t.get("copy"))}
+               "default/copy": _ratio(default, t.get("copy"))}
         if cid in sky:
             s = {k: v["min_ms"] for k, v in sky[cid].items()}
             row["fast_skx_ms"] = s.get("fast")
@@ -124,9 +173,11 @@ def summarize(report: dict) -> dict:
         if not ids:
             continue
         fams[fam] = {
+            "geomean default/keras": geomean(rows[c]["default/keras"] for c in ids),
+            "max default/keras": max((rows[c]["default/keras"] or 0) for c in ids),
+            "geomean compiled/keras": geomean(rows[c]["compiled/keras"] for c in ids),
             "geomean fast/keras": geomean(rows[c]["fast/keras"] for c in ids),
-            "geomean fast/keras_ops": geomean(rows[c]["fast/keras_ops"] for c in ids),
-            "max fast/keras": max((rows[c]["fast/keras"] or 0) for c in ids),
+            "geomean default/keras_ops": geomean(rows[c]["default/keras_ops"] for c in ids),
             "geomean fast_skx/keras": geomean(rows[c].get("fast_skx/keras") for c in ids),
         }
     return {"cases": rows, "families": fams}
@@ -139,22 +190,32 @@ def print_table(report: dict) -> None:
         print(f"[{k}] BLAS {b.get('blas')} {b.get('version')}; OpenBLAS core type "
               f"{b.get('corename')} (OPENBLAS_CORETYPE={b.get('OPENBLAS_CORETYPE')}); "
               f"AVX-512F: {b.get('avx512f')}; CPU: {run.get('cpu')}")
-    cols = ["fast_ms", "keras_ms", "keras_ops_ms", "fast/keras", "fast/keras_ops",
-            "im2col/keras", "loop/keras", "fast/read", "fast_skx/keras"]
+    cols = ["compiled_ms", "fast_ms", "keras_ms", "compiled/keras", "fast/keras",
+            "default/keras_ops", "im2col/keras", "loop/keras", "default/read", "fast_skx/keras"]
     print()
     print(f"{'case':34s}" + "".join(f"{c:>15s}" for c in cols))
     for cid, row in summ["cases"].items():
         print(f"{cid:34s}" + "".join(f"{_fmt(row.get(c)):>15s}" for c in cols))
+    for cid, note in report["runs"]["default"].get("keras_notes", {}).items():
+        print(f"  note, {cid}: {note}")
     print()
     for fam, g in summ["families"].items():
         print(f"{fam:10s} " + "  ".join(f"{k} = {_fmt(v)}" for k, v in g.items()))
+    if report.get("compile_s"):
+        print("\nNumba compile time (not in the timed figures), first float32 call in a fresh "
+              "process, s:")
+        for run, v in report["compile_s"].items():
+            print(f"  {run:7s} import {v['import_s']:.2f}  max_pool "
+                  f"{v['max_pool_first_call_s']:.2f}  avg_pool {v['avg_pool_first_call_s']:.2f}")
     if report.get("memory"):
-        print("\npeak memory (tracemalloc, MiB): case, input, im2col, fast, im2col chunk bound")
+        print("\npeak memory (tracemalloc, MiB): case, input, im2col, fast, compiled, "
+              "im2col chunk bound")
         for cid, m in report["memory"].items():
             mib = 2**20
             print(f"  {cid:34s} {m['input_bytes'] / mib:8.1f} "
                   f"{m.get('im2col_peak_bytes', 0) / mib:8.1f} "
-                  f"{m.get('fast_peak_bytes', 0) / mib:8.1f} {m['chunk_bytes'] / mib:6.0f}")
+                  f"{m.get('fast_peak_bytes', 0) / mib:8.1f} "
+                  f"{m.get('compiled_peak_bytes', 0) / mib:8.1f} {m['chunk_bytes'] / mib:6.0f}")
 
 
 def compare(report: dict, old_path: str) -> None:
@@ -164,7 +225,7 @@ def compare(report: dict, old_path: str) -> None:
     print(f"\ncompare with {old_path}: new/old best time (< 1 = faster now)")
     print(f"{'case':34s}{'impl':>12s}{'old ms':>10s}{'new ms':>10s}{'new/old':>9s}")
     for cid in new_r:
-        for impl in ("fast", "im2col", "keras_layer"):
+        for impl in ("compiled", "fast", "im2col", "keras_layer"):
             a, b = old_r.get(cid, {}).get(impl), new_r[cid].get(impl)
             if a and b:
                 print(f"{cid:34s}{impl:>12s}{a['min_ms']:10.2f}{b['min_ms']:10.2f}"
@@ -179,9 +240,10 @@ def plot(report: dict, path: str) -> None:
 
     rows = report["summary"]["cases"]
     ids = list(rows)
-    series = [("fast/keras", "pooling_ref fast / Keras layer"),
+    series = [("compiled/keras", "pooling_ref compiled (Numba) / Keras layer"),
+              ("fast/keras", "pooling_ref fast / Keras layer"),
               ("im2col/keras", "pooling_ref im2col / Keras layer"),
-              ("fast/keras_ops", "pooling_ref fast / keras.ops"),
+              ("default/keras_ops", "pooling_ref default / keras.ops"),
               ("fast_skx/keras", "fast (OpenBLAS SkylakeX) / Keras layer")]
     fig, ax = plt.subplots(figsize=(10, 0.32 * len(ids) + 1.5))
     h = 0.8 / len(series)
@@ -224,6 +286,7 @@ def main(argv=None) -> int:
         report["runs"]["SkylakeX"] = run_suite(args.quick, {"OPENBLAS_CORETYPE": "SkylakeX"},
                                                families="conv")
     cases = [c for c in CASES if c.quick or not args.quick]
+    report["compile_s"] = compile_times()
     report["memory"] = peak_memory(cases)
     report["summary"] = summarize(report)
     report["this_process_blas"] = blas_info()
