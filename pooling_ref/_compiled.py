@@ -227,7 +227,7 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, op: str) -> np.ndarray:
         # Parts of the output rows on the package's thread pool (the kernel releases the
         # GIL); it serves them dynamically, which keeps both cores busy on a loaded machine
         # where a static split (prange, OpenMP) waits for the slowest thread.
-        _fast._run(lambda k: _pool_rows(*args, k * jobs // parts, (k + 1) * jobs // parts),
+        _fast.run(lambda k: _pool_rows(*args, k * jobs // parts, (k + 1) * jobs // parts),
                    list(range(parts)), x5.nbytes)
     out = out5.astype(dtype, copy=False)
     if channels_first:

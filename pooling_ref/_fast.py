@@ -1,23 +1,23 @@
-"""Kernels behind the ``"fast"`` methods: cache-sized blocks, a thread pool, exact semantics.
+"""Kernels behind the ``"fast"`` methods: the pure-NumPy fallback of pooling (used where Numba
+is missing) and the convolution GEMM.
 
 Pooling works on blocks of ``(batch items, output rows)`` small enough for the CPU cache,
 spread over a thread pool (NumPy releases the GIL inside ufunc loops). Within a block each
 window cell is one strided view of the input, restricted to the output positions whose cell
-is real, so "same" padding is never materialised (a padding cell never wins a max and adding
-one to a sum started at ``+0`` never changes it — see :mod:`pooling_ref.pooling`).
+is real (read from the geometry's tap table), so "same" padding is never materialised. The
+cells are visited in row-major window order and each is applied with the loop's own step,
+so the results are the ``"loop"`` method's bit for bit, in every dtype:
 
-* max (floats): ``np.fmax`` over the cells (NaN ignored), then ``fmax(result, lowest)``
-  (all-NaN / -inf windows give the lowest finite value). ``fmax`` of ``-0`` and ``+0`` is
-  unspecified, so a block whose result holds a zero and whose input holds a ``-0`` is
-  recomputed with the exact TF step (``acc = cell where cell > acc``, row-major order).
-  Integers: ``np.maximum``. Bitwise identical to the ``"loop"`` method.
-* average: ``+0 + cell_0 + cell_1 + ...`` in row-major window order, then one division by
-  the real-cell count — the loop's order, so bitwise identical to it.
+* max: ``acc = cell where cell > acc``, from the dtype's lowest finite value (NaN never
+  replaces, the first of equal maxima wins);
+* average: ``+0 + cell_0 + cell_1 + ...`` in the dtype, then one division by the real-cell
+  count;
 * convolution: im2col a block of rows into a reused per-thread buffer, then one GEMM with
   ``prod(kernel_size) * C_in`` as inner dimension (any summation order is within the bound).
 
 channels_first inputs are pooled in their own layout (``(N*C, *spatial, 1)``), with no
-transposition.
+transposition. The thread pool (:func:`workers`, :func:`run`) is shared with the compiled
+method.
 
 >>> import numpy as np
 >>> from pooling_ref.geometry import plan_window
@@ -36,10 +36,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .geometry import CELL_HI, CELL_LO, WindowGeometry
+from .geometry import WindowGeometry
 from .windows import pad_spatial, window_offsets
 
-__all__ = ["avg_pool", "conv_gemm", "max_pool", "supports"]
+__all__ = ["avg_pool", "conv_gemm", "max_pool", "run", "workers"]
 
 #: Target bytes of input read by one pooling block (fits in a per-core L2 cache).
 POOL_BLOCK_BYTES = 512 * 1024
@@ -48,7 +48,6 @@ CONV_BLOCK_BYTES = 4 * 2**20
 #: Below this many input bytes everything runs in the calling thread.
 PARALLEL_MIN_BYTES = 2 * 2**20
 
-_NATIVE = frozenset("bBhHiIlLqQefdg")
 _EXECUTOR: ThreadPoolExecutor | None = None
 _EXECUTOR_LOCK = threading.Lock()
 _BUFFERS = threading.local()
@@ -70,7 +69,8 @@ def _executor() -> ThreadPoolExecutor:
         return _EXECUTOR
 
 
-def _run(fn, tasks: list, nbytes: int) -> None:
+def run(fn, tasks: list, nbytes: int) -> None:
+    """``fn(task)`` for every task: on the thread pool when there is enough work."""
     if len(tasks) > 1 and workers() > 1 and nbytes >= PARALLEL_MIN_BYTES:
         for _ in _executor().map(fn, tasks):
             pass
@@ -146,7 +146,7 @@ def _pooled(kernel, x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
         row_bytes = (g.strides[0] * math.prod(g.in_spatial[1:]) * xw.shape[-1]
                      * xw.itemsize)
         tasks = _blocks(xw.shape[0], rows, row_bytes, POOL_BLOCK_BYTES)
-        _run(lambda blk: kernel(xw, g, out, blk), tasks, xw.nbytes)
+        run(lambda blk: kernel(xw, g, out, blk), tasks, xw.nbytes)
     if work is None:
         return out
     return np.moveaxis(out.reshape(n, c, *g.out_spatial), 1, -1)
@@ -155,96 +155,17 @@ def _pooled(kernel, x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
 # ----------------------------------------------------------------------------- max
 
 
-def _neg_zero_in(part: np.ndarray) -> bool:
-    bits = part.view(np.dtype(f"u{part.itemsize}"))
-    return bool((bits == (1 << (8 * part.itemsize - 1))).any())
-
-
-def _max_exact_block(xw, g, out, blk) -> None:
+def _max_block(xw, g, out, blk) -> None:
     """TF's step, row-major: ``acc = cell where cell > acc`` from the lowest finite value."""
+    from .pooling import lowest
+
     b0, b1, r0, r1 = blk
     o = out[b0:b1, r0:r1]
-    o.fill(_lowest(out.dtype))
+    o.fill(lowest(out.dtype))
     for o_sl, i_sl, _ in _cells(g, r0, r1):
         dst = o[(slice(None), *o_sl)]
         cell = xw[(slice(b0, b1), *i_sl)]
         np.copyto(dst, cell, where=cell > dst)
-
-
-def _lowest(dtype: np.dtype):
-    if dtype.kind == "f":
-        return dtype.type(-np.finfo(dtype).max)
-    return dtype.type(np.iinfo(dtype).min)
-
-
-@functools.lru_cache(maxsize=1024)
-def _axis_cells(g: WindowGeometry, axis: int, r0: int, r1: int) -> list:
-    """One spatial axis: per window index ``t``, ``(out_slice, in_slice, full)`` of its real
-    part for outputs ``[r0, r1)`` of that axis (output indices relative to ``r0``)."""
-    s = g.strides[axis]
-    cells = []
-    for lo, hi, ilo in g.tap_outputs[axis].tolist():
-        lo2, hi2 = max(lo, r0), min(hi, r1)
-        if hi2 <= lo2:
-            continue
-        ilo += (lo2 - lo) * s
-        cells.append((slice(lo2 - r0, hi2 - r0), slice(ilo, ilo + s * (hi2 - lo2 - 1) + 1, s),
-                      lo2 == r0 and hi2 == r1))
-    return cells
-
-
-def _reduce_axis(src, dst, axis: int, cells, op, fill) -> None:
-    """``dst = op-reduction over the window cells of spatial ``axis`` of ``src``."""
-    def at(a, sl):
-        return a[(slice(None),) * (axis + 1) + (sl,)]
-
-    if len(cells) >= 2 and cells[0][2] and cells[1][2]:
-        op(at(src, cells[0][1]), at(src, cells[1][1]), out=dst)
-        rest = cells[2:]
-    elif cells and cells[0][2]:
-        np.copyto(dst, at(src, cells[0][1]))
-        rest = cells[1:]
-    else:
-        dst.fill(fill)
-        rest = cells
-    for o_sl, i_sl, _ in rest:
-        d = at(dst, o_sl)
-        op(d, at(src, i_sl), out=d)
-
-
-def _max_block(xw, g, out, blk) -> None:
-    """Separable: reduce the window along the first spatial axis, then the next, ... (max
-    is order-free apart from signed zeros, handled below)."""
-    b0, b1, r0, r1 = blk
-    o = out[b0:b1, r0:r1]
-    isfloat = out.dtype.kind == "f"
-    op = np.fmax if isfloat else np.maximum
-    fill = -np.inf if isfloat else _lowest(out.dtype)
-    src = xw[b0:b1]
-    shape = list(src.shape)
-    for axis in range(g.rank):
-        lo, hi = (r0, r1) if axis == 0 else (0, g.out_spatial[axis])
-        shape[axis + 1] = hi - lo
-        if axis == g.rank - 1:
-            dst = o
-        else:
-            dst = _buffer(math.prod(shape) * out.itemsize, out.dtype, f"max{axis}")
-            dst = dst.reshape(shape)
-        _reduce_axis(src, dst, axis, _axis_cells(g, axis, lo, hi), op, fill)
-        src = dst
-    if isfloat:
-        np.fmax(o, _lowest(out.dtype), out=o)
-        # fmax(-0, +0) is unspecified: redo exactly where it can matter.
-        if not o.all():
-            rows = g.taps[0]
-            lo, hi = rows[r0, CELL_LO], rows[r1 - 1, CELL_HI]     # input rows of the block
-            if _neg_zero_in(xw[b0:b1, lo:hi]):
-                _max_exact_block(xw, g, out, blk)
-
-
-def supports(dtype: np.dtype) -> bool:
-    """Whether the fast kernels handle ``dtype`` (NumPy-native ints and floats)."""
-    return dtype.kind in "fiu" and dtype.char in _NATIVE
 
 
 def max_pool(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
@@ -365,6 +286,6 @@ def conv_gemm(x: np.ndarray, kernel: np.ndarray, g: WindowGeometry, out: np.ndar
 
     nbytes = xp.nbytes + out.nbytes
     if len(tasks) > 1 and workers() > 1 and nbytes >= PARALLEL_MIN_BYTES:
-        _single_threaded_blas(lambda: _run(block, tasks, nbytes))
+        _single_threaded_blas(lambda: run(block, tasks, nbytes))
     else:
-        _run(block, tasks, nbytes)
+        run(block, tasks, nbytes)

@@ -41,7 +41,7 @@ from .geometry import (
     normalize_tuple,
     plan_window,
 )
-from .windows import im2col_chunks, pad_spatial, real_window_at, shifted, window_offsets
+from .windows import im2col_chunks, real_window_at
 
 __all__ = ["avg_pool", "global_avg_pool", "global_max_pool", "max_pool"]
 
@@ -137,14 +137,7 @@ def _max_fast(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
     """Cache-sized blocks on a thread pool (see :mod:`pooling_ref._fast`); bitwise = loop."""
     from . import _fast
 
-    if _fast.supports(x_cl.dtype):
-        return _fast.max_pool(x_cl, g)
-    xp = pad_spatial(x_cl, g, _pad_value_for_max(x_cl.dtype))
-    best = np.full((x_cl.shape[0], *g.out_spatial, x_cl.shape[-1]), lowest(x_cl.dtype),
-                   dtype=x_cl.dtype)
-    for offset in window_offsets(g):
-        _take_greater(best, shifted(xp, offset, g))
-    return best
+    return _fast.max_pool(x_cl, g)
 
 
 # ----------------------------------------------------------------------------- average pooling
@@ -184,14 +177,7 @@ def _avg_fast(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
     """The loop's exact summation order, in cache-sized blocks on a thread pool."""
     from . import _fast
 
-    if _fast.supports(x_cl.dtype):
-        return _fast.avg_pool(x_cl, g, _real_counts(g, x_cl.dtype))
-    xp = pad_spatial(x_cl, g, 0)
-    total = np.zeros((x_cl.shape[0], *g.out_spatial, x_cl.shape[-1]), dtype=x_cl.dtype)
-    for offset in window_offsets(g):
-        total += shifted(xp, offset, g)
-    total /= _real_counts(g, x_cl.dtype)
-    return total
+    return _fast.avg_pool(x_cl, g, _real_counts(g, x_cl.dtype))
 
 
 def _compiled(op: str):
