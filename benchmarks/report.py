@@ -123,7 +123,7 @@ def peak_memory(cases) -> dict:
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             row[f"{impl}_peak_bytes"] = peak
-        mem[case.id] = row
+        mem[case.id] = row                 # an impl that does not apply has no entry
     return mem
 
 
@@ -193,9 +193,9 @@ def print_table(report: dict) -> None:
     cols = ["compiled_ms", "fast_ms", "keras_ms", "compiled/keras", "fast/keras",
             "default/keras_ops", "im2col/keras", "loop/keras", "default/read", "fast_skx/keras"]
     print()
-    print(f"{'case':34s}" + "".join(f"{c:>15s}" for c in cols))
+    print(f"{'case':30s}" + "".join(f"{c:>18s}" for c in cols))
     for cid, row in summ["cases"].items():
-        print(f"{cid:34s}" + "".join(f"{_fmt(row.get(c)):>15s}" for c in cols))
+        print(f"{cid:30s}" + "".join(f"{_fmt(row.get(c)):>18s}" for c in cols))
     for cid, note in report["runs"]["default"].get("keras_notes", {}).items():
         print(f"  note, {cid}: {note}")
     print()
@@ -212,10 +212,11 @@ def print_table(report: dict) -> None:
               "im2col chunk bound")
         for cid, m in report["memory"].items():
             mib = 2**20
-            print(f"  {cid:34s} {m['input_bytes'] / mib:8.1f} "
-                  f"{m.get('im2col_peak_bytes', 0) / mib:8.1f} "
-                  f"{m.get('fast_peak_bytes', 0) / mib:8.1f} "
-                  f"{m.get('compiled_peak_bytes', 0) / mib:8.1f} {m['chunk_bytes'] / mib:6.0f}")
+            peaks = "".join(
+                f"{m[f'{impl}_peak_bytes'] / mib:9.1f}" if f"{impl}_peak_bytes" in m
+                else f"{'-':>9s}" for impl in ("im2col", "fast", "compiled"))
+            print(f"  {cid:34s} {m['input_bytes'] / mib:8.1f}{peaks} "
+                  f"{m['chunk_bytes'] / mib:6.0f}")
 
 
 def compare(report: dict, old_path: str) -> None:

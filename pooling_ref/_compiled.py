@@ -117,63 +117,71 @@ if AVAILABLE:
             return acc + v
         return _round_f16(acc + v)
 
-    @njit(cache=True, nogil=True)
-    def _pool_rows(x, out, shape, taps_d, taps_h, taps_w, tap_outputs_w, stride_w, mode,
-                   init, channels_inner, job_lo, job_hi):
-        """Output rows ``job_lo <= job < job_hi`` (job = ``(b*OD + od)*OH + oh``) of the
-        pooling of flat C-contiguous ``x`` (shape ``(N, D, H, W, C)``) into flat ``out``."""
-        nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
-        d_in, h_in, w_in, nc = shape
-        unc = uint64(nc)
-        count = np.empty(1, out.dtype)            # a real-cell count in the dtype
-        for job in range(job_lo, job_hi):
-            b = job // (nd * nh)
-            od = (job // nh) % nd
-            oh = job % nh
-            ob = uint64(job * nw * nc)            # unsigned indices: no wrap-around checks
-            for i in range(ob, ob + uint64(nw * nc)):
-                out[i] = init
-            for i_d in range(taps_d[od, CELL_LO], taps_d[od, CELL_HI]):
-                for i_h in range(taps_h[oh, CELL_LO], taps_h[oh, CELL_HI]):
-                    xb = uint64(((b * d_in + i_d) * h_in + i_h) * w_in * nc)
-                    if channels_inner:
-                        # per tap of the row, all outputs it is real for; channels innermost
-                        for t in range(tap_outputs_w.shape[0]):
-                            lo, hi = tap_outputs_w[t, 0], tap_outputs_w[t, 1]
-                            xi = xb + uint64(tap_outputs_w[t, 2] * nc)
-                            step = uint64(stride_w * nc)
-                            for oi in range(ob + uint64(lo * nc), ob + uint64(hi * nc), unc):
+    def _kernel(mode):
+        """The pooling kernel for one ``mode`` (a compile-time constant of the closure, so
+        each kernel has only its own step in its inner loops; cached per mode)."""
+
+        @njit(cache=True, nogil=True)
+        def _pool_rows(x, out, shape, taps_d, taps_h, taps_w, tap_outputs_w, stride_w,
+                       init, channels_inner, job_lo, job_hi):
+            """Output rows ``job_lo <= job < job_hi`` (job = ``(b*OD + od)*OH + oh``) of the
+            pooling of flat C-contiguous ``x`` (shape ``(N, D, H, W, C)``) into flat ``out``."""
+            nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
+            d_in, h_in, w_in, nc = shape
+            unc = uint64(nc)
+            count = np.empty(1, out.dtype)            # a real-cell count in the dtype
+            for job in range(job_lo, job_hi):
+                b = job // (nd * nh)
+                od = (job // nh) % nd
+                oh = job % nh
+                ob = uint64(job * nw * nc)            # unsigned indices: no wrap-around checks
+                for i in range(ob, ob + uint64(nw * nc)):
+                    out[i] = init
+                for i_d in range(taps_d[od, CELL_LO], taps_d[od, CELL_HI]):
+                    for i_h in range(taps_h[oh, CELL_LO], taps_h[oh, CELL_HI]):
+                        xb = uint64(((b * d_in + i_d) * h_in + i_h) * w_in * nc)
+                        if channels_inner:
+                            # per tap of the row, all outputs it is real for; channels innermost
+                            for t in range(tap_outputs_w.shape[0]):
+                                lo, hi = tap_outputs_w[t, 0], tap_outputs_w[t, 1]
+                                xi = xb + uint64(tap_outputs_w[t, 2] * nc)
+                                step = uint64(stride_w * nc)
+                                for oi in range(ob + uint64(lo * nc), ob + uint64(hi * nc), unc):
+                                    for c in range(unc):
+                                        out[oi + c] = _step(out[oi + c], x[xi + c], mode)
+                                    xi += step
+                        else:
+                            # few channels: per output, its real taps of the row
+                            for ow in range(nw):
+                                lo = xb + uint64(taps_w[ow, CELL_LO] * nc)
+                                hi = xb + uint64(taps_w[ow, CELL_HI] * nc)
+                                oi = ob + uint64(ow * nc)
                                 for c in range(unc):
-                                    out[oi + c] = _step(out[oi + c], x[xi + c], mode)
-                                xi += step
-                    else:
-                        # few channels: per output, its real taps of the row
-                        for ow in range(nw):
-                            lo = xb + uint64(taps_w[ow, CELL_LO] * nc)
-                            hi = xb + uint64(taps_w[ow, CELL_HI] * nc)
-                            oi = ob + uint64(ow * nc)
+                                    acc = out[oi + c]
+                                    if nc == 1:
+                                        for i in range(lo, hi):
+                                            acc = _step(acc, x[i], mode)
+                                    else:
+                                        for i in range(lo + c, hi + c, unc):
+                                            acc = _step(acc, x[i], mode)
+                                    out[oi + c] = acc
+                if mode != _MAX:
+                    dh = ((taps_d[od, TAP_HI] - taps_d[od, TAP_LO])
+                          * (taps_h[oh, TAP_HI] - taps_h[oh, TAP_LO]))
+                    for ow in range(nw):
+                        count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
+                        oi = ob + uint64(ow * nc)
+                        if mode == _SUM:
                             for c in range(unc):
-                                acc = out[oi + c]
-                                if nc == 1:
-                                    for i in range(lo, hi):
-                                        acc = _step(acc, x[i], mode)
-                                else:
-                                    for i in range(lo + c, hi + c, unc):
-                                        acc = _step(acc, x[i], mode)
-                                out[oi + c] = acc
-            if mode != _MAX:
-                dh = ((taps_d[od, TAP_HI] - taps_d[od, TAP_LO])
-                      * (taps_h[oh, TAP_HI] - taps_h[oh, TAP_LO]))
-                for ow in range(nw):
-                    count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
-                    oi = ob + uint64(ow * nc)
-                    if mode == _SUM:
-                        for c in range(unc):
-                            out[oi + c] = out[oi + c] / count[0]
-                    else:
-                        q = _round_f16(count[0])
-                        for c in range(unc):
-                            out[oi + c] = _round_f16(out[oi + c] / q)
+                                out[oi + c] = out[oi + c] / count[0]
+                        else:
+                            q = _round_f16(count[0])
+                            for c in range(unc):
+                                out[oi + c] = _round_f16(out[oi + c] / q)
+
+        return _pool_rows
+
+    _KERNELS = {mode: _kernel(mode) for mode in (_MAX, _SUM, _SUM_F16)}
 
 
 @functools.lru_cache(maxsize=256)
@@ -220,14 +228,15 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, op: str) -> np.ndarray:
     out5 = np.empty((x5.shape[0], *g3.out_spatial, x5.shape[-1]), cdtype)
     if out5.size:
         args = (x5.reshape(-1), out5.reshape(-1), np.array(x5.shape[1:], np.int64),
-                *g3.taps, g3.tap_outputs[2], g3.strides[2], mode, init,
+                *g3.taps, g3.tap_outputs[2], g3.strides[2], init,
                 bool(x5.shape[-1] >= CHANNELS_INNER_MIN))
         jobs = out5.size // (g3.out_spatial[2] * x5.shape[-1])
         parts = max(1, min(jobs, max(2 * _fast.workers(), x5.nbytes // PART_BYTES)))
         # Parts of the output rows on the package's thread pool (the kernel releases the
         # GIL); it serves them dynamically, which keeps both cores busy on a loaded machine
         # where a static split (prange, OpenMP) waits for the slowest thread.
-        _fast.run(lambda k: _pool_rows(*args, k * jobs // parts, (k + 1) * jobs // parts),
+        kernel = _KERNELS[mode]
+        _fast.run(lambda k: kernel(*args, k * jobs // parts, (k + 1) * jobs // parts),
                    list(range(parts)), x5.nbytes)
     out = out5.astype(dtype, copy=False)
     if channels_first:
