@@ -231,8 +231,10 @@ def conv(
     strides > 1 together with dilation > 1, and so does this function. "same" padding cells
     contribute no term (as TF: with a non-finite kernel, 0 * inf never appears; such calls
     use the loop method). ``method``:
-    ``"loop"``, ``"im2col"``, ``"fast"`` or ``"auto"``; results agree within the
-    documented error bound (see :func:`pooling_ref.tolerance.conv_error_bound`).
+    ``"loop"``, ``"im2col"``, ``"fast"`` or ``"auto"`` (= ``"fast"``: the products are BLAS
+    GEMMs; ``"compiled"`` is accepted and runs ``"fast"`` too, as there is no Numba conv
+    kernel); results agree within the documented error bound (see
+    :func:`pooling_ref.tolerance.conv_error_bound`).
     """
     spec, fmt, method = _prepare(x, kernel, bias, strides, padding, data_format,
                                  dilation_rate, groups, method)

@@ -9,8 +9,10 @@ Semantics (TensorFlow CPU, bit for bit):
 * average: the real cells of the window summed in row-major order in the input dtype,
   starting from ``+0``, then divided by the number of real (unpadded) cells.
 
-Each op has three methods: ``"loop"`` (the readable specification), ``"im2col"`` (chunked
-columns, one reduction) and ``"fast"`` (shifted strided views; the default).
+Each op has four methods: ``"loop"`` (the readable specification), ``"im2col"`` (chunked
+columns, one reduction), ``"fast"`` (cache-sized blocks of strided views, pure NumPy) and
+``"compiled"`` (the loop compiled with Numba, :mod:`pooling_ref._compiled`); ``"auto"`` is
+``"compiled"`` where Numba is installed, else ``"fast"``. All are bitwise identical.
 
 >>> import numpy as np
 >>> x = np.array([1., 2., 3., 4., 5.], dtype=np.float32).reshape(1, 5, 1)
@@ -221,7 +223,8 @@ def max_pool(
            [12., 16.]], dtype=float32)
 
     ``strides=None`` means ``strides = pool_size``. ``method``: ``"loop"``, ``"im2col"``,
-    ``"fast"`` or ``"auto"`` (= ``"fast"``); all give bitwise-identical results.
+    ``"fast"``, ``"compiled"`` or ``"auto"`` (= ``"compiled"`` with Numba, else ``"fast"``);
+    all give bitwise-identical results.
 
     ``nan="tf"`` (default, TF bit for bit): NaN is ignored, the first of equal maxima wins
     (``[-0., +0.] -> -0.``), a window of only NaN/-inf gives the dtype's lowest finite value
