@@ -246,7 +246,7 @@ def plot(report: dict, path: str) -> None:
               ("im2col/keras", "pooling_ref im2col / Keras layer"),
               ("default/keras_ops", "pooling_ref default / keras.ops"),
               ("fast_skx/keras", "fast (OpenBLAS SkylakeX) / Keras layer")]
-    fig, ax = plt.subplots(figsize=(10, 0.32 * len(ids) + 1.5))
+    fig, ax = plt.subplots(figsize=(13, 0.32 * len(ids) + 1.5))
     h = 0.8 / len(series)
     for i, (key, label) in enumerate(series):
         vals = [rows[c].get(key) or 0 for c in ids]
@@ -261,7 +261,7 @@ def plot(report: dict, path: str) -> None:
     ax.set_title(f"pooling_ref vs Keras {report['versions'].get('keras')} "
                  f"(TF {report['versions'].get('tensorflow')}), OpenBLAS {b.get('corename')}",
                  fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
