@@ -32,7 +32,9 @@ from .strategies import pool_cases
 
 METHODS = ("im2col", "fast", "compiled", "auto")
 DTYPES = ("float32", "float64", "float16", "bfloat16")
-needs_numba = pytest.mark.skipif(not _compiled.AVAILABLE, reason="Numba not installed")
+needs_numba = pytest.mark.skipif(
+    not _compiled.AVAILABLE,
+    reason="Numba not available (not installed, or POOLING_REF_DISABLE_NUMBA set)")
 POOLS = {"max_pool": pr.max_pool, "avg_pool": pr.avg_pool}
 
 
