@@ -13,6 +13,7 @@ semantics, the tolerance policy and the known TF/Keras defects.
 
 from .conv import conv
 from .geometry import output_length, same_pads
+from .gradients import avg_pool_grad, conv_grad, max_pool_grad
 from .oracle import Report, check
 from .padding import zero_pad
 from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
@@ -23,12 +24,15 @@ __version__ = "0.1.0"
 __all__ = [
     "Report",
     "avg_pool",
+    "avg_pool_grad",
     "check",
     "conv",
+    "conv_grad",
     "global_avg_pool",
     "global_max_pool",
     "im2col",
     "max_pool",
+    "max_pool_grad",
     "output_length",
     "same_pads",
     "zero_pad",
