@@ -22,9 +22,10 @@ kernel paths, oneDNN and Eigen; see docs/gradients.md):
   with no number (only NaN / -inf) sends it nowhere.
 * ``ties="split"`` (no TF kernel does this): the cells of ``"all"`` share it equally.
 
-Contributions of overlapping windows are added to a cell starting from ``+0``, in TF's
-order (row-major output order for 1D/2D; for 3D the last spatial axis outermost) (so a cell no window selects is ``+0``). Average pooling sends
-``grad_out / count`` to each real cell of the window (``count`` excludes "same" padding).
+Contributions of overlapping windows are added to a cell starting from ``+0`` (so a cell
+no window selects is ``+0``), in TF's order: row-major output order for 1D/2D; for 3D the
+last spatial axis outermost. Average pooling sends ``grad_out / count`` to each real cell
+of the window (``count`` excludes "same" padding).
 
 Methods: ``"loop"`` is the specification (one output position at a time, the windows of
 the forward definition); ``"fast"`` is vectorised over all windows (one strided view per

@@ -20,6 +20,10 @@ from pooling_ref import keras_ref
 NAN, INF = np.nan, np.inf
 
 
+def _flat(shape, values) -> np.ndarray:
+    return np.asarray(values, float).reshape(shape)
+
+
 def _cl(values, rank: int, dtype="float32") -> np.ndarray:
     a = np.asarray(values, dtype=dtype)
     return a.reshape(1, *a.shape, 1) if a.ndim == rank else a
@@ -35,7 +39,7 @@ def pool_row(name: str, kind: str, x: np.ndarray, params: dict, grad_out=None) -
         try:
             r = keras_ref.pool_grad(kind, x, g, **params, path=path)
             cells.append(f"{path}={np.array2string(r.ravel(), separator=',')}")
-        except Exception as e:  # noqa: BLE001 - record what TF does
+        except Exception as e:
             cells.append(f"{path}=<{type(e).__name__}>")
     print(f"{name} | {kind} {params} {x.dtype.name} | x={x.ravel().tolist()} | "
           f"g={g.ravel().tolist()} | " + " | ".join(cells))
@@ -50,22 +54,21 @@ def main() -> None:
         k = (2,) * rank
         ones = np.ones(k)
         pool_row(f"{rank}D ties: window of ones", "Max", _cl(ones, rank), {"pool_size": 2})
-        flat = lambda v: np.asarray(v, float).reshape(k)  # noqa: E731
         n = 2 ** rank
         pool_row(f"{rank}D NaN first, max later", "Max",
-                 _cl(flat(([NAN, 1, 2, NAN] + [0] * n)[:n]), rank), {"pool_size": 2})
-        pool_row(f"{rank}D NaN later", "Max", _cl(flat(([1, NAN, 2, NAN] + [0] * n)[:n]), rank),
+                 _cl(_flat(k, ([NAN, 1, 2, NAN] + [0] * n)[:n]), rank), {"pool_size": 2})
+        pool_row(f"{rank}D NaN later", "Max", _cl(_flat(k, ([1, NAN, 2, NAN] + [0] * n)[:n]), rank),
                  {"pool_size": 2})
-        pool_row(f"{rank}D all NaN", "Max", _cl(flat([NAN] * n), rank), {"pool_size": 2})
-        pool_row(f"{rank}D all -inf", "Max", _cl(flat([-INF] * n), rank), {"pool_size": 2})
-        pool_row(f"{rank}D -inf and NaN", "Max", _cl(flat([-INF, NAN] * (n // 2)), rank),
+        pool_row(f"{rank}D all NaN", "Max", _cl(_flat(k, [NAN] * n), rank), {"pool_size": 2})
+        pool_row(f"{rank}D all -inf", "Max", _cl(_flat(k, [-INF] * n), rank), {"pool_size": 2})
+        pool_row(f"{rank}D -inf and NaN", "Max", _cl(_flat(k, [-INF, NAN] * (n // 2)), rank),
                  {"pool_size": 2})
-        pool_row(f"{rank}D -0 then +0", "Max", _cl(flat([-0.0, 0.0] + [-1] * (n - 2)), rank),
+        pool_row(f"{rank}D -0 then +0", "Max", _cl(_flat(k, [-0.0, 0.0] + [-1] * (n - 2)), rank),
                  {"pool_size": 2})
-        pool_row(f"{rank}D +0 then -0", "Max", _cl(flat([0.0, -0.0] + [-1] * (n - 2)), rank),
+        pool_row(f"{rank}D +0 then -0", "Max", _cl(_flat(k, [0.0, -0.0] + [-1] * (n - 2)), rank),
                  {"pool_size": 2})
         pool_row(f"{rank}D tie at cells 1 and 2", "Max",
-                 _cl(flat(([0, 3, 3] + [0] * n)[:n]), rank), {"pool_size": 2})
+                 _cl(_flat(k, ([0, 3, 3] + [0] * n)[:n]), rank), {"pool_size": 2})
         pool_row(f"{rank}D same 2/2 on 3^r of -1", "Max", _cl(-np.ones((3,) * rank), rank),
                  {"pool_size": 2, "padding": "same"})
         pool_row(f"{rank}D same 2/2 on 3^r of -1", "Average", _cl(-np.ones((3,) * rank), rank),
@@ -87,7 +90,7 @@ def main() -> None:
         for dt in ("float16", "float64"):
             pool_row(f"{rank}D ties {dt}", "Max", _cl(ones, rank, dt), {"pool_size": 2})
             pool_row(f"{rank}D NaN first {dt}", "Max",
-                     _cl(flat(([NAN, 1, 2, NAN] + [0] * n)[:n]), rank, dt), {"pool_size": 2})
+                     _cl(_flat(k, ([NAN, 1, 2, NAN] + [0] * n)[:n]), rank, dt), {"pool_size": 2})
     print("# TF_FACTS 1D [1, 1, 1] k2 s1 and k3")
     pool_row("1D [1,1,1] k2 s1", "Max", _cl([1, 1, 1], 1), {"pool_size": 2, "strides": 1})
     pool_row("1D [1,1,1] k3", "Max", _cl([1, 1, 1], 1), {"pool_size": 3})
@@ -115,7 +118,7 @@ def conv_rows() -> None:
         for path in keras_ref.GRAD_PATHS:
             try:
                 res[path] = keras_ref.conv_grad(x, kern, go, **params, path=path)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 res[path] = type(e).__name__
         if all(not isinstance(r, str) for r in res.values()):
             diffs = [float(np.max(np.abs(a - b))) for a, b in zip(res["eager"], res["xla"])]
