@@ -168,3 +168,71 @@ def avg_pool_bound(x: object, pool_size, **params) -> np.ndarray:
     mag = avg_pool(np.abs(x.astype(np.float64)), pool_size, **params)
     terms = int(np.prod(np.broadcast_to(pool_size, (x.ndim - 2,))))
     return error_bound(mag, terms, x.dtype)
+
+
+# ----------------------------------------------------------------------------- gradients
+# Bounds for the backward passes (issue 11), derived as the forward bound above: every
+# gradient element is a sum of K terms, each a product (one rounding) or a quotient
+# ``grad_out / count`` (one rounding), so two implementations that sum in different orders
+# differ by at most ``K * eps * sum|terms|`` and ``error_bound(mag, K, dtype)`` covers it
+# with the same factor C. ``mag`` is the same gradient of the absolute values in float64.
+#
+# * average pooling, grad_x: K(cell) = number of windows containing the cell
+#   (``gradients.cover_counts``; at most ``prod(ceil(pool_size / strides))``);
+# * convolution, grad_x: K(cell) = (number of (output position, kernel tap) pairs landing on
+#   the cell, ``cover_counts``; per axis at most ``ceil(k / s)`` undilated, ``k`` dilated)
+#   times the filters of the cell's group (``filters // groups``);
+# * convolution, grad_kernel: K = N * prod(out_spatial) (one product per batch item and
+#   output position; padding taps add no term, so this is an upper bound);
+# * convolution, grad_bias: K = N * prod(out_spatial) (a plain sum of grad_out).
+
+
+def _per_cell(counts: np.ndarray, data_format: str) -> np.ndarray:
+    """Spatial ``counts`` shaped to broadcast against a batch in ``data_format``."""
+    if data_format == "channels_first":
+        return counts[None, None]
+    return counts[None, ..., None]
+
+
+def avg_pool_grad_bound(x: object, grad_out: object, pool_size, strides=None,
+                        padding: str = "valid", data_format: str = "channels_last",
+                        **_ignored) -> np.ndarray:
+    """Error bound for ``avg_pool_grad(x, grad_out, pool_size, ...)`` (see above).
+
+    >>> import numpy as np
+    >>> b = avg_pool_grad_bound(np.zeros((1, 4, 1), np.float32), np.ones((1, 2, 1),
+    ...                         np.float32), 3, strides=1)
+    >>> bool(b[0, 1, 0] > b[0, 0, 0] > 0)          # 2 windows cover cell 1, 1 covers cell 0
+    True
+    """
+    from .gradients import avg_pool_grad, cover_counts
+    from .pooling import _prepare
+
+    x = np.asarray(x)
+    _, g, fmt, _ = _prepare("avg_pool_grad_bound", x, pool_size, strides, padding,
+                            data_format, "loop")
+    mag = avg_pool_grad(np.abs(x.astype(np.float64)),
+                        np.abs(np.asarray(grad_out).astype(np.float64)), pool_size, strides,
+                        padding, data_format)
+    return error_bound(mag, _per_cell(cover_counts(g), fmt), x.dtype)
+
+
+def conv_grad_bounds(x: object, kernel: object, grad_out: object, strides=1,
+                     padding: str = "valid", data_format: str = "channels_last",
+                     dilation_rate=1, groups: int = 1, **_ignored
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Error bounds ``(grad_x, grad_kernel, grad_bias)`` for ``conv_grad`` (see above)."""
+    from .conv import _prepare
+    from .gradients import conv_grad, cover_counts
+
+    x, kernel = np.asarray(x), np.asarray(kernel)
+    p, fmt, _ = _prepare(x, kernel, None, strides, padding, data_format, dilation_rate,
+                         groups, "loop")
+    mags = conv_grad(np.abs(x.astype(np.float64)), np.abs(kernel.astype(np.float64)),
+                     np.abs(np.asarray(grad_out).astype(np.float64)), strides, padding,
+                     data_format, dilation_rate, groups)
+    per_output = x.shape[0] * int(np.prod(p.g.out_spatial))
+    dtype = np.result_type(x.dtype, kernel.dtype)
+    terms_x = _per_cell(cover_counts(p.g), fmt) * p.f_g
+    return (error_bound(mags[0], terms_x, dtype), error_bound(mags[1], per_output, dtype),
+            error_bound(mags[2], per_output, dtype))
