@@ -17,9 +17,11 @@ kernel paths, oneDNN and Eigen; see docs/gradients.md):
   at the window's first *real* cell and moves on only to a strictly greater cell. So the
   first of tied maxima gets it, and a NaN in the first real cell keeps it (the forward
   ignored that NaN); a window of only NaN or only -inf sends it to its first real cell.
-* **3D** (``ties="all"``): every cell equal to the forward maximum (:func:`max_pool`)
-  receives the full gradient (``-0 == +0`` ties too); a NaN cell never does, and a window
-  with no number (only NaN / -inf) sends it nowhere.
+* **3D**: every cell within ``1e-5`` of the forward maximum (:func:`max_pool`), i.e.
+  ``|x - max| < 1e-5`` in ``x``'s dtype, receives the full gradient — ties (``-0`` and
+  ``+0`` too) and near-ties (``1`` and ``0.999999``); a NaN cell never does, an infinite
+  maximum sends it nowhere (``inf - inf`` is NaN), nor does a window with no number (only
+  NaN / -inf). ``ties="all"`` is the exact-equality version of this rule.
 * ``ties="split"`` (no TF kernel does this): the cells of ``"all"`` share it equally.
 
 Contributions of overlapping windows are added to a cell starting from ``+0`` (so a cell
@@ -51,15 +53,17 @@ from .pooling import _prepare as _pool_prepare
 from .pooling import _real_counts, _take_greater, lowest
 from .windows import pad_spatial, real_window_at, shifted, window_at, window_offsets
 
-__all__ = ["TIES", "avg_pool_grad", "conv_grad", "cover_counts", "default_ties",
-           "max_pool_grad"]
+__all__ = ["TIES", "avg_pool_grad", "conv_grad", "cover_counts", "max_pool_grad"]
 
 IntOrTuple = int | Sequence[int]
 
 #: The tie rules of :func:`max_pool_grad` (module docstring).
 TIES = ("first", "all", "split")
-#: What TensorFlow does, per spatial rank (measured, TF 2.21 CPU, oneDNN and Eigen eager).
-_TF_TIES = {1: "first", 2: "first", 3: "all"}
+#: What TensorFlow does, per spatial rank (measured, TF 2.21 CPU, oneDNN and Eigen eager):
+#: ``"tf3d"`` is ``"all"`` with TF's MaxPool3DGrad test for "tied" (:func:`_tied`).
+_TF_TIES = {1: "first", 2: "first", 3: "tf3d"}
+#: TF's MaxPool3DGrad: a cell is "the maximum" when ``|x - max| < 1e-5`` (in x's dtype).
+_TF3D_TOLERANCE = 1e-5
 _METHODS = ("auto", "loop", "fast")
 #: Order in which a cell adds what overlapping windows send it, per spatial rank: output
 #: positions sorted by this key (measured, TF 2.21 CPU: MaxPoolGrad row-major; MaxPool3DGrad
@@ -79,15 +83,6 @@ def _offsets(g: WindowGeometry) -> list[tuple[int, int, tuple[int, ...]]]:
     through an earlier window cell, so the order is the same key, descending."""
     cells = list(enumerate(window_offsets(g)))
     return sorted(cells, key=lambda ic: _ACCUMULATION_KEY[g.rank](ic[1]), reverse=True)
-
-
-def default_ties(rank: int) -> str:
-    """TensorFlow's max-pooling tie rule for spatial ``rank``.
-
-    >>> default_ties(2), default_ties(3)
-    ('first', 'all')
-    """
-    return _TF_TIES[rank]
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -175,7 +170,17 @@ def _chosen(cells: np.ndarray, ties: str) -> np.ndarray:
     best = np.full(cells[:, 0].shape, lowest(cells.dtype), dtype=cells.dtype)
     for i in range(k):               # the forward maximum (pooling.max_pool's rule)
         _take_greater(best, cells[:, i])
-    return cells == best[:, None, :]         # "all" and "split": every cell equal to it
+    return _tied(cells, best[:, None, :], ties)
+
+
+def _tied(v: np.ndarray, maximum: np.ndarray, ties: str) -> np.ndarray:
+    """Which cells count as the window's maximum: equal to it (``"all"``, ``"split"``) or,
+    TF's 3D rule (``"tf3d"``), within ``1e-5`` of it in ``x``'s dtype — so near-ties share
+    and an infinite maximum (``inf - inf = NaN``) sends nothing (measured, TF 2.21)."""
+    if ties != "tf3d" or not is_float_dtype(v.dtype):
+        return v == maximum
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.abs(v - maximum) < v.dtype.type(_TF3D_TOLERANCE)
 
 
 def _share(upstream: np.ndarray, chosen_count: np.ndarray, ties: str) -> np.ndarray:
@@ -216,7 +221,7 @@ def _max_grad_fast(x_cl, gout, g, ties):
         chosen = [pick == i for i in range(len(offsets))]
     else:
         fwd = _POOL_METHODS["max"]["fast"](x_cl, g)          # the forward maximum
-        chosen = [shifted(real, o, g) & (shifted(xp, o, g) == fwd) for o in offsets]
+        chosen = [shifted(real, o, g) & _tied(shifted(xp, o, g), fwd, ties) for o in offsets]
     share = _share(gout, sum(c.astype(np.int64) for c in chosen), ties)
     gp = _padded_zeros(x_cl, g, x_cl.dtype)
     zero = x_cl.dtype.type(0)
@@ -248,16 +253,17 @@ def max_pool_grad(
            [0.25, 0.25]], dtype=float32)
 
     ``grad_out`` has the shape and dtype of ``max_pool(x, ...)``; the result has those of
-    ``x``. ``ties``: ``"first"``, ``"all"``, ``"split"`` or ``None`` (TensorFlow's rule for
-    the rank: ``"first"`` for 1D/2D, ``"all"`` for 3D); see the module docstring for NaN.
+    ``x``. ``ties``: ``"first"``, ``"all"`` (every cell equal to the maximum), ``"split"``
+    (those share it equally) or ``None``: TensorFlow's rule for the rank — ``"first"`` for
+    1D/2D, for 3D ``"all"`` with ``|x - max| < 1e-5`` as "equal" (module docstring).
     ``method``: ``"loop"``, ``"fast"`` or ``"auto"`` (``"fast"``); bitwise identical.
     """
     op = "max_pool_grad"
     x_cl, gout, g, fmt, method = _pool_args(op, x, grad_out, pool_size, strides, padding,
                                             data_format, method)
     if ties is None:
-        ties = default_ties(g.rank)
-    if not isinstance(ties, str) or ties not in TIES:
+        ties = _TF_TIES[g.rank]
+    elif not isinstance(ties, str) or ties not in TIES:
         raise ValueError(f"{op}: ties must be None or one of {TIES}, got {ties!r}")
     if ties == "split" and not is_float_dtype(x_cl.dtype):
         raise TypeError(f"{op}: ties='split' needs a floating dtype, got {x_cl.dtype.name}")

@@ -91,6 +91,12 @@ def main() -> None:
             pool_row(f"{rank}D ties {dt}", "Max", _cl(ones, rank, dt), {"pool_size": 2})
             pool_row(f"{rank}D NaN first {dt}", "Max",
                      _cl(_flat(k, ([NAN, 1, 2, NAN] + [0] * n)[:n]), rank, dt), {"pool_size": 2})
+    print("# 3D: which cells count as tied (the rest of the 2x2x2 window is -5)")
+    for vals in ([INF, 1], [INF, INF], [3e38, 3e38], [1.0, 1.0 - 1e-6], [1e-6, 0],
+                 [1e-5, 0], [9.999e-6, 0], [100, 100 - 1e-5], [1e-5, 1e-5 - 1e-6]):
+        x = np.full(8, -5.0)
+        x[:2] = vals
+        pool_row(f"3D near-tie {vals}", "Max", _cl(x.reshape(2, 2, 2), 3), {"pool_size": 2})
     print("# TF_FACTS 1D [1, 1, 1] k2 s1 and k3")
     pool_row("1D [1,1,1] k2 s1", "Max", _cl([1, 1, 1], 1), {"pool_size": 2, "strides": 1})
     pool_row("1D [1,1,1] k3", "Max", _cl([1, 1, 1], 1), {"pool_size": 3})
