@@ -12,11 +12,14 @@ Reference: :func:`pooling_ref.keras_ref.pool_grad` / :func:`~pooling_ref.keras_r
 
 Tolerances: max pooling bitwise (values and accumulation order are TF's: see
 ``pooling_ref.gradients``); average pooling and convolution within the derived bounds of
-``pooling_ref.tolerance`` (``avg_pool_grad_bound``, ``conv_grad_bounds``). The worst
-``|diff| / bound`` of each case is recorded as the junit property ``worst_bound_ratio``.
+``pooling_ref.tolerance`` (``avg_pool_grad_bound``, ``conv_grad_bounds``). With
+``GRAD_RATIO_LOG=<file>`` set, each case appends its worst ``|diff| / bound`` there (how the
+ratios in docs/gradients.md were measured).
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -69,6 +72,13 @@ def _draw_upstream(data, forward: np.ndarray) -> np.ndarray:
     kind = data.draw(st.sampled_from(UPSTREAM_KINDS), label="upstream")
     seed = data.draw(st.integers(0, 2**32 - 1), label="upstream_seed")
     return _upstream(np.random.default_rng(seed), forward.shape, forward.dtype, kind)
+
+
+def _log_ratio(op: str, worst: float) -> None:
+    path = os.environ.get("GRAD_RATIO_LOG")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{op} {worst!r}\n")
 
 
 def _kw(params: dict, method) -> dict:
@@ -188,7 +198,7 @@ def test_xla_max_pool_grad_rules():
 
 @pytest.mark.parametrize("rank", [1, 2, 3])
 @given(data=st.data())
-def test_avg_pool_grad(rank, data, record_property):
+def test_avg_pool_grad(rank, data):
     """Within ``avg_pool_grad_bound``; every method; float32 (float16/float64 for 1D/2D)."""
     dtypes = ("float32", "float16", "float64") if rank < 3 else ("float32",)
     case = data.draw(pool_cases(ranks=(rank,), dtypes=dtypes), label="case")
@@ -202,7 +212,7 @@ def test_avg_pool_grad(rank, data, record_property):
         worst = max(worst, assert_within_bound(
             got, expected, bound, op="avg_pool_grad", params=kw,
             arrays={"x": case.x, "grad_out": grad_out}))
-    record_property("worst_bound_ratio", worst)
+    _log_ratio(f"avg_pool{rank}d_grad", worst)
 
 
 # ----------------------------------------------------------------------------- convolution
@@ -211,7 +221,7 @@ def test_avg_pool_grad(rank, data, record_property):
 @pytest.mark.parametrize("rank", [1, 2, 3])
 @settings(max_examples=25)   # each case compiles an XLA gradient (~0.3 s)
 @given(data=st.data())
-def test_conv_grad(rank, data, record_property):
+def test_conv_grad(rank, data):
     """grad_x, grad_kernel and grad_bias within ``conv_grad_bounds``, every method."""
     case = data.draw(conv_cases(rank=rank), label="case")
     forward = pr.conv(case.x, case.kernel, **case.params)
@@ -229,4 +239,4 @@ def test_conv_grad(rank, data, record_property):
             worst = max(worst, assert_within_bound(
                 a, e, b, op="conv_grad", params=kw, arrays=arrays,
                 what=f"{name} differs from tf.GradientTape (XLA) beyond the bound"))
-    record_property("worst_bound_ratio", worst)
+    _log_ratio(f"conv{rank}d_grad", worst)
