@@ -78,7 +78,7 @@ def _log_ratio(op: str, worst: float) -> None:
     path = os.environ.get("GRAD_RATIO_LOG")
     if path:
         with open(path, "a") as f:
-            f.write(f"{op} {worst!r}\n")
+            f.write(f"{op}: {worst!r}\n")
 
 
 def _kw(params: dict, method) -> dict:
@@ -212,7 +212,7 @@ def test_avg_pool_grad(rank, data):
         worst = max(worst, assert_within_bound(
             got, expected, bound, op="avg_pool_grad", params=kw,
             arrays={"x": case.x, "grad_out": grad_out}))
-    _log_ratio(f"avg_pool{rank}d_grad", worst)
+    _log_ratio(f"avg_pool{rank}d_grad {case.x.dtype.name}", worst)
 
 
 # ----------------------------------------------------------------------------- convolution

@@ -178,7 +178,10 @@ def avg_pool_bound(x: object, pool_size, **params) -> np.ndarray:
 # with the same factor C. ``mag`` is the same gradient of the absolute values in float64.
 #
 # * average pooling, grad_x: K(cell) = number of windows containing the cell
-#   (``gradients.cover_counts``; at most ``prod(ceil(pool_size / strides))``);
+#   (``gradients.cover_counts``; at most ``prod(ceil(pool_size / strides))``). Unlike
+#   convolution, float16/bfloat16 pooling gradients are accumulated in that dtype itself
+#   (TF's kernels and pooling_ref), so the accumulation term uses the dtype's own epsilon
+#   (``error_bound`` assumes float32 accumulation below 4 bytes; the difference is added);
 # * convolution, grad_x: K(cell) = (number of (output position, kernel tap) pairs landing on
 #   the cell, ``cover_counts``; per axis at most ``ceil(k / s)`` undilated, ``k`` dilated)
 #   times the filters of the cell's group (``filters // groups``);
@@ -214,7 +217,11 @@ def avg_pool_grad_bound(x: object, grad_out: object, pool_size, strides=None,
     mag = avg_pool_grad(np.abs(x.astype(np.float64)),
                         np.abs(np.asarray(grad_out).astype(np.float64)), pool_size, strides,
                         padding, data_format)
-    return error_bound(mag, _per_cell(cover_counts(g), fmt), x.dtype)
+    terms = _per_cell(cover_counts(g), fmt)
+    bound = error_bound(mag, terms, x.dtype)
+    if is_float_dtype(x.dtype) and x.dtype.itemsize < 4:     # accumulated in x.dtype
+        bound = bound + BOUND_C * (terms + 1) * float(finfo(x.dtype).eps) * mag
+    return bound
 
 
 def conv_grad_bounds(x: object, kernel: object, grad_out: object, strides=1,
