@@ -97,13 +97,14 @@ def _method(method: object, op: str) -> str:
 def _grad_out(grad_out: object, expected_cl: tuple[int, ...], dtype: np.dtype, fmt: str,
               op: str) -> np.ndarray:
     """``grad_out`` checked (shape = the forward output's, dtype = ``dtype``), channels_last."""
-    a = as_input(grad_out, op, "grad_out", rank=len(expected_cl) - 2)
+    a = np.asarray(grad_out)
     expected = expected_cl if fmt == "channels_last" else (
         expected_cl[0], expected_cl[-1], *expected_cl[1:-1])
     if a.shape != expected:
         raise ValueError(
             f"{op}: grad_out must have the shape of the forward output {expected!r} "
             f"({fmt}), got shape {a.shape!r}")
+    as_input(a, op, "grad_out")                       # a real numeric array
     if a.dtype != dtype:
         raise TypeError(
             f"{op}: grad_out must have dtype {np.dtype(dtype).name} (the forward output's), "
@@ -362,14 +363,15 @@ def _conv_grad_fast(p, gout):
     xp = pad_spatial(p.x, p.g, 0)
     cells = p.kernel.reshape(-1, *p.kernel.shape[-2:])                # (cells, Cg, F)
     gk = np.zeros_like(cells)
-    g2 = gout.reshape(-1, gout.shape[-1])                             # (N*out, F)
+    rows = math.prod(gout.shape[:-1])                                 # N * prod(out)
+    g2 = gout.reshape(rows, gout.shape[-1])                           # (N*out, F)
     for k, offset in enumerate(window_offsets(p.g)):
         v = shifted(xp, offset, p.g)
-        v2 = v.reshape(-1, v.shape[-1])                                # copy: (N*out, C_in)
+        v2 = v.reshape(rows, v.shape[-1])                              # copy: (N*out, C_in)
         target = shifted(gxp, offset, p.g)
         for gi in range(p.groups):
             cs, fs = p.group_slices(gi)
-            target[..., cs] += (g2[:, fs] @ cells[k][:, fs].T).reshape(*v.shape[:-1], -1)
+            target[..., cs] += (g2[:, fs] @ cells[k][:, fs].T).reshape(*v.shape[:-1], p.cin_g)
             gk[k][:, fs] = v2[:, cs].T @ g2[:, fs]
     return _unpad(gxp, p.g), gk.reshape(p.kernel.shape)
 
