@@ -186,11 +186,11 @@ class Supports:
     """
 
     def __init__(self, op: str, supports: dict | None = None):
+        if supports is not None and not isinstance(supports, dict):
+            raise TypeError(f"supports must be None or a dict, got {supports!r}")
         self.op, self.spec = op, spec(op)
         self.given = dict(supports or {})
         self.allowed: dict[str, list] = {}
-        if supports is not None and not isinstance(supports, dict):
-            raise TypeError(f"supports must be None or a dict, got {supports!r}")
         for key, values in self.given.items():
             if key not in self.spec.supportable:
                 raise ValueError(f"supports: unknown key {key!r} for {op}; valid keys: "
@@ -493,6 +493,8 @@ def _conv_case(rng, op: str, rank: int, index: int, dtype, sup: Supports, corner
         g = int(sup.given_value(rng, "groups"))
         kind = "plain" if g == 1 else str(rng.choice(["grouped", "depthwise"]))
         kinds[kind] = g
+    elif corner.startswith("channels"):
+        kind = "plain"
     else:
         kind = str(rng.choice(["plain", "grouped", "depthwise"], p=[0.5, 0.25, 0.25]))
     groups = kinds[kind]
@@ -503,6 +505,8 @@ def _conv_case(rng, op: str, rank: int, index: int, dtype, sup: Supports, corner
     if corner.startswith("channels"):                 # straddle packets in C_in and filters
         cin_g = 1 if kind == "depthwise" else -(-sz.c // groups)
         f_g = -(-(sz.filters or 5) // groups)
+        if kind == "plain" and rng.random() < 0.5:   # the packet remainder in filters
+            f_g = sz.c
     c_in, filters = groups * cin_g, groups * f_g
     spatial = _spatial(rng, rank, _limit(index, rank))
     padding = sup.pick(rng, "padding", ["valid", "same"])
@@ -744,7 +748,6 @@ def generate_cases(op: str, n: int, seed: int = 0, dtype: object = "float32",
     leaves nothing to draw. ``special_values=False`` keeps the size corners but draws no
     special values (``pooling-ref verify`` uses that: TF's kernel paths differ there).
     """
-    s = spec(op)
     dt = check_dtype(dtype, op)
     sup = supports if isinstance(supports, Supports) else Supports(op, supports)
     rng = np.random.default_rng(seed)
