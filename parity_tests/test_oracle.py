@@ -91,6 +91,39 @@ def test_reference_receives_tf_kernel_only_when_given():
     assert seen == [{}, {"tf_kernel": "eigen"}, {"nan": "propagate"}, {}]
 
 
+def test_a_gradient_op_can_be_registered(monkeypatch):
+    """Gradient ops are registry entries: candidate(x, grad_out, **params) is the call."""
+    from pooling_ref import ops
+
+    def avg_grad(x, grad_out, pool_size, strides=None, padding="valid",
+                 data_format="channels_last"):
+        # the adjoint of 1D valid non-overlapping average pooling (hand-derived)
+        k = int(np.broadcast_to(pool_size, (1,))[0])
+        cf = data_format == "channels_first"
+        g = np.moveaxis(grad_out, 1, -1) if cf else grad_out
+        full = np.zeros(np.moveaxis(x, 1, -1).shape if cf else x.shape, x.dtype)
+        full[:, : g.shape[1] * k] = np.repeat(g / k, k, axis=1)
+        return np.moveaxis(full, -1, 1) if cf else full
+
+    grad = dataclasses.replace(spec("avg_pool1d"), name="avg_pool1d_grad",
+                               family="avg_pool_grad", reference=avg_grad, mode="bitwise",
+                               bound=None, positional=("x", "grad_out"), methods=False)
+    monkeypatch.setitem(ops._REGISTRY, grad.name, grad)
+    calls = []
+
+    def candidate(x, grad_out, **params):
+        calls.append(params)
+        return avg_grad(x, grad_out, **params)
+
+    supports = {"padding": ["valid"], "strides": [2], "pool_size": [2]}
+    report = check(candidate, "avg_pool1d_grad", cases=30, supports=supports)
+    assert report.passed and len(calls) == 30, str(report)
+    wrong = check(lambda x, g, **p: candidate(x, g, **p) * 2, "avg_pool1d_grad", cases=10,
+                  supports=supports)
+    assert not wrong.passed
+    assert "result = candidate(x, grad_out, pool_size=" in wrong.failures[0].reproducer
+
+
 # ----------------------------------------------------------------------------- the reference
 
 

@@ -671,14 +671,6 @@ def _zero_pad_moves(case: Case) -> Iterator[Case]:
                 yield _with(case, padding=tuple(new))
 
 
-def _valid(case: Case) -> bool:
-    try:
-        case.spec.run_reference(case.arrays, case.scalar_params)
-    except (ValueError, TypeError):
-        return False
-    return True
-
-
 def shrink(case: Case, still_fails: Callable[[Case], bool],
            budget: int = SHRINK_BUDGET, supports: Supports | None = None
            ) -> tuple[Case, int]:
@@ -701,7 +693,7 @@ def shrink(case: Case, still_fails: Callable[[Case], bool],
         improved = False
         key = case.size_key()
         for new in _moves(case):
-            if new.size_key() >= key or not _valid(new):
+            if new.size_key() >= key or not new.valid():
                 continue
             if supports is not None and not supports.admits(new):
                 continue
