@@ -60,7 +60,7 @@ def expand_ops(names: Iterable[str]) -> list[str]:
 
 
 def methods_of(op: str) -> tuple[str, ...]:
-    return METHODS if spec(op).methods else ("-",)
+    return spec(op).method_names if spec(op).methods else ("-",)
 
 
 def _keras_params(case: Case) -> dict:

@@ -38,7 +38,7 @@ import numpy as np
 
 from ._arrays import finfo, is_float_dtype
 from .geometry import normalize_data_format, normalize_padding, plan_window
-from .ops import OPS, OpSpec, spec
+from .ops import OPS, OpSpec, forward_of, is_gradient, spec
 from .padding import normalize_zero_padding
 
 __all__ = ["CORNERS", "OPS", "Case", "Supports", "check_dtype", "draw_case", "generate_cases"]
@@ -736,6 +736,8 @@ def _corner(index: int, seed_perm: np.ndarray, dtype: np.dtype, op: OpSpec) -> s
 
 
 def _corner_applies(corner: str, dtype: np.dtype, op: OpSpec) -> bool:
+    if is_gradient(op):
+        return _grad_corner_applies(corner, dtype, op)
     if corner == "largest finite" and op.family in ("avg_pool", "conv"):
         # sums of the largest values overflow; only float32/64 define which way (as TF)
         return op.family == "avg_pool" and dtype.name in ("float32", "float64")
@@ -754,6 +756,48 @@ def _with_grad_out(rng: np.random.Generator, s: OpSpec, x: np.ndarray, params: d
     out = forward.run_reference(arrays, scalars)
     kept = {k: v for k, v in params.items() if k in s.arrays or k in s.params}
     return {**kept, "grad_out": _plain(rng, out.shape, dtype, "mixed")}
+
+
+# ----------------------------------------------------------------------------- gradient ops
+# Where backward passes go wrong: which of tied maxima gets the gradient (so max pooling
+# gradients get small-integer inputs, full of ties, in half of their plain cases), what the
+# special values of x route (max pooling; conv: grad_kernel) and what a NaN / inf upstream
+# gradient does (average pooling: x does not matter, so its special values go to grad_out).
+
+#: Special-value corners that go into ``grad_out`` for average pooling gradients.
+_GRAD_OUT_CORNERS = ("nan first", "nan middle", "nan last", "-inf first", "+inf middle",
+                     "-inf last", "signed-zero ties", "ties")
+
+
+def _grad_corner_applies(corner: str, dtype: np.dtype, op: OpSpec) -> bool:
+    if op.family == "avg_pool_grad":
+        return corner in _GRAD_OUT_CORNERS
+    return _corner_applies(corner, dtype, forward_of(op))
+
+
+def _grad_ties(rng: np.random.Generator, s: OpSpec, x: np.ndarray, corner: str) -> np.ndarray:
+    """Max pooling gradients: in half of the plain float cases, ``x`` of small integers."""
+    if s.family != "max_pool_grad" or corner or not is_float_dtype(x.dtype):
+        return x
+    if rng.random() < 0.5:
+        return rng.integers(-2, 3, size=x.shape).astype(x.dtype)
+    return x
+
+
+def _grad_special(rng: np.random.Generator, case: Case, corner: str) -> None:
+    """The special values of ``corner``: in ``grad_out`` for average pooling gradients (one
+    cell of NaN / inf, or a ``grad_out`` of ties / signed zeros), else in ``x``."""
+    g = case.params["grad_out"]
+    if case.family != "avg_pool_grad" or g.size == 0 or not is_float_dtype(g.dtype):
+        _special(rng, case, corner)
+        return
+    if corner in ("ties", "signed-zero ties"):
+        pool = [-2.0, -1.0, 0.0, 1.0, 2.0] if corner == "ties" else [-0.0, 0.0, -1.0]
+        g[...] = np.asarray(pool)[rng.integers(len(pool), size=g.shape)].astype(g.dtype)
+        return
+    value = {"nan": np.nan, "-inf": -np.inf, "+inf": np.inf}[corner.split()[0]]
+    at = {"first": 0, "middle": g.size // 2, "last": g.size - 1}[corner.split()[-1]]
+    g.flat[at] = value
 
 
 def generate_cases(op: str, n: int, seed: int = 0, dtype: object = "float32",
@@ -786,6 +830,7 @@ def draw_case(rng: np.random.Generator, op: str, index: int, dtype: np.dtype,
         x, params = draw(rng, op, s.rank, index, dtype, sup, corner)
         if "grad_out" in s.positional:
             params = _with_grad_out(rng, s, x, params, dtype)
+            x = _grad_ties(rng, s, x, corner)
         case = Case(op, x, params, corner)
         if sup.admits(case) and (not sup.allowed or case.valid()):
             break
@@ -793,7 +838,7 @@ def draw_case(rng: np.random.Generator, op: str, index: int, dtype: np.dtype,
         raise ValueError(f"supports={sup.given!r} leaves nothing to draw for {op}")
     if corner and corner not in TILE_CORNERS:
         if special_values:
-            _special(rng, case, corner)
+            (_grad_special if is_gradient(s) else _special)(rng, case, corner)
         else:
             case.corner = ""
     return case

@@ -37,7 +37,7 @@ from .conv import conv
 from .padding import zero_pad
 from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
 
-__all__ = ["OPS", "OpSpec", "families", "register", "spec"]
+__all__ = ["OPS", "OpSpec", "families", "forward_of", "is_gradient", "register", "spec"]
 
 #: ``bound(arrays, params) -> ndarray`` — the elementwise error bound of one call.
 BoundFn = Callable[[dict, dict], np.ndarray]
@@ -63,6 +63,8 @@ class OpSpec:
     methods: bool = True                        # reference takes ``method=``
     outputs: int = 1                            # results returned (3 for a conv gradient)
     bound: BoundFn | None = None                # error bound in "bound" mode
+    output_names: tuple[str, ...] = ("result",)  # names of the results, in order
+    method_names: tuple[str, ...] = ("loop", "im2col", "fast")  # methods= it takes
 
     @property
     def arrays(self) -> tuple[str, ...]:
@@ -155,3 +157,52 @@ for _r in (1, 2, 3):
                     bound=lambda a, p: tolerance.conv_bound(a["x"], a["kernel"],
                                                             a.get("bias"), **p)))
 del _r
+
+
+# ----------------------------------------------------------------------------- gradient ops
+# Backward passes (issue 11; API.md "Gradients"): ``max_pool{r}d_grad`` and
+# ``avg_pool{r}d_grad`` take ``candidate(x, grad_out, **params)`` and return grad_x;
+# ``conv{r}d_grad`` takes ``candidate(x, kernel, grad_out, **params)`` and returns
+# ``(grad_x, grad_kernel, grad_bias)``. Family ``<forward family>_grad``: the case generator
+# draws the forward op's case and a ``grad_out`` shaped like its result. Max pooling
+# gradients are compared bit for bit (TF's tie rule of the rank: ``gradients.max_pool_grad``);
+# average pooling and convolution gradients within the bounds derived in tolerance.py.
+
+GRAD_SUFFIX = "_grad"
+
+
+def is_gradient(op: OpSpec) -> bool:
+    """Whether ``op`` is a backward pass (its family ends in ``_grad``)."""
+    return op.family.endswith(GRAD_SUFFIX)
+
+
+def forward_of(op: OpSpec) -> OpSpec:
+    """The forward op of a gradient op (``max_pool2d_grad`` -> ``max_pool2d``)."""
+    return spec(op.name.removesuffix(GRAD_SUFFIX))
+
+
+def _register_gradients() -> None:
+    from .gradients import _METHODS, avg_pool_grad, conv_grad, max_pool_grad
+
+    common = {"method_names": tuple(m for m in _METHODS if m != "auto")}
+    pool_arrays = ("x", "grad_out")
+    for r in (1, 2, 3):
+        register(OpSpec(f"max_pool{r}d_grad", "max_pool_grad", r, max_pool_grad, "bitwise",
+                        "bitwise", _WINDOW, _WINDOW, positional=pool_arrays,
+                        output_names=("grad_x",), **common))
+    for r in (1, 2, 3):
+        register(OpSpec(f"avg_pool{r}d_grad", "avg_pool_grad", r, avg_pool_grad, "bound",
+                        "bound", _WINDOW, _WINDOW, positional=pool_arrays,
+                        output_names=("grad_x",), **common,
+                        bound=lambda a, p: tolerance.avg_pool_grad_bound(
+                            a["x"], a["grad_out"], **p)))
+    for r in (1, 2, 3):
+        register(OpSpec(f"conv{r}d_grad", "conv_grad", r, conv_grad, "bound", "bound",
+                        _CONV, (*_CONV, "kernel_size"), positional=("x", "kernel", "grad_out"),
+                        outputs=3, output_names=("grad_x", "grad_kernel", "grad_bias"),
+                        **common,
+                        bound=lambda a, p: tolerance.conv_grad_bounds(
+                            a["x"], a["kernel"], a["grad_out"], **p)))
+
+
+_register_gradients()

@@ -43,7 +43,7 @@ from .cases import (
     generate_cases,
     window_cells,
 )
-from .ops import OPS, spec
+from .ops import OPS, forward_of, is_gradient, spec
 from .padding import normalize_zero_padding
 from .pooling import lowest
 from .tolerance import Comparison, compare
@@ -135,7 +135,7 @@ def compare_result(op: str, result: object, x: object, *arrays, nan: str = "tf",
     for i, (g, e, b) in enumerate(zip(result, expected, bounds)):
         c = _compare_one(g, e, b, s.mode)
         if not c.ok:
-            c.detail = f"output {i}: {c.detail}"
+            c.detail = f"{s.output_names[i]} (output {i}) wrong: {c.detail}"
             return c
         worst = c if worst is None or c.worst_ratio > worst.worst_ratio else worst
     return worst
@@ -460,6 +460,8 @@ def _run(candidate: Callable, case: Case, nan: str = "tf",
 def _context(case: Case, outcome: _Outcome, nan: str, tf_kernel: str | None
              ) -> tuple[list[str], str]:
     """Lines showing the padding split, the input window, got/expected; and the 'why'."""
+    if is_gradient(case.spec):
+        return _grad_context(case, outcome)
     lines: list[str] = []
     g = _geometry(case)
     if g is not None:
@@ -702,7 +704,7 @@ def shrink(case: Case, still_fails: Callable[[Case], bool],
     while improved and budget > 0:
         improved = False
         key = case.size_key()
-        for new in _moves(case):
+        for new in (_grad_moves if is_gradient(case.spec) else _moves)(case):
             if new.size_key() >= key or not new.valid():
                 continue
             if supports is not None and not supports.admits(new):
@@ -713,6 +715,8 @@ def shrink(case: Case, still_fails: Callable[[Case], bool],
                 break
             if budget <= 0:
                 break
+    if is_gradient(case.spec):
+        case, steps = _simpler_grad_out(case, still_fails, steps)
     return case, steps
 
 
@@ -838,3 +842,161 @@ def _shrunk(candidate, case, outcome, sup, nan, tf_kernel, shrink_failures):
         outcome = _run(candidate, small, nan, tf_kernel)
     context, why = _context(small, outcome, nan, tf_kernel)
     return small, steps, outcome, context, why
+
+
+# ----------------------------------------------------------------------------- gradient ops
+# Shrinking and reports for the backward passes (``*_grad`` ops, issue 11). ``grad_out``
+# must keep the shape of the forward result: moves that slice the batch or (pooling) the
+# channels slice ``x`` and ``grad_out`` alike; after any other move ``grad_out`` is re-fitted
+# to the new forward result (:func:`_refit_grad_out`).
+
+#: What a re-fitted ``grad_out`` holds where the new forward result is larger than the old.
+GRAD_OUT_FILL = 1.0
+
+
+def _forward_case(case: Case) -> Case:
+    """The forward call behind a gradient case (``conv2d_grad`` -> ``conv2d`` with kernel)."""
+    f = forward_of(case.spec)
+    params = {k: v for k, v in case.params.items() if k != "grad_out"}
+    return Case(f.name, case.x, params, case.corner)
+
+
+def _to_last(a: np.ndarray, channels_first: bool) -> np.ndarray:
+    return np.moveaxis(a, 1, -1) if channels_first else a
+
+
+def _refit_grad_out(old: Case, new: Case) -> Case:
+    """``new`` with a ``grad_out`` of its forward result's shape: the old ``grad_out``'s
+    leading block on every axis (convolution filters: the leading filters of each kept
+    group, as the shrinking moves keep them), :data:`GRAD_OUT_FILL` beyond it."""
+    fwd = _forward_case(new)
+    try:
+        shape = np.shape(fwd.spec.run_reference(fwd.arrays, fwd.scalar_params))
+    except (ValueError, TypeError):
+        return new                                  # invalid parameters: rejected anyway
+    g_old = old.params["grad_out"]
+    if shape == g_old.shape and old.channels_first == new.channels_first:
+        return new
+    src = _to_last(g_old, old.channels_first)
+    dst_shape = (shape[0], *shape[2:], shape[1]) if new.channels_first else shape
+    dst = np.full(dst_shape, GRAD_OUT_FILL, dtype=g_old.dtype)
+    index = [np.arange(min(a, b)) for a, b in zip(src.shape[:-1], dst_shape[:-1])]
+    chans = np.arange(min(src.shape[-1], dst_shape[-1]))
+    if new.family == "conv_grad":
+        g0, g1 = int(old.params.get("groups", 1)), int(new.params.get("groups", 1))
+        f0, f1 = src.shape[-1] // g0, dst_shape[-1] // g1
+        if g1 <= g0 and f1 <= f0:
+            chans = np.array([gi * f0 + f for gi in range(g1) for f in range(f1)], int)
+    src_idx = np.ix_(*index, chans)
+    dst_idx = np.ix_(*index, np.arange(chans.size))
+    dst[dst_idx] = src[src_idx]
+    grad_out = np.ascontiguousarray(np.moveaxis(dst, -1, 1) if new.channels_first else dst)
+    return _with(new, grad_out=grad_out)
+
+
+def _grad_moves(case: Case) -> Iterator[Case]:
+    """The moves of :func:`_moves`, ``grad_out`` following ``x`` (see the section comment)."""
+    x, g = case.x, case.params["grad_out"]
+    axes = [0] if case.family == "conv_grad" else [0, _chan_axis(case)]
+    for axis in axes:                         # x and grad_out share these axes
+        if x.shape[axis] > 1:
+            for sl in _drop_one(x.shape[axis]):
+                yield _with(case, _take(x, axis, sl), grad_out=_take(g, axis, sl))
+    for new in _moves(case):
+        if any(new.x.shape[a] != x.shape[a] for a in axes if new.x.ndim == x.ndim
+               and new.channels_first == case.channels_first):
+            continue                          # done above, grad_out sliced alike
+        yield _refit_grad_out(case, new)
+
+
+def _simpler_grad_out(case: Case, still_fails: Callable[[Case], bool], steps: int
+                      ) -> tuple[Case, int]:
+    """Try a ``grad_out`` of ones, then of its values rounded to integers (easier to read)."""
+    g = case.params["grad_out"]
+    with np.errstate(invalid="ignore"):
+        simpler = [np.ones_like(g), np.rint(g).astype(g.dtype)]
+    for new_g in simpler:
+        if new_g.tobytes() == g.tobytes():
+            return case, steps
+        new = _with(case, grad_out=new_g)
+        if still_fails(new):
+            return new, steps + 1
+    return case, steps
+
+
+def _covering_outputs(case: Case, cell: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Output positions whose window holds input cell ``cell`` (spatial indices)."""
+    fwd = _forward_case(case)
+    geometry = _geometry(fwd)
+    import itertools
+
+    return [o for o in itertools.product(*(range(m) for m in geometry.out_spatial))
+            if all(c in axis for c, axis in zip(cell, window_cells(fwd, o)))]
+
+
+def _grad_context(case: Case, outcome: _Outcome) -> tuple[list[str], str]:
+    """Report lines of a gradient case: padding split, which output is wrong, the windows
+    that send gradient to the first mismatching input cell, small arrays; and the 'why'."""
+    fwd = _forward_case(case)
+    geometry = _geometry(fwd)
+    lines = [f"padding (before, after) per spatial axis: {list(geometry.pads)}; "
+             f"output spatial {geometry.out_spatial}"]
+    c = outcome.comparison
+    if c is None or c.first_index is None:
+        return lines, ""
+    expected = case.spec.run_reference(case.arrays, case.scalar_params)
+    got = outcome.result
+    if case.spec.outputs > 1:
+        which = next(i for i, (gv, e) in enumerate(zip(got, expected))
+                     if not compare_result_part(case, i, gv, e))
+        name, got, expected = case.spec.output_names[which], got[which], expected[which]
+    else:
+        name, got = case.spec.output_names[0], np.asarray(got)
+    idx = c.first_index
+    if name == "grad_x":
+        cf = case.channels_first
+        b, ch = idx[0], idx[1] if cf else idx[-1]
+        cell = tuple(idx[2:] if cf else idx[1:-1])
+        outs = _covering_outputs(case, cell)
+        gout = case.params["grad_out"]
+        ups = [gout[(b, ch, *o) if cf else (b, *o, ch)] for o in outs]
+        lines.append(f"grad_x{list(idx)} (input cell {cell}) gets gradient from the windows "
+                     f"of outputs {outs}, whose grad_out values are "
+                     f"[{', '.join(value_text(u) for u in ups)}]"
+                     + ("" if case.family != "conv_grad" else " (every filter of the group)"))
+    else:
+        lines.append(f"first mismatch in {name}{list(idx)}")
+    for arr_name, arr in case.arrays.items():
+        if arr.size <= SHOW_ELEMENTS:
+            lines.append(f"{arr_name:<8s} = {array_literal(arr)}")
+    if got.size <= SHOW_ELEMENTS:
+        lines.append(f"got {name} = {array_literal(got)}")
+        lines.append(f"expected   = {array_literal(expected)}")
+    return lines, _grad_explain(case, got)
+
+
+def compare_result_part(case: Case, i: int, got: object, expected: np.ndarray) -> bool:
+    """Whether output ``i`` of a multi-output gradient result matches."""
+    bounds = case.spec.error_bound(case.arrays, case.scalar_params)
+    return _compare_one(got, expected, None if bounds is None else bounds[i],
+                        case.spec.mode).ok
+
+
+def _grad_explain(case: Case, got: np.ndarray) -> str:
+    """A sentence when a max pooling gradient follows another tie rule than TensorFlow's."""
+    if case.family != "max_pool_grad" or got.shape != case.x.shape:
+        return ""
+    rules = {"first": "only the first (row-major) of tied maxima gets the gradient",
+             "all": "every maximum gets the full gradient",
+             "split": "tied maxima share the gradient equally"}
+    tf_rule = ("first" if case.rank < 3 else
+               "all (every cell within 1e-5 of the maximum: TF's MaxPool3DGrad)")
+    for ties, words in rules.items():
+        try:
+            alt = case.spec.run_reference(case.arrays, {**case.scalar_params, "ties": ties})
+        except (ValueError, TypeError):
+            continue
+        if compare(got, alt).ok:
+            return (f"your kernel follows ties={ties!r} ({words}); TensorFlow's "
+                    f"{case.rank}D rule is ties={tf_rule}")
+    return ""
