@@ -224,10 +224,16 @@ def _max_grad_fast(x_cl, gout, g, ties):
         fwd = _POOL_METHODS["max"]["fast"](x_cl, g)          # the forward maximum
         chosen = [shifted(real, o, g) & _tied(shifted(xp, o, g), fwd, ties) for o in offsets]
     share = _share(gout, sum(c.astype(np.int64) for c in chosen), ties)
-    gp = _padded_zeros(x_cl, g, x_cl.dtype)
     zero = x_cl.dtype.type(0)
+    return _scatter(x_cl, g, lambda i, _: np.where(chosen[i], share, zero))
+
+
+def _scatter(x_cl: np.ndarray, g: WindowGeometry, sends) -> np.ndarray:
+    """Sum, per input cell, ``sends(i, offset)`` (what every window sends to its cell ``i``
+    at ``offset``, shaped like the output) in the loop's order; the real region."""
+    gp = _padded_zeros(x_cl, g, x_cl.dtype)
     for i, offset in _offsets(g):          # each cell adds in the loop's order
-        shifted(gp, offset, g)[...] += np.where(chosen[i], share, zero)
+        shifted(gp, offset, g)[...] += sends(i, offset)
     return _unpad(gp, g)
 
 
@@ -291,10 +297,7 @@ def _avg_grad_fast(x_cl, gout, g):
     share = gout / _real_counts(g, x_cl.dtype)
     real = _real_mask(g)
     zero = x_cl.dtype.type(0)
-    gp = _padded_zeros(x_cl, g, x_cl.dtype)
-    for _, offset in _offsets(g):           # each cell adds in the loop's order
-        shifted(gp, offset, g)[...] += np.where(shifted(real, offset, g), share, zero)
-    return _unpad(gp, g)
+    return _scatter(x_cl, g, lambda _, offset: np.where(shifted(real, offset, g), share, zero))
 
 
 def avg_pool_grad(
