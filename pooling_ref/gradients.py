@@ -207,10 +207,12 @@ def _max_grad_loop(x_cl, gout, g, ties):
 
 
 def _max_grad_fast(x_cl, gout, g, ties):
-    """All windows at once, one strided view per window cell; bitwise equal to the loop."""
+    """All windows at once, one strided view per window cell; bitwise equal to the loop.
+    Memory: a few arrays of the output's size (no per-cell masks are kept)."""
     real = _real_mask(g)
     xp = pad_spatial(x_cl, g, 0)
     offsets = window_offsets(g)
+    zero = x_cl.dtype.type(0)
     if ties == "first":
         best = np.zeros(gout.shape, x_cl.dtype)
         pick = np.full(gout.shape, -1, dtype=np.intp)
@@ -219,13 +221,17 @@ def _max_grad_fast(x_cl, gout, g, ties):
             take = r & ((pick < 0) | (v > best))
             np.copyto(best, v, where=take)
             np.copyto(pick, i, where=take)
-        chosen = [pick == i for i in range(len(offsets))]
-    else:
-        fwd = _POOL_METHODS["max"]["fast"](x_cl, g)          # the forward maximum
-        chosen = [shifted(real, o, g) & _tied(shifted(xp, o, g), fwd, ties) for o in offsets]
-    share = _share(gout, sum(c.astype(np.int64) for c in chosen), ties)
-    zero = x_cl.dtype.type(0)
-    return _scatter(x_cl, g, lambda i, _: np.where(chosen[i], share, zero))
+        return _scatter(x_cl, g, lambda i, _: np.where(pick == i, gout, zero))
+    fwd = _POOL_METHODS["max"]["fast"](x_cl, g)          # the forward maximum
+
+    def chosen(offset):
+        return shifted(real, offset, g) & _tied(shifted(xp, offset, g), fwd, ties)
+
+    count = np.zeros(gout.shape, np.int64) if ties == "split" else None
+    for offset in offsets if ties == "split" else ():
+        count += chosen(offset)
+    share = _share(gout, count, ties)
+    return _scatter(x_cl, g, lambda _, offset: np.where(chosen(offset), share, zero))
 
 
 def _scatter(x_cl: np.ndarray, g: WindowGeometry, sends) -> np.ndarray:
