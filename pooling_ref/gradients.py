@@ -207,10 +207,12 @@ def _max_grad_loop(x_cl, gout, g, ties):
 
 
 def _max_grad_fast(x_cl, gout, g, ties):
-    """All windows at once, one strided view per window cell; bitwise equal to the loop."""
+    """All windows at once, one strided view per window cell; bitwise equal to the loop.
+    Memory: a few arrays of the output's size (no per-cell masks are kept)."""
     real = _real_mask(g)
     xp = pad_spatial(x_cl, g, 0)
     offsets = window_offsets(g)
+    zero = x_cl.dtype.type(0)
     if ties == "first":
         best = np.zeros(gout.shape, x_cl.dtype)
         pick = np.full(gout.shape, -1, dtype=np.intp)
@@ -219,15 +221,25 @@ def _max_grad_fast(x_cl, gout, g, ties):
             take = r & ((pick < 0) | (v > best))
             np.copyto(best, v, where=take)
             np.copyto(pick, i, where=take)
-        chosen = [pick == i for i in range(len(offsets))]
-    else:
-        fwd = _POOL_METHODS["max"]["fast"](x_cl, g)          # the forward maximum
-        chosen = [shifted(real, o, g) & _tied(shifted(xp, o, g), fwd, ties) for o in offsets]
-    share = _share(gout, sum(c.astype(np.int64) for c in chosen), ties)
+        return _scatter(x_cl, g, lambda i, _: np.where(pick == i, gout, zero))
+    fwd = _POOL_METHODS["max"]["fast"](x_cl, g)          # the forward maximum
+
+    def chosen(offset):
+        return shifted(real, offset, g) & _tied(shifted(xp, offset, g), fwd, ties)
+
+    count = np.zeros(gout.shape, np.int64) if ties == "split" else None
+    for offset in offsets if ties == "split" else ():
+        count += chosen(offset)
+    share = _share(gout, count, ties)
+    return _scatter(x_cl, g, lambda _, offset: np.where(chosen(offset), share, zero))
+
+
+def _scatter(x_cl: np.ndarray, g: WindowGeometry, sends) -> np.ndarray:
+    """Sum, per input cell, ``sends(i, offset)`` (what every window sends to its cell ``i``
+    at ``offset``, shaped like the output) in the loop's order; the real region."""
     gp = _padded_zeros(x_cl, g, x_cl.dtype)
-    zero = x_cl.dtype.type(0)
     for i, offset in _offsets(g):          # each cell adds in the loop's order
-        shifted(gp, offset, g)[...] += np.where(chosen[i], share, zero)
+        shifted(gp, offset, g)[...] += sends(i, offset)
     return _unpad(gp, g)
 
 
@@ -291,10 +303,7 @@ def _avg_grad_fast(x_cl, gout, g):
     share = gout / _real_counts(g, x_cl.dtype)
     real = _real_mask(g)
     zero = x_cl.dtype.type(0)
-    gp = _padded_zeros(x_cl, g, x_cl.dtype)
-    for _, offset in _offsets(g):           # each cell adds in the loop's order
-        shifted(gp, offset, g)[...] += np.where(shifted(real, offset, g), share, zero)
-    return _unpad(gp, g)
+    return _scatter(x_cl, g, lambda _, offset: np.where(shifted(real, offset, g), share, zero))
 
 
 def avg_pool_grad(
