@@ -176,6 +176,8 @@ def _verify(args) -> int:
           f"Keras {versions['keras']}; {args.cases} cases per op, seed {args.seed}")
     print("Reference paths: pooling and zero padding = Keras layers called eagerly; "
           "convolution = Keras layer compiled with XLA (jit_compile=True), channels_last.")
+    if any(V.is_gradient(V.spec(op)) for op in ops):
+        print(V.gradient_paths())
     print("Known TF/Keras defects (see README):")
     for d in V.KNOWN_DEFECTS:
         print(f"  - {d}")

@@ -43,7 +43,7 @@ from .cases import (
     generate_cases,
     window_cells,
 )
-from .ops import OPS, forward_of, is_gradient, spec
+from .ops import OPS, OpSpec, forward_of, is_gradient, spec
 from .padding import normalize_zero_padding
 from .pooling import lowest
 from .tolerance import Comparison, compare
@@ -124,16 +124,21 @@ def compare_result(op: str, result: object, x: object, *arrays, nan: str = "tf",
     s = spec(op)
     named, scalars = _named(s, np.asarray(x), arrays, params)
     expected = s.run_reference(named, scalars, nan=nan, tf_kernel=tf_kernel)
-    bound = s.error_bound(named, scalars)
+    return compare_outputs(s, result, expected, s.error_bound(named, scalars), s.mode)
+
+
+def compare_outputs(s: OpSpec, result: object, expected, bound, mode: str) -> Comparison:
+    """Compare ``result`` with ``expected`` (each output of a multi-output op, e.g. a conv
+    gradient's ``(grad_x, grad_kernel, grad_bias)``; the first wrong one is named)."""
     if s.outputs == 1:
-        return _compare_one(result, expected, bound, s.mode)
+        return _compare_one(result, expected, bound, mode)
     if not isinstance(result, (tuple, list)) or len(result) != s.outputs:
-        return _bad(s.mode, f"expected a tuple of {s.outputs} arrays, got "
-                            f"{_describe_result(result)}")
+        return _bad(mode, f"expected a tuple of {s.outputs} arrays, got "
+                          f"{_describe_result(result)}")
     bounds = bound if bound is not None else (None,) * s.outputs
     worst = None
     for i, (g, e, b) in enumerate(zip(result, expected, bounds)):
-        c = _compare_one(g, e, b, s.mode)
+        c = _compare_one(g, e, b, mode)
         if not c.ok:
             c.detail = f"{s.output_names[i]} (output {i}) wrong: {c.detail}"
             return c
