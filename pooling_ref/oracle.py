@@ -977,7 +977,7 @@ def _grad_context(case: Case, outcome: _Outcome) -> tuple[list[str], str]:
     if got.size <= SHOW_ELEMENTS:
         lines.append(f"got {name} = {array_literal(got)}")
         lines.append(f"expected   = {array_literal(expected)}")
-    return lines, _grad_explain(case, got)
+    return lines, _grad_explain(case, got, idx if name == "grad_x" else None)
 
 
 def compare_result_part(case: Case, i: int, got: object, expected: np.ndarray) -> bool:
@@ -987,10 +987,15 @@ def compare_result_part(case: Case, i: int, got: object, expected: np.ndarray) -
                         case.spec.mode).ok
 
 
-def _grad_explain(case: Case, got: np.ndarray) -> str:
-    """A sentence when a max pooling gradient follows another tie rule than TensorFlow's."""
-    if case.family != "max_pool_grad" or got.shape != case.x.shape:
+def _grad_explain(case: Case, got: np.ndarray, idx: tuple | None) -> str:
+    """A sentence when a max pooling gradient follows another NaN or tie rule than TF's."""
+    if case.family != "max_pool_grad" or got.shape != case.x.shape or idx is None:
         return ""
+    if case.rank < 3 and is_float_dtype(case.x.dtype) and np.isnan(case.x[idx]):
+        return ("the wrong cell is NaN: TF's 1D/2D max pooling gradient starts at a window's "
+                "first real cell and moves only to a strictly greater one, so a NaN first "
+                "cell (or a window of only NaN) keeps the gradient although the forward "
+                "ignored it")
     rules = {"first": "only the first (row-major) of tied maxima gets the gradient",
              "all": "every maximum gets the full gradient",
              "split": "tied maxima share the gradient equally"}
