@@ -292,6 +292,29 @@ def test_shrunk_gradient_case_is_valid_and_explained():
     assert small.shapes["x"][1] * small.shapes["x"][2] <= 2, str(report)
 
 
+def _last_group_kernel_grad_lost(x, kernel, grad_out, groups=1, **params):
+    """grad_kernel of the last group left at zero, only when there are several groups."""
+    gx, gk, gb = pooling_ref.conv_grad(x, kernel, grad_out, groups=groups, **params)
+    if groups > 1:
+        gk = gk.copy()
+        gk[..., -(kernel.shape[-1] // groups):] = 0
+    return gx, gk, gb
+
+
+def test_shrunk_conv_gradient_keeps_groups_and_a_valid_grad_out():
+    report = check(_last_group_kernel_grad_lost, "conv2d_grad", cases=100)
+    assert not report.passed
+    for f in report.failures:
+        assert f.params.get("groups", 1) == 2, str(report)      # 3 groups shrink to 2
+        assert "grad_kernel (output 1) wrong" in f.detail
+        x, k = np.zeros(f.shapes["x"], np.float32), np.zeros(f.shapes["kernel"], np.float32)
+        assert pooling_ref.conv(x, k, **f.params).shape == f.shapes["grad_out"]
+        script = f.reproducer.replace("from parity_tests.test_oracle_gradients import "
+                                      "_last_group_kernel_grad_lost as candidate", "")
+        with pytest.raises(AssertionError, match="grad_kernel"):
+            exec(script, {"candidate": _last_group_kernel_grad_lost})
+
+
 def test_other_tie_rule_is_named():
     """A kernel following ties="all" in 2D: the report says so and names TF's rule."""
     every = functools.partial(pooling_ref.max_pool_grad, ties="all")

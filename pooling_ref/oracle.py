@@ -900,14 +900,16 @@ def _refit_grad_out(old: Case, new: Case) -> Case:
 
 
 def _grad_moves(case: Case) -> Iterator[Case]:
-    """The moves of :func:`_moves`, ``grad_out`` following ``x`` (see the section comment)."""
+    """The moves of the forward case (:func:`_moves`), ``grad_out`` following ``x`` (see the
+    section comment)."""
     x, g = case.x, case.params["grad_out"]
     axes = [0] if case.family == "conv_grad" else [0, _chan_axis(case)]
     for axis in axes:                         # x and grad_out share these axes
         if x.shape[axis] > 1:
             for sl in _drop_one(x.shape[axis]):
                 yield _with(case, _take(x, axis, sl), grad_out=_take(g, axis, sl))
-    for new in _moves(case):
+    for moved in _moves(_forward_case(case)):     # the forward op's moves (conv: kernel)
+        new = Case(case.op, moved.x, {**moved.params, "grad_out": g}, case.corner)
         if any(new.x.shape[a] != x.shape[a] for a in axes if new.x.ndim == x.ndim
                and new.channels_first == case.channels_first):
             continue                          # done above, grad_out sliced alike
