@@ -155,3 +155,64 @@ def run(op: str, x, **params) -> np.ndarray:
     if family == "conv":
         return conv(x, **params)
     raise ValueError(f"keras_ref.run: unknown op {op!r}")
+
+
+# ----------------------------------------------------------------------------- gradients
+# Gradient references (issue 11): tf.GradientTape through the same Keras layers, with the
+# upstream gradient ``grad_out`` given explicitly (``output_gradients``).
+
+GRAD_PATHS = ("eager", "xla")
+
+
+def _tape_grads(layer_call, inputs: list, grad_out: np.ndarray, path: str) -> list:
+    """Gradients of ``layer_call(inputs[0])`` w.r.t. ``inputs`` (tensors or variables)."""
+    tf, _ = require_tf()
+    if path not in GRAD_PATHS:
+        raise ValueError(f"keras_ref: path must be one of {GRAD_PATHS}, got {path!r}")
+
+    def grads(x, g):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer_call(x)
+        return tape.gradient(y, [x, *inputs[1:]], output_gradients=g)
+
+    if path == "xla":
+        grads = tf.function(grads, jit_compile=True)
+    out = grads(tf.constant(inputs[0]), tf.constant(grad_out))
+    return [np.asarray(o) for o in out]
+
+
+def pool_grad(kind: str, x, grad_out, pool_size, strides=None, padding="valid",
+              data_format="channels_last", *, path: str = "eager") -> np.ndarray:
+    """Gradient of Keras ``MaxPoolingND`` / ``AveragePoolingND`` (``kind`` ``"Max"`` /
+    ``"Average"``) w.r.t. ``x`` for the upstream gradient ``grad_out``; ``path="eager"``
+    (the kernel path the process runs: oneDNN or Eigen, see ``TF_ENABLE_ONEDNN_OPTS``) or
+    ``"xla"`` (``tf.function(jit_compile=True)``). Layer built in ``x``'s dtype."""
+    x = np.asarray(x)
+    layer = _pool_layer(kind, _rank(x))(
+        pool_size=pool_size, strides=strides, padding=padding, data_format=data_format,
+        dtype=_layer_dtype(x))
+    return _tape_grads(layer, [x], np.asarray(grad_out, dtype=x.dtype), path)[0]
+
+
+def conv_grad(x, kernel, grad_out, strides=1, padding="valid", data_format="channels_last",
+              dilation_rate=1, groups=1, *, path: str = "xla") -> tuple[np.ndarray, ...]:
+    """``(grad_x, grad_kernel, grad_bias)`` of Keras ``ConvND`` (with a bias) for the
+    upstream gradient ``grad_out``. As :func:`conv`: XLA by default, channels_first run
+    as channels_last on transposed arrays (the Keras bias defect stays out of the way)."""
+    x, kernel, grad_out = np.asarray(x), np.asarray(kernel), np.asarray(grad_out)
+    cf = data_format == "channels_first"
+    if cf:
+        x, grad_out = np.moveaxis(x, 1, -1), np.moveaxis(grad_out, 1, -1)
+    _, keras = require_tf()
+    layer = getattr(keras.layers, f"Conv{_rank(x)}D")(
+        filters=kernel.shape[-1], kernel_size=kernel.shape[:-2], strides=strides,
+        padding=padding, dilation_rate=dilation_rate, groups=groups, use_bias=True,
+        dtype=_layer_dtype(x))
+    layer.build(x.shape)
+    layer.set_weights([kernel, np.zeros(kernel.shape[-1], kernel.dtype)])
+    gx, gk, gb = _tape_grads(layer, [x, layer.kernel.value, layer.bias.value],
+                             np.ascontiguousarray(grad_out, dtype=x.dtype), path)
+    if cf:
+        gx = np.moveaxis(gx, -1, 1)
+    return np.ascontiguousarray(gx), gk, gb

@@ -29,10 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._arrays import finfo, is_float_dtype
+from ._repro import value_text
 
 __all__ = [
     "BOUND_C", "Comparison", "avg_pool_bound", "compare", "conv_bound", "error_bound",
-    "ulp_distance",
+    "global_avg_pool_bound", "ulp_distance",
 ]
 
 #: The constant ``C`` in the error bound (see module docstring).
@@ -61,12 +62,22 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(na != nb, np.iinfo(np.int64).max, d)
 
 
-def error_bound(mag: np.ndarray, terms: int, dtype: np.dtype) -> np.ndarray:
-    """The elementwise bound on ``|a - b|`` for a sum of ``terms`` products (module doc)."""
+def error_bound(mag: np.ndarray, terms: int, dtype: np.dtype,
+                acc: np.dtype | None = None) -> np.ndarray:
+    """The elementwise bound on ``|a - b|`` for a sum of ``terms`` products (module doc).
+
+    ``acc``: the accumulation dtype (default: float32 for 16-bit floats, as TF, else
+    ``dtype``).
+
+    >>> b = float(error_bound(np.float64(1.0), 3, np.float32))
+    >>> b == 2 * 4 * 2.0**-23 + 2.0**-23 + 3 * 2.0**-149     # C (K + 1) eps + eps + K tiny
+    True
+    """
     dtype = np.dtype(dtype)
     if not is_float_dtype(dtype):
         return np.zeros_like(mag, dtype=np.float64)
-    acc = np.float32 if dtype.itemsize < 4 else dtype
+    if acc is None:
+        acc = np.float32 if dtype.itemsize < 4 else dtype
     eps_acc = float(finfo(acc).eps)
     eps_out = float(finfo(dtype).eps)
     tiny = float(finfo(dtype).smallest_subnormal)
@@ -90,8 +101,12 @@ class Comparison:
         if self.ok:
             extra = f", worst bound ratio {self.worst_ratio:.3g}" if self.mode == "bound" else ""
             return f"match ({self.mode}; max abs {self.max_abs:.3g}, max ULP {self.max_ulp}{extra})"
+        if self.first_index is None:          # shape, dtype or type: no element to show
+            return f"MISMATCH ({self.mode}): {self.detail}"
+        ulp = ("n/a (NaN vs a number)" if self.max_ulp == np.iinfo(np.int64).max
+               else self.max_ulp)
         return (f"MISMATCH ({self.mode}) at index {self.first_index}: {self.detail}; "
-                f"max abs {self.max_abs:.3g}, max ULP {self.max_ulp}"
+                f"max abs {self.max_abs:.3g}, max ULP {ulp}"
                 + (f", worst bound ratio {self.worst_ratio:.3g}" if self.mode == "bound" else ""))
 
 
@@ -99,7 +114,11 @@ def compare(actual: object, expected: object, bound: np.ndarray | None = None) -
     """Compare ``actual`` with ``expected``: bitwise, or within ``bound`` when given.
 
     Shapes must match exactly; dtypes must match in bitwise mode. NaN must appear at the
-    same positions in both modes; infinities must be equal.
+    same positions in both modes; infinities must be equal (also where the bound is NaN or
+    infinite).
+
+    >>> compare(np.float32([0.0]), np.float32([np.nan]), bound=np.float64([np.nan])).ok
+    False
     """
     a, e = np.asarray(actual), np.asarray(expected)
     mode = "bitwise" if bound is None else "bound"
@@ -131,12 +150,15 @@ def compare(actual: object, expected: object, bound: np.ndarray | None = None) -
         bnd = np.broadcast_to(np.asarray(bound, np.float64), e.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio_arr = np.where(diff == 0, 0.0, diff / bnd)
-        bad = diff > bnd
-        ratio = float(np.max(ratio_arr))
+        # Where either side is NaN or infinite the bound (itself NaN or inf there) says
+        # nothing: NaN must meet NaN and an infinity the same infinity.
+        special = ~np.isfinite(a64) | ~np.isfinite(e64)
+        bad = (diff > bnd) | (special & (diff != 0))
+        ratio = float(np.max(np.where(special & (diff != 0), np.inf, ratio_arr)))
     if not bad.any():
         return Comparison(True, mode, max_abs, max_ulp, ratio)
     idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), e.shape))
-    detail = f"got {a[idx]!r}, expected {e[idx]!r}"
+    detail = f"got {value_text(a[idx])}, expected {value_text(e[idx])}"
     if bound is not None:
         detail += f" (bound {float(np.broadcast_to(bound, e.shape)[idx]):.3g})"
     return Comparison(False, mode, max_abs, max_ulp, ratio, idx, detail)
@@ -150,7 +172,7 @@ def conv_bound(x: object, kernel: object, bias: object | None = None, **params) 
     """
     from .conv import conv
 
-    params = {k: v for k, v in params.items() if k != "method"}
+    params = {k: v for k, v in params.items() if k not in ("method", "tf_kernel")}
     x, kernel = np.asarray(x), np.asarray(kernel)
     absb = None if bias is None else np.abs(np.asarray(bias, dtype=np.float64))
     mag = conv(np.abs(x.astype(np.float64)), np.abs(kernel.astype(np.float64)), absb, **params)
@@ -160,11 +182,106 @@ def conv_bound(x: object, kernel: object, bias: object | None = None, **params) 
 
 
 def avg_pool_bound(x: object, pool_size, **params) -> np.ndarray:
-    """Error bound for ``avg_pool(x, pool_size, **params)`` computed in another order."""
+    """Error bound for ``avg_pool(x, pool_size, **params)`` computed in another order.
+
+    float16 windows are summed in float16 by the reference (its loop specification), so
+    the accumulation epsilon is float16's there, not float32's as for TF's kernels.
+    """
     from .pooling import avg_pool
 
-    params = {k: v for k, v in params.items() if k != "method"}
+    params = {k: v for k, v in params.items() if k not in ("method", "tf_kernel")}
     x = np.asarray(x)
     mag = avg_pool(np.abs(x.astype(np.float64)), pool_size, **params)
     terms = int(np.prod(np.broadcast_to(pool_size, (x.ndim - 2,))))
-    return error_bound(mag, terms, x.dtype)
+    acc = x.dtype if x.dtype == np.float16 else None
+    return error_bound(mag, terms, x.dtype, acc)
+
+
+def global_avg_pool_bound(x: object, data_format: str = "channels_last",
+                          keepdims: bool = False, **_ignored) -> np.ndarray:
+    """Error bound for ``global_avg_pool(x, ...)``: a sum of every spatial cell.
+
+    The result dtype is float32 for integer inputs (as Keras).
+    """
+    from .pooling import global_avg_pool
+
+    x = np.asarray(x)
+    mag = global_avg_pool(np.abs(x.astype(np.float64)), data_format, keepdims)
+    spatial = x.shape[2:] if data_format == "channels_first" else x.shape[1:-1]
+    out = x.dtype if is_float_dtype(x.dtype) else np.dtype(np.float32)
+    return error_bound(mag, int(np.prod(spatial)), out)
+
+
+# ----------------------------------------------------------------------------- gradients
+# Bounds for the backward passes (issue 11), derived as the forward bound above: every
+# gradient element is a sum of K terms, each a product (one rounding) or a quotient
+# ``grad_out / count`` (one rounding), so two implementations that sum in different orders
+# differ by at most ``K * eps * sum|terms|`` and ``error_bound(mag, K, dtype)`` covers it
+# with the same factor C. ``mag`` is the same gradient of the absolute values in float64.
+#
+# * average pooling, grad_x: K(cell) = number of windows containing the cell
+#   (``gradients.cover_counts``; at most ``prod(ceil(pool_size / strides))``). Unlike
+#   convolution, float16/bfloat16 pooling gradients are accumulated in that dtype itself
+#   (TF's kernels and pooling_ref), so the accumulation term uses the dtype's own epsilon
+#   (``error_bound`` assumes float32 accumulation below 4 bytes; the difference is added);
+# * convolution, grad_x: K(cell) = (number of (output position, kernel tap) pairs landing on
+#   the cell, ``cover_counts``; per axis at most ``ceil(k / s)`` undilated, ``k`` dilated)
+#   times the filters of the cell's group (``filters // groups``);
+# * convolution, grad_kernel: K = N * prod(out_spatial) (one product per batch item and
+#   output position; padding taps add no term, so this is an upper bound);
+# * convolution, grad_bias: K = N * prod(out_spatial) (a plain sum of grad_out).
+
+
+def _per_cell(counts: np.ndarray, data_format: str) -> np.ndarray:
+    """Spatial ``counts`` shaped to broadcast against a batch in ``data_format``."""
+    if data_format == "channels_first":
+        return counts[None, None]
+    return counts[None, ..., None]
+
+
+def avg_pool_grad_bound(x: object, grad_out: object, pool_size, strides=None,
+                        padding: str = "valid", data_format: str = "channels_last",
+                        **_ignored) -> np.ndarray:
+    """Error bound for ``avg_pool_grad(x, grad_out, pool_size, ...)`` (see above).
+
+    >>> import numpy as np
+    >>> b = avg_pool_grad_bound(np.zeros((1, 4, 1), np.float32), np.ones((1, 2, 1),
+    ...                         np.float32), 3, strides=1)
+    >>> bool(b[0, 1, 0] > b[0, 0, 0] > 0)          # 2 windows cover cell 1, 1 covers cell 0
+    True
+    """
+    from .gradients import avg_pool_grad, cover_counts
+    from .pooling import _prepare
+
+    x = np.asarray(x)
+    _, g, fmt, _ = _prepare("avg_pool_grad_bound", x, pool_size, strides, padding,
+                            data_format, "loop")
+    mag = avg_pool_grad(np.abs(x.astype(np.float64)),
+                        np.abs(np.asarray(grad_out).astype(np.float64)), pool_size, strides,
+                        padding, data_format)
+    terms = _per_cell(cover_counts(g), fmt)
+    bound = error_bound(mag, terms, x.dtype)
+    if is_float_dtype(x.dtype) and x.dtype.itemsize < 4:     # accumulated in x.dtype
+        bound = bound + BOUND_C * (terms + 1) * float(finfo(x.dtype).eps) * mag
+    return bound
+
+
+def conv_grad_bounds(x: object, kernel: object, grad_out: object, strides=1,
+                     padding: str = "valid", data_format: str = "channels_last",
+                     dilation_rate=1, groups: int = 1, **_ignored
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Error bounds ``(grad_x, grad_kernel, grad_bias)`` for ``conv_grad`` (see above)."""
+    from .conv import _prepare
+    from .gradients import conv_grad, cover_counts
+
+    x, kernel = np.asarray(x), np.asarray(kernel)
+    p, fmt, _ = _prepare(x, kernel, None, strides, padding, data_format, dilation_rate,
+                         groups, "loop")
+    mags = conv_grad(np.abs(x.astype(np.float64)), np.abs(kernel.astype(np.float64)),
+                     np.abs(np.asarray(grad_out).astype(np.float64)), strides, padding,
+                     data_format, dilation_rate, groups)
+    per_output = x.shape[0] * int(np.prod(p.g.out_spatial))
+    dtype = np.result_type(x.dtype, kernel.dtype)
+    terms_x = _per_cell(cover_counts(p.g), fmt) * p.f_g
+    return (error_bound(mags[0], terms_x, dtype), error_bound(mags[1], per_output, dtype),
+            error_bound(mags[2], per_output, dtype))

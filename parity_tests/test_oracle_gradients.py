@@ -1,0 +1,422 @@
+"""The oracle on the gradient ops (issue 11): ``check(candidate, "max_pool2d_grad")`` ...
+
+Catalogue: every deliberately wrong backward pass of ``parity_tests/wrong_grad_impls.py``
+(``WRONG_GRAD``) is caught by the default ``check`` for seeds 0-9 on every op where its
+bug can show; every correct one (``CORRECT_GRAD``, plain NumPy loops and the Keras
+``tf.GradientTape`` wrappers) is accepted for seeds 0-9. What is left out, and why:
+
+* Keras wrappers: 40 cases per seed for pooling (the first 40 cases hold every special-value
+  and size corner class), 2 cases per seed for convolution — each conv case compiles an
+  XLA function (~4 s here); the convolution gradients are compared with Keras far more
+  widely in ``test_gradients_keras.py``.
+* Measured TF defects (TF 2.21), where the reference keeps the forward's windows: a Keras
+  failure must be one of them (asserted per failing case, so a new difference fails):
+  MaxPool3DGrad with a "same" window larger than the input, both eager paths
+  (:func:`test_max_pool3d_grad_window_larger_than_input_defect`); on Eigen
+  (``TF_ENABLE_ONEDNN_OPTS=0``, the default on this AVX2 machine) max pooling cases where
+  TF's own eager forward differs (3D windows holding NaN, 3D strides > window; see
+  ``test_gradients_keras.py``) and AvgPoolGrad with a "same" window larger than the input
+  (:func:`test_eigen_avg_pool_grad_defect`).
+* Subnormal inputs are not drawn for max pooling gradients: TF's MaxPoolGrad flushes them
+  on both paths (they tie with 0), a rule ``gradients.max_pool_grad`` does not model.
+
+Expected values elsewhere are hand-derived.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import pooling_ref
+from parity_tests.wrong_grad_impls import CORRECT_GRAD, WRONG_GRAD
+from pooling_ref.cases import generate_cases
+from pooling_ref.ops import OPS, forward_of, is_gradient, spec
+from pooling_ref.oracle import check
+
+SEEDS = range(10)
+GRAD_OPS = tuple(op for op in OPS if is_gradient(spec(op)))
+KERAS = {"keras_max_pool_grad", "keras_avg_pool_grad", "keras_conv_grad"}
+#: Cases per seed for the Keras wrappers (module docstring).
+KERAS_CASES = {"max_pool_grad": 40, "avg_pool_grad": 40, "conv_grad": 2}
+
+
+def _pairs(table: dict, names) -> list:
+    return [pytest.param(name, op, id=f"{name}-{op}") for name in sorted(names)
+            for op in table[name][1]]
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+def test_gradient_ops_are_registered():
+    assert GRAD_OPS == tuple(f"{f}{r}d_grad" for f in ("max_pool", "avg_pool", "conv")
+                             for r in (1, 2, 3))
+    assert set(GRAD_OPS) <= set(pooling_ref.OPS)
+    for op in GRAD_OPS:
+        s = spec(op)
+        assert forward_of(s).name == op.removesuffix("_grad")
+        assert s.mode == ("bitwise" if s.family == "max_pool_grad" else "bound")
+    conv = spec("conv2d_grad")
+    assert conv.positional == ("x", "kernel", "grad_out") and conv.outputs == 3
+    assert conv.output_names == ("grad_x", "grad_kernel", "grad_bias")
+    assert "bias" not in conv.supportable
+    assert spec("max_pool1d_grad").positional == ("x", "grad_out")
+
+
+# ----------------------------------------------------------------------------- catalogue
+
+
+@pytest.mark.parametrize("name,op", _pairs(WRONG_GRAD, WRONG_GRAD))
+def test_wrong_gradient_is_caught_for_every_seed(name, op):
+    func = WRONG_GRAD[name][0]
+    missed = [seed for seed in SEEDS
+              if check(func, op, seed=seed, fail_fast=True, shrink_failures=False).passed]
+    assert not missed, f"{name} passes check({op}) for seeds {missed}"
+
+
+@pytest.mark.parametrize("name,op", _pairs(CORRECT_GRAD, set(CORRECT_GRAD) - KERAS))
+def test_correct_gradient_is_accepted_for_every_seed(name, op):
+    func = CORRECT_GRAD[name][0]
+    for seed in SEEDS:
+        report = check(func, op, seed=seed, max_failures=1)
+        assert report.passed, f"{name} rejected:\n{report}"
+
+
+def _tf_kernel() -> str:
+    """The eager TF path of this process: ``"onednn"`` or ``"eigen"``."""
+    detect = getattr(pooling_ref, "detect_tf_kernel", None)
+    if detect is not None:
+        return detect()
+    from tensorflow.python.util import _pywrap_util_port
+
+    return "onednn" if _pywrap_util_port.IsMklEnabled() else "eigen"
+
+
+def _window_exceeds_input(case) -> bool:
+    """A "same" window longer than the input along some axis."""
+    if str(case.params.get("padding", "")).lower() != "same":
+        return False
+    window = np.broadcast_to(case.params["pool_size"], (case.rank,))
+    return any(k > n for k, n in zip(window, case.spatial))
+
+
+def _forward_differs(case) -> bool:
+    """TF's own eager forward differs from pooling_ref's (a forward defect: the gradient
+    follows TF's forward)."""
+    from pooling_ref import keras_ref
+
+    params = {k: v for k, v in case.params.items() if k != "grad_out"}
+    ours = pooling_ref.max_pool(case.x, **params)
+    return keras_ref.pool("Max", case.x, **params).tobytes() != ours.tobytes()
+
+
+def _tf_difference(op: str, case, path: str) -> str:
+    """Which measured TF gradient defect a failing case belongs to ('' for none)."""
+    s = spec(op)
+    if s.family == "max_pool_grad" and s.rank == 3 and _window_exceeds_input(case):
+        return "MaxPool3DGrad window > input"                  # both paths
+    if s.family == "max_pool_grad" and path == "eigen" and _forward_differs(case):
+        return "Eigen forward differs"
+    if s.family == "avg_pool_grad" and path == "eigen" and _window_exceeds_input(case):
+        return "Eigen AvgPoolGrad window > input"
+    return ""
+
+
+@pytest.mark.parametrize("name,op", _pairs(CORRECT_GRAD, KERAS))
+def test_keras_gradient_is_accepted_for_every_seed(name, op):
+    pytest.importorskip("tensorflow")
+    func, path = CORRECT_GRAD[name][0], _tf_kernel()
+    n = KERAS_CASES[spec(op).family]
+    for seed in SEEDS:
+        report = check(func, op, seed=seed, cases=n, shrink_failures=False, max_failures=n)
+        cases = generate_cases(op, n, seed=seed)
+        unexplained = [f for f in report.failures
+                       if not _tf_difference(op, cases[f.case_index], path)]
+        assert not unexplained, f"{name} rejected on {path}:\n{report}"
+        assert len(report.failures) == report.failed_cases, str(report)
+
+
+def test_eigen_avg_pool_grad_defect():
+    """TF's Eigen AvgPoolGrad, "same" window 5 over 4 cells (pads 2/2), stride 1: windows
+    hold cells 0-2, 0-3, 0-3, 1-3, so with grad_out [1, 2, 3, 4] cell 0 receives
+    1/3 + 2/4 + 3/4 = 19/12 (hand-derived). oneDNN gives that; Eigen does not (measured
+    TF 2.21) — asserted, so the day Eigen is fixed this test says so."""
+    pytest.importorskip("tensorflow")
+    from pooling_ref import keras_ref
+
+    x = np.zeros((1, 4, 1), np.float32)
+    g = np.float32([1, 2, 3, 4]).reshape(1, 4, 1)
+    all4 = 1 / 3 + 2 / 4 + 3 / 4 + 4 / 3                    # cells 1 and 2: every window
+    expected = np.float32([1 / 3 + 2 / 4 + 3 / 4, all4, all4, 2 / 4 + 3 / 4 + 4 / 3])
+    ours = pooling_ref.avg_pool_grad(x, g, 5, strides=1, padding="same")[0, :, 0]
+    np.testing.assert_allclose(ours, expected, rtol=1e-6)
+    tf = keras_ref.pool_grad("Average", x, g, pool_size=5, strides=1, padding="same")[0, :, 0]
+    if _tf_kernel() == "onednn":
+        np.testing.assert_allclose(tf, expected, rtol=1e-6)
+    else:
+        assert not np.allclose(tf, expected, rtol=1e-3), f"Eigen AvgPoolGrad fixed? {tf}"
+
+
+def test_max_pool3d_grad_window_larger_than_input_defect():
+    """TF's MaxPool3DGrad, "same" window 6 over 5 cells (pads 2/3), stride 1, on
+    x = [1, 0, 0, 0, 1]: window 0 holds cells 0-3 (max at cell 0), windows 1 and 2 cells
+    0-4 (ties at 0 and 4: both get it, TF's 3D rule), windows 3 and 4 cells 1-4 and 2-4
+    (max at 4). With grad_out [1, 2, 4, 8, 16]: cell 0 gets 1+2+4 = 7, cell 4 gets
+    2+4+8+16 = 30 (hand-derived; TF's forward agrees). TF 2.21 gives cell 4 also window
+    0's gradient (31) on both eager paths — asserted, so a fix shows."""
+    pytest.importorskip("tensorflow")
+    from pooling_ref import keras_ref
+
+    x = np.float32([1, 0, 0, 0, 1]).reshape(1, 1, 1, 5, 1)
+    g = np.float32([1, 2, 4, 8, 16]).reshape(1, 1, 1, 5, 1)
+    params = {"pool_size": (1, 1, 6), "strides": 1, "padding": "same"}
+    expected = np.float32([7, 0, 0, 0, 30])
+    assert pooling_ref.max_pool_grad(x, g, **params).ravel().tolist() == expected.tolist()
+    assert keras_ref.pool("Max", x, **params).ravel().tolist() == [1, 1, 1, 1, 1]
+    tf = keras_ref.pool_grad("Max", x, g, **params).ravel()
+    assert tf.tolist() == [7, 0, 0, 0, 31], f"MaxPool3DGrad changed: {tf}"
+
+
+# ----------------------------------------------------------------------------- the cases
+
+
+@pytest.mark.parametrize("op", ["max_pool1d_grad", "max_pool2d_grad", "max_pool3d_grad"])
+def test_max_pool_grad_cases_reach_ties_and_overlaps(op):
+    """Default cases hold windows with tied maxima, overlapping windows (stride < window),
+    strides larger than the window and "same" padding; grad_out has the forward's shape."""
+    seen = set()
+    for c in generate_cases(op, 100, seed=0):
+        params = {k: v for k, v in c.params.items() if k != "grad_out"}
+        ones = np.ones_like(pooling_ref.max_pool(c.x, **params))
+        assert c.params["grad_out"].shape == ones.shape
+        k = np.broadcast_to(params["pool_size"], (c.rank,))
+        s = np.broadcast_to(params.get("strides", params["pool_size"]), (c.rank,))
+        seen |= {"overlap"} if any(s < k) else set()
+        seen |= {"stride > window"} if any(s > k) else set()
+        seen |= {"same"} if params.get("padding") == "same" else set()
+        every = pooling_ref.max_pool_grad(c.x, ones, **params, ties="all")
+        first = pooling_ref.max_pool_grad(c.x, ones, **params, ties="first")
+        seen |= {"ties"} if every.sum() > first.sum() else set()
+    assert seen == {"overlap", "stride > window", "same", "ties"}
+
+
+def test_conv_grad_cases_reach_groups_and_dilation():
+    seen = set()
+    for c in generate_cases("conv2d_grad", 100, seed=0):
+        assert "bias" not in c.params
+        seen |= {"groups"} if c.params.get("groups", 1) > 1 else set()
+        seen |= {"dilation"} if np.max(c.params.get("dilation_rate", 1)) > 1 else set()
+        seen |= {"same"} if c.params.get("padding") == "same" else set()
+    assert seen == {"groups", "dilation", "same"}
+
+
+def test_avg_pool_grad_special_values_go_to_grad_out():
+    """x does not matter to an average pooling gradient: its special values are upstream."""
+    cases = generate_cases("avg_pool2d_grad", 40, seed=0)
+    specials = [c for c in cases if c.corner.startswith(("nan", "-inf", "+inf"))]
+    assert specials
+    for c in specials:
+        assert np.isfinite(c.x).all()
+        assert not np.isfinite(c.params["grad_out"]).all()
+
+
+def test_supports_restricts_gradient_cases():
+    supports = {"padding": ["valid"], "data_format": ["channels_last"]}
+    report = check(pooling_ref.max_pool_grad, "max_pool2d_grad", cases=30, supports=supports)
+    assert report.passed, str(report)
+    assert report.left_out == ["padding other than 'valid'",
+                               "data_format other than 'channels_last'"]
+    for c in generate_cases("max_pool2d_grad", 30, supports=supports):
+        assert c.params.get("padding", "valid") == "valid"
+        assert c.params.get("data_format", "channels_last") == "channels_last"
+
+
+# ----------------------------------------------------------------------------- failures
+
+
+def _grad_bias_off_by_one(x, kernel, grad_out, **params):
+    gx, gk, gb = pooling_ref.conv_grad(x, kernel, grad_out, **params)
+    return gx, gk, gb + np.float32(1)
+
+
+def _sum_last_of_ties(x, grad_out, pool_size, strides=None, padding="valid",
+                      data_format="channels_last"):
+    """Max pooling gradient to the *last* of tied maxima (row-major), valid padding only."""
+    cf = data_format == "channels_first"
+    xl = np.moveaxis(x, 1, -1) if cf else x
+    gl = np.moveaxis(grad_out, 1, -1) if cf else grad_out
+    r = xl.ndim - 2
+    k = np.broadcast_to(pool_size, (r,))
+    s = k if strides is None else np.broadcast_to(strides, (r,))
+    out = np.zeros_like(xl)
+    for pos in np.ndindex(*gl.shape[1:-1]):
+        sl = tuple(slice(p * st, p * st + kk) for p, st, kk in zip(pos, s, k))
+        win = xl[(slice(None), *sl, slice(None))]
+        flat = win.reshape(win.shape[0], -1, win.shape[-1])[:, ::-1]
+        last = flat.shape[1] - 1 - np.argmax(flat, axis=1)          # (N, C)
+        for n in range(xl.shape[0]):
+            for ch in range(xl.shape[-1]):
+                cell = np.unravel_index(last[n, ch], win.shape[1:-1])
+                idx = (n, *(sl_.start + i for sl_, i in zip(sl, cell)), ch)
+                out[idx] += gl[(n, *pos, ch)]
+    return np.moveaxis(out, -1, 1) if cf else out
+
+
+def test_conv_failure_names_the_wrong_output():
+    report = check(_grad_bias_off_by_one, "conv1d_grad", cases=10)
+    assert not report.passed
+    f = report.failures[0]
+    assert "grad_bias (output 2) wrong" in f.detail
+    assert "got grad_bias = " in "\n".join(f.context)
+
+
+def test_shrunk_gradient_case_is_valid_and_explained():
+    """Shrinking a max pooling gradient case keeps grad_out shaped like the forward
+    result; the last-of-ties rule is shrunk to a window of two equal cells and named."""
+    report = check(_sum_last_of_ties, "max_pool1d_grad", cases=100, supports={
+        "padding": ["valid"]})
+    assert not report.passed
+    for f in report.failures:
+        x_shape, g_shape = f.shapes["x"], f.shapes["grad_out"]
+        fwd = pooling_ref.max_pool(np.zeros(x_shape, np.float32), **f.params)
+        assert fwd.shape == g_shape
+        assert f.shrink_steps > 0
+    small = report.failures[0]
+    assert small.shapes["x"][1] * small.shapes["x"][2] <= 2, str(report)
+
+
+def _last_group_kernel_grad_lost(x, kernel, grad_out, groups=1, **params):
+    """grad_kernel of the last group left at zero, only when there are several groups."""
+    gx, gk, gb = pooling_ref.conv_grad(x, kernel, grad_out, groups=groups, **params)
+    if groups > 1:
+        gk = gk.copy()
+        gk[..., -(kernel.shape[-1] // groups):] = 0
+    return gx, gk, gb
+
+
+def test_shrunk_conv_gradient_keeps_groups_and_a_valid_grad_out():
+    report = check(_last_group_kernel_grad_lost, "conv2d_grad", cases=100)
+    assert not report.passed
+    for f in report.failures:
+        assert f.params.get("groups", 1) == 2, str(report)      # 3 groups shrink to 2
+        assert "grad_kernel (output 1) wrong" in f.detail
+        x, k = np.zeros(f.shapes["x"], np.float32), np.zeros(f.shapes["kernel"], np.float32)
+        assert pooling_ref.conv(x, k, **f.params).shape == f.shapes["grad_out"]
+        script = f.reproducer.replace("from parity_tests.test_oracle_gradients import "
+                                      "_last_group_kernel_grad_lost as candidate", "")
+        with pytest.raises(AssertionError, match="grad_kernel"):
+            exec(script, {"candidate": _last_group_kernel_grad_lost})
+
+
+def test_other_tie_rule_is_named():
+    """A kernel following ties="all" in 2D: the report says so and names TF's rule."""
+    every = functools.partial(pooling_ref.max_pool_grad, ties="all")
+    report = check(every, "max_pool2d_grad", cases=100)
+    assert not report.passed
+    why = [f.explanation for f in report.failures]
+    assert any("ties='all'" in w and "ties=first" in w for w in why), str(report)
+
+
+_BAD_MODULE = """
+import numpy as np
+import pooling_ref
+
+BUG = 1
+
+def grad(x, grad_out, **params):
+    g = pooling_ref.avg_pool_grad(x, grad_out, **params)
+    return g * np.float32(1 + BUG)
+"""
+
+
+def _run_script(path, cwd):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(cwd)
+    return subprocess.run([sys.executable, str(path)], cwd=cwd, capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def test_gradient_reproducer_fails_as_a_script_until_fixed(tmp_path, monkeypatch):
+    mod = tmp_path / "oracle_grad_mod.py"
+    mod.write_text(_BAD_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import oracle_grad_mod
+
+    report = check(oracle_grad_mod.grad, "avg_pool2d_grad", cases=10)
+    assert not report.passed
+    repro = tmp_path / "repro.py"
+    repro.write_text(report.failures[0].reproducer)
+    assert "result = candidate(x, grad_out, " in repro.read_text()
+    p = _run_script(repro, tmp_path)
+    assert p.returncode != 0 and "AssertionError" in p.stderr and "MISMATCH" in p.stderr
+    mod.write_text(_BAD_MODULE.replace("BUG = 1", "BUG = 0"))
+    p = _run_script(repro, tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("match")
+
+
+# ----------------------------------------------------------------------------- verify
+
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "pooling-ref")
+
+
+def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(env_extra or {})
+    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env,
+                          timeout=900)
+
+
+def test_verify_runs_gradient_ops(tmp_path):
+    pytest.importorskip("tensorflow")
+    out = tmp_path / "res.json"
+    r = _cli("verify", "--cases", "3", "--ops", "max_pool2d_grad", "conv1d_grad", "--json",
+             str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(out.read_text())
+    assert set(doc["ops"]) == {"max_pool2d_grad", "conv1d_grad"}
+    mp, cv = doc["ops"]["max_pool2d_grad"], doc["ops"]["conv1d_grad"]
+    assert mp["mode"] == "bitwise" and cv["mode"] == "bound"
+    for res in (mp, cv):                       # methods loop and fast, on every case
+        assert res["cases"] + res["skipped_count"] == 3 and res["cases"] >= 1
+        assert res["comparisons"] == 2 * res["cases"] and res["status"] == "ok"
+    assert 0 <= cv["worst_overall"] <= 1
+    assert "Gradient ops: tf.GradientTape" in r.stdout
+    assert f"pooling eager ({_tf_kernel()} kernels)" in r.stdout
+
+
+_BREAK_FAST_GRAD = """
+import dataclasses
+from pooling_ref import ops
+_orig = ops.spec("max_pool1d_grad").reference
+def _broken(x, grad_out, *args, method="auto", **kw):
+    out = _orig(x, grad_out, *args, method=method, **kw)
+    return out * 2 + 1 if method == "fast" else out
+ops.register(dataclasses.replace(ops.spec("max_pool1d_grad"), reference=_broken))
+"""
+
+
+def test_verify_gradient_mismatch_has_a_failing_reproducer(tmp_path):
+    pytest.importorskip("tensorflow")
+    (tmp_path / "sitecustomize.py").write_text(_BREAK_FAST_GRAD)
+    out = tmp_path / "res.json"
+    r = _cli("verify", "--cases", "2", "--ops", "max_pool1d_grad", "--json", str(out),
+             env_extra={"PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 1, r.stdout + r.stderr
+    res = json.loads(out.read_text())["ops"]["max_pool1d_grad"]
+    assert {m["method"] for m in res["mismatches"]} == {"fast"}
+    repro = tmp_path / "repro.py"
+    repro.write_text(res["mismatches"][0]["reproducer"])
+    assert "keras_ref.pool_grad('Max', x, grad_out, **params)" in repro.read_text()
+    p = _run_script(repro, tmp_path)              # sitecustomize breaks it here too
+    assert p.returncode != 0 and "AssertionError" in p.stderr, p.stdout + p.stderr
+    (tmp_path / "sitecustomize.py").unlink()
+    p = _run_script(repro, tmp_path)
+    assert p.returncode == 0 and p.stdout.startswith("match"), p.stdout + p.stderr
