@@ -452,6 +452,10 @@ def _pool_case(rng, op: str, rank: int, index: int, dtype, sup: Supports, corner
             i = int(rng.integers(rank))
             window[i] = max(1, min(window[i] + 1, spatial[i]) if padding == "valid"
                             else window[i] + 1)
+    if corner in FLOAT_CORNERS + INT_CORNERS and fixed is None:
+        # special values need windows of several cells (first != last, ties)
+        spatial = [max(n, 2) for n in spatial]
+        window = [max(k, 2) for k in window]
     params["pool_size"] = _int_or_tuple(rng, window)
     fixed_s = sup.window(rng, "strides")
     if fixed_s is not None:
