@@ -735,6 +735,9 @@ def _ramp(case: Case, rising: bool) -> None:
         order = order[(slice(None, None, -1),) * len(spatial)]
     order = order[None, None] if case.channels_first else order[None, ..., None]
     if is_float_dtype(x.dtype):
+        # exact integers whose window sums cannot overflow (float16: below 512, wrapping)
+        fi = finfo(x.dtype)
+        order = order % min(2.0 ** (fi.nmant + 1), float(fi.max) / 128)
         values = x.astype(np.float64) * 0.01 + order
     else:
         info = np.iinfo(x.dtype)
