@@ -287,13 +287,19 @@ ops.register(dataclasses.replace(ops.spec("max_pool1d"), reference=_broken))
 """
 
 
-def test_verify_reports_a_mismatch_with_exit_1(tmp_path):
-    (tmp_path / "sitecustomize.py").write_text(_BREAK_IM2COL)
+def _verify_patched(tmp_path, patch: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """``verify --cases 2 --ops max_pool1d`` with ``patch`` run at start-up; its JSON."""
+    (tmp_path / "sitecustomize.py").write_text(patch)
     out = tmp_path / "res.json"
     r = run("verify", "--cases", "2", "--ops", "max_pool1d", "--json", str(out),
             env_extra={"PYTHONPATH": str(tmp_path)})
     assert r.returncode == 1, r.stdout + r.stderr
-    res = json.loads(out.read_text())["ops"]["max_pool1d"]
+    return r, json.loads(out.read_text())
+
+
+def test_verify_reports_a_mismatch_with_exit_1(tmp_path):
+    r, doc = _verify_patched(tmp_path, _BREAK_IM2COL)
+    res = doc["ops"]["max_pool1d"]
     assert res["status"] == "MISMATCH"
     assert {m["method"] for m in res["mismatches"]} == {"im2col"}
     assert "FAILED" in r.stdout and "MISMATCH max_pool1d method=im2col" in r.stdout
@@ -310,12 +316,7 @@ keras_ref.run = _raise
 
 
 def test_verify_fails_when_nothing_was_compared(tmp_path):
-    (tmp_path / "sitecustomize.py").write_text(_KERAS_RAISES)
-    out = tmp_path / "res.json"
-    r = run("verify", "--cases", "2", "--ops", "max_pool1d", "--json", str(out),
-            env_extra={"PYTHONPATH": str(tmp_path)})
-    assert r.returncode == 1, r.stdout + r.stderr
-    res = json.loads(out.read_text())
+    r, res = _verify_patched(tmp_path, _KERAS_RAISES)
     assert res["passed"] is False
     op = res["ops"]["max_pool1d"]
     assert op["status"] == "NO COMPARISONS" and op["comparisons"] == 0
