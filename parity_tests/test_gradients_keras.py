@@ -243,12 +243,13 @@ def test_avg_pool_grad(rank, data):
 # ----------------------------------------------------------------------------- convolution
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("rank", [1, 2, 3])
-@settings(max_examples=25)   # each case compiles an XLA gradient (~0.3 s)
+@settings(max_examples=15)   # each case compiles an XLA gradient (~0.3 s)
 @given(data=st.data())
-def test_conv_grad(rank, data):
+def test_conv_grad(rank, dtype, data):
     """grad_x, grad_kernel and grad_bias within ``conv_grad_bounds``, every method."""
-    case = data.draw(conv_cases(rank=rank), label="case")
+    case = data.draw(conv_cases(rank=rank, dtype=dtype), label="case")
     forward = pr.conv(case.x, case.kernel, **case.params)
     grad_out = _draw_upstream(data, forward)
     expected = keras_ref.conv_grad(case.x, case.kernel, grad_out, **case.params)
@@ -264,7 +265,7 @@ def test_conv_grad(rank, data):
             worst = max(worst, assert_within_bound(
                 a, e, b, op="conv_grad", params=kw, arrays=arrays,
                 what=f"{name} differs from tf.GradientTape (XLA) beyond the bound"))
-    _log_ratio(f"conv{rank}d_grad", worst)
+    _log_ratio(f"conv{rank}d_grad {dtype}", worst)
 
 
 def test_conv_grad_eager_on_the_forward_defect_shape():

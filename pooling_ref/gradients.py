@@ -77,7 +77,7 @@ def _positions(g: WindowGeometry) -> list[tuple[int, ...]]:
                   key=_ACCUMULATION_KEY[g.rank])
 
 
-def _offsets(g: WindowGeometry) -> list[tuple[int, int, tuple[int, ...]]]:
+def _offsets(g: WindowGeometry) -> list[tuple[int, tuple[int, ...]]]:
     """``(row-major index, offset)`` of the window cells in the order that adds, at every
     input cell, in :func:`_positions` order: along each axis a later output reaches a cell
     through an earlier window cell, so the order is the same key, descending."""
