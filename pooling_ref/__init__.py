@@ -8,11 +8,14 @@ array([[ 5.,  7.],
        [13., 15.]], dtype=float32)
 
 Every op takes ``method="loop" | "im2col" | "fast" | "auto"``; see README.md for the
-semantics, the tolerance policy and the known TF/Keras defects.
+semantics, the tolerance policy and the known TF/Keras defects. :func:`check` tests your
+own kernel against this reference for any op in :data:`OPS`
+(:mod:`pooling_ref.testing` and :mod:`pooling_ref.strategies` bring it into pytest).
 """
 
 from .conv import conv
 from .geometry import output_length, same_pads
+from .ops import OPS
 from .oracle import Report, check
 from .padding import zero_pad
 from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
@@ -21,6 +24,7 @@ from .windows import im2col
 __version__ = "0.1.0"
 
 __all__ = [
+    "OPS",
     "Report",
     "avg_pool",
     "check",

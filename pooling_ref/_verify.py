@@ -18,19 +18,18 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import keras_ref, tolerance
-from ._repro import array_literal
-from .cases import GLOBAL_OPS, OPS, Case, generate_cases
-from .conv import conv
-from .padding import normalize_zero_padding, zero_pad
-from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
+from ._repro import snippet
+from .cases import Case, generate_cases
+from .ops import OPS, families, spec
+from .padding import normalize_zero_padding
 
-ALL_OPS = tuple(sorted(OPS + GLOBAL_OPS, key=lambda o: (o[:-2], o)))
+ALL_OPS = tuple(sorted(OPS, key=lambda o: (o[:-2], o)))
 METHODS = ("loop", "im2col", "fast")
 
 KNOWN_DEFECTS = (
@@ -43,11 +42,6 @@ KNOWN_DEFECTS = (
     "AbortedError (pooling_ref raises a clear ValueError; verify does not draw such cases).",
 )
 
-_FUNCS: dict[str, Callable] = {
-    "max_pool": max_pool, "avg_pool": avg_pool, "zero_pad": zero_pad, "conv": conv,
-    "global_max_pool": global_max_pool, "global_avg_pool": global_avg_pool,
-}
-
 
 def expand_ops(names: Iterable[str]) -> list[str]:
     """Op names, or family names (``"conv"``, ``"max_pool"``) standing for ranks 1-3."""
@@ -56,26 +50,17 @@ def expand_ops(names: Iterable[str]) -> list[str]:
         if name in ALL_OPS:
             matched = [name]
         else:
-            matched = [op for op in ALL_OPS if op[:-2] == name]
+            matched = [op for op in ALL_OPS if spec(op).family == name]
         if not matched:
-            families = sorted({op[:-2] for op in ALL_OPS})
             raise ValueError(
                 f"--ops: unknown op {name!r}; valid ops: {', '.join(ALL_OPS)} "
-                f"(or a family: {', '.join(families)})")
+                f"(or a family: {', '.join(sorted(families()))})")
         out += [op for op in matched if op not in out]
     return out
 
 
-def _family(op: str) -> str:
-    return op[:-2]
-
-
 def methods_of(op: str) -> tuple[str, ...]:
-    return ("-",) if op in GLOBAL_OPS else METHODS
-
-
-def _mode(op: str) -> str:
-    return "bound" if _family(op) in ("conv", "global_avg_pool") else "bitwise"
+    return METHODS if spec(op).methods else ("-",)
 
 
 def _keras_params(case: Case) -> dict:
@@ -86,37 +71,36 @@ def _keras_params(case: Case) -> dict:
     return p
 
 
-def _bound(op: str, case: Case, expected: np.ndarray) -> np.ndarray | None:
-    fam = _family(op)
-    if fam == "conv":
-        return tolerance.conv_bound(case.x, **case.params)
-    if fam == "global_avg_pool":
-        mag = global_avg_pool(np.abs(case.x.astype(np.float64)), **case.params)
-        spatial = case.x.shape[2:] if case.channels_first else case.x.shape[1:-1]
-        return tolerance.error_bound(mag, int(np.prod(spatial)), expected.dtype)
-    return None
+def _bound(op: str, case: Case) -> np.ndarray | None:
+    """The error bound of ``op`` against Keras (``None``: bitwise)."""
+    s = spec(op)
+    return s.error_bound(case.arrays, case.scalar_params) if s.keras_mode == "bound" else None
 
 
 def _ours(op: str, case: Case, method: str) -> np.ndarray:
-    func = _FUNCS[_family(op)]
-    if method == "-":
-        return func(case.x, **case.params)
-    return func(case.x, **case.params, method=method)
+    return spec(op).run_reference(case.arrays, case.scalar_params,
+                                  method=None if method == "-" else method)
 
 
 def reproducer(op: str, case: Case, method: str) -> str:
-    lines = ["import numpy as np", "import pooling_ref", "from pooling_ref import keras_ref"]
-    lines += [f"{k} = {array_literal(v)}" for k, v in case.arrays.items()]
-    kw = [f"{k}={k}" for k in case.arrays if k != "x"]
-    kw += [f"{k}={v!r}" for k, v in case.scalar_params.items()]
-    mkw = [] if method == "-" else [f"method={method!r}"]
+    """A script comparing ``pooling_ref`` (``method``) with Keras; fails on a mismatch."""
+    s = spec(op)
+    params = dict(case.scalar_params)
+    if method != "-":
+        params["method"] = method
     kkw = [f"{k}={k}" for k in case.arrays if k != "x"]
     kkw += [f"{k}={v!r}" for k, v in _keras_params(case).items() if k not in case.arrays]
-    lines.append(f"ours = pooling_ref.{_family(op)}({', '.join(['x', *kw, *mkw])})")
-    lines.append(f"keras = keras_ref.run({op!r}, {', '.join(['x', *kkw])})")
-    lines.append("print(pooling_ref.tolerance.compare(ours, keras))  # bitwise; conv and "
-                 "global average: pass tolerance.conv_bound/error_bound")
-    return "\n".join(lines)
+    bound = "None" if s.keras_mode == "bitwise" else (
+        f"pooling_ref.ops.spec({op!r}).error_bound({{"
+        + ", ".join(f"{k!r}: {k}" for k in case.arrays) + f"}}, {case.scalar_params!r})")
+    after = [f"keras = keras_ref.run({op!r}, {', '.join(['x', *kkw])})",
+             f"comparison = pooling_ref.tolerance.compare(result, keras, {bound})",
+             "print(comparison)",
+             "assert comparison.ok, comparison"]
+    return snippet(["import pooling_ref", "import pooling_ref.ops",
+                    "from pooling_ref import keras_ref"],
+                   f"pooling_ref.{s.reference.__name__}", case.arrays, params,
+                   s.positional, after)
 
 
 @dataclass
@@ -132,7 +116,14 @@ class OpResult:
 
     @property
     def passed(self) -> bool:
-        return not self.mismatches
+        """No mismatch and at least one comparison: a run that compared nothing fails."""
+        return not self.mismatches and self.comparisons > 0
+
+    @property
+    def status(self) -> str:
+        if self.mismatches:
+            return "MISMATCH"
+        return "ok" if self.comparisons else "NO COMPARISONS"
 
     @property
     def worst_overall(self) -> float:
@@ -142,7 +133,7 @@ class OpResult:
         return {"op": self.op, "mode": self.mode, "cases": self.cases,
                 "comparisons": self.comparisons, "worst": self.worst,
                 "worst_overall": self.worst_overall,
-                "status": "ok" if self.passed else "MISMATCH",
+                "status": self.status, "skipped_count": len(self.skipped),
                 "mismatches": self.mismatches, "skipped": self.skipped,
                 "seconds": round(self.seconds, 3)}
 
@@ -158,7 +149,7 @@ def verify_case(op: str, case: Case, result: OpResult) -> None:
                                "keras_error": f"{type(e).__name__}: {str(e)[:300]}"})
         return
     result.cases += 1
-    bound = _bound(op, case, expected)
+    bound = _bound(op, case)
     for method in methods_of(op):
         result.comparisons += 1
         try:
@@ -248,9 +239,9 @@ def run_verify(ops: list[str], cases: int, seed: int,
                progress: Progress | None = None) -> list[OpResult]:
     results = []
     for op in ops:
-        res = OpResult(op, _mode(op))
+        res = OpResult(op, spec(op).keras_mode)
         t0 = time.perf_counter()
-        for case in generate_cases(op, cases, seed, "float32"):
+        for case in generate_cases(op, cases, seed, "float32", special_values=False):
             verify_case(op, case, res)
             if progress:
                 progress.update(op)

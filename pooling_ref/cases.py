@@ -1,56 +1,63 @@
 """Reproducible random cases that reach the corners where pooling/conv implementations err.
 
-Used by :func:`pooling_ref.check` (the oracle) and by ``pooling-ref verify``. NumPy only.
+Used by :func:`pooling_ref.check` (the oracle), :mod:`pooling_ref.strategies` and
+``pooling-ref verify``. NumPy only.
 
 >>> cs = generate_cases("max_pool2d", 3, seed=0)
 >>> [c.op for c in cs], cs[0].x.dtype.name
 (['max_pool2d', 'max_pool2d', 'max_pool2d'], 'float32')
 
 Each :class:`Case` holds the input ``x`` and the keyword arguments the op is called with
-(``params``; for convolution these include the ``kernel`` and ``bias`` arrays). Optional
-arguments are sometimes omitted so that defaults are exercised, and given sometimes as an
-int, sometimes as a tuple. Corners drawn on purpose:
+(``params``; for convolution these include the ``kernel`` and ``bias`` arrays), and
+``corner``: the value / size class it was drawn for. Corners drawn on purpose:
 
-* ``"same"`` padding with odd and even total padding (the odd cell goes after), windows
-  equal to and larger than the input; ``"valid"`` windows equal to the input;
-* strides omitted, 1, equal to, smaller and larger than the window; non-square windows and
-  strides on spatial axes of different lengths (so swapped axes show);
-* both data formats (and the format omitted), batch and channel counts > 1 and different
-  from each other and from the spatial lengths, size-1 axes;
-* values all negative (so zero padding instead of -inf padding shows in max pooling),
-  all positive, mixed, or small integers;
-* convolution: dilation, groups (including depthwise), bias present or omitted,
-  non-square kernels, input and output channel counts that differ;
-* zero padding: an int, one int per axis, or asymmetric ``(before, after)`` pairs.
+* geometry: ``"same"`` padding with odd and even total padding, windows equal to and
+  larger than the input, strides omitted / smaller / equal / larger than the window,
+  non-square windows and strides, both data formats (and the format omitted), size-1
+  axes; convolution: dilation, groups (including depthwise), bias present or omitted;
+  zero padding: an int, one int per axis, or asymmetric ``(before, after)`` pairs;
+* special values (every other case): NaN, +inf or -inf placed at the first, the middle or
+  the last real cell of one window; windows of only NaN or only -inf; ties of equal
+  values and of ``-0.0`` / ``+0.0``; the largest finite values (sums overflow);
+  subnormals; for integer dtypes the dtype's limits and values beyond ``2**24`` (which a
+  float32 conversion cannot tell apart);
+* sizes that straddle SIMD packets and tiles (every tenth case): channels, filters and
+  batch just past a multiple of 4, 8 and 16 (5, 9, 17, 33), output rows of 17, 33 or 65.
 
-The first cases are the smallest; sizes grow with the case index.
+The first cases are the smallest; sizes grow with the case index. ``supports`` (a dict
+from a parameter name to the values a candidate implements) restricts every draw; see
+:class:`Supports`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FAMILIES", "GLOBAL_OPS", "OPS", "Case", "generate_cases", "op_family"]
+from ._arrays import finfo, is_float_dtype
+from .geometry import normalize_data_format, normalize_padding, plan_window
+from .ops import OPS, OpSpec, spec
+from .padding import normalize_zero_padding
 
-FAMILIES = ("max_pool", "avg_pool", "zero_pad", "conv")
-#: The ops the oracle knows, as in API.md.
-OPS = tuple(f"{fam}{r}d" for fam in FAMILIES for r in (1, 2, 3))
-#: Global pooling ops (``pooling-ref verify`` only).
-GLOBAL_OPS = tuple(f"global_{k}_pool{r}d" for k in ("max", "avg") for r in (1, 2, 3))
-DTYPES = ("float16", "float32", "float64")
+__all__ = ["CORNERS", "OPS", "Case", "Supports", "check_dtype", "draw_case", "generate_cases"]
 
-_ARRAY_PARAMS = ("kernel", "bias")
+FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")
+INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 
-
-def op_family(op: str) -> tuple[str, int]:
-    """Family and spatial rank of an op name.
-
-    >>> op_family("conv2d")
-    ('conv', 2)
-    """
-    return op[:-2], int(op[-2])
+#: Special-value corners of float inputs, cycled through on every other case.
+FLOAT_CORNERS = (
+    "nan first", "nan middle", "nan last", "-inf first", "+inf middle", "-inf last",
+    "all-nan window", "all--inf window", "signed-zero ties", "ties", "largest finite",
+    "subnormal",
+)
+#: Special-value corners of integer inputs.
+INT_CORNERS = ("int limits", "beyond 2**24", "ties", "int limits", "beyond 2**24")
+#: Size corners (every tenth case).
+TILE_CORNERS = ("channels 9", "rows 17", "batch 5", "channels 17", "rows 33",
+                "channels 5", "batch 9", "rows 65", "channels 33")
+CORNERS = FLOAT_CORNERS + INT_CORNERS + TILE_CORNERS
 
 
 @dataclass
@@ -60,25 +67,31 @@ class Case:
     op: str
     x: np.ndarray
     params: dict = field(default_factory=dict)
+    corner: str = ""
+
+    @property
+    def spec(self) -> OpSpec:
+        return spec(self.op)
 
     @property
     def family(self) -> str:
-        return op_family(self.op)[0]
+        return self.spec.family
 
     @property
     def rank(self) -> int:
-        return op_family(self.op)[1]
+        return self.spec.rank
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:
         """``x`` and the array-valued parameters (``kernel``, ``bias``), in call order."""
         out = {"x": self.x}
-        out.update({k: v for k, v in self.params.items() if k in _ARRAY_PARAMS})
+        out.update({k: self.params[k] for k in self.spec.arrays if k in self.params})
         return out
 
     @property
     def scalar_params(self) -> dict:
-        return {k: v for k, v in self.params.items() if k not in _ARRAY_PARAMS}
+        names = self.spec.arrays
+        return {k: v for k, v in self.params.items() if k not in names}
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
@@ -88,31 +101,212 @@ class Case:
     def channels_first(self) -> bool:
         return self.params.get("data_format") == "channels_first"
 
-    def size_key(self) -> tuple[int, int]:
-        """Smaller is simpler: (total array elements, parameter complexity)."""
+    @property
+    def spatial(self) -> tuple[int, ...]:
+        return self.x.shape[2:] if self.channels_first else self.x.shape[1:-1]
+
+    def call_args(self) -> tuple[list, dict]:
+        """``(args, kwargs)`` of the call (see :meth:`OpSpec.split`)."""
+        return self.spec.split(self.arrays, self.scalar_params)
+
+    def size_key(self) -> tuple[int, int, int]:
+        """Smaller is simpler: (total elements, parameter complexity, special values)."""
         elements = sum(int(a.size) for a in self.arrays.values())
-        return elements, sum(_complexity(k, v) for k, v in self.scalar_params.items())
+        special = 0
+        if is_float_dtype(self.x.dtype):
+            with np.errstate(invalid="ignore"):
+                xf = self.x.astype(np.float64)
+                special = int(np.count_nonzero(~np.isfinite(xf) | ((xf == 0) & np.signbit(xf))))
+        return (elements, sum(_complexity(v) for v in self.scalar_params.values()), special)
 
     def describe(self) -> str:
         shapes = ", ".join(f"{k}{v}" for k, v in self.shapes.items())
         return f"{self.op}({shapes}, {self.scalar_params}) [{self.x.dtype.name}]"
 
 
-def _complexity(name: str, value: object) -> int:
+def _complexity(value: object) -> int:
     if isinstance(value, str):
         return {"channels_last": 1, "valid": 1}.get(value, 2)
     if isinstance(value, (tuple, list)):
-        return 1 + len(value) + sum(_complexity(name, v) for v in value)
-    if value is None:
+        return 1 + len(value) + sum(_complexity(v) for v in value)
+    if value is None or isinstance(value, bool):
         return 1
     return 1 + int(value)
+
+
+# ----------------------------------------------------------------------------- dtypes
+
+
+def check_dtype(dtype: object, op: str | None = None) -> np.dtype:
+    """The dtype named by ``dtype`` if ``op`` accepts it, else ``ValueError``.
+
+    >>> check_dtype("int32", "max_pool1d").name
+    'int32'
+    """
+    ints = op is None or spec(op).int_dtypes
+    valid = FLOAT_DTYPES + (INT_DTYPES if ints else ())
+    name = getattr(dtype, "name", None) or (dtype if isinstance(dtype, str) else None)
+    if name is None:
+        try:
+            name = np.dtype(dtype).name  # type: ignore[call-overload]
+        except TypeError:
+            name = repr(dtype)
+    if name not in valid:
+        where = f" for {op}" if op else ""
+        raise ValueError(f"dtype must be one of {', '.join(valid)}{where}; got {dtype!r}")
+    if name == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise ValueError("dtype 'bfloat16' needs the ml_dtypes package "
+                             "(pip install ml_dtypes)") from None
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
+
+
+# ----------------------------------------------------------------------------- supports
+
+
+_DEFAULTS = {"padding": "valid", "data_format": "channels_last", "dilation_rate": 1,
+             "groups": 1, "keepdims": False, "bias": None}
+_TUPLES = ("pool_size", "strides", "dilation_rate", "kernel_size")
+
+
+class Supports:
+    """The parameter values a candidate implements (``check(..., supports=...)``).
+
+    >>> s = Supports("conv2d", {"groups": [1], "bias": [None], "padding": ["valid"]})
+    >>> s.left_out()
+    ['groups other than 1', 'bias given (bias=[None])', "padding other than 'valid'"]
+
+    Keys are parameter names of the op (``kernel_size`` and ``bias`` for convolution);
+    values are lists of plain parameter values; an int stands for the same value on every
+    axis and ``None`` in ``bias`` for "no bias". ``ValueError`` for an unknown key, an
+    invalid value or an empty list.
+    """
+
+    def __init__(self, op: str, supports: dict | None = None):
+        self.op, self.spec = op, spec(op)
+        self.given = dict(supports or {})
+        self.allowed: dict[str, list] = {}
+        if supports is not None and not isinstance(supports, dict):
+            raise TypeError(f"supports must be None or a dict, got {supports!r}")
+        for key, values in self.given.items():
+            if key not in self.spec.supportable:
+                raise ValueError(f"supports: unknown key {key!r} for {op}; valid keys: "
+                                 f"{', '.join(self.spec.supportable)}")
+            if isinstance(values, (str, int, tuple)) or values is None:
+                values = [values]
+            values = list(values)
+            if not values:
+                raise ValueError(f"supports[{key!r}] is empty: nothing to draw for {op}")
+            self.allowed[key] = [self._norm(key, v) for v in values]
+
+    def _norm(self, key: str, value: object) -> object:
+        r = self.spec.rank
+        try:
+            if key in _TUPLES:
+                t = tuple(int(v) for v in value) if isinstance(value, (tuple, list)) else (
+                    (int(value),) * r)  # type: ignore[call-overload]
+                if len(t) != r or min(t) < 1:
+                    raise ValueError
+                return t
+            if key == "padding" and self.spec.family == "zero_pad":
+                return normalize_zero_padding(value, r)
+            if key == "padding":
+                return normalize_padding(value)
+            if key == "data_format":
+                return normalize_data_format(value)
+            if key == "groups":
+                if isinstance(value, bool) or int(value) != value or value < 1:
+                    raise ValueError
+                return int(value)
+            if key == "keepdims":
+                if not isinstance(value, bool):
+                    raise ValueError
+                return value
+            if key == "bias":
+                if value is not None:
+                    raise ValueError
+                return None
+        except (TypeError, ValueError):
+            pass
+        else:
+            raise AssertionError(key)  # pragma: no cover
+        raise ValueError(f"supports[{key!r}]: invalid value {value!r} for {self.op}")
+
+    def restricted(self, key: str) -> bool:
+        return key in self.allowed
+
+    def effective(self, case: Case) -> dict:
+        """The value of each restricted parameter in ``case`` (defaults filled in)."""
+        p, out = case.params, {}
+        for key in self.allowed:
+            if key == "kernel_size":
+                v = tuple(p["kernel"].shape[: self.spec.rank])
+            elif key == "bias":
+                v = p.get("bias")
+                v = None if v is None else "given"
+            elif key == "strides" and "strides" not in p:
+                v = p.get("pool_size", 1)
+            else:
+                v = p.get(key, _DEFAULTS.get(key))
+            out[key] = v if v == "given" else self._norm(key, v)
+        return out
+
+    def admits(self, case: Case) -> bool:
+        return all(v in self.allowed[k] for k, v in self.effective(case).items())
+
+    def pick(self, rng: np.random.Generator, key: str, options: list, p=None):
+        """A random option (weights ``p``) among those ``supports`` allows."""
+        if key in self.allowed:
+            keep = [i for i, o in enumerate(options)
+                    if self._norm(key, _DEFAULTS.get(key) if o == "omit" else o)
+                    in self.allowed[key]]
+            if not keep:
+                return self.given_value(rng, key)
+            options = [options[i] for i in keep]
+            if p is not None:
+                p = np.array([p[i] for i in keep], dtype=float)
+                p = p / p.sum()
+        return options[int(rng.choice(len(options), p=p))]
+
+    def given_value(self, rng: np.random.Generator, key: str):
+        """One of the values listed for ``key``, as the user wrote it."""
+        values = self.given[key]
+        if isinstance(values, (str, int, tuple)) or values is None:
+            values = [values]
+        return list(values)[int(rng.integers(len(values)))]
+
+    def window(self, rng: np.random.Generator, key: str) -> tuple[int, ...] | None:
+        """A listed value of an int-or-tuple parameter as a tuple, or ``None``."""
+        if key not in self.allowed:
+            return None
+        return self.allowed[key][int(rng.integers(len(self.allowed[key])))]
+
+    def left_out(self) -> list[str]:
+        """What ``supports`` keeps out of the draws, in words."""
+        out = []
+        for key, values in self.allowed.items():
+            if key == "bias":
+                out.append("bias given (bias=[None])")
+                continue
+            shown = [v if key not in _TUPLES or len(set(v)) > 1 else v[0] for v in values]
+            if key == "padding" and self.spec.family == "zero_pad":
+                shown = list(values)
+            text = " or ".join(repr(v) for v in shown)
+            out.append(f"{key} other than {text}")
+        return out
 
 
 # ----------------------------------------------------------------------------- drawing
 
 
-def _values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str,
-            mode: str) -> np.ndarray:
+def _plain(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype,
+           mode: str) -> np.ndarray:
+    if not is_float_dtype(dtype):
+        info = np.iinfo(dtype)
+        return rng.integers(max(info.min, -50), min(info.max, 50) + 1, size=shape).astype(dtype)
     if mode == "ints":
         a = rng.integers(-4, 5, size=shape).astype(np.float64)
     else:
@@ -128,11 +322,12 @@ def _value_mode(rng: np.random.Generator) -> str:
     return str(rng.choice(["mixed", "negative", "positive", "ints"], p=[0.4, 0.3, 0.1, 0.2]))
 
 
-def _int_or_tuple(rng: np.random.Generator, values: list[int]) -> int | tuple[int, ...]:
+def _int_or_tuple(rng: np.random.Generator, values: Iterable[int]) -> int | tuple[int, ...]:
     """An int when all values agree and a coin says so; a tuple otherwise."""
+    values = [int(v) for v in values]
     if len(set(values)) == 1 and rng.random() < 0.5:
-        return int(values[0])
-    return tuple(int(v) for v in values)
+        return values[0]
+    return tuple(values)
 
 
 def _batch_channels(rng: np.random.Generator) -> tuple[int, int]:
@@ -161,8 +356,9 @@ def _layout(n: int, spatial: list[int], c: int, data_format: str | None) -> tupl
     return (n, *spatial, c)
 
 
-def _data_format(rng: np.random.Generator, params: dict) -> str | None:
-    fmt = rng.choice(["omit", "channels_last", "channels_first"], p=[0.25, 0.25, 0.5])
+def _data_format(rng: np.random.Generator, params: dict, sup: Supports) -> str | None:
+    fmt = sup.pick(rng, "data_format", ["omit", "channels_last", "channels_first"],
+                   [0.25, 0.25, 0.5])
     if fmt != "omit":
         params["data_format"] = str(fmt)
         return str(fmt)
@@ -190,109 +386,191 @@ def _stride(rng: np.random.Generator, window: int) -> int:
     return int(rng.integers(1, 4))
 
 
-def _pool_case(rng: np.random.Generator, op: str, rank: int, index: int,
-               dtype: str) -> Case:
-    params: dict = {}
+@dataclass
+class _Sizes:
+    """Batch, channels (filters) and the wanted output length of the last spatial axis."""
+
+    n: int
+    c: int
+    filters: int | None = None
+    row: int | None = None
+
+
+def _sizes(rng: np.random.Generator, corner: str) -> _Sizes:
     n, c = _batch_channels(rng)
+    s = _Sizes(n, c)
+    kind, _, value = corner.partition(" ")
+    if kind == "channels":
+        s.c = int(value)
+        s.filters = int(rng.choice([5, 9, 17]))
+    elif kind == "batch":
+        s.n = int(value)
+    elif kind == "rows":
+        s.row = int(value)
+    return s
+
+
+def _fit_row(spatial: list[int], window: tuple[int, ...], strides: tuple[int, ...],
+             dilation: tuple[int, ...], padding: str, row: int | None) -> None:
+    """Lengthen the last spatial axis so that its output length is ``row``."""
+    if row is None:
+        return
+    span = dilation[-1] * (window[-1] - 1) + 1
+    s = strides[-1]
+    spatial[-1] = row * s if padding == "same" else (row - 1) * s + span
+
+
+def _pool_case(rng, op: str, rank: int, index: int, dtype, sup: Supports, corner: str):
+    params: dict = {}
+    sz = _sizes(rng, corner)
     spatial = _spatial(rng, rank, _limit(index, rank))
-    padding = str(rng.choice(["valid", "same"]))
-    window = [_window(rng, s, padding) for s in spatial]
-    if rank > 1 and rng.random() < 0.4:              # non-square window
-        i = int(rng.integers(rank))
-        window[i] = max(1, min(window[i] + 1, spatial[i]) if padding == "valid"
-                        else window[i] + 1)
+    padding = sup.pick(rng, "padding", ["valid", "same"])
+    fixed = sup.window(rng, "pool_size")
+    if fixed is not None:
+        window = list(fixed)
+        if normalize_padding(padding) == "valid":
+            spatial = [max(s, k) for s, k in zip(spatial, window)]
+    else:
+        window = [_window(rng, s, padding) for s in spatial]
+        if rank > 1 and rng.random() < 0.4:              # non-square window
+            i = int(rng.integers(rank))
+            window[i] = max(1, min(window[i] + 1, spatial[i]) if padding == "valid"
+                            else window[i] + 1)
     params["pool_size"] = _int_or_tuple(rng, window)
-    strides_mode = rng.random()
-    if strides_mode >= 0.3:                          # else: omitted (strides = pool_size)
+    fixed_s = sup.window(rng, "strides")
+    if fixed_s is not None:
+        params["strides"] = _int_or_tuple(rng, fixed_s)
+    elif rng.random() >= 0.3:                          # else: omitted (strides = pool_size)
         params["strides"] = _int_or_tuple(rng, [_stride(rng, k) for k in window])
-    if padding == "same" or rng.random() < 0.6:
+    strides = np.broadcast_to(params.get("strides", params["pool_size"]), (rank,))
+    _fit_row(spatial, tuple(window), tuple(strides), (1,) * rank, str(padding).lower(),
+             sz.row)
+    if str(padding).lower() == "same" or rng.random() < 0.6 or not _omit_ok(sup, "padding"):
         params["padding"] = padding
-    fmt = _data_format(rng, params)
-    x = _values(rng, _layout(n, spatial, c, fmt), dtype, _value_mode(rng))
-    return Case(op, x, params)
+    fmt = _data_format(rng, params, sup)
+    x = _plain(rng, _layout(sz.n, spatial, sz.c, fmt), dtype, _value_mode(rng))
+    return x, params
 
 
-def _zero_pad_case(rng: np.random.Generator, op: str, rank: int, index: int,
-                   dtype: str) -> Case:
+def _omit_ok(sup: Supports, key: str) -> bool:
+    return not sup.restricted(key) or sup._norm(key, _DEFAULTS[key]) in sup.allowed[key]
+
+
+def _zero_pad_case(rng, op: str, rank: int, index: int, dtype, sup: Supports, corner: str):
     params: dict = {}
-    n, c = _batch_channels(rng)
+    sz = _sizes(rng, corner)
     spatial = _spatial(rng, rank, _limit(index, rank))
-    form = rng.choice(["omit", "int", "ints", "pairs"], p=[0.15, 0.2, 0.25, 0.4])
-    if form == "int":
-        params["padding"] = int(rng.integers(0, 3))
-    elif form == "ints":
-        params["padding"] = tuple(int(v) for v in rng.integers(0, 3, size=rank))
-    elif form == "pairs":
-        pairs = []
-        for _ in range(rank):
-            b = int(rng.integers(0, 3))
-            a = int(rng.integers(0, 3))
-            if a == b and rng.random() < 0.7:
-                a = b + 1                            # asymmetric
-            pairs.append((b, a))
-        params["padding"] = tuple(pairs)
-    fmt = _data_format(rng, params)
-    x = _values(rng, _layout(n, spatial, c, fmt), dtype, _value_mode(rng))
-    return Case(op, x, params)
+    if sz.row:
+        spatial[-1] = sz.row
+    if sup.restricted("padding"):
+        params["padding"] = sup.given_value(rng, "padding")
+    else:
+        form = rng.choice(["omit", "int", "ints", "pairs"], p=[0.15, 0.2, 0.25, 0.4])
+        if form == "int":
+            params["padding"] = int(rng.integers(0, 3))
+        elif form == "ints":
+            params["padding"] = tuple(int(v) for v in rng.integers(0, 3, size=rank))
+        elif form == "pairs":
+            pairs = []
+            for _ in range(rank):
+                b = int(rng.integers(0, 3))
+                a = int(rng.integers(0, 3))
+                if a == b and rng.random() < 0.7:
+                    a = b + 1                            # asymmetric
+                pairs.append((b, a))
+            params["padding"] = tuple(pairs)
+    fmt = _data_format(rng, params, sup)
+    x = _plain(rng, _layout(sz.n, spatial, sz.c, fmt), dtype, _value_mode(rng))
+    return x, params
 
 
-def _conv_case(rng: np.random.Generator, op: str, rank: int, index: int,
-               dtype: str) -> Case:
+def _conv_case(rng, op: str, rank: int, index: int, dtype, sup: Supports, corner: str):
     params: dict = {}
-    n = int(rng.choice([1, 2, 3], p=[0.45, 0.4, 0.15]))
-    kind = rng.choice(["plain", "grouped", "depthwise"], p=[0.5, 0.25, 0.25])
-    groups = 1 if kind == "plain" else int(rng.integers(2, 4))
+    sz = _sizes(rng, corner)
+    n = sz.n if corner.startswith("batch") else int(rng.choice([1, 2, 3], p=[0.45, 0.4, 0.15]))
+    kinds = {"plain": 1, "grouped": int(rng.integers(2, 4)), "depthwise": int(rng.integers(2, 4))}
+    if sup.restricted("groups"):
+        g = int(sup.given_value(rng, "groups"))
+        kind = "plain" if g == 1 else str(rng.choice(["grouped", "depthwise"]))
+        kinds[kind] = g
+    else:
+        kind = str(rng.choice(["plain", "grouped", "depthwise"], p=[0.5, 0.25, 0.25]))
+    groups = kinds[kind]
     cin_g = 1 if kind == "depthwise" else int(rng.integers(1, 4))
     f_g = int(rng.integers(1, 4))
     if kind == "plain" and cin_g == f_g and rng.random() < 0.7:
         f_g += 1                                      # asymmetric channel counts
+    if corner.startswith("channels"):                 # straddle packets in C_in and filters
+        cin_g = 1 if kind == "depthwise" else -(-sz.c // groups)
+        f_g = -(-(sz.filters or 5) // groups)
     c_in, filters = groups * cin_g, groups * f_g
     spatial = _spatial(rng, rank, _limit(index, rank))
-    padding = str(rng.choice(["valid", "same"]))
-    dilated = rng.random() < 0.3
-    dilation = [int(rng.integers(1, 4)) if dilated else 1 for _ in range(rank)]
-    if dilated and rng.random() < 0.4:
-        dilation = [int(rng.integers(2, 4))] * rank
-    kernel_size = []
-    for s, d in zip(spatial, dilation):
-        fit = s if padding == "same" else (s - 1) // d + 1   # largest k whose span fits
-        k = _window(rng, fit, padding, span_limit=3)
-        kernel_size.append(max(1, min(k, 4)))
-    if rank > 1 and rng.random() < 0.4:               # non-square kernel
-        i = int(rng.integers(rank))
-        fit = spatial[i] if padding == "same" else (spatial[i] - 1) // dilation[i] + 1
-        kernel_size[i] = min(kernel_size[i] + 1, max(fit, 1), 4)
-    if dilated:
-        if rng.random() < 0.7:
+    padding = sup.pick(rng, "padding", ["valid", "same"])
+    pad_l = str(padding).lower()
+    fixed_d = sup.window(rng, "dilation_rate")
+    dilated = rng.random() < 0.3 if fixed_d is None else max(fixed_d) > 1
+    if fixed_d is not None:
+        dilation = list(fixed_d)
+    else:
+        dilation = [int(rng.integers(1, 4)) if dilated else 1 for _ in range(rank)]
+        if dilated and rng.random() < 0.4:
+            dilation = [int(rng.integers(2, 4))] * rank
+    fixed_k = sup.window(rng, "kernel_size")
+    if fixed_k is not None:
+        kernel_size = list(fixed_k)
+        if pad_l == "valid":
+            spatial = [max(s, d * (k - 1) + 1) for s, k, d in zip(spatial, kernel_size,
+                                                                  dilation)]
+    else:
+        kernel_size = []
+        for s, d in zip(spatial, dilation):
+            fit = s if pad_l == "same" else (s - 1) // d + 1   # largest k whose span fits
+            k = _window(rng, fit, pad_l, span_limit=3)
+            kernel_size.append(max(1, min(k, 4)))
+        if rank > 1 and rng.random() < 0.4:               # non-square kernel
+            i = int(rng.integers(rank))
+            fit = spatial[i] if pad_l == "same" else (spatial[i] - 1) // dilation[i] + 1
+            kernel_size[i] = min(kernel_size[i] + 1, max(fit, 1), 4)
+    fixed_s = sup.window(rng, "strides")
+    if fixed_d is not None or (dilated and fixed_s is None):
+        if fixed_d is not None or rng.random() < 0.7:
             params["dilation_rate"] = _int_or_tuple(rng, dilation)
         else:
             params["dilation_rate"] = tuple(dilation)
-    elif rng.random() < 0.7:                          # strides only without dilation
+    if fixed_s is not None:
+        params["strides"] = _int_or_tuple(rng, fixed_s)
+    elif not dilated and rng.random() < 0.7:          # strides only without dilation
         params["strides"] = _int_or_tuple(rng, [_stride(rng, k) for k in kernel_size])
-    if padding == "same" or rng.random() < 0.6:
+    strides = tuple(np.broadcast_to(params.get("strides", 1), (rank,)))
+    _fit_row(spatial, tuple(kernel_size), strides, tuple(dilation), pad_l, sz.row)
+    if pad_l == "same" or rng.random() < 0.6 or not _omit_ok(sup, "padding"):
         params["padding"] = padding
-    fmt = _data_format(rng, params)
+    fmt = _data_format(rng, params, sup)
     with_bias = rng.random() < (0.8 if fmt == "channels_first" else 0.5)
-    if fmt == "channels_first" and with_bias and rng.random() < 0.5:
+    if sup.restricted("bias"):
+        with_bias = False
+    if (fmt == "channels_first" and with_bias and rng.random() < 0.5
+            and not corner.startswith("channels")):
         # Keras' channels_first bias bug shows when the last output length equals filters
-        w_out = _conv_out_length(spatial[-1], kernel_size[-1], params, rank, padding)
+        w_out = _conv_out_length(spatial[-1], kernel_size[-1], params, pad_l)
         if w_out % groups == 0 and 1 <= w_out // groups <= 4:
             f_g = w_out // groups
             filters = groups * f_g
-    if groups > 1 or rng.random() < 0.2:
+    if groups > 1 or rng.random() < 0.2 or (sup.restricted("groups") and not _omit_ok(
+            sup, "groups")):
         params["groups"] = groups
     mode = _value_mode(rng)
-    x = _values(rng, _layout(n, spatial, c_in, fmt), dtype, mode)
-    kernel = _values(rng, (*kernel_size, cin_g, filters), dtype,
-                     "ints" if mode == "ints" else "mixed")
+    x = _plain(rng, _layout(n, spatial, c_in, fmt), dtype, mode)
+    kmode = "ints" if mode == "ints" else "mixed"
+    kernel = _plain(rng, (*kernel_size, cin_g, filters), dtype, kmode)
     ordered: dict = {"kernel": kernel}
     if with_bias:
-        ordered["bias"] = _values(rng, (filters,), dtype, "ints" if mode == "ints" else "mixed")
+        ordered["bias"] = _plain(rng, (filters,), dtype, kmode)
     ordered.update(params)
-    return Case(op, x, ordered)
+    return x, ordered
 
 
-def _conv_out_length(n: int, k: int, params: dict, rank: int, padding: str) -> int:
+def _conv_out_length(n: int, k: int, params: dict, padding: str) -> int:
     s = params.get("strides", 1)
     d = params.get("dilation_rate", 1)
     s = s[-1] if isinstance(s, tuple) else s
@@ -302,48 +580,203 @@ def _conv_out_length(n: int, k: int, params: dict, rank: int, padding: str) -> i
     return (n - d * (k - 1) - 1) // s + 1
 
 
-_DRAW = {"max_pool": _pool_case, "avg_pool": _pool_case, "zero_pad": _zero_pad_case,
-         "conv": _conv_case}
-
-
-def _global_case(rng: np.random.Generator, op: str, rank: int, index: int,
-                 dtype: str) -> Case:
+def _global_case(rng, op: str, rank: int, index: int, dtype, sup: Supports, corner: str):
     params: dict = {}
-    n, c = _batch_channels(rng)
+    sz = _sizes(rng, corner)
     spatial = _spatial(rng, rank, _limit(index, rank) + 1)
-    fmt = _data_format(rng, params)
-    if rng.random() < 0.5:
-        params["keepdims"] = bool(rng.random() < 0.5)
-    x = _values(rng, _layout(n, spatial, c, fmt), dtype, _value_mode(rng))
-    return Case(op, x, params)
+    if sz.row:
+        spatial[-1] = sz.row
+    fmt = _data_format(rng, params, sup)
+    if sup.restricted("keepdims") or rng.random() < 0.5:
+        params["keepdims"] = sup.pick(rng, "keepdims", [True, False])
+    x = _plain(rng, _layout(sz.n, spatial, sz.c, fmt), dtype, _value_mode(rng))
+    return x, params
 
 
-def check_op(op: object, valid: tuple[str, ...] = OPS) -> str:
-    if not isinstance(op, str) or op not in valid:
-        raise ValueError(f"op must be one of {', '.join(valid)}; got {op!r}")
-    return op
+_DRAW = {"max_pool": _pool_case, "avg_pool": _pool_case, "zero_pad": _zero_pad_case,
+         "conv": _conv_case, "global_max_pool": _global_case,
+         "global_avg_pool": _global_case}
 
 
-def check_dtype(dtype: object) -> str:
-    try:
-        name = np.dtype(dtype).name  # type: ignore[call-overload]
-    except TypeError:
-        name = None
-    if name not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
-    return name
+# ----------------------------------------------------------------------------- special values
 
 
-def generate_cases(op: str, n: int, seed: int = 0, dtype: str = "float32") -> list[Case]:
+def _geometry(case: Case):
+    """The window geometry of ``case`` (``None`` for ops without windows)."""
+    p, rank = case.params, case.rank
+    if case.family in ("max_pool", "avg_pool"):
+        window = np.broadcast_to(p["pool_size"], (rank,))
+        strides = np.broadcast_to(p.get("strides", p["pool_size"]), (rank,))
+        dilation = (1,) * rank
+    elif case.family == "conv":
+        window = p["kernel"].shape[:rank]
+        strides = np.broadcast_to(p.get("strides", 1), (rank,))
+        dilation = np.broadcast_to(p.get("dilation_rate", 1), (rank,))
+    else:
+        return None
+    return plan_window(tuple(case.spatial), tuple(int(v) for v in window),
+                       tuple(int(v) for v in strides), p.get("padding", "valid"),
+                       tuple(int(v) for v in dilation), case.op)
+
+
+def window_cells(case: Case, out_index: tuple[int, ...]) -> list[list[int]]:
+    """Per spatial axis, the real (unpadded) input positions of output window ``out_index``.
+
+    For ops without windows (zero padding, global pooling), every position of each axis.
+
+    >>> c = Case("max_pool1d", np.zeros((1, 5, 1), np.float32), {"pool_size": 3,
+    ...          "strides": 2, "padding": "same"})
+    >>> window_cells(c, (2,))    # pads (1, 1): window 2 covers padded 4..6 = input 3, 4
+    [[3, 4]]
+    """
+    g = _geometry(case)
+    if g is None:
+        return [list(range(n)) for n in case.spatial]
+    cells = []
+    for o, n, k, s, d, (b, _) in zip(out_index, g.in_spatial, g.window, g.strides,
+                                     g.dilation, g.pads):
+        cells.append([o * s + t * d - b for t in range(k) if 0 <= o * s + t * d - b < n])
+    return cells
+
+
+def _special(rng: np.random.Generator, case: Case, corner: str) -> None:
+    """Put the special values of ``corner`` into ``case.x`` (in place)."""
+    x, dtype = case.x, case.x.dtype
+    if x.size == 0:
+        return
+    ca = 1 if case.channels_first else x.ndim - 1
+    if is_float_dtype(dtype):
+        fi = finfo(dtype)
+        big, tiny = float(fi.max), float(fi.smallest_subnormal)
+    if corner in ("ties", "signed-zero ties"):
+        pool = [-1.0, 0.0, 1.0] if corner == "ties" else [-0.0, 0.0, -1.0]
+        if not is_float_dtype(dtype):
+            pool = [v for v in (-1, 0, 1) if v >= np.iinfo(dtype).min]
+        x[...] = np.asarray(pool, dtype=np.float64)[rng.integers(len(pool), size=x.shape)
+                                                    ].astype(dtype)
+        return
+    if corner == "int limits":
+        info = np.iinfo(dtype)
+        choices = np.array([info.min, info.max, info.min + 1, info.max - 1, 0], dtype=dtype)
+        mask = rng.random(x.shape) < 0.5
+        x[mask] = choices[rng.integers(len(choices), size=int(mask.sum()))]
+        return
+    if corner == "beyond 2**24":
+        hi = min(np.iinfo(dtype).max, 2**40)
+        if hi <= 2**24:
+            x[...] = np.iinfo(dtype).max - rng.integers(0, 3, size=x.shape).astype(dtype)
+            return
+        x[...] = (2**24 + rng.integers(0, 4, size=x.shape)).astype(dtype)
+        if rng.random() < 0.5 and hi >= 2**40:
+            x[...] = x * 4096 + rng.integers(0, 3, size=x.shape)
+        return
+    if corner == "subnormal":
+        sub = (rng.integers(1, 8, size=x.shape) * tiny).astype(dtype)
+        neg = rng.random(x.shape) < 0.3
+        x[...] = np.where(neg, -sub, sub).astype(dtype)
+        return
+    # the rest concern one window of one batch entry (and one or all channels)
+    batch = int(rng.integers(x.shape[0]))
+    chans = (slice(None) if rng.random() < 0.5
+             else slice(c := int(rng.integers(x.shape[ca])), c + 1))
+    g = _geometry(case)
+    out = (tuple(int(rng.integers(max(o, 1))) for o in g.out_spatial) if g is not None
+           else (0,) * case.rank)
+    cells = window_cells(case, out)
+    if any(not c for c in cells):
+        return
+    word = corner.split()[-1]
+    if corner.startswith("all-") or corner == "largest finite":
+        value = {"all-nan window": np.nan, "all--inf window": -np.inf}.get(corner, big)
+        if corner == "largest finite" and rng.random() < 0.5:
+            value = -big
+        pos = np.ix_(*cells)
+    else:
+        pick = {"first": 0, "middle": None, "last": -1}[word]
+        pos = tuple(c[len(c) // 2] if pick is None else c[pick] for c in cells)
+        value = {"nan": np.nan, "-inf": -np.inf, "+inf": np.inf}[corner.split()[0]]
+    _assign(x, batch, pos, chans, case.channels_first, value)
+
+
+def _assign(x: np.ndarray, batch: int, pos, chans, cf: bool, value: float) -> None:
+    if isinstance(pos, tuple) and pos and isinstance(pos[0], np.ndarray):
+        sub = x[batch][(chans, *pos)] if cf else x[batch][(*pos, chans)]
+        sub = np.full_like(sub, value)
+        if cf:
+            x[batch][(chans, *pos)] = sub
+        else:
+            x[batch][(*pos, chans)] = sub
+        return
+    idx = (batch, chans, *pos) if cf else (batch, *pos, chans)
+    x[idx] = value
+
+
+def _corner(index: int, seed_perm: np.ndarray, dtype: np.dtype, op: OpSpec) -> str:
+    """The corner class of case ``index``: plain, a special-value or a size class."""
+    if index % 10 == 9:
+        return TILE_CORNERS[(index // 10) % len(TILE_CORNERS)]
+    if index % 2 == 0 or index < 3:
+        return ""
+    corners = FLOAT_CORNERS if is_float_dtype(dtype) else INT_CORNERS
+    corners = tuple(c for c in corners if _corner_applies(c, dtype, op))
+    return corners[int(seed_perm[(index // 2) % len(seed_perm)]) % len(corners)]
+
+
+def _corner_applies(corner: str, dtype: np.dtype, op: OpSpec) -> bool:
+    if corner == "largest finite" and op.family in ("avg_pool", "conv"):
+        # sums of the largest values overflow; only float32/64 define which way (as TF)
+        return op.family == "avg_pool" and dtype.name in ("float32", "float64")
+    if corner in ("largest finite", "subnormal") and op.family == "conv":
+        return False
+    return True
+
+
+def generate_cases(op: str, n: int, seed: int = 0, dtype: object = "float32",
+                   supports: dict | Supports | None = None, *,
+                   special_values: bool = True) -> list[Case]:
     """``n`` cases for ``op`` drawn from ``np.random.default_rng(seed)``, smallest first.
 
     >>> a, b = generate_cases("conv1d", 5, seed=3), generate_cases("conv1d", 5, seed=3)
-    >>> all(np.array_equal(p.x, q.x) and p.params.keys() == q.params.keys() for p, q in zip(a, b))
+    >>> all(p.x.tobytes() == q.x.tobytes() and p.describe() == q.describe() for p, q in zip(a, b))
     True
+
+    ``supports`` (see :class:`Supports`) restricts what is drawn; ``ValueError`` when it
+    leaves nothing to draw. ``special_values=False`` keeps the size corners but draws no
+    special values (``pooling-ref verify`` uses that: TF's kernel paths differ there).
     """
-    op = check_op(op, OPS + GLOBAL_OPS)
-    dtype = check_dtype(dtype)
-    family, rank = op_family(op)
-    draw = _global_case if op in GLOBAL_OPS else _DRAW[family]
+    s = spec(op)
+    dt = check_dtype(dtype, op)
+    sup = supports if isinstance(supports, Supports) else Supports(op, supports)
     rng = np.random.default_rng(seed)
-    return [draw(rng, op, rank, i, dtype) for i in range(n)]
+    perm = rng.permutation(64)
+    return [draw_case(rng, op, i, dt, sup, perm, special_values) for i in range(n)]
+
+
+def draw_case(rng: np.random.Generator, op: str, index: int, dtype: np.dtype,
+              sup: Supports, perm: np.ndarray, special_values: bool = True) -> Case:
+    """Case number ``index`` of ``op`` (its size and corner class depend on ``index``)."""
+    s = spec(op)
+    draw = _DRAW[s.family.removesuffix("_grad")]
+    corner = _corner(index, perm, dtype, s)
+    for _attempt in range(60):
+        x, params = draw(rng, op, s.rank, index, dtype, sup, corner)
+        case = Case(op, x, params, corner)
+        if sup.admits(case) and (not sup.allowed or _valid(case)):
+            break
+    else:
+        raise ValueError(f"supports={sup.given!r} leaves nothing to draw for {op}")
+    if corner and corner not in TILE_CORNERS:
+        if special_values:
+            _special(rng, case, corner)
+        else:
+            case.corner = ""
+    return case
+
+
+def _valid(case: Case) -> bool:
+    """Whether the reference accepts ``case`` (its parameters are consistent)."""
+    try:
+        case.spec.run_reference(case.arrays, case.scalar_params)
+    except (ValueError, TypeError):
+        return False
+    return True

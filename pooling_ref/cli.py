@@ -28,18 +28,24 @@ examples:
   pooling-ref verify --ops conv2d max_pool    # a subset (op names or families)
   pooling-ref verify --json results.json      # also write the results as JSON
 
-Exit status: 0 all match, 1 a mismatch, 2 bad arguments or TensorFlow missing.
+Exit status: 0 all match, 1 a mismatch or an op without any comparison, 2 bad
+arguments, unwritable --json path or TensorFlow missing.
 """
 
 CHECK_EPILOG = """\
 examples:
   pooling-ref check mypool:max_pool2d --op max_pool2d
   pooling-ref check mypkg.layers:conv --op conv3d --cases 500 --seed 7 --dtype float64
+  pooling-ref check mypool:pool --op max_pool2d --supports data_format=channels_last \
+      padding=valid --nan propagate
+  pooling-ref check mypool:pool --op max_pool1d --dtype int32
 
 The function is called as FUNCTION(x, **params) with the parameter names of
 pooling_ref (pool_size, strides, padding, data_format / padding, data_format /
 kernel, bias, strides, padding, data_format, dilation_rate, groups).
-The current directory is importable. Exit status: 0 pass, 1 fail, 2 bad arguments.
+--supports values are Python literals (2, (2,3), None) or bare words (valid).
+The current directory is importable. Exit status: 0 pass, 1 a mismatch, 2 usage error
+(bad argument, module that cannot be imported).
 """
 
 SHAPE_EPILOG = """\
@@ -93,10 +99,21 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run pooling_ref.check on MODULE:FUNCTION and print the "
                        "report (smallest failing cases with reproducer snippets).")
     c.add_argument("target", metavar="MODULE:FUNCTION")
-    c.add_argument("--op", required=True, help="max_pool1d ... conv3d")
+    c.add_argument("--op", required=True,
+                   help="max_pool1d ... global_avg_pool3d ... conv3d (pooling_ref.OPS)")
     c.add_argument("--cases", type=int, default=100, help="number of cases (default 100)")
     c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    c.add_argument("--dtype", default="float32", help="float16, float32 or float64")
+    c.add_argument("--dtype", default="float32",
+                   help="float16, float32 (default), float64, bfloat16, or an integer dtype "
+                   "(int8, int32, int64, uint8, ...) where the op accepts integers")
+    c.add_argument("--supports", nargs="+", metavar="KEY=V1,V2",
+                   help="only draw cases with these parameter values, e.g. "
+                   "data_format=channels_last padding=valid groups=1 bias=None")
+    c.add_argument("--nan", choices=["tf", "propagate"], default="tf",
+                   help="max pooling NaN rule: tf (NaN ignored, default) or propagate")
+    c.add_argument("--tf-kernel", default=None, metavar="PATH",
+                   help="TF kernel path whose special-value rules to follow "
+                   "(onednn, eigen, xla), passed to the reference pooling functions")
 
     s = sub.add_parser("shape", formatter_class=fmt, epilog=SHAPE_EPILOG,
                        help="output shape and padding of a pooling/conv configuration",
@@ -124,14 +141,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _format_table(results) -> str:
-    rows = [("op", "mode", "cases", "comparisons", "worst error", "status")]
+    rows = [("op", "mode", "cases", "skipped", "comparisons", "worst error", "status")]
     for r in results:
         worst = (f"{r.worst_overall:.3g} x bound" if r.mode == "bound"
                  else f"{int(r.worst_overall)} ULP")
-        status = "ok" if r.passed else f"MISMATCH ({len(r.mismatches)})"
+        status = r.status + (f" ({len(r.mismatches)})" if r.mismatches else "")
         if r.skipped:
             status += f", {len(r.skipped)} skipped (Keras error)"
-        rows.append((r.op, r.mode, str(r.cases), str(r.comparisons), worst, status))
+        rows.append((r.op, r.mode, str(r.cases), str(len(r.skipped)), str(r.comparisons),
+                     worst, status))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
              for row in rows]
@@ -148,6 +166,7 @@ def _verify(args) -> int:
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     ops = V.expand_ops(args.ops) if args.ops else list(V.ALL_OPS)
+    _check_writable(args.json)
     try:
         versions = V.load_tf()
     except TensorFlowMissing as e:
@@ -173,9 +192,16 @@ def _verify(args) -> int:
                   "\n  reproduce with:\n"
                   + "\n".join("    " + line for line in m["reproducer"].splitlines()))
     passed = not failed
+    for r in results:
+        if r.comparisons == 0:
+            reasons = sorted({s["keras_error"] for s in r.skipped})[:2]
+            print(f"\nNO COMPARISONS {r.op}: every Keras call raised ({len(r.skipped)} "
+                  f"skipped), e.g. {'; '.join(reasons) or '-'}")
     print(f"\n{'PASSED' if passed else 'FAILED'}: {sum(r.cases for r in results)} cases, "
           f"{sum(r.comparisons for r in results)} comparisons, "
-          f"{sum(len(r.mismatches) for r in results)} mismatches")
+          f"{sum(len(r.mismatches) for r in results)} mismatches, "
+          f"{sum(len(r.skipped) for r in results)} skipped (Keras error), "
+          f"{sum(r.comparisons == 0 for r in results)} ops without a comparison")
     if args.json:
         doc = {"passed": passed, "versions": versions, "seed": args.seed,
                "cases_per_op": args.cases, "known_defects": list(V.KNOWN_DEFECTS),
@@ -185,6 +211,20 @@ def _verify(args) -> int:
             json.dump(doc, fh, indent=2, default=float)
         print(f"results written to {args.json}")
     return 0 if passed else 1
+
+
+def _check_writable(path: str | None) -> None:
+    """``ValueError`` (exit 2) before a long run if ``--json`` cannot be written."""
+    if path is None:
+        return
+    try:
+        existed = os.path.exists(path)
+        with open(path, "a", encoding="utf-8"):
+            pass
+        if not existed:
+            os.remove(path)
+    except OSError as e:
+        raise ValueError(f"--json: cannot write {path!r}: {e.strerror or e}") from None
 
 
 # ----------------------------------------------------------------------------- check
@@ -198,8 +238,9 @@ def _load_target(target: str):
         sys.path.insert(0, os.getcwd())
     try:
         obj = importlib.import_module(module_name)
-    except ImportError as e:
-        raise ValueError(f"cannot import module {module_name!r}: {e}") from None
+    except Exception as e:            # ImportError, or an error raised while importing
+        raise ValueError(f"cannot import module {module_name!r}: "
+                         f"{type(e).__name__}: {e}") from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
@@ -208,11 +249,56 @@ def _load_target(target: str):
     return obj
 
 
+def _supports(items: list[str] | None) -> dict | None:
+    """``--supports KEY=V1,V2`` items as a ``supports=`` dict (values parsed as literals)."""
+    if not items:
+        return None
+    out: dict = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--supports: expected KEY=V1,V2,..., got {item!r}")
+        out.setdefault(key, []).extend(_literal(v) for v in _split_values(values))
+    return out
+
+
+def _split_values(text: str) -> list[str]:
+    """Split at commas outside parentheses: ``1,(2,3)`` -> ``['1', '(2,3)']``."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch in "(["
+        depth -= ch in ")]"
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [p.strip() for p in [*parts, cur] if p.strip()]
+
+
+def _literal(text: str):
+    import ast
+
+    if text == "None":
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text                      # a bare word: channels_last, valid, ...
+
+
 def _check(args) -> int:
+    from .cases import check_dtype
+    from .ops import spec
     from .oracle import check
 
+    spec(args.op)                        # usage errors before importing the user's module
+    check_dtype(args.dtype, args.op)
+    supports = _supports(args.supports)
     func = _load_target(args.target)
-    report = check(func, args.op, cases=args.cases, seed=args.seed, dtype=args.dtype)
+    report = check(func, args.op, cases=args.cases, seed=args.seed, dtype=args.dtype,
+                   supports=supports, nan=args.nan, tf_kernel=args.tf_kernel,
+                   target=args.target)
     print(report)
     return 0 if report.passed else 1
 

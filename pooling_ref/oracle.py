@@ -9,79 +9,108 @@
 >>> check(wrong, "max_pool1d", cases=20).passed
 False
 
-The reference is ``pooling_ref`` itself. Comparisons follow :mod:`pooling_ref.tolerance`:
-max pooling and zero padding must match bit for bit; average pooling and convolution must
-lie within the documented error bound (so a candidate that sums in another order or in
-float64 passes, while a real error — hundreds of times the bound — fails). The result must
-also have the input's dtype and must not modify its inputs.
+The reference is ``pooling_ref`` itself, the op's function in :mod:`pooling_ref.ops`.
+Comparisons follow :mod:`pooling_ref.tolerance`: max pooling, global max pooling and zero
+padding must match bit for bit; average pooling and convolution must lie within the
+documented error bound (so a candidate that sums in another order or in a wider type
+passes, while a real error — hundreds of times the bound — fails). The result must also
+have the reference's dtype and must not modify its inputs.
 
-A failing case is shrunk (smaller arrays, simpler parameters that still fail) and reported
-with a runnable reproducer snippet.
+A failing case is shrunk (smaller arrays, simpler parameters, fewer special values, while
+it still fails) and reported with the input window behind the first mismatch, the padding
+split, a sentence when the difference is a known special-value rule, and a reproducer
+script that fails while the mismatch persists.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import tolerance
-from ._repro import array_literal
-from .cases import OPS, Case, check_dtype, check_op, generate_cases
-from .conv import conv
-from .padding import normalize_zero_padding, zero_pad
-from .pooling import avg_pool, max_pool
+from ._arrays import finfo, is_float_dtype
+from ._repro import array_literal, snippet, value_text
+from .cases import (
+    Case,
+    Supports,
+    _geometry,
+    check_dtype,
+    generate_cases,
+    window_cells,
+)
+from .ops import OPS, spec
+from .padding import normalize_zero_padding
+from .pooling import lowest
 from .tolerance import Comparison, compare
 
 __all__ = ["OPS", "Failure", "Report", "check", "compare_result", "reference"]
 
-_FUNCS: dict[str, Callable] = {
-    "max_pool": max_pool, "avg_pool": avg_pool, "zero_pad": zero_pad, "conv": conv,
-}
 #: Upper bound on candidate calls spent shrinking one failing case.
 SHRINK_BUDGET = 400
+#: Inputs up to this many elements are printed in full in a failure.
+SHOW_ELEMENTS = 64
 
 
 # ----------------------------------------------------------------------------- comparison
 
 
-def reference(op: str, x: np.ndarray, **params) -> np.ndarray:
+def reference(op: str, x: np.ndarray, *arrays, nan: str = "tf", tf_kernel: str | None = None,
+              **params) -> np.ndarray:
     """``pooling_ref``'s result for oracle op ``op`` (``"conv2d"`` -> :func:`pooling_ref.conv`).
 
     >>> import numpy as np
     >>> reference("zero_pad1d", np.ones((1, 1, 1)), padding=((0, 1),))[0, :, 0]
     array([1., 0.])
     """
-    op = check_op(op)
-    func = _FUNCS[op[:-2]]
-    return func(x, **params)
+    s = spec(op)
+    named, scalars = _named(s, x, arrays, params)
+    return s.run_reference(named, scalars, nan=nan, tf_kernel=tf_kernel)
 
 
-def _bound(op: str, x: np.ndarray, params: dict) -> np.ndarray | None:
-    """``None`` (bitwise) for max pooling / zero padding; the error bound otherwise."""
-    family = op[:-2]
-    if family == "conv":
-        return tolerance.conv_bound(x, **params)
-    if family == "avg_pool":
-        if x.dtype == np.float16:
-            # The reference sums float16 windows in float16 (as its loop specification
-            # does), so the accumulation epsilon is float16's, not float32's as
-            # tolerance.error_bound assumes for TF's float32-accumulating kernels.
-            mag = avg_pool(np.abs(x.astype(np.float64)), **params)
-            terms = int(np.prod(np.broadcast_to(params["pool_size"], (x.ndim - 2,))))
-            eps = float(np.finfo(np.float16).eps)
-            tiny = float(np.finfo(np.float16).smallest_subnormal)
-            return (tolerance.BOUND_C * (terms + 1) * eps * mag + eps * mag
-                    + terms * tiny)
-        return tolerance.avg_pool_bound(x, **params)
-    return None
+def _named(s, x, arrays: tuple, params: dict) -> tuple[dict, dict]:
+    """Array arguments by name and the scalar parameters of one call."""
+    named = {"x": x}
+    named.update(zip(s.positional[1:], arrays))
+    named.update({k: params[k] for k in s.keyword_arrays if k in params})
+    scalars = {k: v for k, v in params.items() if k not in s.arrays}
+    return named, scalars
 
 
-def compare_result(op: str, result: object, x: object, **params) -> Comparison:
-    """Compare a candidate's ``result`` for ``op(x, **params)`` with the reference.
+def _bad(mode: str, detail: str) -> Comparison:
+    return Comparison(False, mode, float("inf"), 0, float("inf"), None, detail)
+
+
+def _describe_result(result: object) -> str:
+    text = repr(result)
+    return f"{type(result).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+def _compare_one(got_obj: object, expected: np.ndarray, bound, mode: str) -> Comparison:
+    try:
+        got = np.asarray(got_obj)
+    except Exception as e:
+        return _bad(mode, f"the result is not an array: np.asarray failed with "
+                          f"{type(e).__name__}: {e} (result: {_describe_result(got_obj)})")
+    if got.dtype.kind not in "iufb" and not is_float_dtype(got.dtype):
+        return _bad(mode, f"the result is not a numeric array: {_describe_result(got_obj)} "
+                          f"(expected an array of shape {expected.shape} and dtype "
+                          f"{expected.dtype})")
+    if got.shape != expected.shape:
+        return _bad(mode, f"wrong shape: got {got.shape}, expected {expected.shape}")
+    if got.dtype != expected.dtype:
+        return _bad(mode, f"wrong dtype: got {got.dtype}, expected {expected.dtype} "
+                          f"(the result must have the input's dtype)")
+    return compare(got, expected, bound)
+
+
+def compare_result(op: str, result: object, x: object, *arrays, nan: str = "tf",
+                   tf_kernel: str | None = None, **params) -> Comparison:
+    """Compare a candidate's ``result`` for ``op(x, *arrays, **params)`` with the reference.
 
     >>> import numpy as np
     >>> x = np.float32([[[1], [3], [2]]])
@@ -89,25 +118,113 @@ def compare_result(op: str, result: object, x: object, **params) -> Comparison:
     True
 
     Bitwise for max pooling and zero padding; within the error bound of
-    :mod:`pooling_ref.tolerance` for average pooling and convolution. The dtype must be the
-    reference's dtype in both modes.
+    :mod:`pooling_ref.tolerance` for average pooling and convolution. Shape and dtype must
+    be the reference's in both modes. Ops with several outputs compare each.
     """
-    x = np.asarray(x)
-    expected = reference(op, x, **params)
-    bound = _bound(op, x, params)
-    mode = "bitwise" if bound is None else "bound"
-    try:
-        got = np.asarray(result)
-    except Exception as e:
-        return Comparison(False, mode, float("inf"), 0, float("inf"), None,
-                          f"np.asarray(result) failed: {type(e).__name__}: {e}")
-    if got.shape == expected.shape and got.dtype != expected.dtype:
-        return Comparison(False, mode, float("inf"), 0, float("inf"), None,
-                          f"dtype {got.dtype} != expected dtype {expected.dtype}")
-    if got.dtype.kind not in "iufb" and got.dtype.name != "bfloat16":
-        return Comparison(False, mode, float("inf"), 0, float("inf"), None,
-                          f"result has non-numeric dtype {got.dtype} (value {result!r:.80})")
-    return compare(got, expected, bound)
+    s = spec(op)
+    named, scalars = _named(s, np.asarray(x), arrays, params)
+    expected = s.run_reference(named, scalars, nan=nan, tf_kernel=tf_kernel)
+    bound = s.error_bound(named, scalars)
+    if s.outputs == 1:
+        return _compare_one(result, expected, bound, s.mode)
+    if not isinstance(result, (tuple, list)) or len(result) != s.outputs:
+        return _bad(s.mode, f"expected a tuple of {s.outputs} arrays, got "
+                            f"{_describe_result(result)}")
+    bounds = bound if bound is not None else (None,) * s.outputs
+    worst = None
+    for i, (g, e, b) in enumerate(zip(result, expected, bounds)):
+        c = _compare_one(g, e, b, s.mode)
+        if not c.ok:
+            c.detail = f"output {i}: {c.detail}"
+            return c
+        worst = c if worst is None or c.worst_ratio > worst.worst_ratio else worst
+    return worst
+
+
+# ----------------------------------------------------------------------------- explaining
+
+
+def _window_of(case: Case, index: tuple) -> tuple[list[list[int]], int, int] | None:
+    """Input cells (per spatial axis), batch and channel behind output element ``index``."""
+    if index is None or case.family not in ("max_pool", "avg_pool", "global_max_pool",
+                                            "global_avg_pool", "conv"):
+        return None
+    cf, r = case.channels_first, case.rank
+    batch = index[0]
+    if case.family.startswith("global"):
+        chan = index[1] if (cf or len(index) == 2) else index[-1]
+        return [list(range(n)) for n in case.spatial], batch, chan
+    out = index[2:] if cf else index[1:-1]
+    chan = index[1] if cf else index[-1]
+    if case.family == "conv":
+        groups = int(case.params.get("groups", 1))
+        f_g = case.params["kernel"].shape[-1] // groups
+        chan = (chan // f_g) * case.params["kernel"].shape[-2]  # first input channel
+    return window_cells(case, tuple(out))[:r], batch, chan
+
+
+def _cells_text(cells: list[list[int]]) -> str:
+    def one(c):
+        if not c:
+            return "(empty)"
+        if c == list(range(c[0], c[-1] + 1)):
+            return f"{c[0]}:{c[-1] + 1}"
+        return str(c)
+    return ", ".join(one(c) for c in cells)
+
+
+def _window_values(case: Case, cells, batch: int, chan: int) -> np.ndarray:
+    xb = case.x[batch]
+    if case.channels_first:
+        return xb[chan][np.ix_(*cells)]
+    return xb[(*np.ix_(*cells), chan)]
+
+
+def _explain(case: Case, got: np.ndarray, expected: np.ndarray, comparison: Comparison,
+             nan: str, tf_kernel: str | None) -> str:
+    """A sentence when the only difference is a known special-value rule, else ''."""
+    idx = comparison.first_index
+    if idx is None or got.shape != expected.shape:
+        return ""
+    g, e = got[idx], expected[idx]
+    fam = case.family
+    if fam == "max_pool" and nan == "tf" and is_float_dtype(case.x.dtype):
+        alt = case.spec.run_reference(case.arrays, case.scalar_params, nan="propagate",
+                                      tf_kernel=tf_kernel)
+        if compare(got, alt).ok:
+            return ("your kernel propagates NaN; TensorFlow ignores it — pass "
+                    "nan='propagate' if that is intended")
+    if not is_float_dtype(case.x.dtype):
+        if fam in ("max_pool", "global_max_pool", "zero_pad") and np.abs(
+                case.x.astype(np.float64)).max() > 2**24:
+            return ("integers beyond 2**24 differ: does your kernel convert them to float32 "
+                    "(which cannot tell 2**24 from 2**24 + 1)?")
+        return ""
+    gf, ef = float(g), float(e)
+    if gf == 0 and ef == 0 and np.signbit(gf) != np.signbit(ef):
+        return {"max_pool": "-0.0 vs +0.0: TF keeps the first of equal maxima (row-major "
+                            "window order)",
+                "global_max_pool": "-0.0 vs +0.0: TF's reduce_max keeps the last of equal "
+                                   "maxima (row-major order)",
+                "zero_pad": "-0.0 vs +0.0: zero padding must copy the input bit for bit "
+                            "(your kernel turned -0.0 into +0.0)"}.get(
+            fam, "-0.0 vs +0.0: the sign of a zero result differs")
+    if fam == "max_pool" and ef == float(lowest(case.x.dtype)) and (np.isinf(gf) or
+                                                                    np.isnan(gf)):
+        return ("all-NaN / all -inf window: TF gives the lowest finite value "
+                f"({value_text(e)}), not {value_text(g)} — start the running maximum at "
+                "the lowest finite value and replace it only by a strictly greater cell")
+    tiny = float(finfo(case.x.dtype).tiny)
+    if gf == 0 and ef != 0 and abs(ef) < tiny:
+        return ("subnormal flushed to zero: TF's default (oneDNN) kernel keeps subnormals; "
+                "pass tf_kernel='eigen' if your kernel follows TF's Eigen path")
+    if fam in ("avg_pool", "global_avg_pool", "conv") and np.isnan(ef) and not np.isnan(gf):
+        return ("your kernel skips NaN (a nanmean habit); TensorFlow propagates it: a "
+                "window holding NaN gives NaN")
+    if fam in ("avg_pool", "global_avg_pool") and np.isinf(ef) and np.isfinite(gf):
+        return ("the window sum overflows in TF (it accumulates in the input dtype: "
+                "[max, max] -> inf); your kernel accumulates in a wider type")
+    return ""
 
 
 # ----------------------------------------------------------------------------- report
@@ -123,12 +240,15 @@ class Failure:
     dtype: str
     comparison: Comparison | None    # None when the candidate raised
     exception: str | None            # "TypeError: ..." when the candidate raised
-    reproducer: str                  # runnable snippet
+    reproducer: str                  # runnable script; fails while the mismatch persists
     case_index: int                  # index of the original (unshrunk) case
     original_shapes: dict = field(default_factory=dict)
     original_params: dict = field(default_factory=dict)
     shrink_steps: int = 0
     traceback: str = ""
+    corner: str = ""                 # the corner class the case was drawn for
+    explanation: str = ""            # the special-value rule, in words
+    context: list[str] = field(default_factory=list)   # padding split, window, values
 
     @property
     def max_abs(self) -> float:
@@ -155,14 +275,19 @@ class Failure:
 
     def __str__(self) -> str:
         shapes = ", ".join(f"{k} {v}" for k, v in self.shapes.items())
-        lines = [f"case {self.case_index}: {self.op}  {shapes}  dtype {self.dtype}",
+        corner = f" [{self.corner}]" if self.corner else ""
+        lines = [f"case {self.case_index}{corner}: {self.op}  {shapes}  dtype {self.dtype}",
                  f"  params: {self.params}",
                  f"  {self.detail}"]
+        if self.explanation:
+            lines.append(f"  why: {self.explanation}")
+        lines += ["  " + line for line in self.context]
         if self.shrink_steps:
             orig = ", ".join(f"{k} {v}" for k, v in self.original_shapes.items())
             lines.append(f"  (shrunk in {self.shrink_steps} steps from {orig}, "
                          f"params {self.original_params})")
-        lines.append("  reproduce with:")
+        lines.append("  reproduce with (a script: `python repro.py` fails while the "
+                     "mismatch persists):")
         lines += ["    " + line for line in self.reproducer.splitlines()]
         return "\n".join(lines)
 
@@ -180,19 +305,25 @@ class Report:
     failed_cases: int = 0            # how many of the cases failed (before shrinking)
     max_ulp: int = 0                 # worst ULP difference over the compared cases
     worst_ratio: float = 0.0         # worst |difference| / bound (bound-mode ops)
+    left_out: list[str] = field(default_factory=list)   # what supports= kept out
+    corners: dict = field(default_factory=dict)         # corner class -> cases drawn
+    nan: str = "tf"
 
     @property
     def passed(self) -> bool:
         return not self.failures
 
     def __str__(self) -> str:
-        head = (f"check {self.candidate} as {self.op} (seed {self.seed}, {self.dtype}): "
-                f"{self.cases} cases, ")
+        extra = "" if self.nan == "tf" else f", nan={self.nan!r}"
+        head = (f"check {self.candidate} as {self.op} (seed {self.seed}, {self.dtype}{extra})"
+                f": {self.cases} cases, ")
+        left = ("\n  not drawn (supports=): " + "; ".join(self.left_out)
+                if self.left_out else "")
         if self.passed:
-            worst = (f"worst bound ratio {self.worst_ratio:.3g}" if self.op[:-2] in
-                     ("avg_pool", "conv") else f"max ULP {self.max_ulp}")
-            return head + f"all passed ({worst})"
-        lines = [head + f"{self.failed_cases} FAILED; smallest failing case(s):"]
+            worst = (f"worst bound ratio {self.worst_ratio:.3g}" if spec(self.op).mode ==
+                     "bound" else f"max ULP {self.max_ulp}")
+            return head + f"all passed ({worst})" + left
+        lines = [head + f"{self.failed_cases} FAILED; smallest failing case(s):" + left]
         for f in self.failures:
             lines.append(str(f))
         return "\n".join(lines)
@@ -201,8 +332,35 @@ class Report:
 # ----------------------------------------------------------------------------- reproducer
 
 
-def _candidate_source(candidate: Callable) -> tuple[list[str], str]:
-    """Import lines that define ``candidate`` in a fresh interpreter, and a display name."""
+def _resolve(module: str, qualname: str):
+    obj = sys.modules.get(module)
+    if obj is None:
+        try:
+            obj = importlib.import_module(module)
+        except Exception:
+            return None
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def _candidate_source(candidate: Callable, target: str | None = None) -> tuple[list[str], str]:
+    """Import lines that bind exactly ``candidate`` in a fresh interpreter, and its name.
+
+    ``target`` (``"MODULE:FUNCTION"``, as given on the command line) wins. Otherwise the
+    function's ``__module__``/``__qualname__`` are used only if they lead back to this very
+    object (a ``functools.wraps`` wrapper copies them from the function it wraps); else the
+    module's globals are searched for it.
+    """
+    if target is not None:
+        module, _, attr = target.partition(":")
+        top, _, rest = attr.partition(".")
+        lines = [f"from {module} import {top} as candidate"]
+        if rest:
+            lines.append(f"candidate = candidate.{rest}")
+        return lines, target
     if isinstance(candidate, functools.partial):
         lines, name = _candidate_source(candidate.func)
         args = [repr(a) for a in candidate.args]
@@ -213,28 +371,45 @@ def _candidate_source(candidate: Callable) -> tuple[list[str], str]:
     module = getattr(candidate, "__module__", None)
     qualname = getattr(candidate, "__qualname__", None) or getattr(candidate, "__name__", None)
     name = f"{module}.{qualname}" if module and qualname else repr(candidate)
-    if not module or not qualname or "<" in qualname or module == "__main__":
-        return [f"# candidate {name} cannot be imported: define `candidate` here"], name
+    if module and module != "__main__":
+        if qualname and "<" not in qualname and _resolve(module, qualname) is candidate:
+            return _import_lines(module, qualname), name
+        mod = sys.modules.get(module)
+        for attr, value in sorted(vars(mod).items()) if mod else ():
+            if value is candidate:
+                return _import_lines(module, attr), f"{module}.{attr}"
+    return [f"raise SystemExit('candidate {name} cannot be imported by name: define "
+            f"`candidate` here')"], name
+
+
+def _import_lines(module: str, qualname: str) -> list[str]:
     top, _, rest = qualname.partition(".")
     lines = [f"from {module} import {top} as candidate"]
     if rest:
         lines.append(f"candidate = candidate.{rest}")
-    return lines, name
+    return lines
 
 
-def reproducer(case: Case, candidate: Callable) -> str:
-    """A snippet that rebuilds ``case`` bit for bit, calls the candidate and compares."""
-    imports, _ = _candidate_source(candidate)
-    lines = ["import numpy as np", "from pooling_ref.oracle import compare_result", *imports]
-    for name, arr in case.arrays.items():
-        lines.append(f"{name} = {array_literal(arr)}")
-    kw = [f"{k}={k}" for k in case.arrays if k != "x"]
-    kw += [f"{k}={v!r}" for k, v in case.scalar_params.items()]
-    args = ", ".join(["x", *kw])
-    lines.append(f"result = candidate({args})")
-    lines.append(f"comparison = compare_result({case.op!r}, result, {args})")
-    lines.append("print(comparison)")
-    return "\n".join(lines)
+def reproducer(case: Case, candidate: Callable, *, nan: str = "tf",
+               tf_kernel: str | None = None, target: str | None = None) -> str:
+    """A script that rebuilds ``case`` bit for bit, calls the candidate and asserts a match.
+
+    It exits with an ``AssertionError`` (non-zero status) while the mismatch persists and
+    prints ``match`` once the candidate is fixed.
+    """
+    imports, _ = _candidate_source(candidate, target)
+    s = case.spec
+    extra = "" if nan == "tf" else f", nan={nan!r}"
+    if tf_kernel is not None:
+        extra += f", tf_kernel={tf_kernel!r}"
+    args = ", ".join([*s.positional,
+                      *(f"{k}={k}" for k in s.keyword_arrays if k in case.params),
+                      *(f"{k}={v!r}" for k, v in case.scalar_params.items())])
+    after = [f"comparison = compare_result({case.op!r}, result, {args}{extra})",
+             "print(comparison)",
+             "assert comparison.ok, comparison"]
+    return snippet(["from pooling_ref.oracle import compare_result", *imports],
+                   "candidate", case.arrays, case.scalar_params, s.positional, after)
 
 
 # ----------------------------------------------------------------------------- running
@@ -245,29 +420,77 @@ class _Outcome:
     comparison: Comparison | None = None
     exception: str | None = None
     traceback: str = ""
+    result: object = None
 
     @property
     def failed(self) -> bool:
         return self.exception is not None or not self.comparison.ok
 
 
-def _run(candidate: Callable, case: Case) -> _Outcome:
+def _run(candidate: Callable, case: Case, nan: str = "tf",
+         tf_kernel: str | None = None) -> _Outcome:
+    s = case.spec
     copies = {k: np.array(v, copy=True) for k, v in case.arrays.items()}
-    call_params = {k: (copies[k] if k in copies else v) for k, v in case.params.items()}
+    args, kwargs = s.split(copies, case.scalar_params)
     try:
-        result = candidate(copies["x"], **call_params)
+        result = candidate(*args, **kwargs)
     except Exception as e:
         tb = "".join(traceback.format_exception(type(e), e, e.__traceback__, limit=-3))
         return _Outcome(exception=f"{type(e).__name__}: {e}", traceback=tb)
     for k, v in case.arrays.items():
         if copies[k].tobytes() != v.tobytes():
-            return _Outcome(Comparison(False, "bitwise", float("nan"), 0, float("nan"), None,
-                                       f"candidate modified its input {k!r}"))
+            return _Outcome(_bad(s.mode, f"candidate modified its input {k!r}"))
     try:
-        return _Outcome(compare_result(case.op, result, case.x, **case.params))
+        pos = [case.arrays[k] for k in s.positional]
+        kw = {k: case.arrays[k] for k in s.keyword_arrays if k in case.arrays}
+        c = compare_result(case.op, result, *pos, nan=nan, tf_kernel=tf_kernel, **kw,
+                           **case.scalar_params)
+        return _Outcome(c, result=result)
     except Exception as e:   # e.g. a result np.asarray cannot compare
-        return _Outcome(Comparison(False, "bitwise", float("inf"), 0, float("inf"), None,
-                                   f"comparing the result failed: {type(e).__name__}: {e}"))
+        return _Outcome(_bad(s.mode, f"comparing the result failed: {type(e).__name__}: {e}"))
+
+
+def _context(case: Case, outcome: _Outcome, nan: str, tf_kernel: str | None
+             ) -> tuple[list[str], str]:
+    """Lines showing the padding split, the input window, got/expected; and the 'why'."""
+    lines: list[str] = []
+    g = _geometry(case)
+    if g is not None:
+        lines.append(f"padding (before, after) per spatial axis: {list(g.pads)}; "
+                     f"output spatial {g.out_spatial}")
+    elif case.family == "zero_pad":
+        pairs = normalize_zero_padding(case.params.get("padding", 1), case.rank)
+        lines.append(f"padding (before, after) per spatial axis: {list(pairs)}")
+    c = outcome.comparison
+    if c is None or c.first_index is None:
+        if case.x.size <= SHOW_ELEMENTS:
+            lines.append(f"x = {array_literal(case.x)}")
+        return lines, ""
+    try:
+        got = np.asarray(outcome.result)
+        expected = case.spec.run_reference(case.arrays, case.scalar_params, nan=nan,
+                                           tf_kernel=tf_kernel)
+    except Exception:  # pragma: no cover - the comparison succeeded on the same call
+        return lines, ""
+    if case.spec.outputs != 1:
+        return lines, ""
+    idx = c.first_index
+    w = _window_of(case, idx)
+    if w is not None:
+        cells, b, ch = w
+        vals = _window_values(case, cells, b, ch)
+        where = (f"x[{b}, {ch}, {_cells_text(cells)}]" if case.channels_first
+                 else f"x[{b}, {_cells_text(cells)}, {ch}]")
+        if vals.size <= SHOW_ELEMENTS:
+            lines.append(f"input window behind it: {where} = {array_literal(vals)}")
+        else:
+            lines.append(f"input window behind it: {where} ({vals.size} cells)")
+    if case.x.size <= SHOW_ELEMENTS:
+        lines.append(f"x        = {array_literal(case.x)}")
+    if got.size <= SHOW_ELEMENTS:
+        lines.append(f"got      = {array_literal(got)}")
+        lines.append(f"expected = {array_literal(expected)}")
+    return lines, _explain(case, got, expected, c, nan, tf_kernel)
 
 
 # ----------------------------------------------------------------------------- shrinking
@@ -288,7 +511,7 @@ def _with(case: Case, x: np.ndarray | None = None, **changes) -> Case:
             params.pop(k, None)
         else:
             params[k] = v
-    return Case(case.op, case.x if x is None else x, params)
+    return Case(case.op, case.x if x is None else x, params, case.corner)
 
 
 _DROP = object()
@@ -312,34 +535,41 @@ def _smaller_ints(name: str, value, rank: int, minimum: int = 1) -> Iterator:
         yield {name: t[0] - 1}
 
 
-def _take(a: np.ndarray, axis: int, sl: slice) -> np.ndarray:
+def _take(a: np.ndarray, axis: int, sl) -> np.ndarray:
+    if not isinstance(sl, slice):
+        return np.ascontiguousarray(np.take(a, sl, axis=axis))
     idx = [slice(None)] * a.ndim
     idx[axis] = sl
     return np.ascontiguousarray(a[tuple(idx)])
 
 
+def _drop_one(n: int) -> Iterator:
+    """Index sets that remove cells: half (from either end), then one (last, first)."""
+    if n > 3:
+        yield slice(0, (n + 1) // 2)
+        yield slice(n // 2, None)
+    yield slice(0, -1)
+    yield slice(1, None)
+
+
 def _moves(case: Case) -> Iterator[Case]:
-    """Candidate simplifications of ``case``, the most drastic first."""
+    """Candidate simplifications of ``case``, the most drastic first; small steps too."""
     x, p, rank = case.x, case.params, case.rank
     if x.shape[0] > 1:
-        yield _with(case, _take(x, 0, slice(0, 1)))
-    # channels
+        for sl in _drop_one(x.shape[0]):
+            yield _with(case, _take(x, 0, sl))
     ca = _chan_axis(case)
     if case.family != "conv":
         if x.shape[ca] > 1:
-            yield _with(case, _take(x, ca, slice(0, 1)))
-            yield _with(case, _take(x, ca, slice(0, -1)))
+            for sl in _drop_one(x.shape[ca]):
+                yield _with(case, _take(x, ca, sl))
     else:
         yield from _conv_channel_moves(case, ca)
-    # spatial lengths
     for s in range(rank):
         ax = _axis_of(case, s)
-        n = x.shape[ax]
-        if n > 1:
-            if n > 3:
-                yield _with(case, _take(x, ax, slice(0, (n + 1) // 2)))
-            yield _with(case, _take(x, ax, slice(0, -1)))
-            yield _with(case, _take(x, ax, slice(1, None)))
+        if x.shape[ax] > 1:
+            for sl in _drop_one(x.shape[ax]):
+                yield _with(case, _take(x, ax, sl))
     if case.family == "conv":
         k = p["kernel"]
         for s in range(rank):
@@ -348,7 +578,6 @@ def _moves(case: Case) -> Iterator[Case]:
                 yield _with(case, kernel=_take(k, s, slice(1, None)))
         if "bias" in p:
             yield _with(case, bias=_DROP)
-    # parameters
     for name in ("pool_size", "strides", "dilation_rate"):
         if name in p:
             for change in _smaller_ints(name, p[name], rank):
@@ -362,11 +591,36 @@ def _moves(case: Case) -> Iterator[Case]:
         yield _with(case, padding=_DROP)
     if p.get("groups") == 1:
         yield _with(case, groups=_DROP)
+    if "keepdims" in p:
+        yield _with(case, keepdims=_DROP)
     if case.channels_first:
         yield _with(case, np.ascontiguousarray(np.moveaxis(x, 1, -1)),
                     data_format="channels_last")
     if p.get("data_format") == "channels_last":
         yield _with(case, data_format=_DROP)
+    yield from _value_moves(case)
+
+
+def _value_moves(case: Case) -> Iterator[Case]:
+    """Fewer special values: replace non-finite / -0.0 cells by a plain value, one at a time
+    (all at once first), so the report keeps only the cell(s) that matter."""
+    x = case.x
+    if not is_float_dtype(x.dtype) or x.size == 0:
+        return
+    xf = x.astype(np.float64)
+    special = ~np.isfinite(xf) | ((xf == 0) & np.signbit(xf))
+    where = np.flatnonzero(special)
+    if where.size == 0:
+        return
+    plain = np.array(1.0, dtype=x.dtype)
+    if where.size > 1:
+        y = x.copy()
+        y[special] = plain
+        yield _with(case, y)
+    for i in where[:32]:
+        y = x.copy()
+        y.flat[i] = plain
+        yield _with(case, y)
 
 
 def _conv_channel_moves(case: Case, ca: int) -> Iterator[Case]:
@@ -381,14 +635,18 @@ def _conv_channel_moves(case: Case, ca: int) -> Iterator[Case]:
                     kernel=_take(k, -1, slice(0, g * f_g)),
                     bias=_DROP if b is None else b[: g * f_g],
                     groups=g if g > 1 else _DROP)
-    if cin_g > 1:                       # drop the last input channel of each group
-        keep = [gi * cin_g + c for gi in range(groups) for c in range(cin_g - 1)]
-        yield _with(case, np.ascontiguousarray(np.take(x, keep, axis=ca)),
-                    kernel=_take(k, -2, slice(0, cin_g - 1)))
-    if f_g > 1:                         # drop the last filter of each group
-        keep = [gi * f_g + f for gi in range(groups) for f in range(f_g - 1)]
-        yield _with(case, kernel=np.ascontiguousarray(np.take(k, keep, axis=-1)),
+    for keep_in in _keep_counts(cin_g):          # fewer input channels in each group
+        keep = [gi * cin_g + c for gi in range(groups) for c in range(keep_in)]
+        yield _with(case, _take(x, ca, keep), kernel=_take(k, -2, slice(0, keep_in)))
+    for keep_f in _keep_counts(f_g):             # fewer filters in each group
+        keep = [gi * f_g + f for gi in range(groups) for f in range(keep_f)]
+        yield _with(case, kernel=_take(k, -1, keep),
                     bias=_DROP if b is None else b[keep])
+
+
+def _keep_counts(n: int) -> list[int]:
+    """How many of ``n`` to keep: half first (when large), then one fewer."""
+    return ([(n + 1) // 2] if n > 3 else []) + ([n - 1] if n > 1 else [])
 
 
 def _zero_pad_moves(case: Case) -> Iterator[Case]:
@@ -415,24 +673,27 @@ def _zero_pad_moves(case: Case) -> Iterator[Case]:
 
 def _valid(case: Case) -> bool:
     try:
-        reference(case.op, case.x, **case.params)
+        case.spec.run_reference(case.arrays, case.scalar_params)
     except (ValueError, TypeError):
         return False
     return True
 
 
 def shrink(case: Case, still_fails: Callable[[Case], bool],
-           budget: int = SHRINK_BUDGET) -> tuple[Case, int]:
+           budget: int = SHRINK_BUDGET, supports: Supports | None = None
+           ) -> tuple[Case, int]:
     """Greedily simplify ``case`` while ``still_fails``; return the result and steps taken.
 
     >>> from pooling_ref.cases import generate_cases
-    >>> case = generate_cases("max_pool2d", 40, seed=0)[-1]
+    >>> case = generate_cases("max_pool2d", 40, seed=0)[-2]
     >>> small, steps = shrink(case, lambda c: True)       # "fails" whatever the case
     >>> small.x.size, small.scalar_params
     (1, {'pool_size': 1})
 
-    Every accepted step strictly decreases :meth:`Case.size_key`, so this terminates;
-    ``budget`` bounds the calls of ``still_fails``.
+    Moves include small steps (one channel, one cell fewer), so a failure that needs
+    ``C > 8`` keeps ``C = 9``. Every accepted step strictly decreases
+    :meth:`Case.size_key`, so this terminates; ``budget`` bounds the calls of
+    ``still_fails``. Cases outside ``supports`` are never tried.
     """
     steps = 0
     improved = True
@@ -441,6 +702,8 @@ def shrink(case: Case, still_fails: Callable[[Case], bool],
         key = case.size_key()
         for new in _moves(case):
             if new.size_key() >= key or not _valid(new):
+                continue
+            if supports is not None and not supports.admits(new):
                 continue
             budget -= 1
             if still_fails(new):
@@ -469,6 +732,10 @@ def check(
     cases: int = 100,
     seed: int = 0,
     dtype: str = "float32",
+    supports: dict | None = None,
+    nan: str = "tf",
+    tf_kernel: str | None = None,
+    target: str | None = None,
     shrink_failures: bool = True,
     max_failures: int = 3,
     fail_fast: bool = False,
@@ -482,30 +749,50 @@ def check(
     >>> report.passed, report.max_ulp
     (True, 0)
 
-    ``candidate(x, **params)`` is called with the parameter names of the matching
-    ``pooling_ref`` function (``pool_size, strides, padding, data_format`` / ``padding,
-    data_format`` / ``kernel, bias, strides, padding, data_format, dilation_rate,
-    groups``); optional ones are sometimes omitted. ``op`` is one of :data:`OPS`.
+    ``candidate`` is called like the reference (:mod:`pooling_ref.ops`):
+    ``candidate(x, **params)`` with the parameter names of the matching ``pooling_ref``
+    function (``pool_size, strides, padding, data_format`` / ``padding, data_format`` /
+    ``data_format, keepdims`` / ``kernel, bias, strides, padding, data_format,
+    dilation_rate, groups``); optional ones are sometimes omitted. ``op`` is one of
+    :data:`pooling_ref.OPS`.
 
-    Extra options: ``shrink_failures`` (simplify failing cases before reporting),
-    ``max_failures`` (how many distinct failing cases to shrink and report) and
-    ``fail_fast`` (stop at the first failing case; ``report.cases`` then counts the cases
-    run). A candidate that raises produces a failure, not an exception.
+    * ``dtype``: float16/32/64, bfloat16 (with ml_dtypes), or an integer dtype where the
+      op accepts integers (max pooling, global pooling, zero padding).
+    * ``supports``: ``None`` or ``{parameter: [values]}`` — only such cases are drawn, and
+      the report lists what was left out (see :class:`pooling_ref.cases.Supports`).
+    * ``nan``: ``"tf"`` (TF's rules) or ``"propagate"`` (max pooling: a NaN in the window
+      gives NaN, as ``np.max``); other ops ignore it.
+    * ``tf_kernel``: passed to the reference pooling functions (which TF kernel path's
+      special-value rules to follow) when given.
+    * ``target``: ``"MODULE:FUNCTION"`` the reproducer imports (the CLI sets it).
+    * ``shrink_failures``, ``max_failures`` (distinct failing cases to shrink and report),
+      ``fail_fast`` (stop at the first failing case; ``report.cases`` counts those run).
+
+    A candidate that raises produces a failure, not an exception.
     """
     if not callable(candidate):
         raise TypeError(f"check: candidate must be callable, got {candidate!r}")
-    op = check_op(op)
+    s = spec(op)
     n = _check_int("cases", cases, 1)
     seed = _check_int("seed", seed, 0)
-    dtype = check_dtype(dtype)
+    dt = check_dtype(dtype, op)
+    if not isinstance(nan, str) or nan not in ("tf", "propagate"):
+        raise ValueError(f"check: nan must be 'tf' or 'propagate', got {nan!r}")
+    if tf_kernel is not None and not isinstance(tf_kernel, str):
+        raise TypeError(f"check: tf_kernel must be None or a str, got {tf_kernel!r}")
     max_failures = _check_int("max_failures", max_failures, 1)
-    _, name = _candidate_source(candidate)
+    sup = Supports(op, supports)
+    nan = nan if s.nan_rule else "tf"
+    _, name = _candidate_source(candidate, target)
     failing: list[tuple[int, Case, _Outcome]] = []
     failed_count = run = max_ulp = 0
     worst_ratio = 0.0
-    for i, case in enumerate(generate_cases(op, n, seed, dtype)):
+    corners: dict[str, int] = {}
+    for i, case in enumerate(generate_cases(op, n, seed, dt, sup)):
         run += 1
-        outcome = _run(candidate, case)
+        corners[case.corner or "plain"] = corners.get(case.corner or "plain", 0) + 1
+        with np.errstate(all="ignore"):
+            outcome = _run(candidate, case, nan, tf_kernel)
         if outcome.comparison is not None and outcome.comparison.ok:
             max_ulp = max(max_ulp, outcome.comparison.max_ulp)
             worst_ratio = max(worst_ratio, outcome.comparison.worst_ratio)
@@ -514,26 +801,38 @@ def check(
             failing.append((i, case, outcome))
             if fail_fast:
                 break
-    report = Report(op, name, seed, dtype, run, failed_cases=failed_count, max_ulp=max_ulp,
-                    worst_ratio=worst_ratio)
-    # shrink the smallest failing cases first
-    failing.sort(key=lambda t: (t[1].size_key(), t[0]))
+    report = Report(op, name, seed, dt.name, run, failed_cases=failed_count,
+                    max_ulp=max_ulp, worst_ratio=worst_ratio, left_out=sup.left_out(),
+                    corners=corners, nan=nan)
+    failing.sort(key=lambda t: (t[1].size_key(), t[0]))   # shrink the smallest first
     seen: set = set()
     for i, case, outcome in failing:
         if len(report.failures) >= max_failures:
             break
-        small, steps = case, 0
-        if shrink_failures:
-            small, steps = shrink(case, lambda c: _run(candidate, c).failed)
-            outcome = _run(candidate, small)
+        with np.errstate(all="ignore"):
+            small, steps, outcome, context, why = _shrunk(
+                candidate, case, outcome, sup, nan, tf_kernel, shrink_failures)
         ident = small.describe()          # one report per shape/parameter combination
         if ident in seen:
             continue
         seen.add(ident)
         report.failures.append(Failure(
-            op=op, params=small.scalar_params, shapes=small.shapes, dtype=dtype,
+            op=op, params=small.scalar_params, shapes=small.shapes, dtype=dt.name,
             comparison=outcome.comparison, exception=outcome.exception,
-            reproducer=reproducer(small, candidate), case_index=i,
-            original_shapes=case.shapes, original_params=case.scalar_params,
-            shrink_steps=steps, traceback=outcome.traceback))
+            reproducer=reproducer(small, candidate, nan=nan, tf_kernel=tf_kernel,
+                                  target=target),
+            case_index=i, original_shapes=case.shapes, original_params=case.scalar_params,
+            shrink_steps=steps, traceback=outcome.traceback, corner=case.corner,
+            explanation=why, context=context))
     return report
+
+
+def _shrunk(candidate, case, outcome, sup, nan, tf_kernel, shrink_failures):
+    """The shrunk case, steps, its outcome, context lines and explanation."""
+    small, steps = case, 0
+    if shrink_failures:
+        small, steps = shrink(case, lambda c: _run(candidate, c, nan, tf_kernel).failed,
+                              supports=sup)
+        outcome = _run(candidate, small, nan, tf_kernel)
+    context, why = _context(small, outcome, nan, tf_kernel)
+    return small, steps, outcome, context, why

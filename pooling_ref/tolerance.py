@@ -29,10 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._arrays import finfo, is_float_dtype
+from ._repro import value_text
 
 __all__ = [
     "BOUND_C", "Comparison", "avg_pool_bound", "compare", "conv_bound", "error_bound",
-    "ulp_distance",
+    "global_avg_pool_bound", "ulp_distance",
 ]
 
 #: The constant ``C`` in the error bound (see module docstring).
@@ -61,12 +62,22 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(na != nb, np.iinfo(np.int64).max, d)
 
 
-def error_bound(mag: np.ndarray, terms: int, dtype: np.dtype) -> np.ndarray:
-    """The elementwise bound on ``|a - b|`` for a sum of ``terms`` products (module doc)."""
+def error_bound(mag: np.ndarray, terms: int, dtype: np.dtype,
+                acc: np.dtype | None = None) -> np.ndarray:
+    """The elementwise bound on ``|a - b|`` for a sum of ``terms`` products (module doc).
+
+    ``acc``: the accumulation dtype (default: float32 for 16-bit floats, as TF, else
+    ``dtype``).
+
+    >>> b = float(error_bound(np.float64(1.0), 3, np.float32))
+    >>> b == 2 * 4 * 2.0**-23 + 2.0**-23 + 3 * 2.0**-149     # C (K + 1) eps + eps + K tiny
+    True
+    """
     dtype = np.dtype(dtype)
     if not is_float_dtype(dtype):
         return np.zeros_like(mag, dtype=np.float64)
-    acc = np.float32 if dtype.itemsize < 4 else dtype
+    if acc is None:
+        acc = np.float32 if dtype.itemsize < 4 else dtype
     eps_acc = float(finfo(acc).eps)
     eps_out = float(finfo(dtype).eps)
     tiny = float(finfo(dtype).smallest_subnormal)
@@ -90,8 +101,12 @@ class Comparison:
         if self.ok:
             extra = f", worst bound ratio {self.worst_ratio:.3g}" if self.mode == "bound" else ""
             return f"match ({self.mode}; max abs {self.max_abs:.3g}, max ULP {self.max_ulp}{extra})"
+        if self.first_index is None:          # shape, dtype or type: no element to show
+            return f"MISMATCH ({self.mode}): {self.detail}"
+        ulp = ("n/a (NaN vs a number)" if self.max_ulp == np.iinfo(np.int64).max
+               else self.max_ulp)
         return (f"MISMATCH ({self.mode}) at index {self.first_index}: {self.detail}; "
-                f"max abs {self.max_abs:.3g}, max ULP {self.max_ulp}"
+                f"max abs {self.max_abs:.3g}, max ULP {ulp}"
                 + (f", worst bound ratio {self.worst_ratio:.3g}" if self.mode == "bound" else ""))
 
 
@@ -136,7 +151,7 @@ def compare(actual: object, expected: object, bound: np.ndarray | None = None) -
     if not bad.any():
         return Comparison(True, mode, max_abs, max_ulp, ratio)
     idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), e.shape))
-    detail = f"got {a[idx]!r}, expected {e[idx]!r}"
+    detail = f"got {value_text(a[idx])}, expected {value_text(e[idx])}"
     if bound is not None:
         detail += f" (bound {float(np.broadcast_to(bound, e.shape)[idx]):.3g})"
     return Comparison(False, mode, max_abs, max_ulp, ratio, idx, detail)
@@ -150,7 +165,7 @@ def conv_bound(x: object, kernel: object, bias: object | None = None, **params) 
     """
     from .conv import conv
 
-    params = {k: v for k, v in params.items() if k != "method"}
+    params = {k: v for k, v in params.items() if k not in ("method", "tf_kernel")}
     x, kernel = np.asarray(x), np.asarray(kernel)
     absb = None if bias is None else np.abs(np.asarray(bias, dtype=np.float64))
     mag = conv(np.abs(x.astype(np.float64)), np.abs(kernel.astype(np.float64)), absb, **params)
@@ -160,11 +175,31 @@ def conv_bound(x: object, kernel: object, bias: object | None = None, **params) 
 
 
 def avg_pool_bound(x: object, pool_size, **params) -> np.ndarray:
-    """Error bound for ``avg_pool(x, pool_size, **params)`` computed in another order."""
+    """Error bound for ``avg_pool(x, pool_size, **params)`` computed in another order.
+
+    float16 windows are summed in float16 by the reference (its loop specification), so
+    the accumulation epsilon is float16's there, not float32's as for TF's kernels.
+    """
     from .pooling import avg_pool
 
-    params = {k: v for k, v in params.items() if k != "method"}
+    params = {k: v for k, v in params.items() if k not in ("method", "tf_kernel")}
     x = np.asarray(x)
     mag = avg_pool(np.abs(x.astype(np.float64)), pool_size, **params)
     terms = int(np.prod(np.broadcast_to(pool_size, (x.ndim - 2,))))
-    return error_bound(mag, terms, x.dtype)
+    acc = x.dtype if x.dtype == np.float16 else None
+    return error_bound(mag, terms, x.dtype, acc)
+
+
+def global_avg_pool_bound(x: object, data_format: str = "channels_last",
+                          keepdims: bool = False, **_ignored) -> np.ndarray:
+    """Error bound for ``global_avg_pool(x, ...)``: a sum of every spatial cell.
+
+    The result dtype is float32 for integer inputs (as Keras).
+    """
+    from .pooling import global_avg_pool
+
+    x = np.asarray(x)
+    mag = global_avg_pool(np.abs(x.astype(np.float64)), data_format, keepdims)
+    spatial = x.shape[2:] if data_format == "channels_first" else x.shape[1:-1]
+    out = x.dtype if is_float_dtype(x.dtype) else np.dtype(np.float32)
+    return error_bound(mag, int(np.prod(spatial)), out)
