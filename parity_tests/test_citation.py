@@ -103,3 +103,16 @@ def test_license_and_changelog(project):
 def test_parser_rejects_what_it_does_not_understand(bad):
     with pytest.raises(ValueError):
         _parse_cff(bad)
+
+
+def test_readme_shows_the_example_test_file_verbatim():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = (ROOT / "examples" / "test_my_kernel.py").read_text(encoding="utf-8")
+    assert f"```python\n{example}```" in readme
+
+
+def test_readme_citation_names_the_version(cff):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    cite = readme.split("## How to cite", 1)[1]
+    assert f"version {cff['version']}" in cite and "(CITATION.cff)" in cite
+    assert cff["authors"][0]["name"] in cite
