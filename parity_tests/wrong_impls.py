@@ -1,11 +1,21 @@
 """Deliberately wrong (and correct-but-different) implementations to test the oracle with.
 
-Written independently of ``pooling_ref``'s internals: each family has one plain NumPy
+Written independently of ``pooling_ref``'s internals, in plain NumPy: each family has one
 implementation built on ``numpy.lib.stride_tricks.sliding_window_view`` with switches that
-introduce exactly one classic mistake. ``WRONG`` maps a name to ``(function, ops)`` —
-the ops on which that mistake can show, so ``check`` must catch it there. ``CORRECT`` maps
-a name to ``(function, ops)`` for implementations that compute the right thing in another
-way (other summation order, float64 accumulation, explicit loops) and must pass.
+introduce exactly one classic mistake — geometry slips, special-value habits (``np.maximum``,
+a running maximum from -inf, last-wins ties, ``nanmean``, -0.0 lost in padding, float64
+sums that do not overflow, subnormal flushing), blocked-kernel remainders (channels past 8 /
+16, the tail tile of a row wider than 16 / 32, the last partial batch chunk of 4 / 8,
+filters past 8), integers through float32 and wrong result dtypes.
+
+``CATALOGUE`` maps a name to an :class:`Entry`: the function, the ops on which its mistake
+can show (``check`` must catch it there for every seed), whether it is correct, what it
+does (for tiling bugs: the first failing size), and the ``check`` options it needs
+(``dtype="int32"``, ``supports=...``). Correct ones compute the right thing another way:
+other summation orders, explicit loops, Fortran-ordered read-only results, exact integer
+kernels, float16 accumulated in float32, partial kernels under ``supports=``, and the Keras
+layers themselves (checked with the running TF kernel path's rules). ``WRONG`` / ``CORRECT``
+are the first edition's ``name -> (function, ops)`` tables, kept for their callers.
 
 Every function is a module attribute under its own name, so the oracle's reproducer
 snippet can import it (``from parity_tests.wrong_impls import <name> as candidate``).
@@ -14,6 +24,11 @@ snippet can import it (``from parity_tests.wrong_impls import <name> as candidat
 >>> x = np.float32([-3, -1, -2]).reshape(1, 3, 1)
 >>> max_zero_padding(x, 2, padding="same")[0, :, 0]      # true answer: [-1, -2]
 array([-1.,  0.], dtype=float32)
+>>> x = np.float32([np.nan, 1, -0.0, 0.0]).reshape(1, 4, 1)
+>>> max_np_maximum(x, 2)[0, :, 0], max_sliding_window(x, 2)[0, :, 0]   # TF: [1, -0]
+(array([nan,  0.], dtype=float32), array([ 1., -0.], dtype=float32))
+>>> max_channel_tail8_short(np.ones((1, 2, 9), np.float32), 1)[0, 0, 7:]   # C = 9
+array([ 1.0000000e+00, -3.4028235e+38], dtype=float32)
 """
 
 from __future__ import annotations
