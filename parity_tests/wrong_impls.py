@@ -384,7 +384,10 @@ def keras_avg_pool(x, pool_size, strides=None, padding="valid", data_format=None
 
 
 def keras_zero_pad(x, padding=1, data_format=None):
-    """``keras.layers.ZeroPaddingND(..., dtype=x.dtype.name)(x)``."""
+    """``keras.layers.ZeroPaddingND(..., dtype=x.dtype.name)(x)``; a 1D padding given as a
+    1-tuple (``(2,)`` or ``((1, 2),)``, valid here) is unwrapped, as ZeroPadding1D wants."""
+    if np.ndim(x) == 3 and isinstance(padding, (tuple, list)) and len(padding) == 1:
+        padding = padding[0]
     return _keras_call("ZeroPadding", x, padding=padding, data_format=data_format)
 
 
