@@ -142,17 +142,81 @@ def test_check_wrong_module_and_its_reproducer(tmp_path):
     (tmp_path / "badpad.py").write_text(_WRONG)
     r = run("check", "badpad:pad", "--op", "zero_pad3d", "--seed", "2", cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "FAILED" in r.stdout and "reproduce with:" in r.stdout
+    assert "FAILED" in r.stdout and "reproduce with" in r.stdout
     assert "from badpad import pad as candidate" in r.stdout
-    # the first reproducer snippet, run on its own, shows the mismatch
-    block = r.stdout.split("reproduce with:\n", 1)[1].split("\ncase ", 1)[0]
+    # the first reproducer script, run on its own, fails with the mismatch
+    block = re.split(r"reproduce with[^\n]*:\n", r.stdout, maxsplit=1)[1].split("\ncase ", 1)[0]
     snippet = textwrap.dedent(block)
     (tmp_path / "repro.py").write_text(snippet)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     p = subprocess.run([sys.executable, "repro.py"], cwd=tmp_path, capture_output=True,
                        text=True, env=env, timeout=120)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode != 0 and "AssertionError" in p.stderr
     assert "MISMATCH" in p.stdout
+    # once the function is fixed the same script passes
+    (tmp_path / "badpad.py").write_text(_GOOD)
+    p = subprocess.run([sys.executable, "repro.py"], cwd=tmp_path, capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("match")
+
+
+_DECORATED = _GOOD + """
+import functools
+
+def _traced(f):
+    @functools.wraps(f)
+    def wrapper(x, *args, **kw):
+        return f(x, *args, **kw)[..., :1]      # a broken wrapper
+    return wrapper
+
+traced_pad = _traced(pad)       # __module__/__qualname__ say "pad"
+"""
+
+
+def test_check_reproducer_imports_exactly_the_given_function(tmp_path):
+    (tmp_path / "decopad.py").write_text(_DECORATED)
+    r = run("check", "decopad:traced_pad", "--op", "zero_pad1d", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "from decopad import traced_pad as candidate" in r.stdout
+    assert "import pad as candidate" not in r.stdout
+    assert "wrong shape: got" in r.stdout and "index None" not in r.stdout
+
+
+_LAST_ONLY = """
+import numpy as np
+import pooling_ref
+
+def pool(x, pool_size, strides=None, padding="valid", data_format="channels_last"):
+    if data_format != "channels_last" or padding != "valid":
+        raise NotImplementedError(data_format + " " + padding)
+    return pooling_ref.max_pool(x, pool_size, strides, padding, nan="propagate")
+"""
+
+
+def test_check_supports_and_nan(tmp_path):
+    (tmp_path / "lastonly.py").write_text(_LAST_ONLY)
+    r = run("check", "lastonly:pool", "--op", "max_pool2d", cwd=tmp_path)
+    assert r.returncode == 1 and "NotImplementedError" in r.stdout
+    r = run("check", "lastonly:pool", "--op", "max_pool2d", "--supports",
+            "data_format=channels_last", "padding=valid", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "NotImplementedError" not in r.stdout
+    assert "pass nan='propagate' if that is intended" in r.stdout
+    r = run("check", "lastonly:pool", "--op", "max_pool2d", "--supports",
+            "data_format=channels_last", "padding=valid", "--nan", "propagate", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "100 cases, all passed" in r.stdout
+    assert "not drawn (supports=): data_format other than 'channels_last'; padding other " \
+           "than 'valid'" in r.stdout
+
+
+def test_check_integer_dtype_and_tuple_supports(tmp_path):
+    r = run("check", "pooling_ref:max_pool", "--op", "max_pool2d", "--dtype", "int32",
+            "--supports", "pool_size=2,(1,3)", "--cases", "30", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "(seed 0, int32): 30 cases, all passed" in r.stdout
+    assert "pool_size other than 2 or (1, 3)" in r.stdout
 
 
 @pytest.mark.parametrize("args,word", [
@@ -161,12 +225,25 @@ def test_check_wrong_module_and_its_reproducer(tmp_path):
     (["os.path", "--op", "max_pool1d"], "MODULE:FUNCTION"),
     (["os.path:join", "--op", "max_pool9d"], "conv3d"),
     (["os.path:join", "--op", "max_pool1d", "--cases", "0"], "cases"),
-    (["os.path:join", "--op", "max_pool1d", "--dtype", "int8"], "dtype"),
+    (["os.path:join", "--op", "avg_pool1d", "--dtype", "int8"], "dtype"),
+    (["os.path:join", "--op", "max_pool1d", "--supports", "kernel=3"], "unknown key"),
+    (["os.path:join", "--op", "max_pool1d", "--supports", "padding"], "KEY=V1,V2"),
+    (["os.path:join", "--op", "max_pool1d", "--supports", "padding=full"], "'full'"),
+    (["os.path:join", "--op", "max_pool1d", "--nan", "skip"], "--nan"),
+    (["nosuchmodule_xyz:f", "--op", "max_pool9d"], "max_pool9d"),   # checked before import
 ])
 def test_check_bad_arguments_exit_2(args, word):
     r = run("check", *args)
     assert r.returncode == 2
     assert word in r.stderr and "Traceback" not in r.stderr
+
+
+def test_check_module_failing_at_import_exits_2(tmp_path):
+    (tmp_path / "broken_mod.py").write_text("raise RuntimeError('import-time failure')\n")
+    r = run("check", "broken_mod:f", "--op", "max_pool1d", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "broken_mod" in r.stderr and "import-time failure" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 # ----------------------------------------------------------------------------- verify
@@ -186,6 +263,7 @@ def test_verify_subset_with_json(tmp_path):
         methods = 1 if op.startswith("global") else 3
         assert res["cases"] == 3 and res["comparisons"] == 3 * methods, op
         assert res["status"] == "ok" and res["mismatches"] == []
+        assert res["skipped_count"] == 0
     assert doc["ops"]["max_pool2d"]["mode"] == "bitwise"
     assert doc["ops"]["conv1d"]["mode"] == "bound"
     assert 0 <= doc["ops"]["conv1d"]["worst_overall"] <= 1
@@ -193,18 +271,19 @@ def test_verify_subset_with_json(tmp_path):
     # versions, known defects and the table on stdout; the progress bar on stderr
     assert f"Keras {doc['versions']['keras']}" in r.stdout
     assert "XLA" in r.stdout and "channels_first" in r.stdout and "AbortedError" in r.stdout
-    assert re.search(r"conv1d\s+bound\s+3\s+9\s", r.stdout)
+    assert re.search(r"conv1d\s+bound\s+3\s+0\s+9\s", r.stdout)
     assert "PASSED" in r.stdout
     assert "[###" in r.stderr and "18/18" in r.stderr
 
 
 _BREAK_IM2COL = """
-import pooling_ref._verify as V
-_orig = V._FUNCS["max_pool"]
+import dataclasses
+from pooling_ref import ops
+_orig = ops.spec("max_pool1d").reference
 def _broken(x, *args, method="auto", **kw):
     out = _orig(x, *args, method=method, **kw)
     return out * 2 + 1 if method == "im2col" else out
-V._FUNCS["max_pool"] = _broken
+ops.register(dataclasses.replace(ops.spec("max_pool1d"), reference=_broken))
 """
 
 
@@ -218,7 +297,40 @@ def test_verify_reports_a_mismatch_with_exit_1(tmp_path):
     assert res["status"] == "MISMATCH"
     assert {m["method"] for m in res["mismatches"]} == {"im2col"}
     assert "FAILED" in r.stdout and "MISMATCH max_pool1d method=im2col" in r.stdout
-    assert "keras_ref.run('max_pool1d'" in r.stdout
+    assert "keras = keras_ref.run('max_pool1d'" in r.stdout
+    assert "assert comparison.ok" in r.stdout
+
+
+_KERAS_RAISES = """
+from pooling_ref import keras_ref
+def _raise(op, *args, **kw):
+    raise RuntimeError("simulated Keras failure")
+keras_ref.run = _raise
+"""
+
+
+def test_verify_fails_when_nothing_was_compared(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(_KERAS_RAISES)
+    out = tmp_path / "res.json"
+    r = run("verify", "--cases", "2", "--ops", "max_pool1d", "--json", str(out),
+            env_extra={"PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 1, r.stdout + r.stderr
+    res = json.loads(out.read_text())
+    assert res["passed"] is False
+    op = res["ops"]["max_pool1d"]
+    assert op["status"] == "NO COMPARISONS" and op["comparisons"] == 0
+    assert op["skipped_count"] == 2
+    assert re.search(r"max_pool1d\s+bitwise\s+0\s+2\s+0\s", r.stdout)
+    assert "NO COMPARISONS max_pool1d" in r.stdout and "simulated Keras failure" in r.stdout
+    assert "FAILED" in r.stdout and "2 skipped (Keras error)" in r.stdout
+    assert "1 ops without a comparison" in r.stdout
+
+
+def test_verify_unwritable_json_exits_2_before_running(tmp_path):
+    r = run("verify", "--ops", "conv3d", "--json", str(tmp_path / "no" / "dir" / "r.json"))
+    assert r.returncode == 2
+    assert "--json" in r.stderr and "Traceback" not in r.stderr
+    assert "[#" not in r.stderr                    # nothing ran
 
 
 def test_verify_without_tensorflow(tmp_path):

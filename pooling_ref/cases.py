@@ -119,6 +119,14 @@ class Case:
                 special = int(np.count_nonzero(~np.isfinite(xf) | ((xf == 0) & np.signbit(xf))))
         return (elements, sum(_complexity(v) for v in self.scalar_params.values()), special)
 
+    def valid(self) -> bool:
+        """Whether the reference accepts this call (its parameters are consistent)."""
+        try:
+            self.spec.run_reference(self.arrays, self.scalar_params)
+        except (ValueError, TypeError):
+            return False
+        return True
+
     def describe(self) -> str:
         shapes = ", ".join(f"{k}{v}" for k, v in self.shapes.items())
         return f"{self.op}({shapes}, {self.scalar_params}) [{self.x.dtype.name}]"
@@ -186,11 +194,11 @@ class Supports:
     """
 
     def __init__(self, op: str, supports: dict | None = None):
+        if supports is not None and not isinstance(supports, dict):
+            raise TypeError(f"supports must be None or a dict, got {supports!r}")
         self.op, self.spec = op, spec(op)
         self.given = dict(supports or {})
         self.allowed: dict[str, list] = {}
-        if supports is not None and not isinstance(supports, dict):
-            raise TypeError(f"supports must be None or a dict, got {supports!r}")
         for key, values in self.given.items():
             if key not in self.spec.supportable:
                 raise ValueError(f"supports: unknown key {key!r} for {op}; valid keys: "
@@ -493,6 +501,8 @@ def _conv_case(rng, op: str, rank: int, index: int, dtype, sup: Supports, corner
         g = int(sup.given_value(rng, "groups"))
         kind = "plain" if g == 1 else str(rng.choice(["grouped", "depthwise"]))
         kinds[kind] = g
+    elif corner.startswith("channels"):
+        kind = "plain"
     else:
         kind = str(rng.choice(["plain", "grouped", "depthwise"], p=[0.5, 0.25, 0.25]))
     groups = kinds[kind]
@@ -503,6 +513,8 @@ def _conv_case(rng, op: str, rank: int, index: int, dtype, sup: Supports, corner
     if corner.startswith("channels"):                 # straddle packets in C_in and filters
         cin_g = 1 if kind == "depthwise" else -(-sz.c // groups)
         f_g = -(-(sz.filters or 5) // groups)
+        if kind == "plain" and rng.random() < 0.5:   # the packet remainder in filters
+            f_g = sz.c
     c_in, filters = groups * cin_g, groups * f_g
     spatial = _spatial(rng, rank, _limit(index, rank))
     padding = sup.pick(rng, "padding", ["valid", "same"])
@@ -719,7 +731,8 @@ def _corner(index: int, seed_perm: np.ndarray, dtype: np.dtype, op: OpSpec) -> s
         return ""
     corners = FLOAT_CORNERS if is_float_dtype(dtype) else INT_CORNERS
     corners = tuple(c for c in corners if _corner_applies(c, dtype, op))
-    return corners[int(seed_perm[(index // 2) % len(seed_perm)]) % len(corners)]
+    slot = sum(1 for j in range(3, index) if j % 2 and j % 10 != 9)   # special cases before
+    return corners[(int(seed_perm[0]) + slot) % len(corners)]          # round robin
 
 
 def _corner_applies(corner: str, dtype: np.dtype, op: OpSpec) -> bool:
@@ -729,6 +742,18 @@ def _corner_applies(corner: str, dtype: np.dtype, op: OpSpec) -> bool:
     if corner in ("largest finite", "subnormal") and op.family == "conv":
         return False
     return True
+
+
+def _with_grad_out(rng: np.random.Generator, s: OpSpec, x: np.ndarray, params: dict,
+                   dtype: np.dtype) -> dict:
+    """Parameters of a gradient op: those of its forward op that it takes, plus an upstream
+    gradient ``grad_out`` shaped like the forward result (of the forward op's reference)."""
+    forward = spec(f"{s.family.removesuffix('_grad')}{s.rank}d")
+    arrays = {"x": x, **{k: v for k, v in params.items() if k in forward.arrays}}
+    scalars = {k: v for k, v in params.items() if k not in forward.arrays}
+    out = forward.run_reference(arrays, scalars)
+    kept = {k: v for k, v in params.items() if k in s.arrays or k in s.params}
+    return {**kept, "grad_out": _plain(rng, out.shape, dtype, "mixed")}
 
 
 def generate_cases(op: str, n: int, seed: int = 0, dtype: object = "float32",
@@ -744,7 +769,6 @@ def generate_cases(op: str, n: int, seed: int = 0, dtype: object = "float32",
     leaves nothing to draw. ``special_values=False`` keeps the size corners but draws no
     special values (``pooling-ref verify`` uses that: TF's kernel paths differ there).
     """
-    s = spec(op)
     dt = check_dtype(dtype, op)
     sup = supports if isinstance(supports, Supports) else Supports(op, supports)
     rng = np.random.default_rng(seed)
@@ -760,8 +784,10 @@ def draw_case(rng: np.random.Generator, op: str, index: int, dtype: np.dtype,
     corner = _corner(index, perm, dtype, s)
     for _attempt in range(60):
         x, params = draw(rng, op, s.rank, index, dtype, sup, corner)
+        if "grad_out" in s.positional:
+            params = _with_grad_out(rng, s, x, params, dtype)
         case = Case(op, x, params, corner)
-        if sup.admits(case) and (not sup.allowed or _valid(case)):
+        if sup.admits(case) and (not sup.allowed or case.valid()):
             break
     else:
         raise ValueError(f"supports={sup.given!r} leaves nothing to draw for {op}")
@@ -771,12 +797,3 @@ def draw_case(rng: np.random.Generator, op: str, index: int, dtype: np.dtype,
         else:
             case.corner = ""
     return case
-
-
-def _valid(case: Case) -> bool:
-    """Whether the reference accepts ``case`` (its parameters are consistent)."""
-    try:
-        case.spec.run_reference(case.arrays, case.scalar_params)
-    except (ValueError, TypeError):
-        return False
-    return True

@@ -144,8 +144,9 @@ def compare_result(op: str, result: object, x: object, *arrays, nan: str = "tf",
 # ----------------------------------------------------------------------------- explaining
 
 
-def _window_of(case: Case, index: tuple) -> tuple[list[list[int]], int, int] | None:
-    """Input cells (per spatial axis), batch and channel behind output element ``index``."""
+def _window_of(case: Case, index: tuple) -> tuple[list[list[int]], int, slice] | None:
+    """Input cells (per spatial axis), batch and channels behind output element ``index``
+    (for convolution every input channel of the filter's group)."""
     if index is None or case.family not in ("max_pool", "avg_pool", "global_max_pool",
                                             "global_avg_pool", "conv"):
         return None
@@ -153,14 +154,16 @@ def _window_of(case: Case, index: tuple) -> tuple[list[list[int]], int, int] | N
     batch = index[0]
     if case.family.startswith("global"):
         chan = index[1] if (cf or len(index) == 2) else index[-1]
-        return [list(range(n)) for n in case.spatial], batch, chan
+        return [list(range(n)) for n in case.spatial], batch, slice(chan, chan + 1)
     out = index[2:] if cf else index[1:-1]
     chan = index[1] if cf else index[-1]
+    chans = slice(chan, chan + 1)
     if case.family == "conv":
         groups = int(case.params.get("groups", 1))
-        f_g = case.params["kernel"].shape[-1] // groups
-        chan = (chan // f_g) * case.params["kernel"].shape[-2]  # first input channel
-    return window_cells(case, tuple(out))[:r], batch, chan
+        cin_g, filters = case.params["kernel"].shape[-2:]
+        first = (chan // (filters // groups)) * cin_g
+        chans = slice(first, first + cin_g)
+    return window_cells(case, tuple(out))[:r], batch, chans
 
 
 def _cells_text(cells: list[list[int]]) -> str:
@@ -173,11 +176,15 @@ def _cells_text(cells: list[list[int]]) -> str:
     return ", ".join(one(c) for c in cells)
 
 
-def _window_values(case: Case, cells, batch: int, chan: int) -> np.ndarray:
-    xb = case.x[batch]
-    if case.channels_first:
-        return xb[chan][np.ix_(*cells)]
-    return xb[(*np.ix_(*cells), chan)]
+def _window_values(case: Case, cells, batch: int, chans: slice) -> np.ndarray:
+    """The window's input cells, spatial axes first (a last channel axis only if > 1)."""
+    xb = np.moveaxis(case.x[batch], 0, -1) if case.channels_first else case.x[batch]
+    vals = xb[np.ix_(*cells)][..., chans]
+    return vals[..., 0] if vals.shape[-1] == 1 else vals
+
+
+def _chans_text(chans: slice) -> str:
+    return str(chans.start) if chans.stop - chans.start == 1 else f"{chans.start}:{chans.stop}"
 
 
 def _explain(case: Case, got: np.ndarray, expected: np.ndarray, comparison: Comparison,
@@ -479,14 +486,17 @@ def _context(case: Case, outcome: _Outcome, nan: str, tf_kernel: str | None
     if w is not None:
         cells, b, ch = w
         vals = _window_values(case, cells, b, ch)
-        where = (f"x[{b}, {ch}, {_cells_text(cells)}]" if case.channels_first
-                 else f"x[{b}, {_cells_text(cells)}, {ch}]")
+        where = (f"x[{b}, {_chans_text(ch)}, {_cells_text(cells)}]" if case.channels_first
+                 else f"x[{b}, {_cells_text(cells)}, {_chans_text(ch)}]")
+        if case.channels_first and vals.ndim > len(cells):
+            where += " (channels last)"
         if vals.size <= SHOW_ELEMENTS:
             lines.append(f"input window behind it: {where} = {array_literal(vals)}")
         else:
             lines.append(f"input window behind it: {where} ({vals.size} cells)")
-    if case.x.size <= SHOW_ELEMENTS:
-        lines.append(f"x        = {array_literal(case.x)}")
+    for name, arr in case.arrays.items():
+        if arr.size <= SHOW_ELEMENTS:
+            lines.append(f"{name:<8s} = {array_literal(arr)}")
     if got.size <= SHOW_ELEMENTS:
         lines.append(f"got      = {array_literal(got)}")
         lines.append(f"expected = {array_literal(expected)}")
@@ -671,14 +681,6 @@ def _zero_pad_moves(case: Case) -> Iterator[Case]:
                 yield _with(case, padding=tuple(new))
 
 
-def _valid(case: Case) -> bool:
-    try:
-        case.spec.run_reference(case.arrays, case.scalar_params)
-    except (ValueError, TypeError):
-        return False
-    return True
-
-
 def shrink(case: Case, still_fails: Callable[[Case], bool],
            budget: int = SHRINK_BUDGET, supports: Supports | None = None
            ) -> tuple[Case, int]:
@@ -701,7 +703,7 @@ def shrink(case: Case, still_fails: Callable[[Case], bool],
         improved = False
         key = case.size_key()
         for new in _moves(case):
-            if new.size_key() >= key or not _valid(new):
+            if new.size_key() >= key or not new.valid():
                 continue
             if supports is not None and not supports.admits(new):
                 continue

@@ -114,7 +114,11 @@ def compare(actual: object, expected: object, bound: np.ndarray | None = None) -
     """Compare ``actual`` with ``expected``: bitwise, or within ``bound`` when given.
 
     Shapes must match exactly; dtypes must match in bitwise mode. NaN must appear at the
-    same positions in both modes; infinities must be equal.
+    same positions in both modes; infinities must be equal (also where the bound is NaN or
+    infinite).
+
+    >>> compare(np.float32([0.0]), np.float32([np.nan]), bound=np.float64([np.nan])).ok
+    False
     """
     a, e = np.asarray(actual), np.asarray(expected)
     mode = "bitwise" if bound is None else "bound"
@@ -146,8 +150,11 @@ def compare(actual: object, expected: object, bound: np.ndarray | None = None) -
         bnd = np.broadcast_to(np.asarray(bound, np.float64), e.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio_arr = np.where(diff == 0, 0.0, diff / bnd)
-        bad = diff > bnd
-        ratio = float(np.max(ratio_arr))
+        # Where either side is NaN or infinite the bound (itself NaN or inf there) says
+        # nothing: NaN must meet NaN and an infinity the same infinity.
+        special = ~np.isfinite(a64) | ~np.isfinite(e64)
+        bad = (diff > bnd) | (special & (diff != 0))
+        ratio = float(np.max(np.where(special & (diff != 0), np.inf, ratio_arr)))
     if not bad.any():
         return Comparison(True, mode, max_abs, max_ulp, ratio)
     idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), e.shape))
