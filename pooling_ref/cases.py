@@ -153,12 +153,12 @@ def check_dtype(dtype: object, op: str | None = None) -> np.dtype:
     """
     ints = op is None or spec(op).int_dtypes
     valid = FLOAT_DTYPES + (INT_DTYPES if ints else ())
-    name = getattr(dtype, "name", None) or (dtype if isinstance(dtype, str) else None)
-    if name is None:
-        try:
-            name = np.dtype(dtype).name  # type: ignore[call-overload]
-        except TypeError:
-            name = repr(dtype)
+    try:
+        if dtype is None:
+            raise TypeError
+        name = "bfloat16" if dtype == "bfloat16" else np.dtype(dtype).name  # type: ignore
+    except TypeError:
+        name = repr(dtype)
     if name not in valid:
         where = f" for {op}" if op else ""
         raise ValueError(f"dtype must be one of {', '.join(valid)}{where}; got {dtype!r}")
