@@ -638,3 +638,11 @@ _correct("keras_global_max_pool", keras_global_max_pool, _ops("global_max_pool")
          "keras.layers.GlobalMaxPoolingND", keras=True)
 _correct("keras_global_avg_pool", keras_global_avg_pool, _ops("global_avg_pool"),
          "keras.layers.GlobalAveragePoolingND", keras=True)
+_correct("keras_max_pool_int32", _bind(keras_max_pool), _ops("max_pool", (1, 2)),
+         "keras.layers.MaxPoolingND on int32 (TF has no int32 MaxPool3D kernel)",
+         keras=True, check_kwargs=_INT32)
+_correct("keras_zero_pad_int32", _bind(keras_zero_pad), _PAD,
+         "keras.layers.ZeroPaddingND on int32", keras=True, check_kwargs=_INT32)
+_correct("keras_global_max_pool_int32", _bind(keras_global_max_pool),
+         _ops("global_max_pool"), "keras.layers.GlobalMaxPoolingND on int32", keras=True,
+         check_kwargs=_INT32)
