@@ -409,15 +409,39 @@ def test_running_max_from_minus_inf_is_caught():
     assert "-3.4028235e+38" in f.explanation
 
 
-def test_last_of_equal_maxima_is_caught():
-    # flip the sign of zero results: what "last maximum wins" gives on [-0, +0] windows
-    def cand(x, *a, **p):
-        r = pooling_ref.max_pool(x, *a, **p)
-        return np.where(r == 0, -r, r).astype(r.dtype)
+def _last_wins(x, pool_size, strides=None, padding="valid", data_format="channels_last"):
+    """1D channels_last "valid" max pooling with TF's rules except one: a cell replaces the
+    running maximum when it is >= (not >), so the last of equal maxima wins."""
+    from numpy.lib.stride_tricks import sliding_window_view
 
-    report = _report_of(cand, "max_pool1d")
-    assert any("-0.0 vs +0.0: TF keeps the first of equal maxima" in f.explanation
-               for f in report.failures), str(report)
+    x = np.asarray(x)
+    k = int(np.broadcast_to(pool_size, (1,))[0])
+    s = k if strides is None else int(np.broadcast_to(strides, (1,))[0])
+    w = sliding_window_view(x, k, axis=1)[:, ::s]                 # (N, out, C, k)
+    best = np.full(w.shape[:-1], np.finfo(x.dtype).min, x.dtype)
+    for i in range(k):
+        v = w[..., i]
+        best = np.where(v >= best, v, best)                         # NaN >= ... is False
+    return best
+
+
+def test_last_of_equal_maxima_is_caught():
+    report = _report_of(_last_wins, "max_pool1d",
+                        supports={"padding": ["valid"], "data_format": ["channels_last"]})
+    f = report.failures[0]
+    assert f.explanation == ("-0.0 vs +0.0: TF keeps the first of equal maxima (row-major "
+                             "window order)"), str(report)
+    window = eval(str(f).split("input window behind it: ")[1].split(" = ", 1)[1]
+                  .splitlines()[0], {"np": np})
+    assert set(np.signbit(window[window == 0])) == {True, False}   # a tie of both zeros
+
+
+def test_sign_of_a_lone_zero_is_not_called_a_tie():
+    report = _report_of(_post("max_pool1d", lambda r, x: r + np.zeros((), r.dtype)),
+                        "max_pool1d")
+    lone = [f for f in report.failures if "no tie of zeros" in f.explanation]
+    assert lone, str(report)
+    assert "your kernel changes the sign of zero" in lone[0].explanation
 
 
 def test_zero_pad_losing_negative_zero_is_caught():
@@ -437,7 +461,7 @@ def test_avg_skipping_nan_is_caught():
 def test_subnormal_flush_is_caught_and_named():
     def flush(r, x):
         tiny = np.finfo(r.dtype).tiny
-        return np.where(np.abs(r) < tiny, np.zeros((), r.dtype), r).astype(r.dtype)
+        return np.where(np.abs(r) < tiny, r * 0, r).astype(r.dtype)    # keeps zero signs
 
     report = _report_of(_post("max_pool1d", flush), "max_pool1d")
     assert any("subnormal flushed to zero" in f.explanation for f in report.failures)

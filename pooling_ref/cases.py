@@ -22,7 +22,9 @@ Each :class:`Case` holds the input ``x`` and the keyword arguments the op is cal
   subnormals; for integer dtypes the dtype's limits and values beyond ``2**24`` (which a
   float32 conversion cannot tell apart);
 * sizes that straddle SIMD packets and tiles (every tenth case): channels, filters and
-  batch just past a multiple of 4, 8 and 16 (5, 9, 17, 33), output rows of 17, 33 or 65.
+  batch just past a multiple of 4, 8 and 16 (5, 9, 17, 33), output rows of 17, 33 or 65
+  (nearly always "valid"), with values rising (rows; channels and batch alternately
+  falling) in row-major order, so that each window's maximum sits in its last (first) cell.
 
 The first cases are the smallest; sizes grow with the case index. ``supports`` (a dict
 from a parameter name to the values a candidate implements) restricts every draw; see
@@ -418,6 +420,12 @@ def _sizes(rng: np.random.Generator, corner: str) -> _Sizes:
     return s
 
 
+def _row_padding_p(sz: _Sizes) -> list[float] | None:
+    """Long rows mostly "valid": with "same" the last window's last cell is often padding,
+    which hides a tail tile that drops it."""
+    return [0.95, 0.05] if sz.row else None
+
+
 def _fit_row(spatial: list[int], window: tuple[int, ...], strides: tuple[int, ...],
              dilation: tuple[int, ...], padding: str, row: int | None) -> None:
     """Lengthen the last spatial axis so that its output length is ``row``."""
@@ -432,7 +440,7 @@ def _pool_case(rng, op: str, rank: int, index: int, dtype, sup: Supports, corner
     params: dict = {}
     sz = _sizes(rng, corner)
     spatial = _spatial(rng, rank, _limit(index, rank))
-    padding = sup.pick(rng, "padding", ["valid", "same"])
+    padding = sup.pick(rng, "padding", ["valid", "same"], _row_padding_p(sz))
     fixed = sup.window(rng, "pool_size")
     if fixed is not None:
         window = list(fixed)
@@ -444,6 +452,10 @@ def _pool_case(rng, op: str, rank: int, index: int, dtype, sup: Supports, corner
             i = int(rng.integers(rank))
             window[i] = max(1, min(window[i] + 1, spatial[i]) if padding == "valid"
                             else window[i] + 1)
+    if corner in FLOAT_CORNERS + INT_CORNERS and fixed is None:
+        # special values need windows of several cells (first != last, ties)
+        spatial = [max(n, 2) for n in spatial]
+        window = [max(k, 2) for k in window]
     params["pool_size"] = _int_or_tuple(rng, window)
     fixed_s = sup.window(rng, "strides")
     if fixed_s is not None:
@@ -517,7 +529,7 @@ def _conv_case(rng, op: str, rank: int, index: int, dtype, sup: Supports, corner
             f_g = sz.c
     c_in, filters = groups * cin_g, groups * f_g
     spatial = _spatial(rng, rank, _limit(index, rank))
-    padding = sup.pick(rng, "padding", ["valid", "same"])
+    padding = sup.pick(rng, "padding", ["valid", "same"], _row_padding_p(sz))
     pad_l = str(padding).lower()
     fixed_d = sup.window(rng, "dilation_rate")
     dilated = rng.random() < 0.3 if fixed_d is None else max(fixed_d) > 1
@@ -661,10 +673,12 @@ def _special(rng: np.random.Generator, case: Case, corner: str) -> None:
         fi = finfo(dtype)
         big, tiny = float(fi.max), float(fi.smallest_subnormal)
     if corner in ("ties", "signed-zero ties"):
-        pool = [-1.0, 0.0, 1.0] if corner == "ties" else [-0.0, 0.0, -1.0]
+        # mostly equal maxima: the window's maximum sits in several cells (of both signs)
+        pool, p = ([1.0, 0.0, -1.0], [0.6, 0.2, 0.2]) if corner == "ties" else (
+            [-0.0, 0.0, -1.0], [0.45, 0.45, 0.1])
         if not is_float_dtype(dtype):
-            pool = [v for v in (-1, 0, 1) if v >= np.iinfo(dtype).min]
-        x[...] = np.asarray(pool, dtype=np.float64)[rng.integers(len(pool), size=x.shape)
+            pool = [v if v >= np.iinfo(dtype).min else 0 for v in (1, 0, -1)]
+        x[...] = np.asarray(pool, dtype=np.float64)[rng.choice(len(pool), size=x.shape, p=p)
                                                     ].astype(dtype)
         return
     if corner == "int limits":
@@ -708,6 +722,27 @@ def _special(rng: np.random.Generator, case: Case, corner: str) -> None:
         pos = tuple(c[len(c) // 2] if pick is None else c[pick] for c in cells)
         value = {"nan": np.nan, "-inf": -np.inf, "+inf": np.inf}[corner.split()[0]]
     _assign(x, batch, pos, chans, case.channels_first, value)
+
+
+def _ramp(case: Case, rising: bool) -> None:
+    """Values rising (or falling) in row-major order of the spatial positions, in place:
+    the maximum of every window sits in its last (first) real cell, so a tile remainder
+    that drops a window cell shows."""
+    x = case.x
+    spatial = case.spatial
+    order = np.arange(int(np.prod(spatial)), dtype=np.float64).reshape(spatial)
+    if not rising:
+        order = order[(slice(None, None, -1),) * len(spatial)]
+    order = order[None, None] if case.channels_first else order[None, ..., None]
+    if is_float_dtype(x.dtype):
+        # exact integers whose window sums cannot overflow (float16: below 512, wrapping)
+        fi = finfo(x.dtype)
+        order = order % min(2.0 ** (fi.nmant + 1), float(fi.max) / 128)
+        values = x.astype(np.float64) * 0.01 + order
+    else:
+        info = np.iinfo(x.dtype)
+        values = np.clip(order + x.astype(np.float64) % 2, info.min, info.max)
+    x[...] = values.astype(x.dtype)
 
 
 def _assign(x: np.ndarray, batch: int, pos, chans, cf: bool, value: float) -> None:
@@ -791,6 +826,8 @@ def draw_case(rng: np.random.Generator, op: str, index: int, dtype: np.dtype,
             break
     else:
         raise ValueError(f"supports={sup.given!r} leaves nothing to draw for {op}")
+    if corner in TILE_CORNERS:
+        _ramp(case, rising=corner.startswith("rows") or (index // 10) % 2 == 0)
     if corner and corner not in TILE_CORNERS:
         if special_values:
             _special(rng, case, corner)

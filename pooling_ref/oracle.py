@@ -209,6 +209,12 @@ def _explain(case: Case, got: np.ndarray, expected: np.ndarray, comparison: Comp
         return ""
     gf, ef = float(g), float(e)
     if gf == 0 and ef == 0 and np.signbit(gf) != np.signbit(ef):
+        w = _window_of(case, idx)
+        zeros = _window_values(case, *w) if w is not None else np.zeros(0)
+        zeros = zeros[zeros == 0]
+        if fam in ("max_pool", "global_max_pool") and len(set(np.signbit(zeros))) < 2:
+            return (f"-0.0 vs +0.0: the window's maximum is {value_text(e)} (no tie of "
+                    "zeros); your kernel changes the sign of zero")
         return {"max_pool": "-0.0 vs +0.0: TF keeps the first of equal maxima (row-major "
                             "window order)",
                 "global_max_pool": "-0.0 vs +0.0: TF's reduce_max keeps the last of equal "
