@@ -53,20 +53,7 @@ def _options(entry: Entry) -> dict:
 #: XPASS fails and the line must go.
 _NO_DETECT = ("pooling_ref.detect_tf_kernel / tf_kernel= of the reference functions (branch "
               "paths) not merged yet")
-_ZERO_TIES = ("the 'signed-zero ties' corner fills x with random [-0, +0, -1]; with the small "
-              "windows drawn, a window holding both zero signs as its maximum is rare, so some "
-              "seeds draw none")
 ORACLE_GAPS: dict[str, str] = {
-    "max_last_tie_wins-max_pool1d": _ZERO_TIES,
-    "max_last_tie_wins-max_pool2d": _ZERO_TIES,
-    **dict.fromkeys([f"max_row_tail32_short-max_pool{r}d" for r in (1, 2, 3)],
-                    "the 'rows 33' / 'rows 65' corners give a tail tile of exactly one "
-                    "output, whose window must have its maximum in the last cell for this "
-                    "bug to show; some seeds never do"),
-    "avg_row_tail16_short-avg_pool1d": "the 'rows 17/33/65' corners make the tail tile one "
-                                       "output, the row's last window; with 'same' its last "
-                                       "cell is often padding, so skipping it changes "
-                                       "nothing (seed 2 never shows it)",
     **dict.fromkeys([n for n, e in CATALOGUE.items() if e.keras], _NO_DETECT),
 }
 
