@@ -15,6 +15,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")      # before any TF import (workers too)
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 _COMMON = dict(
@@ -29,13 +30,33 @@ _default = "ci" if os.environ.get("CI", "").lower() == "true" else "dev"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
 
 
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_configure(config):
+    """In CI a missing TensorFlow fails the run: the parity tests would otherwise be skipped
+    and the suite would pass without comparing anything against Keras."""
+    if _in_ci() and not hasattr(config, "workerinput"):
+        import importlib.util
+
+        if importlib.util.find_spec("tensorflow") is None:
+            raise pytest.UsageError(
+                "CI=true but TensorFlow is not installed: the Keras parity tests cannot run. "
+                "Install it with: pip install '.[test]'")
+
+
 def pytest_report_header(config):
     lines = [f"hypothesis profile: {settings.get_current_profile_name()}"]
     try:
-        from pooling_ref import keras_ref
+        from pooling_ref import detect_tf_kernel, keras_ref
 
         v = keras_ref.versions()
         lines.append(f"tensorflow {v['tensorflow']}, keras {v['keras']}")
+        lines.append(f"tensorflow eager kernel path: {detect_tf_kernel()} "
+                     f"(bfloat16: {detect_tf_kernel('bfloat16')}; TF_ENABLE_ONEDNN_OPTS="
+                     f"{os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}); parity tests "
+                     f"compare with tf_kernel set to it, and with 'xla' under XLA")
     except Exception as e:
         lines.append(f"tensorflow: unavailable ({e.__class__.__name__})")
     import numpy as np

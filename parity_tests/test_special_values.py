@@ -7,13 +7,12 @@ float dtype TF has a CPU kernel for. Expected values come from Keras (``pooling_
 * convolution, global average: NaN and ±inf positions and values **exactly**, finite values
   within the documented error bound (``pooling_ref.tolerance``).
 
-**Known difference — subnormals.** TF's CPU kernels run with flush-to-zero / denormals-are-zero
-for most (op, dtype) pairs (measured with TF 2.21, table ``FLUSHES`` below): subnormal inputs
-are read as a zero of the same sign and subnormal results are written as zero. pooling_ref
-keeps IEEE gradual underflow. The parity tests therefore compare Keras with
-``ftz(pooling_ref(daz(x)))`` where TF flushes, and ``test_subnormals_*`` assert both halves
-explicitly: TF flushes exactly there (if a TF version stops flushing, they fail and say so),
-and pooling_ref does not.
+**Kernel paths.** Pooling is compared with ``tf_kernel=detect_tf_kernel(dtype)``: the rules
+of the running TF path (subnormal flushing, the value of a window without a number) are
+modelled by :mod:`pooling_ref.tf_kernels`. Subnormal flushing of conv and global pooling is
+not modelled: it is registry entry ``subnormal-flush-conv-global``; the tests compare Keras
+with ``ftz(pooling_ref(daz(x)))`` there and ``test_subnormals_known_difference`` asserts the
+entry (and that pooling_ref keeps IEEE subnormals for those ops).
 """
 
 from __future__ import annotations
@@ -27,8 +26,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling_ref as pr
+from parity_tests import _registry as reg
 from parity_tests._assert import assert_bitwise
-from pooling_ref import keras_ref
+from pooling_ref import keras_ref, tf_kernels
 from pooling_ref._arrays import finfo
 from pooling_ref.tolerance import compare, error_bound
 
@@ -39,17 +39,12 @@ FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64), BF16
 # MaxPool3D / AvgPool3D have no float16 / float64 CPU kernel in TF (float32 and bfloat16 only).
 POOL3D_FLOATS = (np.dtype(np.float32), BF16)
 
-#: (op, dtype name) -> True where TF 2.21 CPU flushes subnormals (inputs and results).
-FLUSHES = {
-    **{(op, "float16"): False for op in ("max", "avg", "pad", "gmax", "gavg", "conv")},
-    # float32 max: comparisons see subnormals as zeros, but the chosen cell's bits are
-    # copied unchanged (see ``max_f32_model``); listed False because results keep subnormals.
-    **{("max2", d): d != "float16" for d in ("float16", "float32", "float64", "bfloat16")},
-    ("max", "float32"): False, ("max", "float64"): True, ("max", "bfloat16"): True,
-    **{(op, d): True for op in ("avg", "gmax", "gavg", "conv")
-       for d in ("float32", "float64", "bfloat16")},
-    **{("pad", d): False for d in ("float32", "float64", "bfloat16")},
-}
+_FLUSH_ENTRY = reg.REGISTRY["subnormal-flush-conv-global"]
+
+
+def flushes(op: str, dtype: np.dtype) -> bool:
+    """Whether TF flushes subnormals in (not-modelled) ``op`` for ``dtype`` (the registry)."""
+    return op in ("gmax", "gavg", "conv") and np.dtype(dtype).name in _FLUSH_ENTRY["dtypes"]
 
 
 def specials(dtype: np.dtype) -> list[float]:
@@ -92,28 +87,9 @@ def daz(a: np.ndarray) -> np.ndarray:
 
 def tf_model(op: str, dtype: np.dtype, f, *arrays):
     """``f(*arrays)``, with TF's subnormal flushing applied where TF flushes."""
-    if not FLUSHES[(op, np.dtype(dtype).name)]:
+    if not flushes(op, dtype):
         return f(*arrays)
     return daz(f(*(None if a is None else daz(a) for a in arrays)))
-
-
-def max_f32_model(x: np.ndarray, params: dict, method: str) -> np.ndarray:
-    """TF float32 max pooling on subnormals: compare as if subnormals were zeros (DAZ), then
-    output the original bits of the chosen cell — the first cell equal to the window max.
-
-    Measured: ``[0, s]`` gives ``0``, ``[s, 3s]`` gives ``s``, ``[-3s, 0]`` gives ``-3s``.
-    """
-    vmax = pr.max_pool(daz(x), **params, method=method)       # the TF rule on DAZ values
-    fmt = params.get("data_format") or "channels_last"
-    pool = params["pool_size"]
-    cols = pr.im2col(x, pool, params.get("strides"), params.get("padding", "valid"), fmt,
-                     fill_value=-np.inf)                       # (N, *out, cells, C)
-    v = np.moveaxis(vmax, 1, -1) if fmt == "channels_first" else vmax
-    hit = daz(cols) == v[..., None, :]
-    first = np.argmax(hit, axis=-2)[..., None, :]
-    chosen = np.take_along_axis(cols, first, axis=-2)[..., 0, :]
-    out = np.where(hit.any(axis=-2), chosen, v)
-    return np.ascontiguousarray(np.moveaxis(out, -1, 1) if fmt == "channels_first" else out)
 
 
 def gmax_bf16_model(x: np.ndarray, fmt: str, keepdims: bool) -> np.ndarray:
@@ -170,14 +146,13 @@ def test_pooling_special_values_bitwise(kind, rank, data):
     method = data.draw(st.sampled_from(["loop", "im2col", "fast"]), label="method")
     fn = pr.max_pool if kind == "Max" else pr.avg_pool
     expected = keras_ref.pool(kind, x, **params)
-    if kind == "Max" and dtype == np.float32:
-        actual = max_f32_model(x, params, method)
-    else:
-        actual = tf_model("max" if kind == "Max" else "avg", dtype,
-                          lambda a: fn(a, **params, method=method), x)
+    path = reg.eager_path(dtype)
+    actual = fn(x, **params, method=method, tf_kernel=path)
+    if kind == "Max":
+        expected = reg.lenient_unmodelled(actual, expected, x, params, path)
     op = "max_pool" if kind == "Max" else "avg_pool"
-    assert_bitwise(actual, expected, op=op, params={**params, "method": method},
-                   arrays={"x": x})
+    assert_bitwise(actual, expected, op=op, params={**params, "method": method,
+                                                     "tf_kernel": path}, arrays={"x": x})
 
 
 @pytest.mark.parametrize("rank", [1, 2, 3])
@@ -265,7 +240,7 @@ def test_global_avg_special_values(rank, data):
     expected = keras_ref.global_pool("Average", x, fmt)
     op = "gavg" if math.prod(spatial) > 1 else "pad"       # single cell: TF passes through
     actual = tf_model(op, dtype, lambda a: pr.global_avg_pool(a, fmt), x)
-    xf = daz(x) if FLUSHES[(op, dtype.name)] else x
+    xf = daz(x) if flushes(op, dtype) else x
     axes = tuple(range(2, x.ndim)) if fmt == "channels_first" else tuple(range(1, x.ndim - 1))
     mag = _finite_abs(xf).mean(axis=axes)
     cells = math.prod(spatial)
@@ -310,7 +285,7 @@ def test_conv_special_values(rank, data):
     expected = keras_ref.conv(x, kernel, bias, **params)
     actual = tf_model("conv", dtype, lambda a, k, b: pr.conv(a, k, b, **params),
                       x, kernel, bias)
-    flush = FLUSHES[("conv", dtype.name)]
+    flush = flushes("conv", dtype)
     xf, kf = (daz(x), daz(kernel)) if flush else (x, kernel)
     bf = None if bias is None else _finite_abs(daz(bias) if flush else bias)
     mag = pr.conv(_finite_abs(xf), _finite_abs(kf), bf, **params)
@@ -338,19 +313,28 @@ def test_conv_same_nonfinite_kernel_difference(dtype):
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("method", ["loop", "im2col", "fast"])
 def test_max_pool_rules_hand_derived(dtype, method):
-    """The TF rules written out by hand (independent of Keras), and Keras agrees."""
+    """The TF rules written out by hand (independent of Keras), and Keras agrees.
+
+    The value of a window without a number, per path (measured, TF 2.21): the lowest finite
+    value, except -inf for bfloat16 on oneDNN (AVX-512) and for every dtype under XLA.
+    """
     nan, inf = math.nan, math.inf
     rows = [[nan, 3, 3, 3], [nan, nan, nan, nan], [-inf, -inf, -inf, -inf], [-0.0, 0.0, -1, -2],
             [0.0, -0.0, -1, -2], [inf, nan, 1, 2], [nan, -inf, nan, -inf]]
-    empty = -inf if dtype == BF16 else -float(finfo(dtype).max)
-    want = [3, empty, empty, -0.0, 0.0, inf, empty]
     x = np.array(rows, np.float64).astype(dtype).reshape(7, 4, 1)
-    got = pr.max_pool(x, 4, method=method)
-    assert_bitwise(got, np.array(want, np.float64).astype(dtype).reshape(7, 1, 1),
-                   op="max_pool", params={"pool_size": 4, "method": method}, arrays={"x": x},
-                   what="differs from the hand-derived TF rule")
-    assert_bitwise(got, keras_ref.pool("Max", x, 4), op="max_pool",
-                   params={"pool_size": 4, "method": method}, arrays={"x": x})
+    path = reg.eager_path(dtype)
+    for tf_kernel in ("onednn", "eigen", "xla"):
+        empty = -inf if tf_kernel == "xla" or (dtype == BF16 and tf_kernel == "onednn") \
+            else -float(finfo(dtype).max)
+        want = [3, empty, empty, -0.0, 0.0, inf, empty]
+        got = pr.max_pool(x, 4, method=method, tf_kernel=tf_kernel)
+        assert_bitwise(got, np.array(want, np.float64).astype(dtype).reshape(7, 1, 1),
+                       op="max_pool", params={"pool_size": 4, "method": method,
+                                              "tf_kernel": tf_kernel},
+                       arrays={"x": x}, what="differs from the hand-derived TF rule")
+    assert_bitwise(pr.max_pool(x, 4, method=method, tf_kernel=path), keras_ref.pool("Max", x, 4),
+                   op="max_pool", params={"pool_size": 4, "method": method, "tf_kernel": path},
+                   arrays={"x": x})
 
 
 @pytest.mark.parametrize("method", ["loop", "im2col", "fast"])
@@ -373,7 +357,13 @@ def test_max_pool_nan_propagate(method, padding, data):
         lo = o * s - before
         cells = x64[max(lo, 0):min(lo + k, n)]
         want.append(np.max(cells))
-    got64 = got.astype(np.float64)[0, :, 0]
+    # the default tf_kernel ("onednn") reads subnormals as zeros where TF does: compare
+    # values as TF compares them
+    got_seen = got
+    if tf_kernels.rules("onednn", "max", dtype, 1).flush != "none":
+        got_seen, want = tf_kernels.daz(got), [float(tf_kernels.daz(np.array(w, dtype)))
+                                               for w in want]
+    got64 = got_seen.astype(np.float64)[0, :, 0]
     ok = (np.isnan(got64) == np.isnan(want)) & ((got64 == want) | np.isnan(want))
     assert ok.all(), f"max_pool nan='propagate' k={k} s={s} {padding}: x={x64}, got {got64}, " \
                      f"want {want}"
@@ -399,11 +389,20 @@ def _twice(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[:1], x[:1]]).reshape(1, 2, 1)
 
 
-SUB_OPS = {
-    "max": lambda x: (keras_ref.pool("Max", x, 1), pr.max_pool(x, 1)),
+#: Pooling: modelled per path (tf_kernel). op -> (Keras result, pooling_ref result) of x.
+MODELLED_SUB_OPS = {
+    "max": lambda x, k: (keras_ref.pool("Max", x, 1), pr.max_pool(x, 1, tf_kernel=k)),
     # [0, 3s], window 2: a DAZ comparison keeps the 0
-    "max2": lambda x: (keras_ref.pool("Max", _zero_then(x), 2), pr.max_pool(_zero_then(x), 2)),
-    "avg": lambda x: (keras_ref.pool("Average", x, 1), pr.avg_pool(x, 1)),
+    "max2": lambda x, k: (keras_ref.pool("Max", _zero_then(x), 2),
+                          pr.max_pool(_zero_then(x), 2, tf_kernel=k)),
+    # [3s, -s], window 2: DAZ comparison, first equal wins: 3s ("compare") or 0 ("full")
+    "max3": lambda x, k: (keras_ref.pool("Max", x[:2].reshape(1, 2, 1), 2),
+                          pr.max_pool(x[:2].reshape(1, 2, 1), 2, tf_kernel=k)),
+    "avg": lambda x, k: (keras_ref.pool("Average", x, 1), pr.avg_pool(x, 1, tf_kernel=k)),
+}
+
+#: Not modelled (registry entry subnormal-flush-conv-global); "pad" never flushes.
+SUB_OPS = {
     "pad": lambda x: (keras_ref.zero_pad(x, 1)[:, 1:-1], pr.zero_pad(x, 1)[:, 1:-1]),
     # [3s, 0]: with DAZ comparisons the last equal "zero" (0) wins, otherwise 3s.
     "gmax": lambda x: (keras_ref.global_pool("Max", _zero_then(x)[:, ::-1]),
@@ -415,27 +414,44 @@ SUB_OPS = {
 }
 
 
+def _subnormal_input(dtype: np.dtype) -> tuple[np.ndarray, float]:
+    sub = float(finfo(dtype).smallest_subnormal)
+    return np.array([3 * sub, -sub, 1.0], np.float64).astype(dtype).reshape(3, 1, 1), sub
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("op", sorted(MODELLED_SUB_OPS))
+def test_subnormals_modelled_per_path(op, dtype):
+    """Pooling of subnormals: pooling_ref with the running path's rules equals TF bitwise."""
+    x, _ = _subnormal_input(dtype)
+    path = reg.eager_path(dtype)
+    tf_out, ours = MODELLED_SUB_OPS[op](x, path)
+    assert_bitwise(ours, tf_out, op=op, params={"tf_kernel": path}, arrays={"x": x})
+
+
 @pytest.mark.known_defect
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("op", sorted(SUB_OPS))
 def test_subnormals_known_difference(op, dtype):
-    """TF 2.21 flushes subnormals exactly where ``FLUSHES`` says; pooling_ref never does."""
-    sub = float(finfo(dtype).smallest_subnormal)
-    x = np.array([3 * sub, -sub, 1.0], np.float64).astype(dtype).reshape(3, 1, 1)
+    """TF flushes subnormals in conv / global pooling exactly where the registry entry
+    ``subnormal-flush-conv-global`` says; pooling_ref never does for these ops."""
+    x, sub = _subnormal_input(dtype)
     tf_out, ours = SUB_OPS[op](x)
     tf_vals = np.asarray(tf_out).astype(np.float64).ravel()
     ours_vals = np.asarray(ours).astype(np.float64).ravel()
     assert ours_vals[0] == 3 * sub, f"pooling_ref {op} {dtype} lost the subnormal: {ours_vals}"
-    flushed = tf_vals[0] == 0
-    assert flushed == FLUSHES[(op, np.dtype(dtype).name)], (
-        f"TF {op} {np.dtype(dtype).name}: measured flush={flushed} (output {tf_vals}), "
-        f"the FLUSHES table (TF 2.21) says {FLUSHES[(op, np.dtype(dtype).name)]}; update "
-        f"the table and docs/semantics.md for this TF version")
+    flushed = bool(tf_vals[0] == 0)
+    assert flushed == flushes(op, dtype), (
+        f"TF {op} {np.dtype(dtype).name}: measured flush={flushed} (output {tf_vals}), the "
+        f"registry entry subnormal-flush-conv-global says {flushes(op, dtype)}: no longer "
+        f"differs on this path: update the registry (pooling_ref/data/known_differences.json)")
 
 
-def test_subnormal_result_of_normal_inputs_is_flushed_by_tf():
-    """Output flush too: the average of two normal numbers can be subnormal (float32)."""
+@pytest.mark.parametrize("tf_kernel", ["onednn", "eigen", "xla"])
+def test_subnormal_result_of_normal_inputs_is_flushed(tf_kernel):
+    """Output flush too: the average of two normal numbers can be subnormal (float32); TF
+    flushes it on every path (checked against Keras on the running path)."""
     t = float(np.finfo(np.float32).tiny)
     x = np.array([t, 0.0], np.float32).reshape(1, 2, 1)
+    assert pr.avg_pool(x, 2, tf_kernel=tf_kernel).ravel()[0] == 0.0
     assert keras_ref.pool("Average", x, 2).ravel()[0] == 0.0
-    assert pr.avg_pool(x, 2).ravel()[0] == np.float32(t / 2)

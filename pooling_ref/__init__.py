@@ -19,6 +19,7 @@ from .ops import OPS
 from .oracle import Report, check
 from .padding import zero_pad
 from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
+from .tf_kernels import detect_tf_kernel
 from .windows import im2col
 
 __version__ = "0.1.0"
@@ -29,6 +30,7 @@ __all__ = [
     "avg_pool",
     "check",
     "conv",
+    "detect_tf_kernel",
     "global_avg_pool",
     "global_max_pool",
     "im2col",

@@ -5,8 +5,9 @@ import TensorFlow — :func:`require_tf` does, on first use, with a clear error 
 
 Which TF path is "trustworthy" (see README, *Known TF/Keras defects*):
 
-* pooling, global pooling, zero padding: the Keras layer called eagerly (oneDNN, the path
-  users run), in the input's dtype (``dtype=x.dtype.name``; Keras would otherwise cast
+* pooling, global pooling, zero padding: the Keras layer called eagerly (the path users
+  run: oneDNN or Eigen, see :func:`pooling_ref.detect_tf_kernel`; ``pool(path="xla")``
+  compiles it with XLA), in the input's dtype (``dtype=x.dtype.name``; Keras would otherwise cast
   float16/float64 to float32);
 * convolution: the Keras layer compiled with XLA (``jit_compile=True``), because eager
   oneDNN convolution returns garbage for some strides larger than the kernel; and always in
@@ -67,14 +68,26 @@ def _pool_layer(kind: str, rank: int):
     return getattr(keras.layers, f"{kind}Pooling{rank}D")
 
 
+def _call(layer, x: np.ndarray, path: str):
+    """``layer(x)`` eagerly (``path="eager"``) or compiled with XLA (``path="xla"``)."""
+    if path == "eager":
+        return layer(x)
+    if path == "xla":
+        tf, _ = require_tf()
+        return tf.function(layer.__call__, jit_compile=True)(tf.constant(x))
+    raise ValueError(f"keras_ref: path must be 'eager' or 'xla', got {path!r}")
+
+
 def pool(kind: str, x, pool_size, strides=None, padding="valid",
-         data_format="channels_last") -> np.ndarray:
-    """``kind`` is ``"Max"`` or ``"Average"``; the Keras layer called eagerly."""
+         data_format="channels_last", *, path: str = "eager") -> np.ndarray:
+    """``kind`` is ``"Max"`` or ``"Average"``; the Keras layer called eagerly (the running
+    eager kernel path, :func:`pooling_ref.detect_tf_kernel`) or under XLA (``path="xla"``,
+    compare with ``tf_kernel="xla"``)."""
     x = np.asarray(x)
     layer = _pool_layer(kind, _rank(x))(
         pool_size=pool_size, strides=strides, padding=padding, data_format=data_format,
         dtype=_layer_dtype(x))
-    return np.asarray(layer(x))
+    return np.asarray(_call(layer, x, path))
 
 
 def global_pool(kind: str, x, data_format="channels_last", keepdims=False) -> np.ndarray:
@@ -105,7 +118,7 @@ def conv(x, kernel, bias=None, strides=1, padding="valid", data_format="channels
     Keras/oneDNN path. Unless ``native_channels_first``, channels_first inputs are
     transposed to channels_last for Keras and the result transposed back.
     """
-    tf, keras = require_tf()
+    _, keras = require_tf()
     x = np.asarray(x)
     kernel = np.asarray(kernel)
     rank = _rank(x)
@@ -120,13 +133,7 @@ def conv(x, kernel, bias=None, strides=1, padding="valid", data_format="channels
         use_bias=bias is not None, dtype=_layer_dtype(x))
     layer.build(x.shape)
     layer.set_weights([kernel] + ([np.asarray(bias)] if bias is not None else []))
-    if path == "xla":
-        out = tf.function(layer.__call__, jit_compile=True)(tf.constant(x))
-    elif path == "eager":
-        out = layer(x)
-    else:
-        raise ValueError(f"keras_ref.conv: path must be 'xla' or 'eager', got {path!r}")
-    out = np.asarray(out)
+    out = np.asarray(_call(layer, x, path))
     if data_format == "channels_first" and not native_channels_first:
         out = np.moveaxis(out, -1, 1)
     return np.ascontiguousarray(out)

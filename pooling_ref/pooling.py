@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import tf_kernels
 from ._arrays import (
     as_input,
     check_method,
@@ -212,6 +213,7 @@ def max_pool(
     *,
     method: str = "auto",
     nan: str = "tf",
+    tf_kernel: str = "onednn",
 ) -> np.ndarray:
     """Max pooling with Keras ``MaxPooling1D/2D/3D`` semantics (spatial rank read from ``x``).
 
@@ -229,6 +231,8 @@ def max_pool(
     (``[-0., +0.] -> -0.``), a window of only NaN/-inf gives the dtype's lowest finite value
     (``-inf`` for bfloat16). ``nan="propagate"`` (NumPy ``np.max`` style): a window holding
     a NaN gives NaN and a window of only -inf gives -inf; everything else as ``"tf"``.
+    ``tf_kernel`` (``"onednn"``, ``"eigen"``, ``"xla"``): whose rules for subnormals and
+    windows without a number to follow (:mod:`pooling_ref.tf_kernels`).
 
     >>> x = np.array([np.nan, 1., -np.inf, -np.inf], dtype=np.float32).reshape(1, 4, 1)
     >>> max_pool(x, 2)[0, :, 0], max_pool(x, 2, nan="propagate")[0, :, 0]
@@ -238,7 +242,8 @@ def max_pool(
         raise ValueError(f"max_pool: nan must be 'tf' or 'propagate', got {nan!r}")
     x_cl, g, fmt, method = _prepare("max_pool", x, pool_size, strides, padding, data_format,
                                     method)
-    out = _METHODS["max"][method](x_cl, g)
+    tf_kernel = tf_kernels.check_tf_kernel(tf_kernel, "max_pool")
+    out = tf_kernels.max_pool(x_cl, g, lambda a: _METHODS["max"][method](a, g), tf_kernel)
     if nan == "propagate" and is_float_dtype(x_cl.dtype):
         _propagate_nan(out, x_cl, g, _METHODS["max"][method])
     return from_channels_last(out, fmt)
@@ -265,6 +270,7 @@ def avg_pool(
     data_format: str = "channels_last",
     *,
     method: str = "auto",
+    tf_kernel: str = "onednn",
 ) -> np.ndarray:
     """Average pooling with Keras ``AveragePooling1D/2D/3D`` semantics.
 
@@ -274,8 +280,9 @@ def avg_pool(
     array([2. , 3.5], dtype=float32)
 
     Each window's real cells are summed in row-major order in the input dtype, then divided
-    by their count ("same" padding cells are not counted). Float inputs only. bfloat16 is
-    computed in float32 and rounded once, which is what TF's CPU kernel does (measured).
+    by their count ("same" padding cells are not counted). Float inputs only. ``tf_kernel``
+    (``"onednn"``, ``"eigen"``, ``"xla"``): whose rules for subnormals and bfloat16
+    summation to follow (:mod:`pooling_ref.tf_kernels`).
     """
     x_cl, g, fmt, method = _prepare("avg_pool", x, pool_size, strides, padding, data_format,
                                     method)
@@ -284,10 +291,8 @@ def avg_pool(
             f"avg_pool: x must have a floating dtype (Keras/TF AveragePooling rejects "
             f"integers), got dtype {x_cl.dtype!r}"
         )
-    if x_cl.dtype.name == "bfloat16":
-        out = _METHODS["avg"][method](x_cl.astype(np.float32), g).astype(x_cl.dtype)
-    else:
-        out = _METHODS["avg"][method](x_cl, g)
+    tf_kernel = tf_kernels.check_tf_kernel(tf_kernel, "avg_pool")
+    out = tf_kernels.avg_pool(x_cl, g, lambda a: _METHODS["avg"][method](a, g), tf_kernel)
     return from_channels_last(out, fmt)
 
 
@@ -302,7 +307,8 @@ def _global_prepare(op, x, data_format, keepdims):
 
 
 def global_max_pool(
-    x: object, data_format: str = "channels_last", keepdims: bool = False
+    x: object, data_format: str = "channels_last", keepdims: bool = False, *,
+    tf_kernel: str = "onednn",
 ) -> np.ndarray:
     """Keras ``GlobalMaxPooling1D/2D/3D``: the maximum over all spatial axes.
 
@@ -317,6 +323,7 @@ def global_max_pool(
     an empty tensor").
     """
     a, axes = _global_prepare("global_max_pool", x, data_format, keepdims)
+    tf_kernels.check_tf_kernel(tf_kernel, "global_max_pool")   # one rule on every path
     if any(a.shape[i] == 0 for i in axes):
         if a.size == 0 and any(a.shape[i] == 0 for i in range(a.ndim) if i not in axes):
             shape = [1 if i in axes else s for i, s in enumerate(a.shape)]
@@ -341,7 +348,8 @@ def global_max_pool(
 
 
 def global_avg_pool(
-    x: object, data_format: str = "channels_last", keepdims: bool = False
+    x: object, data_format: str = "channels_last", keepdims: bool = False, *,
+    tf_kernel: str = "onednn",
 ) -> np.ndarray:
     """Keras ``GlobalAveragePooling1D/2D/3D``: the mean over all spatial axes.
 
@@ -356,6 +364,7 @@ def global_avg_pool(
     practice). Integer inputs give float32, as Keras does. An empty spatial axis gives NaN.
     """
     a, axes = _global_prepare("global_avg_pool", x, data_format, keepdims)
+    tf_kernels.check_tf_kernel(tf_kernel, "global_avg_pool")   # one rule on every path
     out_dtype = a.dtype if is_float_dtype(a.dtype) else np.dtype(np.float32)
     acc = np.float32 if is_float_dtype(a.dtype) and a.dtype.itemsize <= 4 else np.float64
     # Reduced axes moved last and made contiguous: the (pairwise) summation order, hence

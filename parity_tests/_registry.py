@@ -1,0 +1,85 @@
+"""The known-differences registry as the tests use it (pooling_ref/data/known_differences.json).
+
+:func:`expect` is the one place that words the outcome: an entry listed for the current
+path must still happen ("no longer differs on this path: update the registry"); on a path
+the entry does not list it must not happen, and the test is reported as skipped with
+"different kernel path" (after that check, so nothing passes unexamined).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pooling_ref
+from pooling_ref import tf_kernels
+from pooling_ref._arrays import finfo
+
+REGISTRY = tf_kernels.known_differences()
+
+
+def applies(entry_id: str, path: str) -> bool:
+    """Whether the entry is listed for ``path`` (and for this CPU, if it names one)."""
+    entry = REGISTRY[entry_id]
+    cpu = entry.get("cpu")
+    on_cpu = cpu is None or (cpu == "avx512") == tf_kernels.cpu_has_avx512()
+    return path in entry["paths"] and on_cpu
+
+
+def _listed(entry_id: str) -> str:
+    entry = REGISTRY[entry_id]
+    cpu = f" on {entry['cpu']} CPUs" if entry.get("cpu") else ""
+    return f"{entry['paths']}{cpu}"
+
+
+def _versions() -> str:
+    from pooling_ref import keras_ref
+
+    v = keras_ref.versions()
+    return f"TF {v['tensorflow']} / Keras {v['keras']}"
+
+
+def expect(entry_id: str, differs: bool, path: str, detail: str = "") -> None:
+    """Assert that registry entry ``entry_id`` happens exactly on the paths it lists."""
+    __tracebackhide__ = True
+    where = f"registry entry {entry_id!r} on path {path!r} ({_versions()})"
+    if applies(entry_id, path):
+        assert differs, (f"{where}: no longer differs on this path: update the registry "
+                         f"pooling_ref/data/known_differences.json. {detail}")
+    else:
+        assert not differs, (f"{where}: happens on a path the registry does not list "
+                             f"({_listed(entry_id)}): add it to the registry. {detail}")
+
+
+def skip_other_path(entry_id: str, path: str) -> None:
+    """After :func:`expect` checked it is absent: say why this test has nothing more to show."""
+    if not applies(entry_id, path):
+        pytest.skip(f"{entry_id}: different kernel path ({path}; the registry lists "
+                    f"{_listed(entry_id)}) - checked that it does not happen here")
+
+
+def eager_path(dtype: object = None) -> str:
+    """The eager kernel path of the running TensorFlow (for ``dtype``, see detect_tf_kernel)."""
+    return tf_kernels.detect_tf_kernel(dtype)
+
+
+def lenient_unmodelled(actual, expected, x, params, path):
+    """``expected`` with the cells of not-modelled registry entries taken from ``actual``.
+
+    On the Eigen path 3D max pooling picks NaN, the value of a window without a number and
+    the sign of a zero maximum by SIMD packet (``eigen-max-pool3d-nan-by-packet``,
+    ``eigen-max-pool3d-zero-sign``, shown by ``test_known_defects``): there, where the
+    window holds a NaN or no number, TF's value is accepted (a NaN followed by a number can
+    give that number: ``[inf, NaN, 0] -> 0``), and a zero (or subnormal) maximum is
+    compared by value under DAZ. Elsewhere ``expected`` is returned unchanged.
+    """
+    if x.ndim != 5 or not applies("eigen-max-pool3d-nan-by-packet", path):
+        return expected
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    e64 = expected.astype(np.float64)
+    odd = pooling_ref.max_pool(x, **params, nan="propagate").astype(np.float64)
+    odd_window = np.isnan(odd) | (odd == -np.inf)            # holds NaN / only -inf
+    tiny = float(finfo(x.dtype).tiny)      # ties are decided under DAZ: subnormals are zeros
+    zeroish = (np.abs(actual.astype(np.float64)) < tiny) & (np.abs(e64) < tiny)
+    ok = odd_window | zeroish
+    return np.where(ok, actual, expected).astype(expected.dtype)

@@ -1,0 +1,345 @@
+"""TensorFlow CPU kernel paths: which rules each path follows where they differ.
+
+>>> import numpy as np
+>>> s = float(np.finfo(np.float32).smallest_subnormal)
+>>> x = np.array([s, 3 * s], np.float32).reshape(1, 2, 1)
+>>> from pooling_ref import max_pool
+>>> [float(max_pool(x, 2, tf_kernel=k)[0, 0, 0]) / s for k in ("onednn", "eigen")]
+[1.0, 0.0]
+
+TensorFlow runs a pooling call through one of three CPU paths, and they disagree on special
+values (measured with TF 2.21.0, see ``pooling_ref/data/known_differences.json``):
+
+* ``"onednn"``: eager on x86 with oneDNN (the default on AVX-512 machines, or with
+  ``TF_ENABLE_ONEDNN_OPTS=1``). oneDNN has bfloat16 kernels only on AVX-512 CPUs; elsewhere
+  TF runs the Eigen bfloat16 kernels even with oneDNN on (:func:`detect_tf_kernel` with a
+  ``dtype`` says which).
+* ``"eigen"``: eager with ``TF_ENABLE_ONEDNN_OPTS=0`` (the default of ARM / Apple Silicon
+  and of x86 CPUs without AVX-512).
+* ``"xla"``: inside ``tf.function(jit_compile=True)``.
+
+The rules are a small table (:data:`RULES`) applied around the ordinary pooling methods
+(:func:`max_pool`, :func:`avg_pool`): pre-processing of the input (subnormals read as
+zeros), the dtype the window is summed in, and post-processing of the result (subnormals
+written as zeros, the value of a window without a number). What a path does that is not a
+clean rule (Eigen's 3D max pooling picks NaN and the sign of a zero maximum by SIMD packet)
+is not modelled: it is an entry of the known-differences registry.
+
+Gradients (``pooling_ref.gradients``, another module): ``tf_kernel`` should select the
+forward rules of the same path before choosing the cell that receives the gradient (a
+flushed subnormal ties with zero), via :func:`rules`; none of the measured gradient rules
+differs between the eager paths (TF_FACTS, "Gradients").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._arrays import finfo, is_float_dtype
+from .geometry import WindowGeometry
+
+__all__ = ["PATHS", "RULES", "Rules", "check_tf_kernel", "detect_tf_kernel", "known_differences",
+           "registry_table", "rules"]
+
+#: Every valid ``tf_kernel``.
+PATHS = ("onednn", "eigen", "xla")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """One path's rules for one (op, dtype, rank).
+
+    * ``flush``: ``"none"`` (IEEE subnormals), ``"full"`` (subnormal inputs read as zeros of
+      the same sign, subnormal results written as zeros) or ``"compare"`` (max only: compared
+      as zeros, but the chosen cell's bits are copied: ``[0, s] -> 0``, ``[s, 3s] -> s``);
+    * ``empty``: max pooling of a window with no number (only NaN / -inf): ``"lowest"``
+      (the lowest finite value) or ``"-inf"``;
+    * ``accumulate``: average pooling sums the window in ``"input"`` (the input dtype, each
+      addition rounded, then divided in it) or in ``"float32"`` (rounded once at the end);
+    * ``skip_lowest``: average pooling leaves out cells equal to the lowest finite value
+      from both the sum and the count (Eigen's 3D mean reducer marks padding that way), so a
+      window of only such cells gives NaN;
+    * ``divide``: average pooling divides the sum by the count (``"divide"``) or multiplies
+      it by the rounded reciprocal of the count (``"reciprocal"``: up to 1 ULP off), or
+      ``"xla"``: the reciprocal, except for padded ("same") 1D pooling, which divides
+      (measured: 0 of 40..480 outputs differ from that rule, 12..104 from the other; XLA
+      picks by shape, and some shapes fit neither: registry ``xla-avg-pool-division``);
+    * ``copy_single``: pooling with one-cell windows and strides 1 is a copy of the input
+      (XLA elides that reduction: NaN, -0 and subnormals come through unchanged).
+    """
+
+    flush: str = "full"
+    empty: str = "lowest"
+    accumulate: str = "input"
+    skip_lowest: bool = False
+    divide: str = "divide"
+    copy_single: bool = False
+
+
+_F16 = Rules(flush="none")
+#: ``(path, op, spatial rank class) -> {dtype name: Rules}``; rank class ``"3d"`` or ``"nd"``
+#: (1D and 2D: Keras runs 1D pooling as 2D). Dtypes not listed (integers; float16/float64
+#: 3D, which TF has no kernel for) use ``Rules(flush="none")``: integers have no special
+#: values, and the rest are never compared. The measured evidence of each rule is in the
+#: registry (``pooling_ref/data/known_differences.json``).
+RULES: dict[tuple[str, str, str], dict[str, Rules]] = {
+    ("onednn", "max", "nd"): {"float16": _F16, "float32": Rules(flush="compare"),
+                              "float64": Rules(), "bfloat16": Rules(empty="-inf")},
+    ("onednn", "max", "3d"): {"float32": Rules(flush="compare"),
+                              "bfloat16": Rules(empty="-inf")},
+    ("onednn", "avg", "nd"): {"float16": _F16, "float32": Rules(), "float64": Rules(),
+                              "bfloat16": Rules(accumulate="float32")},
+    ("onednn", "avg", "3d"): {"float32": Rules(), "bfloat16": Rules(accumulate="float32")},
+    ("eigen", "max", "nd"): {"float16": _F16, "float32": Rules(), "float64": Rules(),
+                             "bfloat16": Rules(flush="compare")},
+    ("eigen", "max", "3d"): {"float32": Rules(empty="-inf"),
+                             "bfloat16": Rules(flush="compare", empty="-inf")},
+    ("eigen", "avg", "nd"): {"float16": _F16, "float32": Rules(), "float64": Rules(),
+                             "bfloat16": Rules()},
+    ("eigen", "avg", "3d"): {"float32": Rules(skip_lowest=True),
+                             "bfloat16": Rules(skip_lowest=True)},
+    ("xla", "max", "nd"): {"float16": Rules(flush="none", empty="-inf", copy_single=True),
+                           "float32": Rules(empty="-inf", copy_single=True),
+                           "float64": Rules(empty="-inf", copy_single=True),
+                           "bfloat16": Rules(empty="-inf")},
+    ("xla", "avg", "nd"): {
+        "float16": Rules(flush="none", accumulate="float32", divide="xla", copy_single=True),
+        "float32": Rules(divide="xla", copy_single=True),
+        "float64": Rules(divide="xla", copy_single=True),
+        "bfloat16": Rules(accumulate="float32", divide="xla", copy_single=True)},
+}
+RULES[("xla", "max", "3d")] = RULES[("xla", "max", "nd")]
+RULES[("xla", "avg", "3d")] = RULES[("xla", "avg", "nd")]
+
+
+def check_tf_kernel(tf_kernel: object, op: str) -> str:
+    """``tf_kernel`` itself if valid, else ``ValueError`` naming it and the valid values."""
+    if not isinstance(tf_kernel, str) or tf_kernel not in PATHS:
+        raise ValueError(f"{op}: tf_kernel must be one of {', '.join(map(repr, PATHS))}, "
+                         f"got {tf_kernel!r}")
+    return tf_kernel
+
+
+def rules(tf_kernel: str, op: str, dtype: np.dtype, rank: int) -> Rules:
+    """The :class:`Rules` of ``op`` (``"max"`` or ``"avg"``) on path ``tf_kernel``.
+
+    >>> rules("eigen", "max", np.dtype(np.float32), 3).empty
+    '-inf'
+    """
+    table = RULES[(tf_kernel, op, "3d" if rank == 3 else "nd")]
+    return table.get(np.dtype(dtype).name, _F16)
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+def known_differences() -> dict[str, dict]:
+    """The known-differences registry (``pooling_ref/data/known_differences.json``) by id.
+
+    >>> sorted(known_differences()["eigen-max-pool3d-zero-sign"]["paths"])
+    ['eigen']
+    """
+    from importlib.resources import files
+
+    data = json.loads(files("pooling_ref").joinpath("data/known_differences.json")
+                      .read_text(encoding="utf-8"))
+    return {e["id"]: e for e in data["entries"]}
+
+
+def registry_table() -> str:
+    """The registry as a Markdown table (README, "TensorFlow kernel paths"; kept in sync by
+    ``parity_tests/test_known_defects.py::test_readme_table_is_generated_from_registry``).
+
+    >>> registry_table().splitlines()[0]
+    '| id | paths / backends | op | condition | TF/Keras gives | pooling_ref gives |'
+    """
+    rows = ["| id | paths / backends | op | condition | TF/Keras gives | pooling_ref gives |",
+            "|---|---|---|---|---|---|"]
+    for e in known_differences().values():
+        paths = ", ".join(e["paths"]) + (f" ({e['cpu']} CPUs)" if e.get("cpu") else "")
+        cells = [f"`{e['id']}` ({e['kind']})", paths, e["op"], e["condition"], e["tf_gives"],
+                 e["reference_gives"]]
+        rows.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+# ----------------------------------------------------------------------------- detection
+
+
+def cpu_has_avx512() -> bool:
+    """Whether this CPU has AVX-512 (oneDNN chooses its kernels, and bfloat16 support, by it)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # pragma: no cover - numpy < 2
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    return bool(features.get("AVX512F", False))
+
+
+def _onednn_enabled() -> bool:
+    """Whether the running TensorFlow's eager CPU kernels are oneDNN's."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError as e:
+        from .keras_ref import INSTALL_HINT, TensorFlowMissing
+
+        raise TensorFlowMissing(f"detect_tf_kernel: {INSTALL_HINT}\n(import failed: {e})") \
+            from None
+    try:
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except AttributeError:  # pragma: no cover - private TF API moved: TF's own default rule
+        flag = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower()
+        if flag in ("0", "false"):
+            return False
+        if flag in ("1", "true"):
+            return True
+        return platform.machine().lower() in ("x86_64", "amd64") and cpu_has_avx512()
+
+
+def detect_tf_kernel(dtype: object = None) -> str:
+    """The ``tf_kernel`` the installed TensorFlow uses for eager pooling: ``"onednn"`` or
+    ``"eigen"``. Needs TensorFlow (imports it); raises ``keras_ref.TensorFlowMissing``
+    (a ``RuntimeError`` with an install hint) without it.
+
+    >>> detect_tf_kernel() in ("onednn", "eigen")       # doctest: +SKIP
+    True
+
+    With a ``dtype``: the path TF takes for that dtype — oneDNN has bfloat16 kernels only on
+    AVX-512 CPUs, so bfloat16 runs the Eigen kernels elsewhere even with oneDNN on.
+    """
+    path = "onednn" if _onednn_enabled() else "eigen"
+    if path == "onednn" and dtype is not None and np.dtype(dtype).name == "bfloat16" \
+            and not cpu_has_avx512():
+        return "eigen"
+    return path
+
+
+# ----------------------------------------------------------------------------- the rules
+
+
+def daz(a: np.ndarray) -> np.ndarray:
+    """``a`` with subnormals replaced by a zero of the same sign (a new array if any)."""
+    if not is_float_dtype(a.dtype):
+        return a
+    tiny = finfo(a.dtype).tiny
+    with np.errstate(invalid="ignore"):
+        sub = (np.abs(a) < tiny) & (a != 0)
+    if not sub.any():
+        return a
+    return np.where(sub, np.copysign(np.zeros((), a.dtype), a), a).astype(a.dtype)
+
+
+def _first_flushed_cell(x_cl: np.ndarray, pool: Callable) -> np.ndarray:
+    """Per window, the bits of its first (row-major) zero or subnormal cell (NaN if none).
+
+    Row-major window order is increasing spatial index, so the first such cell is the one
+    with the smallest index: max pooling of ``-index`` (``-inf`` elsewhere) finds it.
+    """
+    n, c = x_cl.shape[0], x_cl.shape[-1]
+    cells = int(np.prod(x_cl.shape[1:-1], dtype=np.int64))
+    index = np.broadcast_to(np.arange(cells, dtype=np.float64).reshape(
+        1, *x_cl.shape[1:-1], 1), x_cl.shape)
+    with np.errstate(invalid="ignore"):
+        zeroish = np.abs(x_cl) < finfo(x_cl.dtype).tiny
+    first = -pool(np.where(zeroish, -index, -np.inf))
+    found = (first >= 0) & (first < cells)        # a window without one gives huge / inf
+    flat = x_cl.reshape(n, cells, c)
+    safe = np.where(found, first, 0).astype(np.int64)
+    picked = np.take_along_axis(flat, safe.reshape(n, -1, c), axis=1).reshape(first.shape)
+    return np.where(found, picked, np.array(np.nan, x_cl.dtype)).astype(x_cl.dtype)
+
+
+def _is_identity(g: WindowGeometry) -> bool:
+    return g.cells == 1 and all(s == 1 for s in g.strides)
+
+
+def max_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str
+             ) -> np.ndarray:
+    """Max pooling of channels_last ``x_cl`` under ``tf_kernel``'s rules.
+
+    ``pool(a)`` is the method's own max pooling (first of equal maxima wins) of an array
+    shaped like ``x_cl`` with geometry ``g``.
+    """
+    if not is_float_dtype(x_cl.dtype):
+        return pool(x_cl)
+    r = rules(tf_kernel, "max", x_cl.dtype, g.rank)
+    if r.copy_single and _is_identity(g):
+        return x_cl.copy()
+    xin = daz(x_cl) if r.flush != "none" else x_cl
+    out = pool(xin)
+    if r.flush == "compare" and xin is not x_cl:
+        out = np.where(out == 0, _first_flushed_cell(x_cl, pool), out).astype(out.dtype)
+    elif r.flush == "full":
+        out = daz(out)
+    if not (x_cl > -np.inf).all():                       # some NaN or -inf cell
+        has_number = pool((x_cl > -np.inf).view(np.uint8))
+        empty = -np.inf if r.empty == "-inf" else -finfo(x_cl.dtype).max
+        out = np.where(has_number == 0, np.array(empty, x_cl.dtype), out).astype(out.dtype)
+    return out
+
+
+def avg_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str
+             ) -> np.ndarray:
+    """Average pooling of float ``x_cl`` under ``tf_kernel``'s rules (``pool``: the method's
+    average pooling, which sums in row-major order in the dtype it is given)."""
+    r = rules(tf_kernel, "avg", x_cl.dtype, g.rank)
+    if r.copy_single and _is_identity(g):
+        return x_cl.copy()
+    xin = daz(x_cl) if r.flush != "none" else x_cl
+    acc = np.dtype(np.float32) if r.accumulate == "float32" and x_cl.dtype.itemsize < 4 \
+        else x_cl.dtype
+    padded_1d = g.rank == 1 and any(b or a for b, a in g.pads)
+    if r.divide == "reciprocal" or (r.divide == "xla" and not padded_1d):
+        from .pooling import _real_counts
+
+        out = (_window_sums(xin.astype(acc), g) * (1 / _real_counts(g, acc)).astype(acc))
+        out = out.astype(x_cl.dtype)
+    else:
+        out = pool(xin.astype(acc)).astype(x_cl.dtype)
+    if r.skip_lowest:
+        out = _skip_lowest(xin, g, out)
+    return daz(out) if r.flush == "full" else out
+
+
+def _window_sums(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    """Each window's cells summed in row-major order from +0 in ``x_cl``'s dtype (padding
+    cells add +0, which changes no bits: the pooling methods' own summation order)."""
+    from .windows import pad_spatial, shifted, window_offsets
+
+    xp = pad_spatial(x_cl, g, 0)
+    total = np.zeros((x_cl.shape[0], *g.out_spatial, x_cl.shape[-1]), x_cl.dtype)
+    for offset in window_offsets(g):
+        total += shifted(xp, offset, g)
+    return total
+
+
+def _skip_lowest(x_cl: np.ndarray, g: WindowGeometry, out: np.ndarray) -> np.ndarray:
+    """Recompute the windows holding the lowest finite value without such cells."""
+    from .windows import real_window_at
+
+    low = x_cl == -finfo(x_cl.dtype).max
+    if not low.any():
+        return out
+    out = out.copy()
+    n, c = x_cl.shape[0], x_cl.shape[-1]
+    for pos in np.ndindex(*g.out_spatial):
+        mask = real_window_at(low, pos, g).reshape(n, -1, c)
+        if not mask.any():
+            continue
+        cells = real_window_at(x_cl, pos, g).reshape(n, -1, c)
+        total = np.zeros((n, c), x_cl.dtype)
+        for k in range(cells.shape[1]):
+            total = np.where(mask[:, k], total, total + cells[:, k]).astype(x_cl.dtype)
+        count = (~mask).sum(axis=1).astype(x_cl.dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[(slice(None), *pos, slice(None))] = total / count
+    return out
+
+
+if __name__ == "__main__":   # python -m pooling_ref.tf_kernels > table.md
+    print(registry_table(), end="")
