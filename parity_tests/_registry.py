@@ -83,3 +83,15 @@ def lenient_unmodelled(actual, expected, x, params, path):
     zeroish = (np.abs(actual.astype(np.float64)) < tiny) & (np.abs(e64) < tiny)
     ok = odd_window | zeroish
     return np.where(ok, actual, expected).astype(expected.dtype)
+
+
+def negative_same_pad(x: np.ndarray, params: dict) -> bool:
+    """Whether a 3D "same" pooling has an axis with a negative total pad (registry entry
+    ``eigen-pool3d-same-negative-pad``: TF's Eigen 3D kernels shift those windows)."""
+    if x.ndim != 5 or str(params.get("padding", "valid")).lower() != "same":
+        return False
+    fmt = params.get("data_format") or "channels_last"
+    spatial = x.shape[2:] if fmt == "channels_first" else x.shape[1:-1]
+    pool = np.broadcast_to(params["pool_size"], (3,))
+    strides = np.broadcast_to(params.get("strides") or params["pool_size"], (3,))
+    return any((-(-n // s) - 1) * s + k < n for n, k, s in zip(spatial, pool, strides))

@@ -268,3 +268,18 @@ def test_registry_entries_are_complete():
         assert fields <= set(entry), (entry_id, fields - set(entry))
         assert entry["kind"] in ("defect", "difference", "unmodelled"), entry_id
         assert set(entry["paths"]) <= {"onednn", "eigen", "xla", "keras-jax", "keras-torch"}
+
+
+def test_eigen_pool3d_same_negative_pad():
+    """Eigen's 3D pooling shifts "same" windows when the stride exceeds the window (registry
+    ``eigen-pool3d-same-negative-pad``); hand-derived: the window of output 0 is row 0."""
+    x = np.frombuffer(bytes.fromhex("6cbf003e7f4607bebdf2233fdfd5d63da12109bffd22b93e"),
+                      np.float32).reshape(1, 1, 3, 2, 1)
+    params = {"pool_size": (1, 1, 2), "strides": (1, 3, 1), "padding": "same"}
+    assert reg.negative_same_pad(x, params)
+    want = np.max(x[0, 0, 0, :, 0])
+    assert pooling_ref.max_pool(x, **params, tf_kernel=EAGER).ravel()[0] == want
+    keras = keras_ref.pool("Max", x, **params).ravel()[0]
+    reg.expect("eigen-pool3d-same-negative-pad", bool(keras != want), EAGER,
+               f"Keras gives {keras}, row 0 max is {want}")
+    reg.skip_other_path("eigen-pool3d-same-negative-pad", EAGER)

@@ -66,6 +66,9 @@ def _check_pool_all_methods(kind: str, case, ref: str = "eager") -> None:
     op, func = POOL_FUNCS[kind]
     expected = keras_ref.pool(kind, case.x, **case.params, path=ref)
     tf_kernel = "xla" if ref == "xla" else reg.eager_path(case.x.dtype)
+    if reg.applies("eigen-pool3d-same-negative-pad", tf_kernel) and reg.negative_same_pad(
+            case.x, case.params):
+        return      # a TF defect, shown by test_known_defects.test_eigen_pool3d_same_negative_pad
     params = {**case.params, "tf_kernel": tf_kernel}
     for method in METHODS:
         got, kw = _call(func, case.x, params, method)

@@ -222,15 +222,27 @@ def detect_tf_kernel(dtype: object = None) -> str:
 # ----------------------------------------------------------------------------- the rules
 
 
-def daz(a: np.ndarray) -> np.ndarray:
-    """``a`` with subnormals replaced by a zero of the same sign (a new array if any)."""
-    if not is_float_dtype(a.dtype):
-        return a
+def _chunks(a: np.ndarray, chunk: int = 1 << 20):
+    """Views covering ``a`` of about ``chunk`` cells (whole batch items if not contiguous),
+    so that checks over ``a`` need no full-size temporary (pooling's memory bound holds)."""
+    if a.flags.c_contiguous:
+        flat = a.reshape(-1)
+        return (flat[i:i + chunk] for i in range(0, flat.size, chunk))
+    return iter(a)
+
+
+def _has_subnormal(a: np.ndarray) -> bool:
     tiny = finfo(a.dtype).tiny
     with np.errstate(invalid="ignore"):
-        sub = (np.abs(a) < tiny) & (a != 0)
-    if not sub.any():
+        return any(((np.abs(p) < tiny) & (p != 0)).any() for p in _chunks(a))
+
+
+def daz(a: np.ndarray) -> np.ndarray:
+    """``a`` with subnormals replaced by a zero of the same sign (``a`` itself if none)."""
+    if not is_float_dtype(a.dtype) or not _has_subnormal(a):
         return a
+    with np.errstate(invalid="ignore"):
+        sub = (np.abs(a) < finfo(a.dtype).tiny) & (a != 0)
     return np.where(sub, np.copysign(np.zeros((), a.dtype), a), a).astype(a.dtype)
 
 
@@ -252,6 +264,11 @@ def _first_flushed_cell(x_cl: np.ndarray, pool: Callable) -> np.ndarray:
     safe = np.where(found, first, 0).astype(np.int64)
     picked = np.take_along_axis(flat, safe.reshape(n, -1, c), axis=1).reshape(first.shape)
     return np.where(found, picked, np.array(np.nan, x_cl.dtype)).astype(x_cl.dtype)
+
+
+def _all_numbers(a: np.ndarray) -> bool:
+    """Whether every cell of ``a`` is a number other than -inf (NaN compares False)."""
+    return all((p > -np.inf).all() for p in _chunks(a))
 
 
 def _is_identity(g: WindowGeometry) -> bool:
@@ -276,7 +293,7 @@ def max_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str
         out = np.where(out == 0, _first_flushed_cell(x_cl, pool), out).astype(out.dtype)
     elif r.flush == "full":
         out = daz(out)
-    if not (x_cl > -np.inf).all():                       # some NaN or -inf cell
+    if not _all_numbers(x_cl):                           # some NaN or -inf cell
         has_number = pool((x_cl > -np.inf).view(np.uint8))
         empty = -np.inf if r.empty == "-inf" else -finfo(x_cl.dtype).max
         out = np.where(has_number == 0, np.array(empty, x_cl.dtype), out).astype(out.dtype)
@@ -297,10 +314,11 @@ def avg_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str
     if r.divide == "reciprocal" or (r.divide == "xla" and not padded_1d):
         from .pooling import _real_counts
 
-        out = (_window_sums(xin.astype(acc), g) * (1 / _real_counts(g, acc)).astype(acc))
-        out = out.astype(x_cl.dtype)
+        sums = _window_sums(xin.astype(acc, copy=False), g)
+        out = sums * (1 / _real_counts(g, acc)).astype(acc)
+        out = out.astype(x_cl.dtype, copy=False)
     else:
-        out = pool(xin.astype(acc)).astype(x_cl.dtype)
+        out = pool(xin.astype(acc, copy=False)).astype(x_cl.dtype, copy=False)
     if r.skip_lowest:
         out = _skip_lowest(xin, g, out)
     return daz(out) if r.flush == "full" else out
