@@ -8,10 +8,11 @@ wrong-candidate runs cheap; they do not change which cases are drawn.
 
 Keras-layer candidates are checked with the running TensorFlow's eager kernel path
 (``tf_kernel=pooling_ref.detect_tf_kernel()``): with ``TF_ENABLE_ONEDNN_OPTS=0`` TF runs
-its Eigen kernels, whose rules differ (subnormal flushing, ...). The one difference the
-reference does not model — Eigen's MaxPool3D NaN propagation and zero sign for channels
-outside a full SIMD packet — leaves ``max_pool3d`` out of the Keras max-pool check on that
-path (``Entry.skip_on``), and a test below shows the difference is real.
+its Eigen kernels, whose rules differ (subnormal flushing, ...). The differences the
+reference does not model leave an op out of a Keras check on that path (``Entry.skip_on``,
+a visible skip with the reason): Eigen's MaxPool3D NaN propagation and zero sign for
+channels outside a full SIMD packet (``max_pool3d``; a test below shows it is real) and
+Eigen's AvgPool3D with strides larger than the window (``avg_pool3d``).
 """
 
 from __future__ import annotations
@@ -48,13 +49,14 @@ def _options(entry: Entry) -> dict:
     return kw
 
 
-#: What the oracle merged into this branch misses, as ``"name"`` or ``"name-op"`` ->
-#: why its cases do not reach the defect. Strict xfails: once the oracle catches it, the
-#: XPASS fails and the line must go.
-_NO_DETECT = ("pooling_ref.detect_tf_kernel / tf_kernel= of the reference functions (branch "
-              "paths) not merged yet")
+#: What the oracle merged into this branch gets wrong, as ``"name"`` or ``"name-op"`` ->
+#: why. Strict xfails: once the oracle gets it right, the XPASS fails and the line must go.
+_GLOBAL_RULES = ("measured on this AVX2 machine, both eager paths: TF's global pooling "
+                 "(reduce_max / reduce_mean) flushes subnormals and signs some zero maxima "
+                 "differently; pooling_ref's tf_kernel rules for global ops model neither")
 ORACLE_GAPS: dict[str, str] = {
-    **dict.fromkeys([n for n, e in CATALOGUE.items() if e.keras], _NO_DETECT),
+    "keras_global_max_pool": _GLOBAL_RULES,
+    "keras_global_avg_pool": _GLOBAL_RULES,
 }
 
 
@@ -126,8 +128,6 @@ def test_supports_does_not_hide_a_real_bug():
 # ----------------------------------------------------------------------------- path notes
 
 
-@pytest.mark.xfail(not hasattr(pooling_ref, "detect_tf_kernel"), strict=True,
-                   reason=_NO_DETECT)
 def test_eigen_max_pool3d_difference_is_real():
     """The reason ``keras_max_pool`` skips ``max_pool3d`` on the Eigen path: a NaN in the
     last cell of a 2x2x2 window, C = 3, comes out NaN there (TF_FACTS "Two CPU kernel
