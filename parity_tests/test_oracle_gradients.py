@@ -237,6 +237,31 @@ def test_supports_restricts_gradient_cases():
         assert c.params.get("data_format", "channels_last") == "channels_last"
 
 
+def test_hypothesis_strategy_draws_gradient_calls():
+    from hypothesis import given, settings
+
+    from pooling_ref.strategies import cases
+
+    @settings(max_examples=15, database=None)
+    @given(cases("conv2d_grad"))
+    def drawn(case):
+        x, params = case
+        gx, gk, gb = pooling_ref.conv_grad(x, **params)
+        assert gx.shape == x.shape and gk.shape == params["kernel"].shape
+        assert gb.shape == (params["kernel"].shape[-1],)
+
+    drawn()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64"])
+def test_gradient_ops_take_float_dtypes(dtype):
+    for op in ("max_pool3d_grad", "avg_pool1d_grad", "conv2d_grad"):
+        report = check(spec(op).reference, op, cases=30, dtype=dtype)
+        assert report.passed and report.dtype == dtype, str(report)
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        check(pooling_ref.max_pool_grad, "max_pool1d_grad", dtype="int32")
+
+
 # ----------------------------------------------------------------------------- failures
 
 
