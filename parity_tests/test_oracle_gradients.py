@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import pooling_ref
+from parity_tests.test_cli import run
+from parity_tests.test_oracle import _run_script
 from parity_tests.wrong_grad_impls import CORRECT_GRAD, WRONG_GRAD
 from pooling_ref.cases import generate_cases
 from pooling_ref.ops import OPS, forward_of, is_gradient, spec
@@ -238,6 +237,31 @@ def test_supports_restricts_gradient_cases():
         assert c.params.get("data_format", "channels_last") == "channels_last"
 
 
+def test_hypothesis_strategy_draws_gradient_calls():
+    from hypothesis import given, settings
+
+    from pooling_ref.strategies import cases
+
+    @settings(max_examples=15, database=None)
+    @given(cases("conv2d_grad"))
+    def drawn(case):
+        x, params = case
+        gx, gk, gb = pooling_ref.conv_grad(x, **params)
+        assert gx.shape == x.shape and gk.shape == params["kernel"].shape
+        assert gb.shape == (params["kernel"].shape[-1],)
+
+    drawn()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64"])
+def test_gradient_ops_take_float_dtypes(dtype):
+    for op in ("max_pool3d_grad", "avg_pool1d_grad", "conv2d_grad"):
+        report = check(spec(op).reference, op, cases=30, dtype=dtype)
+        assert report.passed and report.dtype == dtype, str(report)
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        check(pooling_ref.max_pool_grad, "max_pool1d_grad", dtype="int32")
+
+
 # ----------------------------------------------------------------------------- failures
 
 
@@ -336,13 +360,6 @@ def grad(x, grad_out, **params):
 """
 
 
-def _run_script(path, cwd):
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = str(cwd)
-    return subprocess.run([sys.executable, str(path)], cwd=cwd, capture_output=True,
-                          text=True, env=env, timeout=120)
-
-
 def test_gradient_reproducer_fails_as_a_script_until_fixed(tmp_path, monkeypatch):
     mod = tmp_path / "oracle_grad_mod.py"
     mod.write_text(_BAD_MODULE)
@@ -364,20 +381,10 @@ def test_gradient_reproducer_fails_as_a_script_until_fixed(tmp_path, monkeypatch
 
 # ----------------------------------------------------------------------------- verify
 
-SCRIPT = os.path.join(os.path.dirname(sys.executable), "pooling-ref")
-
-
-def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(env_extra or {})
-    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env,
-                          timeout=900)
-
-
 def test_verify_runs_gradient_ops(tmp_path):
     pytest.importorskip("tensorflow")
     out = tmp_path / "res.json"
-    r = _cli("verify", "--cases", "3", "--ops", "max_pool2d_grad", "conv1d_grad", "--json",
+    r = run("verify", "--cases", "3", "--ops", "max_pool2d_grad", "conv1d_grad", "--json",
              str(out))
     assert r.returncode == 0, r.stdout + r.stderr
     doc = json.loads(out.read_text())
@@ -407,7 +414,7 @@ def test_verify_gradient_mismatch_has_a_failing_reproducer(tmp_path):
     pytest.importorskip("tensorflow")
     (tmp_path / "sitecustomize.py").write_text(_BREAK_FAST_GRAD)
     out = tmp_path / "res.json"
-    r = _cli("verify", "--cases", "2", "--ops", "max_pool1d_grad", "--json", str(out),
+    r = run("verify", "--cases", "2", "--ops", "max_pool1d_grad", "--json", str(out),
              env_extra={"PYTHONPATH": str(tmp_path)})
     assert r.returncode == 1, r.stdout + r.stderr
     res = json.loads(out.read_text())["ops"]["max_pool1d_grad"]

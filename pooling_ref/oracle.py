@@ -507,13 +507,20 @@ def _context(case: Case, outcome: _Outcome, nan: str, tf_kernel: str | None
             lines.append(f"input window behind it: {where} = {array_literal(vals)}")
         else:
             lines.append(f"input window behind it: {where} ({vals.size} cells)")
-    for name, arr in case.arrays.items():
-        if arr.size <= SHOW_ELEMENTS:
-            lines.append(f"{name:<8s} = {array_literal(arr)}")
-    if got.size <= SHOW_ELEMENTS:
-        lines.append(f"got      = {array_literal(got)}")
-        lines.append(f"expected = {array_literal(expected)}")
+    lines += _array_lines(case, got, expected)
     return lines, _explain(case, got, expected, c, nan, tf_kernel)
+
+
+def _array_lines(case: Case, got: np.ndarray, expected: np.ndarray, got_name: str = "got"
+                 ) -> list[str]:
+    """The case's small arrays, then got / expected, as NumPy literals."""
+    lines = [f"{name:<8s} = {array_literal(arr)}" for name, arr in case.arrays.items()
+             if arr.size <= SHOW_ELEMENTS]
+    if got.size <= SHOW_ELEMENTS:
+        w = max(len(got_name), len("expected"))
+        lines += [f"{got_name:<{w}s} = {array_literal(got)}",
+                  f"{'expected':<{w}s} = {array_literal(expected)}"]
+    return lines
 
 
 # ----------------------------------------------------------------------------- shrinking
@@ -979,12 +986,7 @@ def _grad_context(case: Case, outcome: _Outcome) -> tuple[list[str], str]:
                      + ("" if case.family != "conv_grad" else " (every filter of the group)"))
     else:
         lines.append(f"first mismatch in {name}{list(idx)}")
-    for arr_name, arr in case.arrays.items():
-        if arr.size <= SHOW_ELEMENTS:
-            lines.append(f"{arr_name:<8s} = {array_literal(arr)}")
-    if got.size <= SHOW_ELEMENTS:
-        lines.append(f"got {name} = {array_literal(got)}")
-        lines.append(f"expected   = {array_literal(expected)}")
+    lines += _array_lines(case, got, expected, f"got {name}")
     return lines, _grad_explain(case, got, idx if name == "grad_x" else None)
 
 
