@@ -84,7 +84,7 @@ class OpSpec:
         args, kwargs = self.split(arrays, params)
         if self.nan_rule and nan != "tf":
             kwargs["nan"] = nan
-        if self.tf_kernel and tf_kernel is not None:
+        if self.tf_kernel:                    # None: the specification, no path's rules
             kwargs["tf_kernel"] = tf_kernel
         if method is not None and self.methods:
             kwargs["method"] = method

@@ -55,13 +55,11 @@ IntOrTuple = int | Sequence[int]
 
 
 def lowest(dtype: np.dtype) -> np.generic:
-    """What TF max pooling gives for a window with no number (only NaN / -inf).
-
-    The lowest finite value for float16/32/64 and integers; ``-inf`` for bfloat16
-    (measured, TF 2.21 CPU: its bfloat16 kernel starts from -inf).
+    """The start value of the max scan: what a window with no number (only NaN / -inf)
+    gives in the specification — the lowest finite value of the dtype (integers: its
+    minimum). Paths that give ``-inf`` instead (XLA, Eigen 3D, AVX-512 oneDNN bfloat16) are
+    rules of :mod:`pooling_ref.tf_kernels`.
     """
-    if np.dtype(dtype).name == "bfloat16":
-        return np.array(-np.inf, dtype=dtype)[()]
     if is_float_dtype(dtype):
         return np.array(-finfo(dtype).max, dtype=dtype)[()]
     return np.array(np.iinfo(dtype).min, dtype=dtype)[()]
@@ -213,7 +211,7 @@ def max_pool(
     *,
     method: str = "auto",
     nan: str = "tf",
-    tf_kernel: str = "onednn",
+    tf_kernel: str | None = "onednn",
 ) -> np.ndarray:
     """Max pooling with Keras ``MaxPooling1D/2D/3D`` semantics (spatial rank read from ``x``).
 
@@ -233,7 +231,8 @@ def max_pool(
     (``-inf`` for bfloat16). ``nan="propagate"`` (NumPy ``np.max`` style): a window holding
     a NaN gives NaN and a window of only -inf gives -inf; everything else as ``"tf"``.
     ``tf_kernel`` (``"onednn"``, ``"eigen"``, ``"xla"``): whose rules for subnormals and
-    windows without a number to follow (:mod:`pooling_ref.tf_kernels`).
+    windows without a number to follow (:mod:`pooling_ref.tf_kernels`); ``None``: no path's
+    rules (IEEE subnormals), the specification :func:`pooling_ref.check` uses by default.
 
     >>> x = np.array([np.nan, 1., -np.inf, -np.inf], dtype=np.float32).reshape(1, 4, 1)
     >>> max_pool(x, 2)[0, :, 0], max_pool(x, 2, nan="propagate")[0, :, 0]
@@ -271,7 +270,7 @@ def avg_pool(
     data_format: str = "channels_last",
     *,
     method: str = "auto",
-    tf_kernel: str = "onednn",
+    tf_kernel: str | None = "onednn",
 ) -> np.ndarray:
     """Average pooling with Keras ``AveragePooling1D/2D/3D`` semantics.
 
@@ -309,7 +308,7 @@ def _global_prepare(op, x, data_format, keepdims):
 
 def global_max_pool(
     x: object, data_format: str = "channels_last", keepdims: bool = False, *,
-    tf_kernel: str = "onednn",
+    tf_kernel: str | None = "onednn",
 ) -> np.ndarray:
     """Keras ``GlobalMaxPooling1D/2D/3D``: the maximum over all spatial axes.
 
@@ -350,7 +349,7 @@ def global_max_pool(
 
 def global_avg_pool(
     x: object, data_format: str = "channels_last", keepdims: bool = False, *,
-    tf_kernel: str = "onednn",
+    tf_kernel: str | None = "onednn",
 ) -> np.ndarray:
     """Keras ``GlobalAveragePooling1D/2D/3D``: the mean over all spatial axes.
 

@@ -118,10 +118,17 @@ RULES[("xla", "max", "3d")] = RULES[("xla", "max", "nd")]
 RULES[("xla", "avg", "3d")] = RULES[("xla", "avg", "nd")]
 
 
-def check_tf_kernel(tf_kernel: object, op: str) -> str:
-    """``tf_kernel`` itself if valid, else ``ValueError`` naming it and the valid values."""
+def check_tf_kernel(tf_kernel: object, op: str) -> str | None:
+    """``tf_kernel`` itself if valid, else ``ValueError`` naming it and the valid values.
+
+    ``None`` is valid too: the specification without any path's rules (IEEE subnormals,
+    the lowest finite value for a window without a number, averages divided by the count):
+    what :func:`pooling_ref.check` compares against unless it is given a path.
+    """
+    if tf_kernel is None:
+        return None
     if not isinstance(tf_kernel, str) or tf_kernel not in PATHS:
-        raise ValueError(f"{op}: tf_kernel must be one of {', '.join(map(repr, PATHS))}, "
+        raise ValueError(f"{op}: tf_kernel must be None or one of {', '.join(map(repr, PATHS))}, "
                          f"got {tf_kernel!r}")
     return tf_kernel
 
@@ -275,14 +282,14 @@ def _is_identity(g: WindowGeometry) -> bool:
     return g.cells == 1 and all(s == 1 for s in g.strides)
 
 
-def max_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str
+def max_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str | None
              ) -> np.ndarray:
     """Max pooling of channels_last ``x_cl`` under ``tf_kernel``'s rules.
 
     ``pool(a)`` is the method's own max pooling (first of equal maxima wins) of an array
     shaped like ``x_cl`` with geometry ``g``.
     """
-    if not is_float_dtype(x_cl.dtype):
+    if tf_kernel is None or not is_float_dtype(x_cl.dtype):
         return pool(x_cl)
     r = rules(tf_kernel, "max", x_cl.dtype, g.rank)
     if r.copy_single and _is_identity(g):
@@ -300,10 +307,13 @@ def max_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str
     return out
 
 
-def avg_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str
+def avg_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str | None
              ) -> np.ndarray:
     """Average pooling of float ``x_cl`` under ``tf_kernel``'s rules (``pool``: the method's
     average pooling, which sums in row-major order in the dtype it is given)."""
+    if tf_kernel is None:               # the specification; bfloat16 summed in float32
+        acc = np.float32 if x_cl.dtype.name == "bfloat16" else x_cl.dtype
+        return pool(x_cl.astype(acc, copy=False)).astype(x_cl.dtype, copy=False)
     r = rules(tf_kernel, "avg", x_cl.dtype, g.rank)
     if r.copy_single and _is_identity(g):
         return x_cl.copy()
