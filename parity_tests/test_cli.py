@@ -190,7 +190,8 @@ import pooling_ref
 def pool(x, pool_size, strides=None, padding="valid", data_format="channels_last"):
     if data_format != "channels_last" or padding != "valid":
         raise NotImplementedError(data_format + " " + padding)
-    return pooling_ref.max_pool(x, pool_size, strides, padding, nan="propagate")
+    return pooling_ref.max_pool(x, pool_size, strides, padding, nan="propagate",
+                               tf_kernel=None)
 """
 
 

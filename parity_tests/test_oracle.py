@@ -38,6 +38,17 @@ def _lowest(dtype) -> float:
     return float(np.finfo(dtype).min)
 
 
+
+def _spec(func):
+    """A ``pooling_ref`` function as a candidate of the default ``check``, which compares
+    against the specification (``tf_kernel=None``: IEEE subnormals, no TF path's flush
+    rules); the functions' own default follows TF's oneDNN path (``tf_kernel="onednn"``)."""
+    import inspect
+
+    if "tf_kernel" in inspect.signature(func).parameters:
+        return functools.partial(func, tf_kernel=None)
+    return func
+
 # ----------------------------------------------------------------------------- registry
 
 
@@ -77,7 +88,7 @@ def test_unknown_op_lists_valid_ops():
     assert "'max_pool4d'" in str(e.value)
 
 
-def test_reference_receives_tf_kernel_only_when_given():
+def test_reference_receives_the_tf_kernel_it_is_given():
     seen = []
 
     def fake(x, pool_size, **kw):
@@ -91,7 +102,9 @@ def test_reference_receives_tf_kernel_only_when_given():
     s.run_reference(x, {"pool_size": 2}, nan="propagate")
     zp = dataclasses.replace(spec("zero_pad1d"), reference=lambda x, **kw: seen.append(kw))
     zp.run_reference(x, {}, tf_kernel="eigen", nan="propagate")
-    assert seen == [{}, {"tf_kernel": "eigen"}, {"nan": "propagate"}, {}]
+    # None (the specification) unless a path is given; zero padding takes neither
+    assert seen == [{"tf_kernel": None}, {"tf_kernel": "eigen"},
+                    {"nan": "propagate", "tf_kernel": None}, {}]
 
 
 def test_a_gradient_op_can_be_registered(monkeypatch):
@@ -135,8 +148,8 @@ def test_pooling_ref_methods_pass(op):
     s = spec(op)
     methods = tuple(m for m in s.method_names if m != "fast") if s.methods else (None,)
     for method in methods:
-        func = s.reference if method is None else functools.partial(s.reference,
-                                                                    method=method)
+        func = _spec(s.reference) if method is None else functools.partial(
+            _spec(s.reference), method=method)
         report = check(func, op, cases=40, seed=1)
         assert report.passed, str(report)
 
@@ -152,7 +165,7 @@ def test_reference_passes_every_dtype(dtype, ops):
     if dtype == "bfloat16":
         pytest.importorskip("ml_dtypes")
     for op in ops:
-        report = check(spec(op).reference, op, cases=60, dtype=dtype)
+        report = check(_spec(spec(op).reference), op, cases=60, dtype=dtype)
         assert report.passed, str(report)
         assert report.dtype == dtype
 
@@ -378,7 +391,7 @@ def _report_of(candidate, op, **kw):
 
 
 def test_nan_propagation_is_caught_and_explained():
-    report = _report_of(functools.partial(pooling_ref.max_pool, nan="propagate"),
+    report = _report_of(functools.partial(pooling_ref.max_pool, nan="propagate", tf_kernel=None),
                         "max_pool2d")
     assert ("your kernel propagates NaN; TensorFlow ignores it — pass nan='propagate' if "
             "that is intended") in str(report)
@@ -391,13 +404,13 @@ def test_nan_propagation_is_caught_and_explained():
 
 
 def test_nan_propagate_option_accepts_that_candidate():
-    cand = functools.partial(pooling_ref.max_pool, nan="propagate")
+    cand = functools.partial(pooling_ref.max_pool, nan="propagate", tf_kernel=None)
     for op in ("max_pool1d", "max_pool3d"):
         report = check(cand, op, nan="propagate")
         assert report.passed, str(report)
     assert "nan='propagate'" in str(report)
     # other ops ignore nan=
-    assert check(pooling_ref.avg_pool, "avg_pool1d", nan="propagate", cases=20).passed
+    assert check(_spec(pooling_ref.avg_pool), "avg_pool1d", nan="propagate", cases=20).passed
     with pytest.raises(ValueError, match="nan"):
         check(pooling_ref.max_pool, "max_pool1d", nan="ignore")
 
@@ -487,7 +500,7 @@ def test_tile_remainder_bug_is_caught_and_shrunk_keeping_the_size(op, axis_name,
     """A kernel wrong only past ``limit`` channels/filters/batch: caught, and shrinking
     keeps the size just past the limit (it must not shrink C = 9 to C = 1)."""
     def cand(x, *a, **p):
-        r = np.array(spec(op).reference(x, *a, **p))
+        r = np.array(_spec(spec(op).reference)(x, *a, **p))
         ax = 0 if axis_name == "batch" else (1 if p.get("data_format") == "channels_first"
                                              else -1)
         if r.shape[ax] > limit:
@@ -550,7 +563,7 @@ def test_report_of_a_pass_and_left_out():
     report = check(CORRECT["pad_numpy_pad"][0], "zero_pad3d", cases=7, seed=3)
     assert report.passed and report.cases == 7 and report.failures == []
     assert str(report).endswith("7 cases, all passed (max ULP 0)")
-    report = check(pooling_ref.max_pool, "max_pool2d", cases=7,
+    report = check(_spec(pooling_ref.max_pool), "max_pool2d", cases=7,
                    supports={"padding": ["valid"]})
     assert str(report).endswith("not drawn (supports=): padding other than 'valid'")
 
@@ -626,7 +639,7 @@ def test_candidate_must_be_callable():
 
 def _recorder(op):
     calls = []
-    ref = spec(op).reference
+    ref = _spec(spec(op).reference)
 
     def candidate(x, *args, **params):
         calls.append((np.asarray(x).shape, params))
@@ -638,7 +651,7 @@ def test_supports_channels_last_only():
     def only_last(x, pool_size, strides=None, padding="valid", data_format="channels_last"):
         if data_format != "channels_last":
             raise NotImplementedError("channels_first")
-        return pooling_ref.max_pool(x, pool_size, strides, padding)
+        return pooling_ref.max_pool(x, pool_size, strides, padding, tf_kernel=None)
 
     assert check(only_last, "max_pool2d").failed_cases > 20
     report = check(only_last, "max_pool2d", supports={"data_format": ["channels_last"]})
@@ -740,7 +753,7 @@ import numpy as np
 import pooling_ref
 
 def pool(x, pool_size, strides=None, padding="valid", data_format="channels_last"):
-    out = pooling_ref.max_pool(x, pool_size, strides, padding, data_format)
+    out = pooling_ref.max_pool(x, pool_size, strides, padding, data_format, tf_kernel=None)
     return out + np.asarray(BUG, out.dtype)
 
 BUG = 1
@@ -748,7 +761,7 @@ BUG = 1
 def _logged(f):
     @functools.wraps(f)
     def wrapper(*a, **k):
-        return pooling_ref.max_pool(*a, **k)          # not f: the right answer
+        return pooling_ref.max_pool(*a, **k, tf_kernel=None)   # not f: the right answer
     return wrapper
 
 logged_pool = _logged(pool)      # __qualname__ 'pool', but it is another function
@@ -820,7 +833,7 @@ def test_reproducer_keeps_nan_payload_bits():
 def test_assert_matches():
     from pooling_ref.testing import assert_matches
 
-    report = assert_matches(pooling_ref.avg_pool, "avg_pool1d", cases=10)
+    report = assert_matches(_spec(pooling_ref.avg_pool), "avg_pool1d", cases=10)
     assert isinstance(report, Report) and report.passed
     with pytest.raises(AssertionError) as e:
         assert_matches(WRONG["avg_counts_pads"][0], "avg_pool1d", cases=30)

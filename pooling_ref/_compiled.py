@@ -218,6 +218,13 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, op: str) -> np.ndarray:
     from .pooling import lowest
 
     dtype = x_cl.dtype
+    if op == "avg" and dtype.name == "bfloat16":
+        # A bfloat16 sum rounded after every addition (Eigen's rule, tf_kernels) has no
+        # exact float32 emulation here: the NumPy method computes it in ml_dtypes' bfloat16.
+        # (The specification's bfloat16 average is summed in float32 and arrives as such.)
+        from .pooling import _METHODS as _numpy_methods
+
+        return _numpy_methods["avg"]["fast"](x_cl, g)
     n, c = x_cl.shape[0], x_cl.shape[-1]
     work, channels_first = _work_layout(x_cl)
     half = dtype.name in ("float16", "bfloat16")

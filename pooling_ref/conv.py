@@ -234,7 +234,7 @@ def conv(
     ``"loop"``, ``"im2col"``, ``"fast"`` or ``"auto"`` (= ``"fast"``: the products are BLAS
     GEMMs; ``"compiled"`` is accepted and runs ``"fast"`` too, as there is no Numba conv
     kernel); results agree within the documented error bound (see
-    :func:`pooling_ref.tolerance.conv_error_bound`).
+    :func:`pooling_ref.tolerance.conv_bound`).
     """
     spec, fmt, method = _prepare(x, kernel, bias, strides, padding, data_format,
                                  dilation_rate, groups, method)
