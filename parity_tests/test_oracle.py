@@ -123,7 +123,8 @@ def test_a_gradient_op_can_be_registered(monkeypatch):
 
     grad = dataclasses.replace(spec("avg_pool1d"), name="avg_pool1d_grad",
                                family="avg_pool_grad", reference=avg_grad, mode="bitwise",
-                               bound=None, positional=("x", "grad_out"), methods=False)
+                               bound=None, positional=("x", "grad_out"), methods=False,
+                               tf_kernel=False)
     monkeypatch.setitem(ops._REGISTRY, grad.name, grad)
     calls = []
 
