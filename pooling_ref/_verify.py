@@ -29,6 +29,7 @@ from .cases import Case, generate_cases
 from .ops import OPS, families, forward_of, is_gradient, spec
 from .oracle import compare_outputs
 from .padding import normalize_zero_padding
+from .tf_kernels import detect_tf_kernel
 
 ALL_OPS = tuple(sorted(OPS, key=lambda o: (o[:-2], o)))
 METHODS = ("loop", "im2col", "fast")
@@ -61,7 +62,16 @@ def expand_ops(names: Iterable[str]) -> list[str]:
 
 
 def methods_of(op: str) -> tuple[str, ...]:
-    return spec(op).method_names if spec(op).methods else ("-",)
+    """The methods verify runs: every ``method=`` the op takes, plus ``"compiled"`` for
+    forward max / average pooling where Numba is usable."""
+    from . import _compiled
+
+    s = spec(op)
+    if not s.methods:
+        return ("-",)
+    extra = ("compiled",) if s.family in ("max_pool", "avg_pool") and _compiled.AVAILABLE \
+        else ()
+    return s.method_names + extra
 
 
 def _keras_params(case: Case) -> dict:
@@ -79,7 +89,10 @@ def _bound(op: str, case: Case) -> np.ndarray | None:
 
 
 def _ours(op: str, case: Case, method: str) -> np.ndarray:
+    """pooling_ref's result, following the running TensorFlow's eager kernel path's rules
+    (``tf_kernel=detect_tf_kernel(dtype)``) where the op has them."""
     return spec(op).run_reference(case.arrays, case.scalar_params,
+                                  tf_kernel=detect_tf_kernel(case.x.dtype),
                                   method=None if method == "-" else method)
 
 
@@ -274,9 +287,7 @@ def run_verify(ops: list[str], cases: int, seed: int,
 
 def eager_path() -> str:
     """TensorFlow's eager CPU kernel path in this process: ``"onednn"`` or ``"eigen"``."""
-    from tensorflow.python.util import _pywrap_util_port
-
-    return "onednn" if _pywrap_util_port.IsMklEnabled() else "eigen"
+    return detect_tf_kernel()
 
 
 def gradient_paths() -> str:

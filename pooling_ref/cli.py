@@ -174,8 +174,9 @@ def _verify(args) -> int:
         return 2
     print(f"pooling-ref verify: TensorFlow {versions['tensorflow']}, "
           f"Keras {versions['keras']}; {args.cases} cases per op, seed {args.seed}")
-    print("Reference paths: pooling and zero padding = Keras layers called eagerly; "
-          "convolution = Keras layer compiled with XLA (jit_compile=True), channels_last.")
+    print(f"Reference paths: pooling and zero padding = Keras layers called eagerly "
+          f"({V.eager_path()} kernels; pooling_ref follows tf_kernel={V.eager_path()!r}); "
+          f"convolution = Keras layer compiled with XLA (jit_compile=True), channels_last.")
     if any(V.is_gradient(V.spec(op)) for op in ops):
         print(V.gradient_paths())
     print("Known TF/Keras defects (see README):")
