@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
                        "pooling, zero padding, convolution) and every method (loop, im2col, "
                        "fast) against the installed Keras/TensorFlow.")
     v.add_argument("--cases", type=int, default=80,
-                   help="cases per op (default 80: about a minute on 2 cores)")
+                   help="cases per op (default 80: about 1.5 minutes on 2 cores)")
     v.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     v.add_argument("--ops", nargs="+", metavar="OP",
                    help="ops (e.g. conv2d) or families (e.g. max_pool); default all")
