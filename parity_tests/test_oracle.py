@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import math
 import os
 import subprocess
@@ -776,23 +777,33 @@ def _run_script(path, cwd):
                           text=True, env=env, timeout=120)
 
 
-def test_reproducer_fails_as_a_script_until_fixed(tmp_path, monkeypatch):
-    mod = tmp_path / "oracle_bad_mod.py"
-    mod.write_text(_BAD_MODULE)
+def assert_reproducer_fails_until_fixed(tmp_path, monkeypatch, source: str, module: str,
+                                       func: str, op: str, expect_in_script: str) -> None:
+    """``check`` the function ``func`` of a module written from ``source`` (which has a
+    ``BUG = 1`` switch) on ``op``; its reproducer, run as a script, must exit non-zero with
+    the mismatch, and exit 0 printing ``match`` once the module says ``BUG = 0``."""
+    __tracebackhide__ = True
+    path = tmp_path / f"{module}.py"
+    path.write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
-    import oracle_bad_mod
-
-    report = check(oracle_bad_mod.pool, "max_pool2d", cases=10)
+    candidate = getattr(importlib.import_module(module), func)
+    report = check(candidate, op, cases=10)
     assert not report.passed
     repro = tmp_path / "repro.py"
     repro.write_text(report.failures[0].reproducer)
-    assert "from oracle_bad_mod import pool as candidate" in repro.read_text()
+    assert expect_in_script in repro.read_text()
     p = _run_script(repro, tmp_path)
     assert p.returncode != 0 and "AssertionError" in p.stderr and "MISMATCH" in p.stderr
-    mod.write_text(_BAD_MODULE.replace("BUG = 1", "BUG = 0"))
+    path.write_text(source.replace("BUG = 1", "BUG = 0"))
     p = _run_script(repro, tmp_path)
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("match")
+
+
+def test_reproducer_fails_as_a_script_until_fixed(tmp_path, monkeypatch):
+    assert_reproducer_fails_until_fixed(tmp_path, monkeypatch, _BAD_MODULE, "oracle_bad_mod",
+                                        "pool", "max_pool2d",
+                                        "from oracle_bad_mod import pool as candidate")
 
 
 def test_reproducer_imports_the_decorated_function_itself(tmp_path, monkeypatch):

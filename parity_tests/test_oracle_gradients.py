@@ -33,7 +33,7 @@ import pytest
 
 import pooling_ref
 from parity_tests.test_cli import run
-from parity_tests.test_oracle import _run_script
+from parity_tests.test_oracle import _run_script, assert_reproducer_fails_until_fixed
 from parity_tests.wrong_grad_impls import CORRECT_GRAD, WRONG_GRAD
 from pooling_ref.cases import generate_cases
 from pooling_ref.ops import OPS, forward_of, is_gradient, spec
@@ -361,22 +361,9 @@ def grad(x, grad_out, **params):
 
 
 def test_gradient_reproducer_fails_as_a_script_until_fixed(tmp_path, monkeypatch):
-    mod = tmp_path / "oracle_grad_mod.py"
-    mod.write_text(_BAD_MODULE)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import oracle_grad_mod
-
-    report = check(oracle_grad_mod.grad, "avg_pool2d_grad", cases=10)
-    assert not report.passed
-    repro = tmp_path / "repro.py"
-    repro.write_text(report.failures[0].reproducer)
-    assert "result = candidate(x, grad_out, " in repro.read_text()
-    p = _run_script(repro, tmp_path)
-    assert p.returncode != 0 and "AssertionError" in p.stderr and "MISMATCH" in p.stderr
-    mod.write_text(_BAD_MODULE.replace("BUG = 1", "BUG = 0"))
-    p = _run_script(repro, tmp_path)
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.startswith("match")
+    assert_reproducer_fails_until_fixed(tmp_path, monkeypatch, _BAD_MODULE, "oracle_grad_mod",
+                                        "grad", "avg_pool2d_grad",
+                                        "result = candidate(x, grad_out, ")
 
 
 # ----------------------------------------------------------------------------- verify
