@@ -52,7 +52,11 @@ def pytest_report_header(config):
         from pooling_ref import detect_tf_kernel, keras_ref
 
         v = keras_ref.versions()
-        lines.append(f"tensorflow {v['tensorflow']}, keras {v['keras']}")
+        lines.append(f"tensorflow {v['tensorflow']}, keras {v['keras']}, "
+                     f"keras backend {v['backend']}")
+        if keras_ref.backend() != "tensorflow":
+            lines.append(f"keras layers run on {v['backend']} (registry path "
+                         f"{keras_ref.eager_path()}); {keras_ref.unavailable('xla')}")
         lines.append(f"tensorflow eager kernel path: {detect_tf_kernel()} "
                      f"(bfloat16: {detect_tf_kernel('bfloat16')}; TF_ENABLE_ONEDNN_OPTS="
                      f"{os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}); parity tests "

@@ -8,10 +8,13 @@
     nox -s keras_torch  # the same with KERAS_BACKEND=torch (CPU torch)
     nox -s oldest       # parity subset + verify on the oldest supported TF/Keras pair
 
-The backend sessions keep TensorFlow installed (the reference paths and tf.nn functional
-forms need it) and switch Keras's backend, so the Keras layers under test run on jax /
-torch; the differences they find belong in pooling_ref/data/known_differences.json with
-path "keras-jax" / "keras-torch".
+The backend sessions keep TensorFlow installed (pooling_ref.keras_ref imports it, and the
+tf.nn functional forms need it) and set KERAS_BACKEND, so the Keras layers and keras.ops
+under test run on jax / torch (CPU wheels; torch==2.13.0 is the CPU wheel pip finds on this
+machine's disk, a plain `torch` would pull a CUDA build). They run the backend-aware part of
+the parity subset (BACKEND_PARITY) and `verify`; the differences they find are registry
+entries (pooling_ref/data/known_differences.json) with path "keras-jax" / "keras-torch".
+Use `nox -r -s ...` to reuse the virtualenvs after the first run.
 """
 
 import nox
@@ -45,33 +48,42 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/report.py", *session.posargs)
 
 
-#: The parity tests that call Keras (see .ci/run).
-PARITY = ["parity_tests/test_pooling_keras.py", "parity_tests/test_special_values.py",
-          "parity_tests/test_dtypes.py", "parity_tests/test_known_defects.py",
-          "parity_tests/test_zero_pad_keras.py", "parity_tests/test_conv_keras.py"]
+#: The parity tests that work on every Keras backend: the Keras layers and keras.ops run on
+#: the session's backend and are compared with that backend's registry path.
+BACKEND_PARITY = ["parity_tests/test_pooling_keras.py", "parity_tests/test_zero_pad_keras.py",
+                  "parity_tests/test_conv_keras.py", "parity_tests/test_functional_forms.py",
+                  "parity_tests/test_keras_backends.py"]
+#: The parity tests that call Keras (see .ci/run): the above plus those about TensorFlow's
+#: own kernel paths (special values, dtypes, defects and gradients per oneDNN / Eigen / XLA
+#: path), which need the TensorFlow backend (tf.GradientTape, tf.function) and are not run
+#: by the backend sessions.
+PARITY = [*BACKEND_PARITY, "parity_tests/test_special_values.py", "parity_tests/test_dtypes.py",
+          "parity_tests/test_known_defects.py", "parity_tests/test_gradients_keras.py"]
 
 
-def _parity_and_verify(session: nox.Session, env: dict) -> None:
+def _parity_and_verify(session: nox.Session, tests: list[str], env: dict) -> None:
     env = {"CI": "true", **env}
-    session.run("python", "-m", "pytest", "-n", "auto", "-q", *PARITY, *session.posargs,
+    session.run("python", "-m", "pytest", "-n", "auto", "-q", *tests, *session.posargs,
                 env=env)
     session.run("pooling-ref", "verify", "--cases", "20", env=env)
 
 
 @nox.session(python=PYTHON)
 def keras_jax(session: nox.Session) -> None:
+    """KERAS_BACKEND=jax (CPU jax from PyPI)."""
     session.install(".[test]", "jax")
-    _parity_and_verify(session, {"KERAS_BACKEND": "jax"})
+    _parity_and_verify(session, BACKEND_PARITY, {"KERAS_BACKEND": "jax"})
 
 
 @nox.session(python=PYTHON)
 def keras_torch(session: nox.Session) -> None:
+    """KERAS_BACKEND=torch (the CPU wheel torch==2.13.0)."""
     session.install(".[test]", "torch==2.13.0")
-    _parity_and_verify(session, {"KERAS_BACKEND": "torch"})
+    _parity_and_verify(session, BACKEND_PARITY, {"KERAS_BACKEND": "torch"})
 
 
 @nox.session(python=PYTHON)
 def oldest(session: nox.Session) -> None:
     """The lower bounds of pyproject.toml: tensorflow-cpu 2.16 with its Keras 3."""
     session.install(".[test]", "tensorflow-cpu==2.16.2", "keras==3.3.3")
-    _parity_and_verify(session, {})
+    _parity_and_verify(session, PARITY, {})

@@ -14,6 +14,17 @@ Which TF path is "trustworthy" (see README, *Known TF/Keras defects*):
   channels_last (the input transposed), because Keras adds the bias along the wrong axis in
   channels_first when the last spatial length equals ``filters``. ``path="eager"`` and
   ``native_channels_first=True`` select the defective paths for the known-defect tests.
+
+Keras backends (``KERAS_BACKEND=jax`` / ``torch``): the same functions then run the Keras
+layers on that backend — they are what is under test there (nox sessions ``keras_jax``,
+``keras_torch``). TensorFlow stays installed but is not used by the layers. Only the eager
+call exists on those backends: ``path="xla"`` and the gradients (``tf.function``,
+``tf.GradientTape``) raise :class:`PathUnavailable`, and :func:`unavailable` says why, so
+tests skip with that reason. :func:`eager_path` names the registry path of an eager call
+(``"onednn"`` / ``"eigen"`` on TensorFlow, ``"keras-jax"`` / ``"keras-torch"`` otherwise)
+and :func:`reference_rules` the ``pooling_ref`` options whose rules that path follows
+(measured; what no option models is a registry entry, ``pooling_ref/data/
+known_differences.json``).
 """
 
 from __future__ import annotations
@@ -33,6 +44,10 @@ class TensorFlowMissing(RuntimeError):
     """Raised when a Keras reference is asked for and TensorFlow is not installed."""
 
 
+class PathUnavailable(RuntimeError):
+    """Raised when a reference path does not exist on the running Keras backend."""
+
+
 _TF: Any = None
 
 
@@ -50,9 +65,92 @@ def require_tf():
     return _TF
 
 
+def backend() -> str:
+    """The running Keras backend: ``"tensorflow"``, ``"jax"`` or ``"torch"``
+    (``KERAS_BACKEND``, read by Keras at import)."""
+    _, keras = require_tf()
+    return keras.backend.backend()
+
+
 def versions() -> dict[str, str]:
+    """Versions of TensorFlow, Keras, the Keras backend and its library.
+
+    >>> sorted(versions())                                   # doctest: +SKIP
+    ['backend', 'keras', 'tensorflow']
+    """
     tf, keras = require_tf()
-    return {"tensorflow": tf.__version__, "keras": keras.__version__}
+    out = {"tensorflow": tf.__version__, "keras": keras.__version__, "backend": backend()}
+    if out["backend"] != "tensorflow":
+        import importlib
+
+        lib = importlib.import_module(out["backend"])
+        out["backend"] += f" {lib.__version__}"
+    return out
+
+
+#: Per Keras backend other than TensorFlow: the registry path of its eager calls and the
+#: ``pooling_ref`` options whose rules it follows, measured with Keras 3.15.1 (jax 0.10.2,
+#: torch 2.13.0 CPU, 2026-11-23). jax runs XLA CPU: subnormals flushed like TF's XLA path;
+#: both propagate NaN through max pooling (``nan="propagate"``: a window without a number
+#: gives NaN or -inf). torch keeps subnormals (IEEE, ``tf_kernel=None``). What these
+#: options do not model (sign of a zero maximum, summation order, dtypes, torch's
+#: asymmetric "same" average) is in the registry under the path name.
+BACKEND_RULES: dict[str, tuple[str, dict, dict]] = {
+    # backend: (registry path, max_pool options, avg_pool options)
+    "jax": ("keras-jax", {"tf_kernel": "xla", "nan": "propagate"}, {"tf_kernel": "xla"}),
+    "torch": ("keras-torch", {"tf_kernel": None, "nan": "propagate"}, {"tf_kernel": None}),
+}
+
+
+def eager_path(dtype: object = None) -> str:
+    """The registry path of an eager Keras call in this process: TensorFlow's eager kernel
+    path (``detect_tf_kernel(dtype)``: ``"onednn"`` / ``"eigen"``) on the TensorFlow
+    backend, ``"keras-jax"`` / ``"keras-torch"`` on the others."""
+    b = backend()
+    if b == "tensorflow":
+        from .tf_kernels import detect_tf_kernel
+
+        return detect_tf_kernel(dtype)
+    return BACKEND_RULES[b][0]
+
+
+def reference_rules(kind: str, path: str) -> dict:
+    """The ``pooling_ref.max_pool`` (``kind="Max"``) / ``avg_pool`` (``"Average"``) keyword
+    options whose rules registry path ``path`` follows.
+
+    >>> reference_rules("Max", "keras-torch")
+    {'tf_kernel': None, 'nan': 'propagate'}
+    >>> reference_rules("Average", "xla")
+    {'tf_kernel': 'xla'}
+    """
+    for name, max_kw, avg_kw in BACKEND_RULES.values():
+        if name == path:
+            return dict(max_kw if kind == "Max" else avg_kw)
+    return {"tf_kernel": path}
+
+
+def unavailable(path: str) -> str | None:
+    """Why reference path ``path`` (``"eager"``, ``"xla"``, ``"grad"``) does not exist on the
+    running Keras backend, or ``None`` if it does."""
+    b = backend()
+    if path == "eager" or b == "tensorflow":
+        return None
+    what = {"xla": "path='xla' compiles the layer with tf.function(jit_compile=True)",
+            "grad": "the gradient references use tf.GradientTape"}[path]
+    return (f"{what}, which needs the TensorFlow Keras backend; KERAS_BACKEND={b} runs only "
+            f"the eager layer call")
+
+
+def _require_path(path: str) -> None:
+    reason = unavailable(path)
+    if reason is not None:
+        raise PathUnavailable(f"keras_ref: {reason}")
+
+
+def to_numpy(y) -> np.ndarray:
+    """A Keras backend tensor (TensorFlow, jax or torch, gradients detached) as NumPy."""
+    _, keras = require_tf()
+    return np.asarray(keras.ops.convert_to_numpy(y))
 
 
 def _layer_dtype(x: np.ndarray) -> str:
@@ -73,6 +171,7 @@ def _call(layer, x: np.ndarray, path: str):
     if path == "eager":
         return layer(x)
     if path == "xla":
+        _require_path("xla")
         tf, _ = require_tf()
         return tf.function(layer.__call__, jit_compile=True)(tf.constant(x))
     raise ValueError(f"keras_ref: path must be 'eager' or 'xla', got {path!r}")
@@ -87,7 +186,7 @@ def pool(kind: str, x, pool_size, strides=None, padding="valid",
     layer = _pool_layer(kind, _rank(x))(
         pool_size=pool_size, strides=strides, padding=padding, data_format=data_format,
         dtype=_layer_dtype(x))
-    return np.asarray(_call(layer, x, path))
+    return to_numpy(_call(layer, x, path))
 
 
 def global_pool(kind: str, x, data_format="channels_last", keepdims=False) -> np.ndarray:
@@ -96,7 +195,7 @@ def global_pool(kind: str, x, data_format="channels_last", keepdims=False) -> np
     cls = getattr(keras.layers, f"Global{kind}Pooling{_rank(x)}D")
     dtype = _layer_dtype(x) if x.dtype.kind == "f" or x.dtype.name == "bfloat16" else None
     layer = cls(data_format=data_format, keepdims=keepdims, dtype=dtype)
-    return np.asarray(layer(x))
+    return to_numpy(layer(x))
 
 
 def zero_pad(x, padding=1, data_format="channels_last") -> np.ndarray:
@@ -106,19 +205,22 @@ def zero_pad(x, padding=1, data_format="channels_last") -> np.ndarray:
     if _rank(x) == 1 and isinstance(padding, (tuple, list)) and len(padding) == 1:
         padding = padding[0]          # ((before, after),) -> Keras 1D form (before, after)
     layer = cls(padding=padding, data_format=data_format, dtype=_layer_dtype(x))
-    return np.asarray(layer(x))
+    return to_numpy(layer(x))
 
 
 def conv(x, kernel, bias=None, strides=1, padding="valid", data_format="channels_last",
-         dilation_rate=1, groups=1, *, path: str = "xla",
+         dilation_rate=1, groups=1, *, path: str | None = None,
          native_channels_first: bool = False) -> np.ndarray:
     """Keras ``ConvND`` with the given weights (``set_weights``).
 
-    ``path="xla"`` (default) compiles the call with XLA; ``path="eager"`` is the default
-    Keras/oneDNN path. Unless ``native_channels_first``, channels_first inputs are
+    ``path="xla"`` (the default on the TensorFlow backend) compiles the call with XLA;
+    ``path="eager"`` is the default Keras/oneDNN path, and the only one (the default) on
+    the jax and torch backends. Unless ``native_channels_first``, channels_first inputs are
     transposed to channels_last for Keras and the result transposed back.
     """
     _, keras = require_tf()
+    if path is None:
+        path = "xla" if backend() == "tensorflow" else "eager"
     x = np.asarray(x)
     kernel = np.asarray(kernel)
     rank = _rank(x)
@@ -133,7 +235,7 @@ def conv(x, kernel, bias=None, strides=1, padding="valid", data_format="channels
         use_bias=bias is not None, dtype=_layer_dtype(x))
     layer.build(x.shape)
     layer.set_weights([kernel] + ([np.asarray(bias)] if bias is not None else []))
-    out = np.asarray(_call(layer, x, path))
+    out = to_numpy(_call(layer, x, path))
     if data_format == "channels_first" and not native_channels_first:
         out = np.moveaxis(out, -1, 1)
     return np.ascontiguousarray(out)
@@ -169,6 +271,7 @@ def _tape_grads(layer_call, inputs: list, grad_out: np.ndarray, path: str) -> li
     tf, _ = require_tf()
     if path not in GRAD_PATHS:
         raise ValueError(f"keras_ref: path must be one of {GRAD_PATHS}, got {path!r}")
+    _require_path("grad")
 
     def grads(x, g):
         with tf.GradientTape() as tape:
