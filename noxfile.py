@@ -61,25 +61,37 @@ PARITY = [*BACKEND_PARITY, "parity_tests/test_special_values.py", "parity_tests/
           "parity_tests/test_known_defects.py", "parity_tests/test_gradients_keras.py"]
 
 
-def _parity_and_verify(session: nox.Session, tests: list[str], env: dict) -> None:
+#: The ops `verify` runs in the backend sessions. verify compares with the rules of
+#: TensorFlow's eager path (pooling_ref/_verify.py), so it leaves out what the backends do
+#: differently by design — average pooling (summation order: registry
+#: keras-jax-avg-pool-order; torch's asymmetric "same" defect: keras-torch-avg-same-asymmetric;
+#: both expected by the parity tests above) — and the gradient ops (tf.GradientTape, which
+#: needs the TensorFlow backend). Measured with --cases 20: everything else matches on both.
+BACKEND_VERIFY_OPS = ["max_pool", "global_max_pool", "global_avg_pool", "zero_pad", "conv"]
+
+
+def _parity_and_verify(session: nox.Session, tests: list[str], env: dict,
+                       ops: list[str] | None = None) -> None:
     env = {"CI": "true", **env}
     session.run("python", "-m", "pytest", "-n", "auto", "-q", *tests, *session.posargs,
                 env=env)
-    session.run("pooling-ref", "verify", "--cases", "20", env=env)
+    session.run("pooling-ref", "verify", "--cases", "20", *(["--ops", *ops] if ops else []),
+                env=env)
 
 
 @nox.session(python=PYTHON)
 def keras_jax(session: nox.Session) -> None:
     """KERAS_BACKEND=jax (CPU jax from PyPI)."""
     session.install(".[test]", "jax")
-    _parity_and_verify(session, BACKEND_PARITY, {"KERAS_BACKEND": "jax"})
+    _parity_and_verify(session, BACKEND_PARITY, {"KERAS_BACKEND": "jax"}, BACKEND_VERIFY_OPS)
 
 
 @nox.session(python=PYTHON)
 def keras_torch(session: nox.Session) -> None:
     """KERAS_BACKEND=torch (the CPU wheel torch==2.13.0)."""
     session.install(".[test]", "torch==2.13.0")
-    _parity_and_verify(session, BACKEND_PARITY, {"KERAS_BACKEND": "torch"})
+    _parity_and_verify(session, BACKEND_PARITY, {"KERAS_BACKEND": "torch"},
+                       BACKEND_VERIFY_OPS)
 
 
 @nox.session(python=PYTHON)
