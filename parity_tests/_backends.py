@@ -122,7 +122,8 @@ def assert_pool_matches(expected: np.ndarray, kind: str, x: np.ndarray, params: 
     Keras's result ``expected`` on registry path ``path``, with that path's rules
     (``keras_ref.reference_rules``): bitwise, except where the registry records what no
     rule models (Eigen 3D NaN / zero sign, jax's zero sign, the backends' summation order:
-    within ``avg_pool_bound``); torch's asymmetric "same" average is expected as its model.
+    within ``avg_pool_bound``); torch's asymmetric "same" average is expected as its model;
+    Eigen's shifted 3D "same" windows are left to test_known_defects.
     """
     __tracebackhide__ = True
     from pooling_ref import keras_ref
@@ -130,6 +131,8 @@ def assert_pool_matches(expected: np.ndarray, kind: str, x: np.ndarray, params: 
 
     from ._assert import assert_bitwise, assert_within_bound
 
+    if reg.applies("eigen-pool3d-same-negative-pad", path) and reg.negative_same_pad(x, params):
+        return      # a TF defect, shown by test_known_defects.test_eigen_pool3d_same_negative_pad
     op = "max_pool" if kind == "Max" else "avg_pool"
     kw = {**params, **keras_ref.reference_rules(kind, path)}
     if method is not None:

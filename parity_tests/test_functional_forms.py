@@ -57,6 +57,23 @@ def _as_format(y: np.ndarray, fmt: str) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(y, -1, 1)) if fmt == "channels_first" else y
 
 
+def _conv_defect(case, path: str) -> bool:
+    """Whether ``case`` meets a registry defect of eager TF convolution on ``path``:
+    ``onednn-strided-same-conv-garbage`` ("same", a stride larger than the kernel) or
+    ``eigen-conv3d-same-negative-pad`` (3D "same", a negative total pad on an axis)."""
+    r = case.x.ndim - 2
+    if str(case.params.get("padding", "valid")).lower() != "same":
+        return False
+    strides = np.broadcast_to(case.params.get("strides", 1), (r,))
+    dilation = np.broadcast_to(case.params.get("dilation_rate", 1), (r,))
+    spatial = case.x.shape[1:-1]          # channels_last cases only here
+    negative = any((-(-n // s) - 1) * s + d * (k - 1) + 1 < n for n, k, s, d in
+                   zip(spatial, case.kernel.shape[:r], strides, dilation))
+    return (reg.applies("onednn-strided-same-conv-garbage", path) and any(
+        s > k for s, k in zip(strides, case.kernel.shape[:r]))) or (
+        r == 3 and negative and reg.applies("eigen-conv3d-same-negative-pad", path))
+
+
 # ----------------------------------------------------------------------------- keras.ops
 
 
@@ -75,8 +92,6 @@ def test_keras_ops_pool(kind, rank, data):
         be.raising_entry(kind, x, params), path)
     if expected is None:
         return      # raised as the registry expects (checked)
-    if reg.applies("eigen-pool3d-same-negative-pad", path) and reg.negative_same_pad(x, params):
-        return      # a TF defect, shown by test_known_defects.test_eigen_pool3d_same_negative_pad
     be.assert_pool_matches(expected, kind, x, params, path,
                            what=f"differs from keras.ops.{KINDS[kind][0]}")
 
@@ -90,13 +105,8 @@ def test_keras_ops_conv(rank, data):
     case = data.draw(conv_cases(rank=rank, dtype=np.float32, data_format="channels_last"),
                      label="case")
     p = {k: v for k, v in case.params.items() if k != "data_format"}
-    path = keras_ref.eager_path()
-    r = case.x.ndim - 2
-    strides = np.broadcast_to(p.get("strides", 1), (r,))
-    if reg.applies("onednn-strided-same-conv-garbage", path) and str(
-            p.get("padding", "valid")).lower() == "same" and any(
-            s > k for s, k in zip(strides, case.kernel.shape[:r])):
-        return      # a TF defect, shown by test_known_defects (AVX-512 oneDNN only)
+    if _conv_defect(case, keras_ref.eager_path()):
+        return      # a TF defect: test_known_defects, test_eigen_conv3d_same_negative_pad
     expected = keras_ref.to_numpy(keras.ops.conv(
         case.x, case.kernel, p.get("strides", 1), p.get("padding", "valid"), "channels_last",
         p.get("dilation_rate", 1)))
@@ -159,8 +169,6 @@ def test_tf_nn_pool(form, kind, rank, data):
     except tf.errors.OpError:
         assert x.shape[0] == 0 or 0 in x.shape, "tf.nn raised on a non-empty input"
         return      # empty batch: TF's own quirk, not a semantics pooling_ref copies
-    if reg.applies("eigen-pool3d-same-negative-pad", path) and reg.negative_same_pad(x, params):
-        return      # a TF defect, shown by test_known_defects.test_eigen_pool3d_same_negative_pad
     be.assert_pool_matches(expected, kind, x, params, path,
                            what=f"differs from tf.nn.{form}")
 
@@ -169,8 +177,8 @@ def test_tf_nn_pool(form, kind, rank, data):
 @given(data=st.data())
 def test_tf_nn_convolution(rank, data):
     """``tf.nn.convolution`` (filters ``(*k, C_in, filters)``, channels_last, groups 1)
-    within ``conv_bound``; where the registry lists the oneDNN strided-"same" garbage for
-    this path the case is left to test_known_defects."""
+    within ``conv_bound``; cases of a registry defect of this path (``_conv_defect``) are
+    left to the tests of those entries."""
     case = data.draw(conv_cases(rank=rank, dtype=np.float32, data_format="channels_last"),
                      label="case")
     assume(case.params.get("groups", 1) == 1)   # grouped filters: test_keras_ops_conv
@@ -179,12 +187,34 @@ def test_tf_nn_convolution(rank, data):
     strides = tuple(int(s) for s in np.broadcast_to(p.get("strides", 1), (r,)))
     dilations = tuple(int(d) for d in np.broadcast_to(p.get("dilation_rate", 1), (r,)))
     padding = str(p.get("padding", "valid")).upper()
-    if reg.applies("onednn-strided-same-conv-garbage", detect_tf_kernel()) and padding == \
-            "SAME" and any(s > k for s, k in zip(strides, case.kernel.shape[:r])):
-        return      # a TF defect, shown by test_known_defects (AVX-512 oneDNN only)
+    if _conv_defect(case, detect_tf_kernel()):
+        return      # a TF defect: test_known_defects, test_eigen_conv3d_same_negative_pad
     expected = np.asarray(tf.nn.convolution(case.x, case.kernel, strides, padding,
                                             dilations=dilations))
     got = pr.conv(case.x, case.kernel, **p)
     assert_within_bound(got, expected, conv_bound(case.x, case.kernel, **p), op="conv",
                         params=p, arrays={"x": case.x, "kernel": case.kernel},
                         what="differs from tf.nn.convolution beyond the error bound")
+
+
+@pytest.mark.parametrize("form", ["tf.nn.convolution", "keras.ops.conv"])
+def test_eigen_conv3d_same_negative_pad(form):
+    """Eager 3D "same" convolution, stride 3 on a length-3 axis, 1-cell kernel: TF's total
+    pad is (1 - 1) * 3 + 1 - 3 < 0, so pad 0 and the only window is row 0 (hand:
+    0.12573022 * 0.10490011). Eigen centres it on row 1 (registry
+    ``eigen-conv3d-same-negative-pad``)."""
+    x = np.array([0.12573022, -0.13210486, 0.64042264], np.float32).reshape(1, 3, 1, 1, 1)
+    kernel = np.array([0.10490011], np.float32).reshape(1, 1, 1, 1, 1)
+    want = np.float32(0.12573022) * np.float32(0.10490011)
+    ours = pr.conv(x, kernel, strides=(3, 1, 1), padding="same").ravel()[0]
+    assert ours == want
+    if form == "tf.nn.convolution":
+        path = detect_tf_kernel()
+        got = np.asarray(tf.nn.convolution(x, kernel, (3, 1, 1), "SAME")).ravel()[0]
+    else:
+        path = keras_ref.eager_path()
+        got = keras_ref.to_numpy(keras.ops.conv(x, kernel, (3, 1, 1), "same")).ravel()[0]
+    bound = float(conv_bound(x, kernel, strides=(3, 1, 1), padding="same").ravel()[0])
+    reg.expect("eigen-conv3d-same-negative-pad", abs(float(got) - float(want)) > bound, path,
+               f"{form} gives {got}, row 0 gives {want}")
+    reg.skip_other_path("eigen-conv3d-same-negative-pad", path)

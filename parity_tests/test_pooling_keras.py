@@ -75,9 +75,6 @@ def _check_pool_all_methods(kind: str, case, ref: str = "eager") -> None:
         be.raising_entry(kind, x, case.params), path)
     if expected is None:
         return      # raised as the registry expects (checked)
-    if reg.applies("eigen-pool3d-same-negative-pad", path) and reg.negative_same_pad(
-            x, case.params):
-        return      # a TF defect, shown by test_known_defects.test_eigen_pool3d_same_negative_pad
     if be.float64_as_float32(path, x.dtype):      # shown by test_keras_backends
         assert expected.dtype == np.float32, expected.dtype
         x = x.astype(np.float32)
