@@ -31,7 +31,7 @@ from .cases import Case, generate_cases
 from .ops import OPS, families, forward_of, is_gradient, spec
 from .oracle import compare_outputs
 from .padding import normalize_zero_padding
-from .tf_kernels import detect_tf_kernel
+from .tf_kernels import detect_tf_kernel, unspecified_global_max
 
 ALL_OPS = tuple(sorted(OPS, key=lambda o: (o[:-2], o)))
 METHODS = ("loop", "im2col", "fast")
@@ -85,8 +85,9 @@ def _keras_params(case: Case) -> dict:
 
 
 #: Families whose Keras reference runs under XLA with ``--tf-kernel xla`` (the others keep
-#: their path: convolution is always XLA; global pooling and zero padding eager).
-XLA_FAMILIES = ("max_pool", "avg_pool", "max_pool_grad", "avg_pool_grad")
+#: their path: convolution is always XLA; zero padding eager).
+XLA_FAMILIES = ("max_pool", "avg_pool", "global_max_pool", "global_avg_pool", "max_pool_grad",
+                "avg_pool_grad")
 
 
 def check_path(tf_kernel: str | None) -> str:
@@ -127,16 +128,22 @@ def _bound(op: str, case: Case, path: str = "eager") -> np.ndarray | None:
 def _ours(op: str, case: Case, method: str, path: str | None = None) -> np.ndarray:
     """pooling_ref's result, following the rules of the path Keras runs on (``path``:
     ``"xla"`` for the XLA families, else ``tf_kernel=detect_tf_kernel(dtype)``)."""
-    tf_kernel = "xla" if _on_xla(op, path or "") else detect_tf_kernel(case.x.dtype)
-    return spec(op).run_reference(case.arrays, case.scalar_params, tf_kernel=tf_kernel,
+    return spec(op).run_reference(case.arrays, case.scalar_params,
+                                  tf_kernel=_tf_kernel(op, case, path or ""),
                                   method=None if method == "-" else method)
+
+
+def _tf_kernel(op: str, case: Case, path: str) -> str:
+    return "xla" if _on_xla(op, path) else detect_tf_kernel(case.x.dtype)
 
 
 def keras_forward(op: str, case: Case, path: str = "eager") -> np.ndarray:
     """Keras's forward result (pooling compiled with XLA when ``path`` is ``"xla"``)."""
+    family = spec(op).family
     if _on_xla(op, path):
-        kind = "Max" if spec(op).family == "max_pool" else "Average"
-        return keras_ref.pool(kind, case.x, **_keras_params(case), path="xla")
+        kind = "Max" if "max" in family else "Average"
+        pool = keras_ref.global_pool if family.startswith("global") else keras_ref.pool
+        return pool(kind, case.x, **_keras_params(case), path="xla")
     return keras_ref.run(op, case.x, **_keras_params(case))
 
 
@@ -155,7 +162,8 @@ def reproducer(op: str, case: Case, method: str, path: str = "eager") -> str:
     bound = "None" if not _bounded(op, path) else (
         f"pooling_ref.ops.spec({op!r}).error_bound({{"
         + ", ".join(f"{k!r}: {k}" for k in case.arrays) + f"}}, {case.scalar_params!r})")
-    keras = (f"keras_ref.pool({'Max' if s.family == 'max_pool' else 'Average'!r}, "
+    fn = "global_pool" if s.family.startswith("global") else "pool"
+    keras = (f"keras_ref.{fn}({'Max' if 'max' in s.family else 'Average'!r}, "
              f"{', '.join(['x', *kkw])}, path='xla')" if _on_xla(op, path)
              else f"keras_ref.run({op!r}, {', '.join(['x', *kkw])})")
     after = [f"keras = {keras}",
@@ -232,6 +240,8 @@ def verify_case(op: str, case: Case, result: OpResult, path: str = "eager") -> N
             c = tolerance.Comparison(False, result.mode, float("inf"), 0, float("inf"), None,
                                      f"pooling_ref raised {type(e).__name__}: {e}")
         else:
+            if spec(op).family == "global_max_pool":      # the cells no TF path specifies
+                ours = unspecified_global_max(expected, ours, _tf_kernel(op, case, path))
             if spec(op).outputs > 1:
                 c = compare_outputs(spec(op), ours, expected, bound, mode)
             else:
@@ -419,7 +429,7 @@ def _grad_reproducer(op: str, case: Case, method: str, path: str = "eager") -> s
     s = spec(op)
     params = {**case.scalar_params, "method": method}
     if s.tf_kernel:
-        params["tf_kernel"] = "xla" if _on_xla(op, path) else detect_tf_kernel(case.x.dtype)
+        params["tf_kernel"] = _tf_kernel(op, case, path)
     arrays = ", ".join(case.arrays)
     if s.family == "conv_grad":
         keras = f"keras_ref.conv_grad({arrays}, **params)"

@@ -185,10 +185,10 @@ def _verify(args) -> int:
     eager = (f"called eagerly ({V.eager_path()} kernels; pooling_ref follows "
              f"tf_kernel={V.eager_path()!r})")
     if path == "xla":
-        print(f"Reference paths: max/average pooling = Keras layers compiled with XLA "
-              f"(jit_compile=True; pooling_ref follows tf_kernel='xla', average pooling "
-              f"within its error bound); global pooling and zero padding = Keras layers "
-              f"{eager}; convolution = Keras layer compiled with XLA, channels_last.")
+        print(f"Reference paths: pooling and global pooling = Keras layers compiled with "
+              f"XLA (jit_compile=True; pooling_ref follows tf_kernel='xla', average pooling "
+              f"within its error bound); zero padding = Keras layers {eager}; "
+              f"convolution = Keras layer compiled with XLA, channels_last.")
     else:
         print(f"Reference paths: pooling and zero padding = Keras layers {eager}; "
               f"convolution = Keras layer compiled with XLA (jit_compile=True), "

@@ -25,6 +25,12 @@ written as zeros, the value of a window without a number). What a path does that
 clean rule (Eigen's 3D max pooling picks NaN and the sign of a zero maximum by SIMD packet)
 is not modelled: it is an entry of the known-differences registry.
 
+Global pooling (Keras: ``reduce_max`` / ``reduce_mean``) has rows of :data:`RULES` too
+(``"global_max"``, ``"global_avg"``; measured with ``tools/measure_global_paths.py``):
+subnormals read as zeros except over a single cell, and under XLA a NaN ignored by the
+maximum. The sign of a zero global maximum (and whether an eager path flushes a subnormal
+one) is no rule: :func:`unspecified_global_max` leaves it to TF when a path is compared.
+
 Gradients (:func:`pooling_ref.max_pool_grad`, :func:`~pooling_ref.avg_pool_grad`) follow
 :data:`GRAD_RULES`, the gradient half of the same table: the tie rule, the order in which a
 cell adds overlapping windows, subnormal flushing and XLA's unflushed copy where windows do
@@ -73,7 +79,10 @@ class Rules:
       (measured: 0 of 40..480 outputs differ from that rule, 12..104 from the other; XLA
       picks by shape, and some shapes fit neither: registry ``xla-avg-pool-division``);
     * ``copy_single``: pooling with one-cell windows and strides 1 is a copy of the input
-      (XLA elides that reduction: NaN, -0 and subnormals come through unchanged).
+      (XLA elides that reduction: NaN, -0 and subnormals come through unchanged); global
+      pooling: a reduction over one cell is a copy on every path;
+    * ``nan`` (global max pooling only): ``"propagate"`` (eager ``reduce_max``) or
+      ``"ignore"`` (XLA: NaN ignored, a channel of only NaN gives ``empty``).
     """
 
     flush: str = "full"
@@ -82,6 +91,7 @@ class Rules:
     skip_lowest: bool = False
     divide: str = "divide"
     copy_single: bool = False
+    nan: str = "ignore"
 
 
 _F16 = Rules(flush="none")
@@ -127,7 +137,17 @@ for _path in PATHS:
         "float16": Rules(flush="none", accumulate="float32", copy_single=True),
         "float32": Rules(copy_single=True), "float64": Rules(copy_single=True),
         "bfloat16": Rules(accumulate="float32", copy_single=True)}
-del _path
+    # Global max pooling (reduce_max): read with subnormals as zeros (the eager paths keep
+    # some subnormals by SIMD packet, and no path fixes the sign of a zero maximum: registry
+    # global-max-zero-sign-and-subnormal-tail, see unspecified_global_max); NaN propagates
+    # eagerly and is ignored under XLA, where a channel of only NaN gives -inf.
+    nan = "ignore" if _path == "xla" else "propagate"
+    RULES[(_path, "global_max", "nd")] = RULES[(_path, "global_max", "3d")] = {
+        "float16": Rules(flush="none", empty="-inf", copy_single=True, nan=nan),
+        "float32": Rules(empty="-inf", copy_single=True, nan=nan),
+        "float64": Rules(empty="-inf", copy_single=True, nan=nan),
+        "bfloat16": Rules(empty="-inf", copy_single=True, nan=nan)}
+del _path, nan
 
 
 @dataclass(frozen=True)
@@ -384,6 +404,45 @@ def max_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str
         empty = -np.inf if r.empty == "-inf" else -finfo(x_cl.dtype).max
         out = np.where(has_number == 0, np.array(empty, x_cl.dtype), out).astype(out.dtype)
     return out
+
+
+def global_max_input(a: np.ndarray, cells: int, tf_kernel: str | None) -> np.ndarray:
+    """The input global max pooling reduces (with its NaN rule) under ``tf_kernel``: ``a``
+    itself for the specification and single cells; subnormals read as zeros; NaN read as
+    -inf where the path ignores it (so a channel of only NaN gives -inf)."""
+    if tf_kernel is None or not is_float_dtype(a.dtype):
+        return a
+    r = rules(tf_kernel, "global_max", a.dtype, 1)
+    if r.copy_single and cells == 1:
+        return a
+    xin = daz(a) if r.flush != "none" else a
+    if r.nan == "ignore" and np.isnan(xin).any():
+        xin = np.where(np.isnan(xin), np.array(-np.inf, a.dtype), xin).astype(a.dtype)
+    return xin
+
+
+def unspecified_global_max(got: object, expected: np.ndarray, tf_kernel: str | None
+                           ) -> np.ndarray:
+    """``expected`` (global max pooling under ``tf_kernel``) with the cells TF leaves
+    unspecified taken from ``got``: the sign of a zero maximum (it follows the vectorised
+    reduction order), and a zero maximum that TF returns as a subnormal cell (eagerly, cells
+    outside a full SIMD packet are not flushed; XLA bfloat16 next to a NaN). Registry
+    ``global-max-zero-sign-and-subnormal-tail``; never for ``tf_kernel=None``, nor for any
+    other op.
+
+    >>> e = np.float32([0.0, 1.0])
+    >>> unspecified_global_max(np.float32([-0.0, 1.0]), e, "onednn").tolist()
+    [-0.0, 1.0]
+    >>> unspecified_global_max(np.float32([-0.0, 1.0]), e, None).tolist()
+    [0.0, 1.0]
+    """
+    g = np.asarray(got)
+    if tf_kernel is None or g.shape != expected.shape or g.dtype != expected.dtype \
+            or not is_float_dtype(expected.dtype):
+        return expected
+    with np.errstate(invalid="ignore"):
+        free = (expected == 0) & (np.abs(g) < finfo(g.dtype).tiny)
+    return np.where(free, g, expected).astype(expected.dtype)
 
 
 def global_avg_pool(moved: np.ndarray, cells: int, tf_kernel: str | None,
