@@ -354,3 +354,40 @@ def test_verify_bad_ops_exit_2():
     r = run("verify", "--ops", "maxpool2d")
     assert r.returncode == 2
     assert "maxpool2d" in r.stderr and "conv3d" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_verify_tf_kernel_xla(tmp_path):
+    """``--tf-kernel xla``: pooling and its gradients against the XLA-compiled Keras layers,
+    pooling_ref following tf_kernel="xla"; the path is printed and written to the JSON."""
+    out = tmp_path / "res.json"
+    r = run("verify", "--cases", "3", "--ops", "max_pool2d", "avg_pool1d", "max_pool3d_grad",
+            "--tf-kernel", "xla", "--json", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(out.read_text())
+    assert doc["tf_kernel"] == "xla" and doc["passed"] is True
+    assert doc["ops"]["avg_pool1d"]["mode"] == "bound"        # xla-avg-pool-division
+    assert doc["ops"]["max_pool2d"]["mode"] == "bitwise"
+    assert all(res["comparisons"] > 0 for res in doc["ops"].values())
+    assert "TF kernel path: xla" in r.stdout and "tf_kernel='xla'" in r.stdout
+    assert "PASSED (TF kernel path xla)" in r.stdout
+
+
+def test_verify_tf_kernel_default_is_the_eager_path(tmp_path):
+    out = tmp_path / "res.json"
+    r = run("verify", "--cases", "2", "--ops", "max_pool1d", "--json", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    path = json.loads(out.read_text())["tf_kernel"]
+    assert path in ("onednn", "eigen")
+    assert f"TF kernel path: {path}" in r.stdout
+
+
+@pytest.mark.parametrize("flag,other", [("0", "onednn"), ("1", "eigen")])
+def test_verify_other_eager_path_is_a_usage_error(flag, other):
+    """The eager path is fixed when TF starts: asking for the other one exits 2 and says
+    which environment variable selects it."""
+    r = run("verify", "--cases", "1", "--ops", "max_pool1d", "--tf-kernel", other,
+            env_extra={"TF_ENABLE_ONEDNN_OPTS": flag})
+    assert r.returncode == 2, r.stdout + r.stderr
+    want = "1" if other == "onednn" else "0"
+    assert f"TF_ENABLE_ONEDNN_OPTS={want}" in r.stderr and "Traceback" not in r.stderr
+    assert "[#" not in r.stderr                    # nothing ran

@@ -51,13 +51,8 @@ def _options(entry: Entry) -> dict:
 
 #: What the oracle merged into this branch gets wrong, as ``"name"`` or ``"name-op"`` ->
 #: why. Strict xfails: once the oracle gets it right, the XPASS fails and the line must go.
-_GLOBAL_RULES = ("measured on this AVX2 machine, both eager paths: TF's global pooling "
-                 "(reduce_max / reduce_mean) flushes subnormals and signs some zero maxima "
-                 "differently; pooling_ref's tf_kernel rules for global ops model neither")
-ORACLE_GAPS: dict[str, str] = {
-    "keras_global_max_pool": _GLOBAL_RULES,
-    "keras_global_avg_pool": _GLOBAL_RULES,
-}
+#: (Empty: TF's global pooling rules are modelled, tf_kernels.RULES "global_*".)
+ORACLE_GAPS: dict[str, str] = {}
 
 
 def _pairs(correct: bool) -> list:

@@ -9,10 +9,13 @@ float dtype TF has a CPU kernel for. Expected values come from Keras (``pooling_
 
 **Kernel paths.** Pooling is compared with ``tf_kernel=detect_tf_kernel(dtype)``: the rules
 of the running TF path (subnormal flushing, the value of a window without a number) are
-modelled by :mod:`pooling_ref.tf_kernels`. Subnormal flushing of conv and global pooling is
-not modelled: it is registry entry ``subnormal-flush-conv-global``; the tests compare Keras
-with ``ftz(pooling_ref(daz(x)))`` there and ``test_subnormals_known_difference`` asserts the
-entry (and that pooling_ref keeps IEEE subnormals for those ops).
+modelled by :mod:`pooling_ref.tf_kernels`; global pooling too, on the eager path and under
+XLA (``path`` parametrization), where a zero global maximum's sign (and, eagerly, a
+subnormal one) is left to TF (registry ``global-max-zero-sign-and-subnormal-tail``).
+Subnormal flushing of conv is not modelled: it is registry entry
+``subnormal-flush-conv-global``; the tests compare Keras with ``ftz(pooling_ref(daz(x)))``
+there and ``test_subnormals_known_difference`` asserts the entry (and that pooling_ref keeps
+IEEE subnormals for conv).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ _FLUSH_ENTRY = reg.REGISTRY["subnormal-flush-conv-global"]
 
 def flushes(op: str, dtype: np.dtype) -> bool:
     """Whether TF flushes subnormals in (not-modelled) ``op`` for ``dtype`` (the registry)."""
-    return op in ("gmax", "gavg", "conv") and np.dtype(dtype).name in _FLUSH_ENTRY["dtypes"]
+    return op == "conv" and np.dtype(dtype).name in _FLUSH_ENTRY["dtypes"]
 
 
 def specials(dtype: np.dtype) -> list[float]:
@@ -90,25 +93,6 @@ def tf_model(op: str, dtype: np.dtype, f, *arrays):
     if not flushes(op, dtype):
         return f(*arrays)
     return daz(f(*(None if a is None else daz(a) for a in arrays)))
-
-
-def gmax_bf16_model(x: np.ndarray, fmt: str, keepdims: bool) -> np.ndarray:
-    """TF bfloat16 ``reduce_max`` on subnormals: compare as if subnormals were zeros (DAZ),
-    then output the original bits of the chosen cell — the last cell equal to the maximum.
-
-    Measured (CI, TF 2.21): ``[s, -inf]`` gives ``s`` (not ``0``, as a plain flush would).
-    """
-    xs = x if fmt == "channels_first" else np.moveaxis(x, -1, 1)       # (N, C, *spatial)
-    flat = np.ascontiguousarray(xs).reshape(*xs.shape[:2], -1)
-    v = pr.global_max_pool(daz(flat), "channels_first", keepdims=True)  # (N, C, 1)
-    hit = daz(flat) == v
-    last = flat.shape[-1] - 1 - np.argmax(hit[..., ::-1], axis=-1)[..., None]
-    out = np.where(hit.any(axis=-1, keepdims=True),
-                   np.take_along_axis(flat, last, axis=-1), v)[..., 0]   # (N, C)
-    if keepdims:
-        out = out.reshape(*out.shape, *([1] * (x.ndim - 2)))
-        out = out if fmt == "channels_first" else np.moveaxis(out, 1, -1)
-    return np.ascontiguousarray(out)
 
 
 @st.composite
@@ -204,48 +188,81 @@ def _finite_abs(x: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(a), a, 0.0)
 
 
-@pytest.mark.parametrize("rank", [1, 2, 3])
-@given(data=st.data())
-def test_global_max_special_values_bitwise(rank, data):
+def _global_case(data, rank):
     dtype = data.draw(st.sampled_from(FLOATS), label="dtype")
     fmt = data.draw(st.sampled_from(["channels_last", "channels_first"]), label="data_format")
+    spatial = tuple(data.draw(st.integers(1, 4), label=f"n{i}") for i in range(rank))
+    shape = (2, 2, *spatial) if fmt == "channels_first" else (2, *spatial, 2)
+    return data.draw(special_arrays(shape, dtype)), fmt, math.prod(spatial)
+
+
+def _kernel_of(path: str, dtype) -> str:
+    """The tf_kernel following Keras ``path`` (``"eager"``: this process's, for dtype)."""
+    return reg.eager_path(dtype) if path == "eager" else "xla"
+
+
+@pytest.mark.parametrize("path", ["eager", "xla"])
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@given(data=st.data())
+def test_global_max_special_values_bitwise(rank, path, data):
+    """Bitwise with ``tf_kernel`` of the path (subnormals read as zeros, XLA ignores NaN),
+    except what no TF path specifies: the sign of a zero maximum, and eagerly a subnormal
+    maximum kept by the SIMD tail (``tf_kernels.unspecified_global_max``)."""
+    x, fmt, _ = _global_case(data, rank)
     keepdims = data.draw(st.booleans(), label="keepdims")
-    spatial = tuple(data.draw(st.integers(1, 4), label=f"n{i}") for i in range(rank))
-    shape = (2, 2, *spatial) if fmt == "channels_first" else (2, *spatial, 2)
-    x = data.draw(special_arrays(shape, dtype))
-    expected = keras_ref.global_pool("Max", x, fmt, keepdims)
-    # A reduction over a single cell is a pass-through in TF: no flushing then (measured).
-    op = "gmax" if math.prod(spatial) > 1 else "pad"
-    if op == "gmax" and np.dtype(dtype).name == "bfloat16":
-        actual = gmax_bf16_model(x, fmt, keepdims)
-    else:
-        actual = tf_model(op, dtype, lambda a: pr.global_max_pool(a, fmt, keepdims), x)
-    # The sign of a zero maximum from tf.reduce_max depends on its vectorised reduction
-    # order (thorough profile: [-inf, +0, -0, -inf] -> +0, while "last equal wins" gives
-    # -0), so a zero result is compared by value only; every other bit is compared.
-    both_zero = (np.asarray(actual) == 0) & (np.asarray(expected) == 0)
-    actual = np.where(both_zero, expected, actual).astype(np.asarray(expected).dtype)
-    assert_bitwise(actual, expected, op="global_max_pool",
-                   params={"data_format": fmt, "keepdims": keepdims}, arrays={"x": x})
+    expected = keras_ref.global_pool("Max", x, fmt, keepdims, path=path)
+    k = _kernel_of(path, x.dtype)
+    ours = tf_kernels.unspecified_global_max(
+        expected, pr.global_max_pool(x, fmt, keepdims, tf_kernel=k), k)
+    assert_bitwise(ours, expected, op="global_max_pool",
+                   params={"data_format": fmt, "keepdims": keepdims, "tf_kernel": k},
+                   arrays={"x": x})
 
 
+@pytest.mark.parametrize("path", ["eager", "xla"])
 @pytest.mark.parametrize("rank", [1, 2, 3])
 @given(data=st.data())
-def test_global_avg_special_values(rank, data):
-    dtype = data.draw(st.sampled_from(FLOATS), label="dtype")
-    fmt = data.draw(st.sampled_from(["channels_last", "channels_first"]), label="data_format")
-    spatial = tuple(data.draw(st.integers(1, 4), label=f"n{i}") for i in range(rank))
-    shape = (2, 2, *spatial) if fmt == "channels_first" else (2, *spatial, 2)
-    x = data.draw(special_arrays(shape, dtype))
-    expected = keras_ref.global_pool("Average", x, fmt)
-    op = "gavg" if math.prod(spatial) > 1 else "pad"       # single cell: TF passes through
-    actual = tf_model(op, dtype, lambda a: pr.global_avg_pool(a, fmt), x)
-    xf = daz(x) if flushes(op, dtype) else x
+def test_global_avg_special_values(rank, path, data):
+    x, fmt, cells = _global_case(data, rank)
+    expected = keras_ref.global_pool("Average", x, fmt, path=path)
+    actual = pr.global_avg_pool(x, fmt, tf_kernel=_kernel_of(path, x.dtype))
+    # read as zeros (tf_kernels.RULES "global_avg"), except float16 and a single cell
+    xf = daz(x) if cells > 1 and x.dtype.name != "float16" else x
     axes = tuple(range(2, x.ndim)) if fmt == "channels_first" else tuple(range(1, x.ndim - 1))
     mag = _finite_abs(xf).mean(axis=axes)
-    cells = math.prod(spatial)
-    _exact_specials_then_bound(actual, expected, mag, cells, dtype, op="global_avg_pool",
+    _exact_specials_then_bound(actual, expected, mag, cells, x.dtype, op="global_avg_pool",
                                params={"data_format": fmt}, x=x, sum_mag=mag * cells)
+
+
+def test_global_max_unspecified_cells():
+    """Registry ``global-max-zero-sign-and-subnormal-tail`` (measured, TF 2.21): eagerly a
+    subnormal maximum outside a full SIMD packet keeps its bits (``[-1] * 8 + [s]`` -> s,
+    while ``[s] + [-1] * 8`` -> 0); the sign of a zero maximum follows the reduction order
+    (XLA ``[0, -0]`` -> +0, the reference rule "last equal wins" gives -0). The oracle
+    leaves exactly these to TF under a TF path; never for ``tf_kernel=None``."""
+    s = float(np.finfo(np.float32).smallest_subnormal)
+    tail = np.array([-1] * 8 + [s], np.float32).reshape(1, 9, 1)
+    head = np.array([s] + [-1] * 8, np.float32).reshape(1, 9, 1)
+    path = reg.eager_path()
+    assert keras_ref.global_pool("Max", head).ravel()[0] == 0
+    kept = keras_ref.global_pool("Max", tail).ravel()[0]
+    assert pr.global_max_pool(tail, tf_kernel=path).ravel()[0] == 0        # modelled: DAZ
+    reg.expect("global-max-zero-sign-and-subnormal-tail", bool(kept == np.float32(s)), path,
+               detail=f"[-1] * 8 + [s] gives {kept!r}")
+    zeros = np.array([0.0, -0.0], np.float32).reshape(1, 2, 1)
+    xla = keras_ref.global_pool("Max", zeros, path="xla").ravel()[0]
+    ours = pr.global_max_pool(zeros, tf_kernel="xla").ravel()[0]
+    reg.expect("global-max-zero-sign-and-subnormal-tail",
+               bool(np.signbit(xla) != np.signbit(ours)), "xla", detail=f"XLA gives {xla!r}")
+    got = np.float32([-0.0]).reshape(1, 1)
+    exp = np.float32([0.0]).reshape(1, 1)
+    assert np.signbit(tf_kernels.unspecified_global_max(got, exp, "xla")).all()
+    assert not np.signbit(tf_kernels.unspecified_global_max(got, exp, None)).any()
+    sub = np.float32([s]).reshape(1, 1)
+    assert tf_kernels.unspecified_global_max(sub, exp, "eigen")[0, 0] == np.float32(s)
+    assert tf_kernels.unspecified_global_max(-sub, exp, None)[0, 0] == 0
+    one = np.float32([1.0]).reshape(1, 1)                 # a nonzero maximum stays specified
+    assert tf_kernels.unspecified_global_max(sub, one, "onednn")[0, 0] == 1
 
 
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
@@ -398,17 +415,23 @@ MODELLED_SUB_OPS = {
     # [3s, -s], window 2: DAZ comparison, first equal wins: 3s ("compare") or 0 ("full")
     "max3": lambda x, k: (keras_ref.pool("Max", x[:2].reshape(1, 2, 1), 2),
                           pr.max_pool(x[:2].reshape(1, 2, 1), 2, tf_kernel=k)),
+    # [3s, 0]: read as zeros (the zero's sign and an unflushed tail cell are TF's choice)
+    "gmax": lambda x, k: _lenient_gmax(keras_ref.global_pool("Max", _zero_then(x)[:, ::-1]),
+                                       pr.global_max_pool(_zero_then(x)[:, ::-1], tf_kernel=k),
+                                       k),
+    "gavg": lambda x, k: (keras_ref.global_pool("Average", _twice(x)),
+                          pr.global_avg_pool(_twice(x), tf_kernel=k)),
     "avg": lambda x, k: (keras_ref.pool("Average", x, 1), pr.avg_pool(x, 1, tf_kernel=k)),
 }
+
+def _lenient_gmax(tf_out, ours, k):
+    return tf_out, tf_kernels.unspecified_global_max(tf_out, ours, k)
+
 
 #: Not modelled (registry entry subnormal-flush-conv-global); "pad" never flushes.
 SUB_OPS = {
     "pad": lambda x: (keras_ref.zero_pad(x, 1)[:, 1:-1], pr.zero_pad(x, 1)[:, 1:-1]),
     # [3s, 0]: with DAZ comparisons the last equal "zero" (0) wins, otherwise 3s.
-    "gmax": lambda x: (keras_ref.global_pool("Max", _zero_then(x)[:, ::-1]),
-                       pr.global_max_pool(_zero_then(x)[:, ::-1])),
-    "gavg": lambda x: (keras_ref.global_pool("Average", _twice(x)),
-                       pr.global_avg_pool(_twice(x))),
     "conv": lambda x: (keras_ref.conv(x, np.ones((1, 1, 1), x.dtype)),
                        pr.conv(x, np.ones((1, 1, 1), x.dtype))),
 }
@@ -433,8 +456,8 @@ def test_subnormals_modelled_per_path(op, dtype):
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("op", sorted(SUB_OPS))
 def test_subnormals_known_difference(op, dtype):
-    """TF flushes subnormals in conv / global pooling exactly where the registry entry
-    ``subnormal-flush-conv-global`` says; pooling_ref never does for these ops."""
+    """TF flushes subnormals in conv exactly where the registry entry
+    ``subnormal-flush-conv-global`` says; pooling_ref never does there."""
     x, sub = _subnormal_input(dtype)
     tf_out, ours = SUB_OPS[op](x)
     tf_vals = np.asarray(tf_out).astype(np.float64).ravel()

@@ -807,10 +807,8 @@ _GRAD_OUT_CORNERS = ("nan first", "nan middle", "nan last", "-inf first", "+inf 
 def _grad_corner_applies(corner: str, dtype: np.dtype, op: OpSpec) -> bool:
     if op.family == "avg_pool_grad":
         return corner in _GRAD_OUT_CORNERS
-    if op.family == "max_pool_grad" and corner == "subnormal":
-        # TF's MaxPoolGrad flushes subnormals (they tie with 0) on both eager paths
-        # (measured, TF 2.21); gradients.max_pool_grad does not model that rule yet.
-        return False
+    # max_pool_grad: subnormal x too (TF's paths compare them as zeros, tf_kernel models it;
+    # the specification, tf_kernel=None, compares them as IEEE numbers)
     return _corner_applies(corner, dtype, forward_of(op))
 
 

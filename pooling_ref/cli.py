@@ -27,6 +27,7 @@ examples:
   pooling-ref verify --cases 200 --seed 3     # more cases, another seed
   pooling-ref verify --ops conv2d max_pool    # a subset (op names or families)
   pooling-ref verify --json results.json      # also write the results as JSON
+  pooling-ref verify --tf-kernel xla          # pooling as jit-compiled models run it
 
 Exit status: 0 all match, 1 a mismatch or an op without any comparison, 2 bad
 arguments, unwritable --json path or TensorFlow missing.
@@ -93,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--ops", nargs="+", metavar="OP",
                    help="ops (e.g. conv2d) or families (e.g. max_pool); default all")
     v.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE")
+    v.add_argument("--tf-kernel", choices=["onednn", "eigen", "xla"], default=None,
+                   help="TF kernel path to verify against: the eager path of this TF "
+                   "(default: detected; the other eager path needs TF_ENABLE_ONEDNN_OPTS "
+                   "set before start) or xla (pooling and its gradients compiled with "
+                   "jit_compile=True)")
 
     c = sub.add_parser("check", formatter_class=fmt, epilog=CHECK_EPILOG,
                        help="check your own implementation against pooling_ref",
@@ -172,19 +178,29 @@ def _verify(args) -> int:
     except TensorFlowMissing as e:
         print(f"pooling-ref verify: {e}", file=sys.stderr)
         return 2
+    path = V.check_path(args.tf_kernel)
     print(f"pooling-ref verify: TensorFlow {versions['tensorflow']}, "
-          f"Keras {versions['keras']}; {args.cases} cases per op, seed {args.seed}")
-    print(f"Reference paths: pooling and zero padding = Keras layers called eagerly "
-          f"({V.eager_path()} kernels; pooling_ref follows tf_kernel={V.eager_path()!r}); "
-          f"convolution = Keras layer compiled with XLA (jit_compile=True), channels_last.")
+          f"Keras {versions['keras']}; {args.cases} cases per op, seed {args.seed}; "
+          f"TF kernel path: {path}")
+    eager = (f"called eagerly ({V.eager_path()} kernels; pooling_ref follows "
+             f"tf_kernel={V.eager_path()!r})")
+    if path == "xla":
+        print(f"Reference paths: pooling and global pooling = Keras layers compiled with "
+              f"XLA (jit_compile=True; pooling_ref follows tf_kernel='xla', average pooling "
+              f"within its error bound); zero padding = Keras layers {eager}; "
+              f"convolution = Keras layer compiled with XLA, channels_last.")
+    else:
+        print(f"Reference paths: pooling and zero padding = Keras layers {eager}; "
+              f"convolution = Keras layer compiled with XLA (jit_compile=True), "
+              f"channels_last.")
     if any(V.is_gradient(V.spec(op)) for op in ops):
-        print(V.gradient_paths())
+        print(V.gradient_paths(path))
     print("Known TF/Keras defects (see README):")
     for d in V.KNOWN_DEFECTS:
         print(f"  - {d}")
     sys.stdout.flush()
     progress = V.Progress(len(ops) * args.cases)
-    results = V.run_verify(ops, args.cases, args.seed, progress)
+    results = V.run_verify(ops, args.cases, args.seed, progress, path)
     progress.close()
     print()
     print(_format_table(results))
@@ -200,7 +216,8 @@ def _verify(args) -> int:
             reasons = sorted({s["keras_error"] for s in r.skipped})[:2]
             print(f"\nNO COMPARISONS {r.op}: every Keras call raised ({len(r.skipped)} "
                   f"skipped), e.g. {'; '.join(reasons) or '-'}")
-    print(f"\n{'PASSED' if passed else 'FAILED'}: {sum(r.cases for r in results)} cases, "
+    print(f"\n{'PASSED' if passed else 'FAILED'} (TF kernel path {path}): "
+          f"{sum(r.cases for r in results)} cases, "
           f"{sum(r.comparisons for r in results)} comparisons, "
           f"{sum(len(r.mismatches) for r in results)} mismatches, "
           f"{sum(len(r.skipped) for r in results)} skipped (Keras error), "
@@ -208,6 +225,7 @@ def _verify(args) -> int:
     if args.json:
         doc = {"passed": passed, "versions": versions, "seed": args.seed,
                "cases_per_op": args.cases, "known_defects": list(V.KNOWN_DEFECTS),
+               "tf_kernel": path,
                "conv_reference_path": "xla",
                "ops": {r.op: r.to_json() for r in results}}
         with open(args.json, "w", encoding="utf-8") as fh:

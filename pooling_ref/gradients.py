@@ -23,6 +23,12 @@ kernel paths, oneDNN and Eigen; see docs/gradients.md):
   maximum sends it nowhere (``inf - inf`` is NaN), nor does a window with no number (only
   NaN / -inf). ``ties="all"`` is the exact-equality version of this rule.
 * ``ties="split"`` (no TF kernel does this): the cells of ``"all"`` share it equally.
+* XLA (``tf_kernel="xla"``): the first maximum in every rank, but the scan moves on unless
+  ``current >= next``, so a NaN attracts the choice and loses it again.
+
+``tf_kernel`` selects a path's rules (:data:`pooling_ref.tf_kernels.GRAD_RULES`): the tie
+rule above, the accumulation order and subnormal flushing (``None``: the eager tie rules
+with IEEE subnormals). docs/gradients.md, "Kernel paths", lists the measurements.
 
 Contributions of overlapping windows are added to a cell starting from ``+0`` (so a cell
 no window selects is ``+0``), in TF's order: row-major output order for 1D/2D; for 3D the
@@ -41,9 +47,11 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
+from . import tf_kernels
 from ._arrays import as_input, from_channels_last, is_float_dtype, to_channels_last
 from .conv import _prepare as _conv_prepare
 from .conv import _real_taps
@@ -59,30 +67,53 @@ IntOrTuple = int | Sequence[int]
 
 #: The tie rules of :func:`max_pool_grad` (module docstring).
 TIES = ("first", "all", "split")
-#: What TensorFlow does, per spatial rank (measured, TF 2.21 CPU, oneDNN and Eigen eager):
-#: ``"tf3d"`` is ``"all"`` with TF's MaxPool3DGrad test for "tied" (:func:`_tied`).
-_TF_TIES = {1: "first", 2: "first", 3: "tf3d"}
 #: TF's MaxPool3DGrad: a cell is "the maximum" when ``|x - max| < 1e-5`` (in x's dtype).
 _TF3D_TOLERANCE = 1e-5
 _METHODS = ("auto", "loop", "fast")
-#: Order in which a cell adds what overlapping windows send it, per spatial rank: output
-#: positions sorted by this key (measured, TF 2.21 CPU: MaxPoolGrad row-major; MaxPool3DGrad
-#: loops with the last spatial axis outermost). Matters only for the last bit of sums of 3+.
-_ACCUMULATION_KEY = {1: lambda o: o, 2: lambda o: o, 3: lambda o: o[::-1]}
+#: Order in which a cell adds what overlapping windows send it (``GradRules.order``):
+#: output positions sorted by this key (measured, TF 2.21 CPU: MaxPoolGrad and XLA
+#: row-major; MaxPool3DGrad loops with the last spatial axis outermost). Matters only for
+#: the last bit of sums of 3+.
+_ACCUMULATION_KEY = {"row-major": lambda o: o, "last-axis-outer": lambda o: o[::-1]}
 
 
-def _positions(g: WindowGeometry) -> list[tuple[int, ...]]:
+def _positions(g: WindowGeometry, order: str) -> list[tuple[int, ...]]:
     """Output positions in accumulation order (see :data:`_ACCUMULATION_KEY`)."""
     return sorted(itertools.product(*(range(m) for m in g.out_spatial)),
-                  key=_ACCUMULATION_KEY[g.rank])
+                  key=_ACCUMULATION_KEY[order])
 
 
-def _offsets(g: WindowGeometry) -> list[tuple[int, tuple[int, ...]]]:
+def _offsets(g: WindowGeometry, order: str) -> list[tuple[int, tuple[int, ...]]]:
     """``(row-major index, offset)`` of the window cells in the order that adds, at every
     input cell, in :func:`_positions` order: along each axis a later output reaches a cell
     through an earlier window cell, so the order is the same key, descending."""
     cells = list(enumerate(window_offsets(g)))
-    return sorted(cells, key=lambda ic: _ACCUMULATION_KEY[g.rank](ic[1]), reverse=True)
+    return sorted(cells, key=lambda ic: _ACCUMULATION_KEY[order](ic[1]), reverse=True)
+
+
+def _add(target: np.ndarray, value: np.ndarray, r: tf_kernels.GradRules, copy: bool) -> None:
+    """One step of a cell's sum: ``target += value``; under ``r.flush`` a subnormal
+    ``value`` is read as a zero of its sign (so ``+0 + -s = +0``) and a subnormal sum is
+    written as one (x86 DAZ + FTZ); with ``copy`` (no cell receives twice) an assignment
+    (XLA: no addition, nothing flushed)."""
+    if copy:
+        target[...] = value
+    elif not r.flush:
+        target += value
+    else:
+        target += tf_kernels.daz(value)
+        np.copyto(target, tf_kernels.daz(target))
+
+
+def _copies(g: WindowGeometry, r: tf_kernels.GradRules, op: str, outputs: int) -> bool:
+    """Whether ``r.copy`` applies (measured, XLA CPU): max, a single output element (one
+    window, batch and channel 1; two or more flush); average, every window with one real
+    cell and no cell in two windows (a division by 1 and a sum of one term, elided)."""
+    if not r.copy:
+        return False
+    if op == "max":
+        return outputs == 1
+    return bool((_real_counts(g, np.float64) == 1).all() and cover_counts(g).max(initial=0) <= 1)
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -162,16 +193,23 @@ def cover_counts(g: WindowGeometry) -> np.ndarray:
 def _chosen(cells: np.ndarray, ties: str) -> np.ndarray:
     """Booleans ``(N, K, C)``: which real cells ``(N, K, C)`` of one window get its gradient."""
     k = cells.shape[1]
-    if ties == "first":             # start at the first real cell; move on only if greater
+    if ties in ("first", "xla"):    # start at the first real cell; move on only if greater
         best, pick = cells[:, 0].copy(), np.zeros(cells[:, 0].shape, dtype=np.intp)
-        for i in range(1, k):
-            greater = cells[:, i] > best
+        for i in range(1, k):       # ("xla": unless current >= next)
+            greater = _moves(best, cells[:, i], ties)
             best[greater], pick[greater] = cells[:, i][greater], i
         return np.arange(k)[None, :, None] == pick[:, None, :]
     best = np.full(cells[:, 0].shape, lowest(cells.dtype), dtype=cells.dtype)
     for i in range(k):               # the forward maximum (pooling.max_pool's rule)
         _take_greater(best, cells[:, i])
     return _tied(cells, best[:, None, :], ties)
+
+
+def _moves(best: np.ndarray, v: np.ndarray, ties: str) -> np.ndarray:
+    """Where a scan at ``best`` moves on to ``v``: ``v > best`` (``"first"``) or, XLA's
+    select, ``not best >= v`` (so NaN on either side moves it)."""
+    with np.errstate(invalid="ignore"):
+        return ~(best >= v) if ties == "xla" else v > best
 
 
 def _tied(v: np.ndarray, maximum: np.ndarray, ties: str) -> np.ndarray:
@@ -192,37 +230,41 @@ def _share(upstream: np.ndarray, chosen_count: np.ndarray, ties: str) -> np.ndar
         return upstream / chosen_count.astype(upstream.dtype)
 
 
-def _max_grad_loop(x_cl, gout, g, ties):
+def _max_grad_loop(x_cl, gout, g, ties, r):
     """Specification: per output position, send its gradient to the window's chosen cells."""
     grad = np.zeros_like(x_cl)
+    xs = tf_kernels.daz(x_cl) if r.flush else x_cl       # compared with subnormals as zeros
     n, c = x_cl.shape[0], x_cl.shape[-1]
     zero = x_cl.dtype.type(0)
-    for pos in _positions(g):
-        cells = real_window_at(x_cl, pos, g)
+    copy = _copies(g, r, "max", gout.size)
+    for pos in _positions(g, r.order):
+        cells = real_window_at(xs, pos, g)
         target = real_window_at(grad, pos, g)           # a writable view of the same cells
         chosen = _chosen(cells.reshape(n, math.prod(cells.shape[1:-1]), c), ties)
         share = _share(gout[(slice(None), *pos, slice(None))], chosen.sum(axis=1), ties)
-        target += np.where(chosen, share[:, None, :], zero).reshape(target.shape)
+        _add(target, np.where(chosen, share[:, None, :], zero).reshape(target.shape), r, copy)
     return grad
 
 
-def _max_grad_fast(x_cl, gout, g, ties):
+def _max_grad_fast(x_cl, gout, g, ties, r):
     """All windows at once, one strided view per window cell; bitwise equal to the loop.
     Memory: a few arrays of the output's size (no per-cell masks are kept)."""
     real = _real_mask(g)
-    xp = pad_spatial(x_cl, g, 0)
+    xs = tf_kernels.daz(x_cl) if r.flush else x_cl       # compared with subnormals as zeros
+    xp = pad_spatial(xs, g, 0)
     offsets = window_offsets(g)
     zero = x_cl.dtype.type(0)
-    if ties == "first":
+    if ties in ("first", "xla"):
         best = np.zeros(gout.shape, x_cl.dtype)
         pick = np.full(gout.shape, -1, dtype=np.intp)
         for i, offset in enumerate(offsets):
-            v, r = shifted(xp, offset, g), shifted(real, offset, g)
-            take = r & ((pick < 0) | (v > best))
+            v, real_v = shifted(xp, offset, g), shifted(real, offset, g)
+            take = real_v & ((pick < 0) | _moves(best, v, ties))
             np.copyto(best, v, where=take)
             np.copyto(pick, i, where=take)
-        return _scatter(x_cl, g, lambda i, _: np.where(pick == i, gout, zero))
-    fwd = _POOL_METHODS["max"]["fast"](x_cl, g)          # the forward maximum
+        return _scatter(x_cl, g, lambda i, _: np.where(pick == i, gout, zero), r, "max",
+                        gout.size)
+    fwd = _POOL_METHODS["max"]["fast"](xs, g)            # the forward maximum
 
     def chosen(offset):
         return shifted(real, offset, g) & _tied(shifted(xp, offset, g), fwd, ties)
@@ -231,15 +273,19 @@ def _max_grad_fast(x_cl, gout, g, ties):
     for offset in offsets if ties == "split" else ():
         count += chosen(offset)
     share = _share(gout, count, ties)
-    return _scatter(x_cl, g, lambda _, offset: np.where(chosen(offset), share, zero))
+    return _scatter(x_cl, g, lambda _, offset: np.where(chosen(offset), share, zero), r,
+                    "max", gout.size)
 
 
-def _scatter(x_cl: np.ndarray, g: WindowGeometry, sends) -> np.ndarray:
+def _scatter(x_cl: np.ndarray, g: WindowGeometry, sends, r: tf_kernels.GradRules,
+             op: str, outputs: int) -> np.ndarray:
     """Sum, per input cell, ``sends(i, offset)`` (what every window sends to its cell ``i``
-    at ``offset``, shaped like the output) in the loop's order; the real region."""
+    at ``offset``, shaped like the output) in the loop's order (:func:`_add`); the real
+    region."""
     gp = _padded_zeros(x_cl, g, x_cl.dtype)
-    for i, offset in _offsets(g):          # each cell adds in the loop's order
-        shifted(gp, offset, g)[...] += sends(i, offset)
+    copy = _copies(g, r, op, outputs)
+    for i, offset in _offsets(g, r.order):          # each cell adds in the loop's order
+        _add(shifted(gp, offset, g), sends(i, offset), r, copy)
     return _unpad(gp, g)
 
 
@@ -253,6 +299,7 @@ def max_pool_grad(
     *,
     method: str = "auto",
     ties: str | None = None,
+    tf_kernel: str | None = "onednn",
 ) -> np.ndarray:
     """Gradient of :func:`pooling_ref.max_pool` w.r.t. ``x`` for upstream ``grad_out``.
 
@@ -266,44 +313,61 @@ def max_pool_grad(
            [0.25, 0.25]], dtype=float32)
 
     ``grad_out`` has the shape and dtype of ``max_pool(x, ...)``; the result has those of
-    ``x``. ``ties``: ``"first"``, ``"all"`` (every cell equal to the maximum), ``"split"``
-    (those share it equally) or ``None``: TensorFlow's rule for the rank — ``"first"`` for
-    1D/2D, for 3D ``"all"`` with ``|x - max| < 1e-5`` as "equal" (module docstring).
-    ``method``: ``"loop"``, ``"fast"`` or ``"auto"`` (``"fast"``); bitwise identical.
+    ``x``. ``tf_kernel`` (``"onednn"``, ``"eigen"``, ``"xla"``; ``None``: the specification,
+    IEEE subnormals): which TensorFlow path's gradient rules to follow
+    (:data:`pooling_ref.tf_kernels.GRAD_RULES`: tie rule, accumulation order, subnormal
+    flushing). ``ties``: ``"first"``, ``"all"`` (every cell equal to the maximum),
+    ``"split"`` (those share it equally) or ``None``: the rule of ``tf_kernel`` for the rank
+    — eager (and ``None``): ``"first"`` for 1D/2D, for 3D ``"all"`` with
+    ``|x - max| < 1e-5`` as "equal"; XLA: the first maximum, where NaN attracts the choice
+    (module docstring). ``method``: ``"loop"``, ``"fast"`` or ``"auto"`` (``"fast"``);
+    bitwise identical.
+
+    >>> x = np.ones((1, 2, 2, 2, 1), np.float32)             # 3D: one window of ties
+    >>> g = np.ones((1, 1, 1, 1, 1), np.float32)
+    >>> [int(max_pool_grad(x, g, 2, tf_kernel=k).sum()) for k in ("onednn", "xla")]
+    [8, 1]
     """
     op = "max_pool_grad"
     x_cl, gout, g, fmt, method = _pool_args(op, x, grad_out, pool_size, strides, padding,
                                             data_format, method)
+    r = tf_kernels.grad_rules(tf_kernels.check_tf_kernel(tf_kernel, op), "max", x_cl.dtype,
+                              g.rank)
     if ties is None:
-        ties = _TF_TIES[g.rank]
+        ties = r.ties
     elif not isinstance(ties, str) or ties not in TIES:
         raise ValueError(f"{op}: ties must be None or one of {TIES}, got {ties!r}")
     if ties == "split" and not is_float_dtype(x_cl.dtype):
         raise TypeError(f"{op}: ties='split' needs a floating dtype, got {x_cl.dtype.name}")
+    if not is_float_dtype(x_cl.dtype):
+        r = replace(r, flush=False)
     fn = _max_grad_loop if method == "loop" else _max_grad_fast
-    return from_channels_last(fn(x_cl, gout, g, ties), fmt)
+    return from_channels_last(fn(x_cl, gout, g, ties, r), fmt)
 
 
 # ----------------------------------------------------------------------------- average pooling
 
 
-def _avg_grad_loop(x_cl, gout, g):
+def _avg_grad_loop(x_cl, gout, g, r):
     """Specification: each window sends ``grad_out / count`` to each of its real cells."""
     grad = np.zeros_like(x_cl)
-    for pos in _positions(g):
+    copy = _copies(g, r, "avg", gout.size)
+    for pos in _positions(g, r.order):
         target = real_window_at(grad, pos, g)
         count = math.prod(target.shape[1:-1])
         share = gout[(slice(None), *pos, slice(None))] / x_cl.dtype.type(count)
-        target += share.reshape(share.shape[0], *(1,) * g.rank, share.shape[-1])
+        _add(target, np.broadcast_to(share.reshape(share.shape[0], *(1,) * g.rank,
+                                                   share.shape[-1]), target.shape), r, copy)
     return grad
 
 
-def _avg_grad_fast(x_cl, gout, g):
+def _avg_grad_fast(x_cl, gout, g, r):
     """All windows at once; bitwise equal to the loop (same shares, same order per cell)."""
     share = gout / _real_counts(g, x_cl.dtype)
     real = _real_mask(g)
     zero = x_cl.dtype.type(0)
-    return _scatter(x_cl, g, lambda _, offset: np.where(shifted(real, offset, g), share, zero))
+    return _scatter(x_cl, g, lambda _, offset: np.where(shifted(real, offset, g), share, zero),
+                    r, "avg", gout.size)
 
 
 def avg_pool_grad(
@@ -315,6 +379,7 @@ def avg_pool_grad(
     data_format: str = "channels_last",
     *,
     method: str = "auto",
+    tf_kernel: str | None = "onednn",
 ) -> np.ndarray:
     """Gradient of :func:`pooling_ref.avg_pool` w.r.t. ``x`` for upstream ``grad_out``.
 
@@ -328,15 +393,20 @@ def avg_pool_grad(
     Each window sends ``grad_out / count`` (``count`` = its real cells, as the forward
     divides) to each real cell; a cell sums what it receives in the order of
     :func:`max_pool_grad`, in ``x``'s dtype (float only). TF sums in another order: agreement within
-    :func:`pooling_ref.tolerance.avg_pool_grad_bound`.
+    :func:`pooling_ref.tolerance.avg_pool_grad_bound`. ``tf_kernel`` (as
+    :func:`max_pool_grad`): subnormal partial sums flushed (not float16), and XLA's unflushed
+    copy of ``grad_out`` where every window has one real cell and none overlap; ``None``:
+    IEEE.
     """
     op = "avg_pool_grad"
     x_cl, gout, g, fmt, method = _pool_args(op, x, grad_out, pool_size, strides, padding,
                                             data_format, method)
     if not is_float_dtype(x_cl.dtype):
         raise TypeError(f"{op}: x must have a floating dtype, got dtype {x_cl.dtype.name}")
+    r = tf_kernels.grad_rules(tf_kernels.check_tf_kernel(tf_kernel, op), "avg", x_cl.dtype,
+                              g.rank)
     fn = _avg_grad_loop if method == "loop" else _avg_grad_fast
-    return from_channels_last(fn(x_cl, gout, g), fmt)
+    return from_channels_last(fn(x_cl, gout, g, r), fmt)
 
 
 # ----------------------------------------------------------------------------- convolution

@@ -189,13 +189,15 @@ def pool(kind: str, x, pool_size, strides=None, padding="valid",
     return to_numpy(_call(layer, x, path))
 
 
-def global_pool(kind: str, x, data_format="channels_last", keepdims=False) -> np.ndarray:
+def global_pool(kind: str, x, data_format="channels_last", keepdims=False, *,
+                path: str = "eager") -> np.ndarray:
+    """Keras ``Global{kind}PoolingND`` called eagerly or under XLA (``path="xla"``)."""
     _, keras = require_tf()
     x = np.asarray(x)
     cls = getattr(keras.layers, f"Global{kind}Pooling{_rank(x)}D")
     dtype = _layer_dtype(x) if x.dtype.kind == "f" or x.dtype.name == "bfloat16" else None
     layer = cls(data_format=data_format, keepdims=keepdims, dtype=dtype)
-    return to_numpy(layer(x))
+    return to_numpy(_call(layer, x, path))
 
 
 def zero_pad(x, padding=1, data_format="channels_last") -> np.ndarray:

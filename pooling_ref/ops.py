@@ -165,7 +165,8 @@ del _r
 # ``conv{r}d_grad`` takes ``candidate(x, kernel, grad_out, **params)`` and returns
 # ``(grad_x, grad_kernel, grad_bias)``. Family ``<forward family>_grad``: the case generator
 # draws the forward op's case and a ``grad_out`` shaped like its result. Max pooling
-# gradients are compared bit for bit (TF's tie rule of the rank: ``gradients.max_pool_grad``);
+# gradients are compared bit for bit (the tie rule of ``tf_kernel`` for the rank:
+# ``gradients.max_pool_grad``; pooling gradients take ``tf_kernel`` like the forward ops);
 # average pooling and convolution gradients within the bounds derived in tolerance.py.
 
 GRAD_SUFFIX = "_grad"
@@ -189,11 +190,11 @@ def _register_gradients() -> None:
     for r in (1, 2, 3):
         register(OpSpec(f"max_pool{r}d_grad", "max_pool_grad", r, max_pool_grad, "bitwise",
                         "bitwise", _WINDOW, _WINDOW, positional=pool_arrays,
-                        output_names=("grad_x",), **common))
+                        output_names=("grad_x",), tf_kernel=True, **common))
     for r in (1, 2, 3):
         register(OpSpec(f"avg_pool{r}d_grad", "avg_pool_grad", r, avg_pool_grad, "bound",
                         "bound", _WINDOW, _WINDOW, positional=pool_arrays,
-                        output_names=("grad_x",), **common,
+                        output_names=("grad_x",), tf_kernel=True, **common,
                         bound=lambda a, p: tolerance.avg_pool_grad_bound(
                             a["x"], a["grad_out"], **p)))
     for r in (1, 2, 3):

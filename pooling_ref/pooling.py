@@ -320,10 +320,12 @@ def global_max_pool(
     follow ``tf.reduce_max``: NaN propagates, -inf stays -inf and, among equal maxima, the
     last in row-major order wins (``[-0., +0.] -> +0.``, ``[+0., -0.] -> -0.``; measured,
     TF 2.21). An empty spatial axis raises ``ValueError`` (TF: "Cannot compute the max of
-    an empty tensor").
+    an empty tensor"). ``tf_kernel`` (``None``: IEEE): subnormals read as zeros except over
+    a single cell; under ``"xla"`` NaN is ignored (a channel of only NaN gives -inf). No
+    path fixes the sign of a zero maximum (:func:`pooling_ref.tf_kernels.unspecified_global_max`).
     """
     a, axes = _global_prepare("global_max_pool", x, data_format, keepdims)
-    tf_kernels.check_tf_kernel(tf_kernel, "global_max_pool")   # one rule on every path
+    tf_kernel = tf_kernels.check_tf_kernel(tf_kernel, "global_max_pool")
     if any(a.shape[i] == 0 for i in axes):
         if a.size == 0 and any(a.shape[i] == 0 for i in range(a.ndim) if i not in axes):
             shape = [1 if i in axes else s for i, s in enumerate(a.shape)]
@@ -333,6 +335,7 @@ def global_max_pool(
             f"global_max_pool: x has an empty spatial axis, shape {a.shape!r}; the maximum "
             f"of an empty window is undefined"
         )
+    a = tf_kernels.global_max_input(a, math.prod(a.shape[i] for i in axes), tf_kernel)
     out = np.max(a, axis=axes, keepdims=True)
     if is_float_dtype(a.dtype):
         # np.max picks an arbitrary zero among +0/-0; TF keeps the last one (row-major).
@@ -362,18 +365,25 @@ def global_avg_pool(
     float64 for float64, divided by the count, then rounded once; the summation order
     differs from TF's (within the documented bound; bitwise for float16/bfloat16/float64 in
     practice). Integer inputs give float32, as Keras does. An empty spatial axis gives NaN.
+    ``tf_kernel`` (any path; ``None``: IEEE): subnormal inputs read as zeros, the sum
+    started from ``+0`` and a subnormal mean flushed, except over a single cell
+    (:data:`pooling_ref.tf_kernels.RULES`, measured alike on every TF path).
     """
     a, axes = _global_prepare("global_avg_pool", x, data_format, keepdims)
-    tf_kernels.check_tf_kernel(tf_kernel, "global_avg_pool")   # one rule on every path
+    tf_kernel = tf_kernels.check_tf_kernel(tf_kernel, "global_avg_pool")
     out_dtype = a.dtype if is_float_dtype(a.dtype) else np.dtype(np.float32)
     acc = np.float32 if is_float_dtype(a.dtype) and a.dtype.itemsize <= 4 else np.float64
     # Reduced axes moved last and made contiguous: the (pairwise) summation order, hence
     # the bits, do not depend on the memory layout of x.
     moved = np.moveaxis(a, axes, tuple(range(-len(axes), 0)))
     cells = math.prod(a.shape[i] for i in axes)
-    flat = np.ascontiguousarray(moved, dtype=acc).reshape(
-        *moved.shape[: a.ndim - len(axes)], cells)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        mean = flat.sum(axis=-1) / acc(flat.shape[-1])
-    mean = np.asarray(mean).astype(out_dtype)
+
+    def mean_of(m: np.ndarray, plus_zero: bool = False) -> np.ndarray:
+        flat = np.ascontiguousarray(m, dtype=acc).reshape(*m.shape[: a.ndim - len(axes)],
+                                                           cells)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            total = flat.sum(axis=-1) + (acc(0) if plus_zero else -acc(0))
+            return np.asarray(total / acc(cells)).astype(out_dtype)
+
+    mean = tf_kernels.global_avg_pool(moved, cells, tf_kernel, mean_of)
     return np.expand_dims(mean, axes) if keepdims else mean

@@ -25,10 +25,18 @@ written as zeros, the value of a window without a number). What a path does that
 clean rule (Eigen's 3D max pooling picks NaN and the sign of a zero maximum by SIMD packet)
 is not modelled: it is an entry of the known-differences registry.
 
-Gradients (``pooling_ref.gradients``, another module): ``tf_kernel`` should select the
-forward rules of the same path before choosing the cell that receives the gradient (a
-flushed subnormal ties with zero), via :func:`rules`; none of the measured gradient rules
-differs between the eager paths (TF_FACTS, "Gradients").
+Global pooling (Keras: ``reduce_max`` / ``reduce_mean``) has rows of :data:`RULES` too
+(``"global_max"``, ``"global_avg"``; measured with ``tools/measure_global_paths.py``):
+subnormals read as zeros except over a single cell, and under XLA a NaN ignored by the
+maximum. The sign of a zero global maximum (and whether an eager path flushes a subnormal
+one) is no rule: :func:`unspecified_global_max` leaves it to TF when a path is compared.
+
+Gradients (:func:`pooling_ref.max_pool_grad`, :func:`~pooling_ref.avg_pool_grad`) follow
+:data:`GRAD_RULES`, the gradient half of the same table: the tie rule, the order in which a
+cell adds overlapping windows, subnormal flushing and XLA's unflushed copy where windows do
+not overlap. The two eager paths have the same gradient rules (their 3D forwards differ on
+NaN: the gradient follows the path's own forward, registry ``eigen-max-pool3d-nan-by-packet``);
+XLA's differ (docs/gradients.md, "Kernel paths").
 """
 
 from __future__ import annotations
@@ -37,15 +45,15 @@ import json
 import os
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ._arrays import finfo, is_float_dtype
 from .geometry import WindowGeometry
 
-__all__ = ["PATHS", "RULES", "Rules", "check_tf_kernel", "detect_tf_kernel", "known_differences",
-           "registry_table", "rules"]
+__all__ = ["GRAD_RULES", "PATHS", "RULES", "GradRules", "Rules", "check_tf_kernel",
+           "detect_tf_kernel", "grad_rules", "known_differences", "registry_table", "rules"]
 
 #: Every valid ``tf_kernel``.
 PATHS = ("onednn", "eigen", "xla")
@@ -71,7 +79,10 @@ class Rules:
       (measured: 0 of 40..480 outputs differ from that rule, 12..104 from the other; XLA
       picks by shape, and some shapes fit neither: registry ``xla-avg-pool-division``);
     * ``copy_single``: pooling with one-cell windows and strides 1 is a copy of the input
-      (XLA elides that reduction: NaN, -0 and subnormals come through unchanged).
+      (XLA elides that reduction: NaN, -0 and subnormals come through unchanged); global
+      pooling: a reduction over one cell is a copy on every path;
+    * ``nan`` (global max pooling only): ``"propagate"`` (eager ``reduce_max``) or
+      ``"ignore"`` (XLA: NaN ignored, a channel of only NaN gives ``empty``).
     """
 
     flush: str = "full"
@@ -80,6 +91,7 @@ class Rules:
     skip_lowest: bool = False
     divide: str = "divide"
     copy_single: bool = False
+    nan: str = "ignore"
 
 
 _F16 = Rules(flush="none")
@@ -116,6 +128,78 @@ RULES: dict[tuple[str, str, str], dict[str, Rules]] = {
 }
 RULES[("xla", "max", "3d")] = RULES[("xla", "max", "nd")]
 RULES[("xla", "avg", "3d")] = RULES[("xla", "avg", "nd")]
+# Global average pooling (Keras: reduce_mean; every rank, every path alike, measured on both
+# eager paths and XLA): a reduction over one cell is a copy; otherwise subnormal inputs
+# are read as zeros, the sum starts from +0 (an all -0 input gives +0) and a subnormal
+# mean is written as zero. float16 is summed in float32, where its values are normal.
+for _path in PATHS:
+    RULES[(_path, "global_avg", "nd")] = RULES[(_path, "global_avg", "3d")] = {
+        "float16": Rules(flush="none", accumulate="float32", copy_single=True),
+        "float32": Rules(copy_single=True), "float64": Rules(copy_single=True),
+        "bfloat16": Rules(accumulate="float32", copy_single=True)}
+    # Global max pooling (reduce_max): read with subnormals as zeros (the eager paths keep
+    # some subnormals by SIMD packet, and no path fixes the sign of a zero maximum: registry
+    # global-max-zero-sign-and-subnormal-tail, see unspecified_global_max); NaN propagates
+    # eagerly and is ignored under XLA, where a channel of only NaN gives -inf.
+    nan = "ignore" if _path == "xla" else "propagate"
+    RULES[(_path, "global_max", "nd")] = RULES[(_path, "global_max", "3d")] = {
+        "float16": Rules(flush="none", empty="-inf", copy_single=True, nan=nan),
+        "float32": Rules(empty="-inf", copy_single=True, nan=nan),
+        "float64": Rules(empty="-inf", copy_single=True, nan=nan),
+        "bfloat16": Rules(empty="-inf", copy_single=True, nan=nan)}
+del _path, nan
+
+
+@dataclass(frozen=True)
+class GradRules:
+    """One path's rules for the gradient of max / average pooling (one rank class, dtype).
+
+    * ``ties`` (max only): which cells of a window receive its gradient — ``"first"`` (the
+      scan starts at the first real cell and moves on only to a strictly greater one),
+      ``"tf3d"`` (every cell with ``|x - max| < 1e-5``) or ``"xla"`` (the scan moves on
+      unless ``current >= next``: ties keep the first, a NaN attracts and loses it);
+    * ``order``: the order in which a cell adds what overlapping windows send it:
+      ``"row-major"`` output order, or ``"last-axis-outer"`` (TF's MaxPool3DGrad);
+    * ``flush``: subnormal ``x`` compared as zeros, and every partial sum of a cell (the
+      first term added to ``+0`` too) written as zero when subnormal;
+    * ``copy``: XLA adds nothing where its graph simplifies to a copy (max: a single
+      ``grad_out`` element; average: windows of one real cell that do not overlap): each
+      cell is the
+      ``grad_out`` value it receives, unflushed, ``-0`` kept (``+0`` where it receives none).
+    """
+
+    ties: str = "first"
+    order: str = "row-major"
+    flush: bool = True
+    copy: bool = False
+
+
+_EAGER_3D = GradRules(ties="tf3d", order="last-axis-outer")
+#: ``(path, op, rank class) -> {dtype name: GradRules}`` for ``max_pool_grad`` /
+#: ``avg_pool_grad`` (measured, TF 2.21 CPU: ``tools/measure_gradient_paths.py``,
+#: docs/gradients.md "Kernel paths"). Dtypes not listed use the float32 rules, except that
+#: float16 never flushes (on any path). ``None`` (the specification): TF's eager ties and
+#: order, IEEE subnormals.
+GRAD_RULES: dict[tuple[str | None, str, str], dict[str, GradRules]] = {
+    (None, "max", "nd"): {"float32": GradRules(flush=False)},
+    (None, "max", "3d"): {"float32": GradRules(ties="tf3d", order="last-axis-outer",
+                                               flush=False)},
+    ("onednn", "max", "nd"): {"float32": GradRules()},
+    ("onednn", "max", "3d"): {"float32": _EAGER_3D},
+    ("xla", "max", "nd"): {"float32": GradRules(ties="xla", copy=True),
+                           "bfloat16": GradRules(ties="xla")},
+    ("onednn", "avg", "nd"): {"float32": GradRules()},
+    ("xla", "avg", "nd"): {"float32": GradRules(copy=True)},
+}
+GRAD_RULES[(None, "avg", "nd")] = GRAD_RULES[(None, "max", "nd")]
+GRAD_RULES[(None, "avg", "3d")] = GRAD_RULES[(None, "max", "3d")]
+GRAD_RULES[("eigen", "max", "nd")] = GRAD_RULES[("onednn", "max", "nd")]
+GRAD_RULES[("eigen", "max", "3d")] = GRAD_RULES[("onednn", "max", "3d")]
+GRAD_RULES[("xla", "max", "3d")] = GRAD_RULES[("xla", "max", "nd")]
+GRAD_RULES[("onednn", "avg", "3d")] = {"float32": _EAGER_3D}
+GRAD_RULES[("eigen", "avg", "nd")] = GRAD_RULES[("onednn", "avg", "nd")]
+GRAD_RULES[("eigen", "avg", "3d")] = GRAD_RULES[("onednn", "avg", "3d")]
+GRAD_RULES[("xla", "avg", "3d")] = GRAD_RULES[("xla", "avg", "nd")]
 
 
 def check_tf_kernel(tf_kernel: object, op: str) -> str | None:
@@ -141,6 +225,21 @@ def rules(tf_kernel: str, op: str, dtype: np.dtype, rank: int) -> Rules:
     """
     table = RULES[(tf_kernel, op, "3d" if rank == 3 else "nd")]
     return table.get(np.dtype(dtype).name, _F16)
+
+
+def grad_rules(tf_kernel: str | None, op: str, dtype: np.dtype, rank: int) -> GradRules:
+    """The :class:`GradRules` of ``op``'s gradient (``"max"`` / ``"avg"``) on ``tf_kernel``
+    (``None``: the specification).
+
+    >>> grad_rules("xla", "max", np.dtype(np.float32), 3).ties
+    'xla'
+    >>> grad_rules("eigen", "max", np.dtype(np.float16), 2).flush
+    False
+    """
+    table = GRAD_RULES[(tf_kernel, op, "3d" if rank == 3 else "nd")]
+    name = np.dtype(dtype).name
+    r = table.get(name, table["float32"])
+    return replace(r, flush=False) if name == "float16" else r
 
 
 # ----------------------------------------------------------------------------- registry
@@ -305,6 +404,61 @@ def max_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str
         empty = -np.inf if r.empty == "-inf" else -finfo(x_cl.dtype).max
         out = np.where(has_number == 0, np.array(empty, x_cl.dtype), out).astype(out.dtype)
     return out
+
+
+def global_max_input(a: np.ndarray, cells: int, tf_kernel: str | None) -> np.ndarray:
+    """The input global max pooling reduces (with its NaN rule) under ``tf_kernel``: ``a``
+    itself for the specification and single cells; subnormals read as zeros; NaN read as
+    -inf where the path ignores it (so a channel of only NaN gives -inf)."""
+    if tf_kernel is None or not is_float_dtype(a.dtype):
+        return a
+    r = rules(tf_kernel, "global_max", a.dtype, 1)
+    if r.copy_single and cells == 1:
+        return a
+    xin = daz(a) if r.flush != "none" else a
+    if r.nan == "ignore" and np.isnan(xin).any():
+        xin = np.where(np.isnan(xin), np.array(-np.inf, a.dtype), xin).astype(a.dtype)
+    return xin
+
+
+def unspecified_global_max(got: object, expected: np.ndarray, tf_kernel: str | None
+                           ) -> np.ndarray:
+    """``expected`` (global max pooling under ``tf_kernel``) with the cells TF leaves
+    unspecified taken from ``got``: the sign of a zero maximum (it follows the vectorised
+    reduction order), and a zero maximum that TF returns as a subnormal cell (eagerly, cells
+    outside a full SIMD packet are not flushed; XLA bfloat16 next to a NaN). Registry
+    ``global-max-zero-sign-and-subnormal-tail``; never for ``tf_kernel=None``, nor for any
+    other op.
+
+    >>> e = np.float32([0.0, 1.0])
+    >>> unspecified_global_max(np.float32([-0.0, 1.0]), e, "onednn").tolist()
+    [-0.0, 1.0]
+    >>> unspecified_global_max(np.float32([-0.0, 1.0]), e, None).tolist()
+    [0.0, 1.0]
+    """
+    g = np.asarray(got)
+    if tf_kernel is None or g.shape != expected.shape or g.dtype != expected.dtype \
+            or not is_float_dtype(expected.dtype):
+        return expected
+    with np.errstate(invalid="ignore"):
+        free = (expected == 0) & (np.abs(g) < finfo(g.dtype).tiny)
+    return np.where(free, g, expected).astype(expected.dtype)
+
+
+def global_avg_pool(moved: np.ndarray, cells: int, tf_kernel: str | None,
+                    mean: Callable) -> np.ndarray:
+    """Global average pooling under ``tf_kernel``'s rules. ``moved``: the input with the
+    reduced axes last (``cells`` of them in all); ``mean(a, plus_zero)``: the
+    specification's mean of ``a`` (same layout) over those axes, rounded to the output dtype
+    (``plus_zero``: the sum started from ``+0``)."""
+    if tf_kernel is None or not is_float_dtype(moved.dtype):
+        return mean(moved)
+    r = rules(tf_kernel, "global_avg", moved.dtype, 1)
+    if r.copy_single and cells == 1:                   # x / 1: the input, unflushed
+        return mean(moved)
+    xin = daz(moved) if r.flush != "none" else moved
+    out = mean(xin, plus_zero=True)
+    return daz(out) if r.flush == "full" else out
 
 
 def avg_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str | None
