@@ -55,13 +55,14 @@ array([-0.0000000e+00, -3.4028235e+38], dtype=float32)
 from __future__ import annotations
 
 import functools
+import math
 import os
 
 import numpy as np
 
 from .geometry import CELL_HI, CELL_LO, TAP_HI, TAP_LO, WindowGeometry
 
-__all__ = ["AVAILABLE", "DISABLE_ENV", "INSTALL_HINT", "pool"]
+__all__ = ["AVAILABLE", "DISABLE_ENV", "INSTALL_HINT", "global_pool", "pool"]
 
 #: Environment variable that hides Numba from pooling_ref (read once, at import).
 DISABLE_ENV = "POOLING_REF_DISABLE_NUMBA"
@@ -94,8 +95,6 @@ _numba = _import_numba()
 AVAILABLE = _numba is not None
 
 if AVAILABLE:
-    import math
-
     from numba import njit, types, uint64
     from numba.extending import overload
 
@@ -225,6 +224,109 @@ if AVAILABLE:
 
     _KERNELS = {mode: _kernel(mode) for mode in (_MAX, _SUM, _SUM_F16)}
 
+    # ------------------------------------------------------------------ global pooling
+
+    @njit(cache=True, nogil=True)
+    def _global_max_rows(x, out, shape, job_lo, job_hi):
+        """``out[n, c]`` = TF's ``reduce_max`` of ``x[n, :, c]`` (flat ``x`` of ``shape =
+        (N, K, C)``) for ``job_lo <= n < job_hi``: the cells in order, a cell replaces the
+        running value when it is ``>=`` it (the last of equal maxima wins), and the result
+        is NaN if any cell is NaN. Unsigned indices and two halves of a buffer, as in the
+        pooling kernel."""
+        nk, unc = uint64(shape[1]), uint64(shape[2])
+        acc = np.empty(2 * unc, x.dtype)
+        nan = np.empty(unc, np.uint8)
+        for n in range(job_lo, job_hi):
+            base = uint64(n) * nk * unc
+            for c in range(unc):
+                v = x[base + c]
+                acc[c] = v
+                nan[c] = v != v
+            src = uint64(0)
+            for k in range(uint64(1), nk):
+                dst = unc - src
+                xi = base + k * unc
+                for c in range(unc):
+                    a, v = acc[src + c], x[xi + c]
+                    acc[dst + c] = v if v >= a else a
+                    nan[c] |= v != v
+                src = dst
+            for c in range(unc):
+                out[uint64(n) * unc + c] = np.nan if nan[c] else acc[src + c]
+
+    @njit(cache=True, nogil=True)
+    def _pairwise_leaf(x, base, step, cnt, out):
+        """``out[c]`` = NumPy's sum of ``cnt <= 128`` cells ``x[base + i*step + c]``: fewer
+        than 8 in order; else 8 running sums, combined ``((r0+r1)+(r2+r3))+((r4+r5)+
+        (r6+r7))``, then the remaining cells in order."""
+        unc, eight, one = uint64(out.shape[0]), uint64(8), uint64(1)
+        if cnt < eight:
+            for c in range(unc):
+                out[c] = 0
+            for i in range(cnt):
+                xi = base + i * step
+                for c in range(unc):
+                    out[c] = out[c] + x[xi + c]
+            return
+        r = np.empty(eight * unc, out.dtype)
+        for j in range(eight):
+            for c in range(unc):
+                r[j * unc + c] = x[base + j * step + c]
+        i = eight
+        while i < cnt - cnt % eight:
+            for j in range(eight):
+                xi = base + (i + j) * step
+                for c in range(unc):
+                    r[j * unc + c] = r[j * unc + c] + x[xi + c]
+            i += eight
+        for c in range(unc):
+            out[c] = ((r[c] + r[unc + c]) + (r[2 * unc + c] + r[3 * unc + c])) + (
+                (r[4 * unc + c] + r[5 * unc + c]) + (r[6 * unc + c] + r[7 * unc + c]))
+        while i < cnt:
+            xi = base + i * step
+            for c in range(unc):
+                out[c] = out[c] + x[xi + c]
+            i += one
+
+    @njit(cache=True, nogil=True)
+    def _global_sum_rows(x, out, shape, job_lo, job_hi):
+        """``out[n, c]`` = ``np.sum(x[n, :, c])`` bit for bit (flat ``x`` of ``shape = (N,
+        K, C)``): ``+0`` plus NumPy's pairwise sum of the K cells, in ``x``'s dtype —
+        blocks of at most 128 cells (:func:`_pairwise_leaf`); a longer range is split in
+        two, the first part ``cnt // 2`` rounded down to a multiple of 8, and the sums of
+        the parts added. The recursion runs on explicit stacks (Numba's on-disk cache
+        cannot hold a recursive function: loading one crashed)."""
+        unc, two, eight = uint64(shape[2]), uint64(2), uint64(8)
+        lo, size, stage = (np.empty(130, np.uint64), np.empty(130, np.uint64),
+                           np.empty(130, np.uint8))
+        sums = np.empty((130, unc), out.dtype)    # finished parts, innermost last
+        for n in range(job_lo, job_hi):
+            base = uint64(n) * uint64(shape[1]) * unc
+            sp, vp = 1, 0
+            lo[0], size[0], stage[0] = 0, shape[1], 0
+            while sp > 0:
+                t = sp - 1
+                m = size[t]
+                half = m // two - (m // two) % eight
+                if m <= 128:
+                    _pairwise_leaf(x, base + lo[t] * unc, unc, m, sums[vp])
+                    vp += 1
+                    sp -= 1
+                elif stage[t] < 2:                # push the first, then the second part
+                    stage[t] += 1
+                    first = stage[t] == 1
+                    lo[sp] = lo[t] if first else lo[t] + half
+                    size[sp] = half if first else m - half
+                    stage[sp] = 0
+                    sp += 1
+                else:                             # both parts done: first + second
+                    vp -= 1
+                    for c in range(unc):
+                        sums[vp - 1, c] = sums[vp - 1, c] + sums[vp, c]
+                    sp -= 1
+            for c in range(unc):
+                out[uint64(n) * unc + c] = 0.0 + sums[0, c]
+
 
 def _launch(kernel, args: tuple, jobs: int, nbytes: int) -> None:
     """``kernel(*args, lo, hi)`` for the jobs ``0 <= job < jobs``, split into contiguous
@@ -295,3 +397,39 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, op: str) -> np.ndarray:
     if channels_first:
         return np.moveaxis(out.reshape(n, c, *g.out_spatial), 1, -1)
     return out.reshape(n, *g.out_spatial, c)
+
+
+def global_pool(a: np.ndarray, axes: tuple[int, ...], op: str,
+                dtype: np.dtype | None = None) -> np.ndarray | None:
+    """``op="max"``: TF's ``reduce_max`` over the spatial ``axes`` of ``a`` (NaN
+    propagates, the last of equal maxima wins), in ``a``'s dtype; ``op="sum"``: the sum
+    over them as ``np.sum`` of the cells in row-major order, converted to ``dtype``,
+    computes it (pairwise), in ``dtype``. Keeps the reduced axes (size 1). Bit for bit the
+    NumPy specification of :func:`pooling_ref.global_max_pool` /
+    :func:`pooling_ref.global_avg_pool`.
+
+    Returns ``None`` (the caller runs the NumPy specification) unless ``a`` is contiguous
+    channels_last with at least :data:`CHANNELS_INNER_MIN` channels: the kernels vectorise
+    over channels, and with the cells of a channel contiguous (channels_first) one scalar
+    chain per channel was measured slower than NumPy (which reduces a contiguous row
+    natively)."""
+    lead = [i for i in range(a.ndim) if i not in axes]            # batch, channels
+    n, c = a.shape[lead[0]], a.shape[lead[1]]
+    if lead[1] != a.ndim - 1 or not a.flags.c_contiguous or c < CHANNELS_INNER_MIN:
+        return None
+    cells = math.prod(a.shape[i] for i in axes)
+    x3 = a.reshape(n, cells, c)
+    if op == "max" and a.dtype.name in ("float16", "bfloat16"):
+        dtype = np.float32                   # exact: a maximum is one of the inputs
+    x3 = x3.astype(dtype or a.dtype, copy=False)
+    out = np.empty(x3.shape[::2], x3.dtype)
+    if out.size and cells:
+        kernel = _global_max_rows if op == "max" else _global_sum_rows
+        _launch(kernel, (x3.reshape(-1), out.reshape(-1), np.array(x3.shape, np.int64)),
+                x3.shape[0], x3.nbytes)
+    elif out.size:
+        out.fill(0)
+    out = out.astype(a.dtype, copy=False) if op == "max" else out
+    shape = [1] * a.ndim
+    shape[lead[0]], shape[lead[1]] = n, c
+    return out.reshape(shape)

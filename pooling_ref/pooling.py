@@ -306,9 +306,19 @@ def _global_prepare(op, x, data_format, keepdims):
     return a, axes
 
 
+def _compiled_global(method: str, a: np.ndarray, axes, op: str, dtype=None):
+    """The compiled global reduction, or ``None``: not asked for, or not faster for this
+    layout (:func:`pooling_ref._compiled.global_pool`)."""
+    if method != "compiled":
+        return None
+    from . import _compiled
+
+    return _compiled.global_pool(a, axes, op, dtype)
+
+
 def global_max_pool(
     x: object, data_format: str = "channels_last", keepdims: bool = False, *,
-    tf_kernel: str | None = "onednn",
+    tf_kernel: str | None = "onednn", method: str = "auto",
 ) -> np.ndarray:
     """Keras ``GlobalMaxPooling1D/2D/3D``: the maximum over all spatial axes.
 
@@ -320,9 +330,12 @@ def global_max_pool(
     follow ``tf.reduce_max``: NaN propagates, -inf stays -inf and, among equal maxima, the
     last in row-major order wins (``[-0., +0.] -> +0.``, ``[+0., -0.] -> -0.``; measured,
     TF 2.21). An empty spatial axis raises ``ValueError`` (TF: "Cannot compute the max of
-    an empty tensor").
+    an empty tensor"). ``method``: ``"compiled"`` (Numba,
+    :func:`pooling_ref._compiled.global_pool`, where it is faster) or any NumPy method name
+    (one NumPy implementation); ``"auto"``: ``"compiled"`` with Numba. All bitwise equal.
     """
     a, axes = _global_prepare("global_max_pool", x, data_format, keepdims)
+    method = check_method(method, "global_max_pool", compiled=True)
     tf_kernels.check_tf_kernel(tf_kernel, "global_max_pool")   # one rule on every path
     if any(a.shape[i] == 0 for i in axes):
         if a.size == 0 and any(a.shape[i] == 0 for i in range(a.ndim) if i not in axes):
@@ -333,6 +346,9 @@ def global_max_pool(
             f"global_max_pool: x has an empty spatial axis, shape {a.shape!r}; the maximum "
             f"of an empty window is undefined"
         )
+    out = _compiled_global(method, a, axes, "max")
+    if out is not None:
+        return out if keepdims else np.squeeze(out, axis=axes)
     out = np.max(a, axis=axes, keepdims=True)
     if is_float_dtype(a.dtype):
         # np.max picks an arbitrary zero among +0/-0; TF keeps the last one (row-major).
@@ -349,7 +365,7 @@ def global_max_pool(
 
 def global_avg_pool(
     x: object, data_format: str = "channels_last", keepdims: bool = False, *,
-    tf_kernel: str | None = "onednn",
+    tf_kernel: str | None = "onednn", method: str = "auto",
 ) -> np.ndarray:
     """Keras ``GlobalAveragePooling1D/2D/3D``: the mean over all spatial axes.
 
@@ -362,18 +378,25 @@ def global_avg_pool(
     float64 for float64, divided by the count, then rounded once; the summation order
     differs from TF's (within the documented bound; bitwise for float16/bfloat16/float64 in
     practice). Integer inputs give float32, as Keras does. An empty spatial axis gives NaN.
+    ``method`` as for :func:`global_max_pool` (the compiled sum is NumPy's pairwise sum).
     """
     a, axes = _global_prepare("global_avg_pool", x, data_format, keepdims)
+    method = check_method(method, "global_avg_pool", compiled=True)
     tf_kernels.check_tf_kernel(tf_kernel, "global_avg_pool")   # one rule on every path
     out_dtype = a.dtype if is_float_dtype(a.dtype) else np.dtype(np.float32)
     acc = np.float32 if is_float_dtype(a.dtype) and a.dtype.itemsize <= 4 else np.float64
     # Reduced axes moved last and made contiguous: the (pairwise) summation order, hence
     # the bits, do not depend on the memory layout of x.
-    moved = np.moveaxis(a, axes, tuple(range(-len(axes), 0)))
     cells = math.prod(a.shape[i] for i in axes)
-    flat = np.ascontiguousarray(moved, dtype=acc).reshape(
-        *moved.shape[: a.ndim - len(axes)], cells)
+    total = _compiled_global(method, a, axes, "sum", np.dtype(acc))
+    if total is not None:
+        total = np.squeeze(total, axis=axes)
+    else:
+        moved = np.moveaxis(a, axes, tuple(range(-len(axes), 0)))
+        flat = np.ascontiguousarray(moved, dtype=acc).reshape(
+            *moved.shape[: a.ndim - len(axes)], cells)
+        total = flat.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        mean = flat.sum(axis=-1) / acc(flat.shape[-1])
+        mean = total / acc(cells)
     mean = np.asarray(mean).astype(out_dtype)
     return np.expand_dims(mean, axes) if keepdims else mean
