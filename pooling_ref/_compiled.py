@@ -62,7 +62,7 @@ import numpy as np
 
 from .geometry import CELL_HI, CELL_LO, TAP_HI, TAP_LO, WindowGeometry
 
-__all__ = ["AVAILABLE", "DISABLE_ENV", "INSTALL_HINT", "global_pool", "pool"]
+__all__ = ["AVAILABLE", "DISABLE_ENV", "INSTALL_HINT", "global_pool", "pool", "pool_grad"]
 
 #: Environment variable that hides Numba from pooling_ref (read once, at import).
 DISABLE_ENV = "POOLING_REF_DISABLE_NUMBA"
@@ -74,6 +74,11 @@ CHANNELS_INNER_MIN = 8
 PART_BYTES = 4 << 20
 
 _MAX, _SUM, _SUM_F16 = 0, 1, 2
+_G_FIRST, _G_ALL, _G_SPLIT, _G_TF3D, _G_AVG = range(5)
+#: Gradient rules: the ``ties=`` rules of :func:`pooling_ref.max_pool_grad` ("tf3d": TF's 3D
+#: ``|x - max| < 1e-5``) and the average pooling gradient.
+_GRAD_RULES = {"first": _G_FIRST, "all": _G_ALL, "split": _G_SPLIT, "tf3d": _G_TF3D,
+               "avg": _G_AVG}
 
 
 #: Whether ``POOLING_REF_DISABLE_NUMBA`` hid Numba (any value but "" and "0"; read once).
@@ -223,6 +228,106 @@ if AVAILABLE:
         return _pool_rows
 
     _KERNELS = {mode: _kernel(mode) for mode in (_MAX, _SUM, _SUM_F16)}
+
+    # ------------------------------------------------------------------ gradients
+
+    def _grad_kernel(rule):
+        """The pooling-gradient kernel for one ``rule`` (:data:`_GRAD_RULES`; a compile-time
+        constant of the closure, cached per rule)."""
+
+        @njit(cache=True, nogil=True, error_model="numpy")   # x / 0: inf, as NumPy
+        def _grad_items(x, gout, grad, shape, taps_d, taps_h, taps_w, init, tol,
+                        last_axis_outer, job_lo, job_hi):
+            """Batch items ``job_lo <= b < job_hi`` of the gradient: ``grad`` (flat, like
+            ``x``, shape ``(N, D, H, W, C)``, all ``+0``) receives what every output position
+            sends its window's cells, positions in row-major order (3D: the last spatial
+            axis outermost), as the loop specification does. Only chosen cells are added
+            to: the loop adds ``+0`` to the others, which never changes a sum started at
+            ``+0`` (such a sum is never ``-0``)."""
+            nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
+            d_in, h_in, w_in, nc = shape
+            unc = uint64(nc)
+            best = np.empty(nc, x.dtype)
+            pick = np.empty(nc, np.uint64)
+            share = np.empty(nc, x.dtype)
+            count = np.empty(nc, x.dtype)        # chosen / real cells, in the dtype
+            for b in range(job_lo, job_hi):
+                for p in range(nd * nh * nw):
+                    if last_axis_outer:
+                        ow, oh, od = p // (nd * nh), (p // nd) % nh, p % nd
+                    else:
+                        od, oh, ow = p // (nh * nw), (p // nw) % nh, p % nw
+                    go = uint64((((b * nd + od) * nh + oh) * nw + ow) * nc)
+                    d_lo, d_hi = taps_d[od, CELL_LO], taps_d[od, CELL_HI]
+                    h_lo, h_hi = taps_h[oh, CELL_LO], taps_h[oh, CELL_HI]
+                    w_lo, w_hi = taps_w[ow, CELL_LO], taps_w[ow, CELL_HI]
+                    first = True
+                    if rule == _G_AVG:
+                        count[0] = (d_hi - d_lo) * (h_hi - h_lo) * (w_hi - w_lo)
+                        for c in range(unc):
+                            share[c] = gout[go + c] / count[0]
+                    elif rule != _G_FIRST:
+                        for c in range(unc):
+                            best[c] = init
+                            count[c] = 0
+                    # pass 1 (max rules): the window's maximum / first maximum
+                    for i_d in range(d_lo, d_hi if rule != _G_AVG else d_lo):
+                        for i_h in range(h_lo, h_hi):
+                            row = ((b * d_in + i_d) * h_in + i_h) * w_in
+                            for i_w in range(w_lo, w_hi):
+                                xi = uint64((row + i_w) * nc)
+                                if rule == _G_FIRST:
+                                    if first:
+                                        for c in range(unc):
+                                            best[c] = x[xi + c]
+                                            pick[c] = xi
+                                        first = False
+                                    else:
+                                        for c in range(unc):
+                                            if x[xi + c] > best[c]:
+                                                best[c] = x[xi + c]
+                                                pick[c] = xi
+                                else:
+                                    for c in range(unc):
+                                        best[c] = max(best[c], x[xi + c])
+                    if rule == _G_FIRST:
+                        for c in range(unc):
+                            grad[pick[c] + c] += gout[go + c]
+                        continue
+                    if rule == _G_SPLIT:        # pass 2: how many cells share it
+                        for i_d in range(d_lo, d_hi):
+                            for i_h in range(h_lo, h_hi):
+                                row = ((b * d_in + i_d) * h_in + i_h) * w_in
+                                for i_w in range(w_lo, w_hi):
+                                    xi = uint64((row + i_w) * nc)
+                                    for c in range(unc):
+                                        if x[xi + c] == best[c]:
+                                            count[c] += 1
+                        for c in range(unc):
+                            share[c] = gout[go + c] / count[c]
+                    elif rule != _G_AVG:
+                        for c in range(unc):
+                            share[c] = gout[go + c]
+                    # last pass: send the share to the chosen (average: every real) cells
+                    for i_d in range(d_lo, d_hi):
+                        for i_h in range(h_lo, h_hi):
+                            row = ((b * d_in + i_d) * h_in + i_h) * w_in
+                            for i_w in range(w_lo, w_hi):
+                                xi = uint64((row + i_w) * nc)
+                                for c in range(unc):
+                                    v = x[xi + c]
+                                    if rule == _G_AVG:
+                                        chosen = True
+                                    elif rule == _G_TF3D:
+                                        chosen = abs(v - best[c]) < tol
+                                    else:
+                                        chosen = v == best[c]
+                                    if chosen:
+                                        grad[xi + c] += share[c]
+
+        return _grad_items
+
+    _GRAD_KERNELS = {rule: _grad_kernel(rule) for rule in _GRAD_RULES.values()}
 
     # ------------------------------------------------------------------ global pooling
 
@@ -433,3 +538,29 @@ def global_pool(a: np.ndarray, axes: tuple[int, ...], op: str,
     shape = [1] * a.ndim
     shape[lead[0]], shape[lead[1]] = n, c
     return out.reshape(shape)
+
+
+def pool_grad(x_cl: np.ndarray, gout: np.ndarray, g: WindowGeometry, rule: str,
+              tolerance: float = 0.0) -> np.ndarray | None:
+    """The gradient of max pooling (``rule`` = a ``ties`` rule, or ``"tf3d"`` with its
+    ``tolerance``) or average pooling (``rule="avg"``) for channels_last ``x_cl`` and
+    upstream ``gout``, bit for bit the ``"loop"`` method of :mod:`pooling_ref.gradients`.
+    ``None`` for float16/bfloat16 (Numba has no half types; the caller runs NumPy)."""
+    from .pooling import lowest
+
+    if x_cl.dtype.name in ("float16", "bfloat16"):
+        return None
+    if rule == "tf3d" and x_cl.dtype.kind in "iu":
+        rule = "all"                          # integers: "equal" is equality
+    x = np.ascontiguousarray(x_cl)
+    gout = np.ascontiguousarray(gout)
+    g3 = _rank3(g)
+    grad = np.zeros(x.shape, x.dtype)
+    if x.size and gout.size:
+        init = lowest(x.dtype) if rule != "avg" else x.dtype.type(0)
+        tol = x.dtype.type(tolerance) if x.dtype.kind == "f" else x.dtype.type(0)
+        shape = np.array((*g3.in_spatial, x.shape[-1]), np.int64)
+        args = (x.reshape(-1), gout.reshape(-1), grad.reshape(-1), shape, *g3.taps, init,
+                tol, g.rank == 3)
+        _launch(_GRAD_KERNELS[_GRAD_RULES[rule]], args, x.shape[0], x.nbytes + gout.nbytes)
+    return grad

@@ -31,9 +31,12 @@ of the window (``count`` excludes "same" padding).
 
 Methods: ``"loop"`` is the specification (one output position at a time, the windows of
 the forward definition); ``"fast"`` is vectorised over all windows (one strided view per
-window cell). For max and average pooling ``"fast"`` equals ``"loop"`` bit for bit (window
-cells are visited in the order that adds, at each input cell, in the loop's order);
-for convolution they agree within :func:`pooling_ref.tolerance.conv_grad_bounds`.
+window cell); ``"compiled"`` (pooling only) is the loop compiled with Numba
+(:func:`pooling_ref._compiled.pool_grad`; float16/bfloat16 run ``"fast"``), and
+``"auto"`` picks it where Numba is installed, else ``"fast"``. For max and average
+pooling ``"fast"`` and ``"compiled"`` equal ``"loop"`` bit for bit (window cells are
+visited in the order that adds, at each input cell, in the loop's order); for
+convolution ``"fast"`` and ``"loop"`` agree within :func:`pooling_ref.tolerance.conv_grad_bounds`.
 """
 
 from __future__ import annotations
@@ -44,7 +47,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._arrays import as_input, from_channels_last, is_float_dtype, to_channels_last
+from ._arrays import (
+    as_input,
+    check_method,
+    from_channels_last,
+    is_float_dtype,
+    to_channels_last,
+)
 from .conv import _prepare as _conv_prepare
 from .conv import _real_taps
 from .geometry import WindowGeometry
@@ -64,7 +73,7 @@ TIES = ("first", "all", "split")
 _TF_TIES = {1: "first", 2: "first", 3: "tf3d"}
 #: TF's MaxPool3DGrad: a cell is "the maximum" when ``|x - max| < 1e-5`` (in x's dtype).
 _TF3D_TOLERANCE = 1e-5
-_METHODS = ("auto", "loop", "fast")
+_METHODS = ("auto", "loop", "fast", "compiled")
 #: Order in which a cell adds what overlapping windows send it, per spatial rank: output
 #: positions sorted by this key (measured, TF 2.21 CPU: MaxPoolGrad row-major; MaxPool3DGrad
 #: loops with the last spatial axis outermost). Matters only for the last bit of sums of 3+.
@@ -88,10 +97,14 @@ def _offsets(g: WindowGeometry) -> list[tuple[int, tuple[int, ...]]]:
 # ----------------------------------------------------------------------------- arguments
 
 
-def _method(method: object, op: str) -> str:
+def _method(method: object, op: str, *, compiled: bool = False) -> str:
+    """``compiled``: whether ``op`` has a Numba kernel (then ``"auto"`` is ``"compiled"``
+    where Numba is usable, see :func:`pooling_ref._arrays.check_method`)."""
     if not isinstance(method, str) or method not in _METHODS:
         raise ValueError(f"{op}: method must be one of {_METHODS}, got {method!r}")
-    return "fast" if method == "auto" else method
+    if method in ("auto", "compiled"):
+        return check_method(method, op, compiled=compiled)
+    return method
 
 
 def _grad_out(grad_out: object, expected_cl: tuple[int, ...], dtype: np.dtype, fmt: str,
@@ -114,7 +127,7 @@ def _grad_out(grad_out: object, expected_cl: tuple[int, ...], dtype: np.dtype, f
 
 def _pool_args(op, x, grad_out, pool_size, strides, padding, data_format, method):
     x_cl, g, fmt, _ = _pool_prepare(op, x, pool_size, strides, padding, data_format, "loop")
-    method = _method(method, op)
+    method = _method(method, op, compiled=True)
     out_shape = (x_cl.shape[0], *g.out_spatial, x_cl.shape[-1])
     return x_cl, _grad_out(grad_out, out_shape, x_cl.dtype, fmt, op), g, fmt, method
 
@@ -234,6 +247,15 @@ def _max_grad_fast(x_cl, gout, g, ties):
     return _scatter(x_cl, g, lambda _, offset: np.where(chosen(offset), share, zero))
 
 
+def _max_grad_compiled(x_cl, gout, g, ties):
+    """The loop compiled with Numba (:func:`pooling_ref._compiled.pool_grad`)."""
+    from . import _compiled
+
+    rule, tol = ("tf3d", _TF3D_TOLERANCE) if ties == "tf3d" else (ties, 0.0)
+    grad = _compiled.pool_grad(x_cl, gout, g, rule, tol)
+    return _max_grad_fast(x_cl, gout, g, ties) if grad is None else grad
+
+
 def _scatter(x_cl: np.ndarray, g: WindowGeometry, sends) -> np.ndarray:
     """Sum, per input cell, ``sends(i, offset)`` (what every window sends to its cell ``i``
     at ``offset``, shaped like the output) in the loop's order; the real region."""
@@ -269,7 +291,8 @@ def max_pool_grad(
     ``x``. ``ties``: ``"first"``, ``"all"`` (every cell equal to the maximum), ``"split"``
     (those share it equally) or ``None``: TensorFlow's rule for the rank — ``"first"`` for
     1D/2D, for 3D ``"all"`` with ``|x - max| < 1e-5`` as "equal" (module docstring).
-    ``method``: ``"loop"``, ``"fast"`` or ``"auto"`` (``"fast"``); bitwise identical.
+    ``method``: ``"loop"``, ``"fast"``, ``"compiled"`` or ``"auto"`` (``"compiled"`` with
+    Numba, else ``"fast"``); bitwise identical.
     """
     op = "max_pool_grad"
     x_cl, gout, g, fmt, method = _pool_args(op, x, grad_out, pool_size, strides, padding,
@@ -280,8 +303,8 @@ def max_pool_grad(
         raise ValueError(f"{op}: ties must be None or one of {TIES}, got {ties!r}")
     if ties == "split" and not is_float_dtype(x_cl.dtype):
         raise TypeError(f"{op}: ties='split' needs a floating dtype, got {x_cl.dtype.name}")
-    fn = _max_grad_loop if method == "loop" else _max_grad_fast
-    return from_channels_last(fn(x_cl, gout, g, ties), fmt)
+    fn = {"loop": _max_grad_loop, "fast": _max_grad_fast, "compiled": _max_grad_compiled}
+    return from_channels_last(fn[method](x_cl, gout, g, ties), fmt)
 
 
 # ----------------------------------------------------------------------------- average pooling
@@ -304,6 +327,14 @@ def _avg_grad_fast(x_cl, gout, g):
     real = _real_mask(g)
     zero = x_cl.dtype.type(0)
     return _scatter(x_cl, g, lambda _, offset: np.where(shifted(real, offset, g), share, zero))
+
+
+def _avg_grad_compiled(x_cl, gout, g):
+    """The loop compiled with Numba (:func:`pooling_ref._compiled.pool_grad`)."""
+    from . import _compiled
+
+    grad = _compiled.pool_grad(x_cl, gout, g, "avg")
+    return _avg_grad_fast(x_cl, gout, g) if grad is None else grad
 
 
 def avg_pool_grad(
@@ -335,8 +366,8 @@ def avg_pool_grad(
                                             data_format, method)
     if not is_float_dtype(x_cl.dtype):
         raise TypeError(f"{op}: x must have a floating dtype, got dtype {x_cl.dtype.name}")
-    fn = _avg_grad_loop if method == "loop" else _avg_grad_fast
-    return from_channels_last(fn(x_cl, gout, g), fmt)
+    fn = {"loop": _avg_grad_loop, "fast": _avg_grad_fast, "compiled": _avg_grad_compiled}
+    return from_channels_last(fn[method](x_cl, gout, g), fmt)
 
 
 # ----------------------------------------------------------------------------- convolution
