@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from bench_suite import CASES, CASES_BY_ID, callables  # noqa: E402
+from bench_suite import ALL_CASES, CASES_BY_ID, callables  # noqa: E402
 from blas_info import blas_info, has_avx512f  # noqa: E402
 
 
@@ -168,7 +168,7 @@ def summarize(report: dict) -> dict:
             row["fast_skx/keras"] = _ratio(s.get("fast"), t.get("keras_layer"))
         rows[cid] = row
     fams = {}
-    for fam in ("pooling", "zero_pad", "conv"):
+    for fam in ("pooling", "global_pooling", "pool_grad", "zero_pad", "conv"):
         ids = [c for c in rows if CASES_BY_ID[c].family == fam]
         if not ids:
             continue
@@ -286,7 +286,7 @@ def main(argv=None) -> int:
     if has_avx512f() and not args.no_skylakex:
         report["runs"]["SkylakeX"] = run_suite(args.quick, {"OPENBLAS_CORETYPE": "SkylakeX"},
                                                families="conv")
-    cases = [c for c in CASES if c.quick or not args.quick]
+    cases = [c for c in ALL_CASES if c.quick or not args.quick]
     report["compile_s"] = compile_times()
     report["memory"] = peak_memory(cases)
     report["summary"] = summarize(report)
