@@ -231,6 +231,20 @@ if AVAILABLE:
 
     # ------------------------------------------------------------------ gradients
 
+    @njit(cache=True, inline="always")
+    def _window_cells(b, od, oh, ow, shape, taps_d, taps_h, taps_w, cells):
+        """Fill ``cells`` with the flat offsets (channel 0) of the real input cells of the
+        window of output ``(b, od, oh, ow)``, in row-major window order; return how many."""
+        d_in, h_in, w_in, nc = shape
+        k = 0
+        for i_d in range(taps_d[od, CELL_LO], taps_d[od, CELL_HI]):
+            for i_h in range(taps_h[oh, CELL_LO], taps_h[oh, CELL_HI]):
+                row = ((b * d_in + i_d) * h_in + i_h) * w_in
+                for i_w in range(taps_w[ow, CELL_LO], taps_w[ow, CELL_HI]):
+                    cells[k] = uint64((row + i_w) * nc)
+                    k += 1
+        return k
+
     def _grad_kernel(rule):
         """The pooling-gradient kernel for one ``rule`` (:data:`_GRAD_RULES`; a compile-time
         constant of the closure, cached per rule)."""
@@ -245,85 +259,69 @@ if AVAILABLE:
             to: the loop adds ``+0`` to the others, which never changes a sum started at
             ``+0`` (such a sum is never ``-0``)."""
             nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
-            d_in, h_in, w_in, nc = shape
-            unc = uint64(nc)
-            best = np.empty(nc, x.dtype)
-            pick = np.empty(nc, np.uint64)
-            share = np.empty(nc, x.dtype)
-            count = np.empty(nc, x.dtype)        # chosen / real cells, in the dtype
+            unc = uint64(shape[3])
+            best = np.empty(unc, x.dtype)
+            pick = np.empty(unc, np.uint64)
+            share = np.empty(unc, x.dtype)
+            count = np.empty(unc, x.dtype)       # chosen / real cells, in the dtype
+            cells = np.empty((taps_d[:, TAP_HI] - taps_d[:, TAP_LO]).max()
+                             * (taps_h[:, TAP_HI] - taps_h[:, TAP_LO]).max()
+                             * (taps_w[:, TAP_HI] - taps_w[:, TAP_LO]).max(), np.uint64)
             for b in range(job_lo, job_hi):
                 for p in range(nd * nh * nw):
                     if last_axis_outer:
                         ow, oh, od = p // (nd * nh), (p // nd) % nh, p % nd
                     else:
                         od, oh, ow = p // (nh * nw), (p // nw) % nh, p % nw
-                    go = uint64((((b * nd + od) * nh + oh) * nw + ow) * nc)
-                    d_lo, d_hi = taps_d[od, CELL_LO], taps_d[od, CELL_HI]
-                    h_lo, h_hi = taps_h[oh, CELL_LO], taps_h[oh, CELL_HI]
-                    w_lo, w_hi = taps_w[ow, CELL_LO], taps_w[ow, CELL_HI]
-                    first = True
+                    go = uint64((((b * nd + od) * nh + oh) * nw + ow) * unc)
+                    ncells = _window_cells(b, od, oh, ow, shape, taps_d, taps_h, taps_w,
+                                           cells)
                     if rule == _G_AVG:
-                        count[0] = (d_hi - d_lo) * (h_hi - h_lo) * (w_hi - w_lo)
+                        count[0] = ncells
                         for c in range(unc):
                             share[c] = gout[go + c] / count[0]
-                    elif rule != _G_FIRST:
+                    elif rule == _G_FIRST:      # the scan starts at the first real cell
                         for c in range(unc):
-                            best[c] = init
-                            count[c] = 0
-                    # pass 1 (max rules): the window's maximum / first maximum
-                    for i_d in range(d_lo, d_hi if rule != _G_AVG else d_lo):
-                        for i_h in range(h_lo, h_hi):
-                            row = ((b * d_in + i_d) * h_in + i_h) * w_in
-                            for i_w in range(w_lo, w_hi):
-                                xi = uint64((row + i_w) * nc)
-                                if rule == _G_FIRST:
-                                    if first:
-                                        for c in range(unc):
-                                            best[c] = x[xi + c]
-                                            pick[c] = xi
-                                        first = False
-                                    else:
-                                        for c in range(unc):
-                                            if x[xi + c] > best[c]:
-                                                best[c] = x[xi + c]
-                                                pick[c] = xi
-                                else:
-                                    for c in range(unc):
-                                        best[c] = max(best[c], x[xi + c])
-                    if rule == _G_FIRST:
+                            best[c] = x[cells[0] + c]
+                            pick[c] = cells[0]
+                        for j in range(1, ncells):
+                            for c in range(unc):
+                                if x[cells[j] + c] > best[c]:
+                                    best[c] = x[cells[j] + c]
+                                    pick[c] = cells[j]
                         for c in range(unc):
                             grad[pick[c] + c] += gout[go + c]
                         continue
-                    if rule == _G_SPLIT:        # pass 2: how many cells share it
-                        for i_d in range(d_lo, d_hi):
-                            for i_h in range(h_lo, h_hi):
-                                row = ((b * d_in + i_d) * h_in + i_h) * w_in
-                                for i_w in range(w_lo, w_hi):
-                                    xi = uint64((row + i_w) * nc)
-                                    for c in range(unc):
-                                        if x[xi + c] == best[c]:
-                                            count[c] += 1
+                    else:                       # the forward maximum (TF's max step)
+                        for c in range(unc):
+                            best[c] = init
+                            count[c] = 0
+                        for j in range(ncells):
+                            for c in range(unc):
+                                best[c] = max(best[c], x[cells[j] + c])
+                    if rule == _G_SPLIT:        # how many cells share it
+                        for j in range(ncells):
+                            for c in range(unc):
+                                if x[cells[j] + c] == best[c]:
+                                    count[c] += 1
                         for c in range(unc):
                             share[c] = gout[go + c] / count[c]
                     elif rule != _G_AVG:
                         for c in range(unc):
                             share[c] = gout[go + c]
-                    # last pass: send the share to the chosen (average: every real) cells
-                    for i_d in range(d_lo, d_hi):
-                        for i_h in range(h_lo, h_hi):
-                            row = ((b * d_in + i_d) * h_in + i_h) * w_in
-                            for i_w in range(w_lo, w_hi):
-                                xi = uint64((row + i_w) * nc)
-                                for c in range(unc):
-                                    v = x[xi + c]
-                                    if rule == _G_AVG:
-                                        chosen = True
-                                    elif rule == _G_TF3D:
-                                        chosen = abs(v - best[c]) < tol
-                                    else:
-                                        chosen = v == best[c]
-                                    if chosen:
-                                        grad[xi + c] += share[c]
+                    # send the share to the chosen (average: every real) cells
+                    for j in range(ncells):
+                        xi = cells[j]
+                        for c in range(unc):
+                            v = x[xi + c]
+                            if rule == _G_AVG:
+                                chosen = True
+                            elif rule == _G_TF3D:
+                                chosen = abs(v - best[c]) < tol
+                            else:
+                                chosen = v == best[c]
+                            if chosen:
+                                grad[xi + c] += share[c]
 
         return _grad_items
 
