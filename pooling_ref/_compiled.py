@@ -70,6 +70,10 @@ DISABLE_ENV = "POOLING_REF_DISABLE_NUMBA"
 INSTALL_HINT = "pip install 'pooling-ref[fast]'"
 #: Below this many channels, output positions are the innermost loop.
 CHANNELS_INNER_MIN = 8
+#: Up to this many channels (a multiple of 8), the channel loop runs in blocks of 8 (a
+#: constant trip count: one AVX vector, no scalar tail; the variable-length loop is
+#: unrolled for 32 channels and runs 8 or 16 in its scalar tail).
+BLOCKS_OF_8_MAX = 16
 #: Input bytes of one part of the output rows handed to a thread.
 PART_BYTES = 4 << 20
 
@@ -150,7 +154,7 @@ if AVAILABLE:
 
         @njit(cache=True, nogil=True)
         def _pool_rows(x, out, shape, taps_d, taps_h, taps_w, init, channels_inner,
-                       job_lo, job_hi):
+                       blocks_of_8, job_lo, job_hi):
             """Output rows ``job_lo <= job < job_hi`` (job = ``(b*OD + od)*OH + oh``) of the
             pooling of flat C-contiguous ``x`` (shape ``(N, D, H, W, C)``) into flat ``out``.
 
@@ -187,8 +191,15 @@ if AVAILABLE:
                                 for i_w in range(w_lo, w_hi):
                                     xi = uint64((row + i_w) * nc)
                                     dst = unc - src
-                                    for c in range(unc):
-                                        acc[dst + c] = _step(acc[src + c], x[xi + c], mode)
+                                    if blocks_of_8:     # one vector per block, no tail
+                                        for c0 in range(uint64(0), unc, uint64(8)):
+                                            for c in range(c0, c0 + uint64(8)):
+                                                acc[dst + c] = _step(acc[src + c],
+                                                                     x[xi + c], mode)
+                                    else:
+                                        for c in range(unc):
+                                            acc[dst + c] = _step(acc[src + c], x[xi + c],
+                                                                 mode)
                                     src = dst
                         oi = ob + uint64(ow * nc)
                         if mode == _MAX:
@@ -437,6 +448,9 @@ def _launch(kernel, args: tuple, jobs: int, nbytes: int) -> None:
     small work; the kernels release the GIL)."""
     from . import _fast
 
+    if nbytes < _fast.PARALLEL_MIN_BYTES or _fast.workers() < 2:
+        kernel(*args, 0, jobs)                 # one call: no per-part dispatch cost
+        return
     parts = max(1, min(jobs, max(2 * _fast.workers(), nbytes // PART_BYTES)))
     _fast.run(lambda k: kernel(*args, k * jobs // parts, (k + 1) * jobs // parts),
               list(range(parts)), nbytes)
@@ -462,13 +476,25 @@ def _work_layout(x_cl: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(x_cl), False
 
 
+@functools.lru_cache(maxsize=64)
+def _plan_dtype(dtype: np.dtype, op: str) -> tuple[int, np.dtype, object]:
+    """``(mode, dtype computed in, start value)`` of the pooling kernel for ``dtype``."""
+    from .pooling import lowest
+
+    half = dtype.itemsize == 2 and dtype.kind not in "iu"      # float16, bfloat16
+    if op == "max":
+        cdtype = np.dtype(np.float32) if half else dtype
+        return _MAX, cdtype, np.array(lowest(dtype)).astype(cdtype)[()]
+    mode = _SUM_F16 if dtype == np.float16 else _SUM
+    cdtype = np.dtype(np.float64) if mode == _SUM_F16 else dtype
+    return mode, cdtype, cdtype.type(0)
+
+
 def pool(x_cl: np.ndarray, g: WindowGeometry, op: str) -> np.ndarray:
     """Max (``op="max"``) or average (``"avg"``) pooling of channels_last ``x_cl``,
     bit for bit the ``"loop"`` method."""
-    from .pooling import lowest
-
     dtype = x_cl.dtype
-    if op == "avg" and dtype.name == "bfloat16":
+    if op == "avg" and dtype.itemsize == 2 and dtype.kind not in "iu" and dtype != np.float16:
         # A bfloat16 sum rounded after every addition (Eigen's rule, tf_kernels) has no
         # exact float32 emulation here: the NumPy method computes it in ml_dtypes' bfloat16.
         # (The specification's bfloat16 average is summed in float32 and arrives as such.)
@@ -477,23 +503,16 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, op: str) -> np.ndarray:
         return _numpy_methods["avg"]["fast"](x_cl, g)
     n, c = x_cl.shape[0], x_cl.shape[-1]
     work, channels_first = _work_layout(x_cl)
-    half = dtype.name in ("float16", "bfloat16")
-    if op == "max":
-        mode = _MAX
-        cdtype = np.dtype(np.float32) if half else dtype
-        init = np.array(lowest(dtype)).astype(cdtype)[()]
-    else:
-        mode = _SUM_F16 if dtype == np.float16 else _SUM
-        cdtype = np.dtype(np.float64) if mode == _SUM_F16 else dtype
-        init = cdtype.type(0)
+    mode, cdtype, init = _plan_dtype(dtype, op)
     work = work.astype(cdtype, copy=False)
     g3 = _rank3(g)
     x5 = work.reshape(work.shape[0], *g3.in_spatial, work.shape[-1])
-    out5 = np.empty((x5.shape[0], *g3.out_spatial, x5.shape[-1]), cdtype)
+    nc5 = x5.shape[-1]
+    out5 = np.empty((x5.shape[0], *g3.out_spatial, nc5), cdtype)
     if out5.size:
         args = (x5.reshape(-1), out5.reshape(-1), np.array(x5.shape[1:], np.int64),
-                *g3.taps, init,
-                bool(x5.shape[-1] >= CHANNELS_INNER_MIN))
+                *g3.taps, init, bool(nc5 >= CHANNELS_INNER_MIN),
+                bool(nc5 % 8 == 0 and nc5 <= BLOCKS_OF_8_MAX))
         jobs = out5.size // (g3.out_spatial[2] * x5.shape[-1])
         _launch(_KERNELS[mode], args, jobs, x5.nbytes)
     out = out5.astype(dtype, copy=False)
