@@ -271,8 +271,12 @@ if AVAILABLE:
             ``+0`` (such a sum is never ``-0``)."""
             nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
             unc = uint64(shape[3])
-            best = np.empty(unc, x.dtype)
-            pick = np.empty(unc, np.uint64)
+            # Two halves for the running maximum and its cell, and unconditional adds
+            # (``+ 0`` where a cell is not chosen: a no-op on a sum started at ``+0``), so
+            # LLVM emits no masked stores (slow on AMD Zen; see the pooling kernel).
+            best = np.empty(2 * unc, x.dtype)
+            pick = np.empty(2 * unc, np.uint64)
+            zero = x.dtype.type(0)
             share = np.empty(unc, x.dtype)
             count = np.empty(unc, x.dtype)       # chosen / real cells, in the dtype
             cells = np.empty((taps_d[:, TAP_HI] - taps_d[:, TAP_LO]).max()
@@ -292,16 +296,21 @@ if AVAILABLE:
                         for c in range(unc):
                             share[c] = gout[go + c] / count[0]
                     elif rule == _G_FIRST:      # the scan starts at the first real cell
+                        src = uint64(0)
                         for c in range(unc):
                             best[c] = x[cells[0] + c]
                             pick[c] = cells[0]
                         for j in range(1, ncells):
+                            dst, xi = unc - src, cells[j]
                             for c in range(unc):
-                                if x[cells[j] + c] > best[c]:
-                                    best[c] = x[cells[j] + c]
-                                    pick[c] = cells[j]
-                        for c in range(unc):
-                            grad[pick[c] + c] += gout[go + c]
+                                v, a = x[xi + c], best[src + c]
+                                best[dst + c] = v if v > a else a
+                                pick[dst + c] = xi if v > a else pick[src + c]
+                            src = dst
+                        for j in range(ncells):
+                            xi = cells[j]
+                            for c in range(unc):
+                                grad[xi + c] += gout[go + c] if pick[src + c] == xi else zero
                         continue
                     else:                       # the forward maximum (TF's max step)
                         for c in range(unc):
@@ -331,8 +340,7 @@ if AVAILABLE:
                                 chosen = abs(v - best[c]) < tol
                             else:
                                 chosen = v == best[c]
-                            if chosen:
-                                grad[xi + c] += share[c]
+                            grad[xi + c] += share[c] if chosen else zero
 
         return _grad_items
 
