@@ -13,7 +13,7 @@
   the recursive halves of the pairwise sum) holding NaN, infinities, signed zeros,
   subnormals and the largest finite values, in every layout.
 * With ``POOLING_REF_DISABLE_NUMBA=1`` (a subprocess), ``"auto"`` falls back to the NumPy
-  ``"fast"`` method with identical results and ``method="compiled"`` raises a clear
+  ``"fast"`` method with identical results (pooling, global pooling, gradients) and ``method="compiled"`` raises a clear
   ``ImportError``.
 """
 
@@ -193,6 +193,10 @@ out = {"available": _compiled.AVAILABLE, "auto": check_method("auto", "max_pool"
                                                               compiled=True)}
 np.save(sys.argv[2], pr.max_pool(x, 3, 2, "same"))
 np.save(sys.argv[3], pr.avg_pool(x, (2, 3), 1, "same", "channels_first"))
+x8 = np.concatenate([x, x], axis=-1)                     # 10 channels: compiled globals
+np.save(sys.argv[4], pr.global_max_pool(x8))
+np.save(sys.argv[5], pr.global_avg_pool(x8))
+np.save(sys.argv[6], pr.max_pool_grad(x, np.ones((2, 3, 4, 5), np.float32), 2))
 try:
     pr.max_pool(x, 2, method="compiled")
     out["error"] = None
@@ -206,7 +210,8 @@ def test_auto_falls_back_when_numba_is_hidden(tmp_path):
     rng = np.random.default_rng(12)
     x = rng.standard_normal((2, 7, 9, 5)).astype(np.float32)
     x[0, 1, 2] = np.nan
-    paths = [tmp_path / n for n in ("x.npy", "max.npy", "avg.npy")]
+    paths = [tmp_path / n for n in ("x.npy", "max.npy", "avg.npy", "gmax.npy", "gavg.npy",
+                                    "grad.npy")]
     np.save(paths[0], x)
     env = {**os.environ, _compiled.DISABLE_ENV: "1"}
     proc = subprocess.run([sys.executable, "-c", _HIDDEN, *map(str, paths)], env=env,
@@ -219,8 +224,11 @@ def test_auto_falls_back_when_numba_is_hidden(tmp_path):
     assert "pip install 'pooling-ref[fast]'" in info["error"], info["error"]
     # the fallback's results equal this process's default method (compiled where Numba
     # is installed) and the loop specification
+    x8 = np.concatenate([x, x], axis=-1)
     for path, ref in ((paths[1], pr.max_pool(x, 3, 2, "same")),
-                      (paths[2], pr.avg_pool(x, (2, 3), 1, "same", "channels_first"))):
+                      (paths[2], pr.avg_pool(x, (2, 3), 1, "same", "channels_first")),
+                      (paths[3], pr.global_max_pool(x8)), (paths[4], pr.global_avg_pool(x8)),
+                      (paths[5], pr.max_pool_grad(x, np.ones((2, 3, 4, 5), np.float32), 2))):
         assert_bitwise(np.load(path), ref, op="max_pool", params={}, arrays={"x": x},
                        what="Numba-less 'auto' differs from this process's 'auto'")
     assert_bitwise(np.load(paths[1]), pr.max_pool(x, 3, 2, "same", method="loop"),
