@@ -39,6 +39,11 @@ quotient (53 >= 2*11 + 2 bits) to float16 gives the correctly rounded float16 qu
 each step is the float16 operation bit for bit. bfloat16 averages are computed in float32
 by the caller, as TF does. Integers (max only) run in their own type.
 
+Also compiled, bit for bit their NumPy specifications: global pooling
+(:func:`global_pool`: TF's ``reduce_max`` rule; NumPy's pairwise summation order, run
+without recursion) and the pooling gradients (:func:`pool_grad`: every ``ties=`` rule,
+overlapping windows added to a cell in the loop's order; half types run NumPy).
+
 Numba is optional: without it (or with ``POOLING_REF_DISABLE_NUMBA=1`` in the environment
 when the package is imported) :data:`AVAILABLE` is False and ``"auto"`` picks the NumPy
 ``"fast"`` method. Kernels are compiled on first use and cached on disk (``cache=True``), so
