@@ -13,8 +13,8 @@
   the recursive halves of the pairwise sum) holding NaN, infinities, signed zeros,
   subnormals and the largest finite values, in every layout.
 * With ``POOLING_REF_DISABLE_NUMBA=1`` (a subprocess), ``"auto"`` falls back to the NumPy
-  ``"fast"`` method with identical results (pooling, global pooling, gradients) and ``method="compiled"`` raises a clear
-  ``ImportError``.
+  ``"fast"`` method with identical results (pooling, global pooling, gradients) and
+  ``method="compiled"`` raises a clear ``ImportError``.
 """
 
 from __future__ import annotations
