@@ -34,7 +34,7 @@ from pooling_ref import _compiled
 
 from ._assert import assert_bitwise
 from .strategies import global_pool_cases, pool_cases
-from .test_fast_paths import _dtype, special_values
+from .test_fast_paths import _dtype, _fast_settings, special_values
 
 METHODS = ("im2col", "fast", "compiled", "auto")
 DTYPES = ("float32", "float64", "float16", "bfloat16")
@@ -154,6 +154,28 @@ def test_compiled_global_pooling_long_axes_and_special_values(op, dtype, data):
     if data.draw(st.booleans(), label="non-contiguous"):
         x = np.flip(x, axis=1)
     _global_agree(op, x, {"data_format": fmt})
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", ("float32", "float64"))
+@given(data=st.data())
+def test_special_cells_is_the_numpy_check(dtype, data):
+    """The one-pass scan equals NumPy's checks: some ``0 < |v| < tiny``; some NaN/-inf."""
+    dt = np.dtype(dtype)
+    size = data.draw(st.integers(0, 3000), label="size")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    x = rng.standard_normal(size).astype(dt)
+    special = special_values(dt)
+    for i in rng.integers(0, max(size, 1), size=data.draw(st.integers(0, 3), label="hits")):
+        if size:
+            x[i] = special[rng.integers(0, special.size)]
+    with np.errstate(invalid="ignore"):
+        want = (bool(((np.abs(x) < np.finfo(dt).tiny) & (x != 0)).any()),
+                bool((~(x > -np.inf)).any()))
+    with _fast_settings(1 << 20, data.draw(st.booleans(), label="parts on threads")):
+        got = _compiled.special_cells(x)
+    assert got == want, f"got {got}, want {want}: {x[~(np.abs(x) > 1e-30)]}"
+    assert size < 3 or _compiled.special_cells(x[::2]) is None      # not contiguous
 
 
 @needs_numba

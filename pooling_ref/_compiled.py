@@ -67,7 +67,8 @@ import numpy as np
 
 from .geometry import CELL_HI, CELL_LO, TAP_HI, TAP_LO, WindowGeometry
 
-__all__ = ["AVAILABLE", "DISABLE_ENV", "INSTALL_HINT", "global_pool", "pool", "pool_grad"]
+__all__ = ["AVAILABLE", "DISABLE_ENV", "INSTALL_HINT", "global_pool", "pool", "pool_grad",
+           "special_cells"]
 
 #: Environment variable that hides Numba from pooling_ref (read once, at import).
 DISABLE_ENV = "POOLING_REF_DISABLE_NUMBA"
@@ -244,6 +245,23 @@ if AVAILABLE:
         return _pool_rows
 
     _KERNELS = {mode: _kernel(mode) for mode in (_MAX, _SUM, _SUM_F16)}
+
+    # ------------------------------------------------------------------ input scan
+
+    @njit(cache=True, nogil=True)
+    def _scan_cells(x, tiny, flags, lo, hi):
+        """Over ``x[lo:hi]`` (flat): set ``flags[0]`` if a cell is subnormal (``0 < |v| <
+        tiny``), ``flags[1]`` if a cell is not a number above ``-inf`` (NaN or ``-inf``).
+        Only ever sets flags to 1, so parts may run concurrently."""
+        sub, odd = False, False
+        for i in range(uint64(lo), uint64(hi)):
+            v = x[i]
+            sub |= (abs(v) < tiny) & (v != 0)
+            odd |= not (v > -np.inf)
+        if sub:
+            flags[0] = 1
+        if odd:
+            flags[1] = 1
 
     # ------------------------------------------------------------------ gradients
 
@@ -594,3 +612,20 @@ def pool_grad(x_cl: np.ndarray, gout: np.ndarray, g: WindowGeometry, rule: str,
                 tol, g.rank == 3)
         _launch(_GRAD_KERNELS[_GRAD_RULES[rule]], args, x.shape[0], x.nbytes + gout.nbytes)
     return grad
+
+
+def special_cells(a: np.ndarray) -> tuple[bool, bool] | None:
+    """``(has a subnormal, has a NaN or -inf)`` for a float32/float64 array, in one
+    compiled pass (the two checks :mod:`pooling_ref.tf_kernels` makes before pooling);
+    ``None`` for other dtypes or non-contiguous arrays (the caller checks with NumPy).
+
+    >>> special_cells(np.float32([1.0, 1e-45, -np.inf])) if AVAILABLE else (True, True)
+    (True, True)
+    """
+    if not AVAILABLE or a.dtype not in (np.float32, np.float64) or not a.flags.c_contiguous:
+        return None
+    flags = np.zeros(2, np.uint8)
+    if a.size:
+        tiny = np.finfo(a.dtype).tiny
+        _launch(_scan_cells, (a.reshape(-1), a.dtype.type(tiny), flags), a.size, a.nbytes)
+    return bool(flags[0]), bool(flags[1])
