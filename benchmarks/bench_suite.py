@@ -10,9 +10,12 @@ True
 Implementations (``impl``):
 
 * ``compiled``, ``fast``, ``im2col``, ``loop`` — ``pooling_ref`` methods (``compiled``: the
-  Numba kernels, pooling cases only and only where Numba is installed — conv and zero_pad
-  have no compiled kernel; ``loop`` only on small cases);
-* ``keras_layer`` — the Keras layer called eagerly on the NumPy input, result as NumPy. Where
+  Numba kernels — pooling, global pooling and pooling gradients — only where Numba is
+  installed; ``loop`` only on small cases; global pooling has one NumPy method, timed as
+  ``fast``, gradients have no ``im2col``);
+* ``keras_layer`` — the Keras layer called eagerly on the NumPy input, result as NumPy
+  (gradients: ``tf.GradientTape`` through the layer with the upstream gradient, as
+  :func:`pooling_ref.keras_ref.pool_grad`). Where
   the CPU path cannot run a channels_first convolution natively (TF's Eigen kernels raise
   ``UnimplementedError``), the body is what a user does instead: transpose to channels_last,
   call the channels_last layer, transpose back (recorded in :data:`KERAS_NOTES`);
@@ -40,9 +43,21 @@ KERAS_NOTES: dict[str, str] = {}
 LOOP_MAX_POSITIONS = 4096
 
 
+#: op -> family (report groups; ops not listed are their own family: zero_pad, conv).
+FAMILY_OF = {"max_pool": "pooling", "avg_pool": "pooling",
+             "global_max_pool": "global_pooling", "global_avg_pool": "global_pooling",
+             "max_pool_grad": "pool_grad", "avg_pool_grad": "pool_grad"}
+#: Families with Numba kernels (timed as ``compiled`` where Numba is installed).
+COMPILED_FAMILIES = ("pooling", "global_pooling", "pool_grad")
+#: The pooling_ref methods each family takes (global pooling: one NumPy implementation).
+FAMILY_METHODS = {"global_pooling": ("compiled", "fast"),
+                  "pool_grad": ("compiled", "fast", "loop")}
+
+
 @dataclass(frozen=True)
 class Case:
-    """One benchmark input: ``op`` in max_pool / avg_pool / zero_pad / conv."""
+    """One benchmark input: ``op`` in max_pool / avg_pool / zero_pad / conv, global_max_pool /
+    global_avg_pool, max_pool_grad / avg_pool_grad (``kernel``: the conv kernel shape)."""
 
     id: str
     op: str
@@ -57,7 +72,7 @@ class Case:
 
     @property
     def family(self) -> str:
-        return "pooling" if self.op in ("max_pool", "avg_pool") else self.op
+        return FAMILY_OF.get(self.op, self.op)
 
 
 def _pool(op, cid, shape, k, s, padding="valid", fmt="channels_last", quick=False):
@@ -90,6 +105,32 @@ def _pool_cases() -> list[Case]:
     return cases
 
 
+def _global_cases() -> list[Case]:
+    cases = []
+    for op in ("global_max_pool", "global_avg_pool"):
+        t = "g" + op.split("_")[1]
+        cases += [
+            Case(f"{t}2d_56", op, (64, 56, 56, 64), {}),
+            Case(f"{t}2d_7x512", op, (32, 7, 7, 512), {}, quick=op == "global_avg_pool"),
+            Case(f"{t}2d_56_cf", op, (64, 64, 56, 56), dict(data_format="channels_first")),
+        ]
+    return cases
+
+
+def _grad_cases() -> list[Case]:
+    cases = []
+    for op in ("max_pool_grad", "avg_pool_grad"):
+        t = op[:3] + "grad"
+        cases += [
+            _pool(op, f"{t}2d_28_f2s2", (1, 28, 28, 3), 2, 2),
+            _pool(op, f"{t}2d_56_f2s2", (64, 56, 56, 64), 2, 2, quick=True),
+            _pool(op, f"{t}2d_112_f3s2_same", (32, 112, 112, 64), 3, 2, "same"),
+            _pool(op, f"{t}2d_224_f2s2", (8, 224, 224, 3), 2, 2),
+            _pool(op, f"{t}3d_16x56x56_f2s2", (4, 16, 56, 56, 16), 2, 2),
+        ]
+    return cases
+
+
 CASES: list[Case] = [
     *_pool_cases(),
     Case("pad2d_224_p1", "zero_pad", (8, 224, 224, 3), dict(padding=1), quick=True),
@@ -106,7 +147,12 @@ CASES: list[Case] = [
           fmt="channels_first"),
     _conv("conv2d_12x4_k3_small", (1, 12, 12, 4), (3, 3, 4, 8), "same", quick=True),
 ]
-CASES_BY_ID = {c.id: c for c in CASES}
+#: Global pooling and pooling-gradient cases (smoke-tested by
+#: ``parity_tests/test_benchmarks_smoke_more.py``; ``CASES`` keeps the forward ops).
+MORE_CASES: list[Case] = [*_global_cases(), *_grad_cases()]
+#: Everything the suite and the report time.
+ALL_CASES: list[Case] = [*CASES, *MORE_CASES]
+CASES_BY_ID = {c.id: c for c in ALL_CASES}
 
 
 def tiny(case: Case) -> Case:
@@ -119,7 +165,9 @@ def tiny(case: Case) -> Case:
     for a in spatial_axes:
         shape[a] = min(shape[a], 9)
     c_axis = 1 if fmt == "channels_first" else len(shape) - 1
-    if case.op != "conv":
+    if case.family == "global_pooling":
+        shape[c_axis] = min(shape[c_axis], 16)      # >= 8: the compiled kernels run
+    elif case.op != "conv":
         shape[c_axis] = min(shape[c_axis], 3)
     return replace(case, id=f"{case.id}_tiny", shape=tuple(shape))
 
@@ -129,13 +177,19 @@ def tiny(case: Case) -> Case:
 
 @functools.lru_cache(maxsize=1)
 def inputs(case: Case) -> tuple[np.ndarray, np.ndarray | None]:
-    """Reproducible float32 input (and conv kernel) for ``case`` (the last one is cached)."""
+    """Reproducible float32 input and, for ``case``, the conv kernel or (gradients) the
+    upstream gradient (the last one is cached)."""
     rng = np.random.default_rng(zlib.crc32(case.id.encode()))
     x = rng.standard_normal(case.shape, dtype=np.float32)
     k = None
     if case.kernel is not None:
         k = (rng.standard_normal(case.kernel, dtype=np.float32)
              / np.sqrt(np.prod(case.kernel[:-1]))).astype(np.float32)
+    if case.family == "pool_grad":
+        import pooling_ref
+
+        out_shape = pooling_ref.max_pool(x[:1], **case.params, method="fast").shape
+        k = rng.standard_normal((x.shape[0], *out_shape[1:]), dtype=np.float32)
     return x, k
 
 
@@ -164,6 +218,12 @@ def _pooling_ref_call(case: Case, x, k, method):
         return lambda: pooling_ref.avg_pool(x, **case.params, method=method)
     if case.op == "zero_pad":
         return lambda: pooling_ref.zero_pad(x, **case.params, method=method)
+    if case.family == "global_pooling":
+        fn = getattr(pooling_ref, case.op)
+        return lambda: fn(x, **case.params, method=method)
+    if case.family == "pool_grad":
+        fn = getattr(pooling_ref, case.op)
+        return lambda: fn(x, k, **case.params, method=method)
     return lambda: pooling_ref.conv(x, k, **case.params, method=method)
 
 
@@ -173,7 +233,12 @@ def _keras_layer_call(case: Case, x, k):
     _, keras = require_tf()
     p = case.params
     r = case.rank
-    if case.op in ("max_pool", "avg_pool"):
+    if case.family == "global_pooling":
+        kind = "Max" if case.op == "global_max_pool" else "Average"
+        layer = getattr(keras.layers, f"Global{kind}Pooling{r}D")(**p)
+    elif case.family == "pool_grad":
+        return _keras_grad_call(case, x, k)
+    elif case.op in ("max_pool", "avg_pool"):
         cls = getattr(keras.layers, f"{'Max' if case.op == 'max_pool' else 'Average'}"
                                     f"Pooling{r}D")
         layer = cls(**p)
@@ -199,6 +264,25 @@ def _keras_layer_call(case: Case, x, k):
     return lambda: np.asarray(layer(x))
 
 
+def _keras_grad_call(case: Case, x, gout):
+    """The gradient through the Keras layer with ``tf.GradientTape`` (as
+    :func:`pooling_ref.keras_ref.pool_grad`, without rebuilding the layer every call)."""
+    from pooling_ref.keras_ref import require_tf
+
+    tf, keras = require_tf()
+    kind = "Max" if case.op == "max_pool_grad" else "Average"
+    layer = getattr(keras.layers, f"{kind}Pooling{case.rank}D")(**case.params)
+    xt, gt = tf.constant(x), tf.constant(gout)
+
+    def run():
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = layer(xt)
+        return np.asarray(tape.gradient(y, xt, output_gradients=gt))
+
+    return run
+
+
 def _conv_layer(keras, x, k, p):
     layer = getattr(keras.layers, f"Conv{x.ndim - 2}D")(
         filters=k.shape[-1], kernel_size=k.shape[:-2], use_bias=False, **p)
@@ -213,6 +297,8 @@ def _keras_ops_call(case: Case, x, k):
     tf, keras = require_tf()
     ops = keras.ops
     p = case.params
+    if case.family in ("global_pooling", "pool_grad"):
+        return None                                  # the layer is the reference
     xt = tf.constant(x)
     if case.op == "max_pool":
         return lambda: np.asarray(ops.max_pool(xt, **p))
@@ -256,7 +342,10 @@ def callables(case: Case, impls=IMPLS) -> dict:
         if impl in POOLING_REF_IMPLS:
             if impl == "loop" and not loop_allowed(case):
                 continue
-            if impl == "compiled" and not (case.family == "pooling" and compiled_available()):
+            if impl == "compiled" and not (case.family in COMPILED_FAMILIES
+                                           and compiled_available()):
+                continue
+            if impl not in FAMILY_METHODS.get(case.family, POOLING_REF_IMPLS):
                 continue
             fns[impl] = _pooling_ref_call(case, x, k, impl)
         elif impl == "keras_layer":
@@ -265,6 +354,6 @@ def callables(case: Case, impls=IMPLS) -> dict:
             fn = _keras_ops_call(case, x, k)
             if fn is not None:
                 fns[impl] = fn
-        elif impl in ("read_pass", "copy") and case.family in ("pooling", "zero_pad"):
+        elif impl in ("read_pass", "copy") and case.family != "conv":
             fns[impl] = x.max if impl == "read_pass" else x.copy
     return fns

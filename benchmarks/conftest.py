@@ -12,7 +12,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(__file__))
 
-from bench_suite import CASES
+from bench_suite import ALL_CASES
 from blas_info import blas_info
 
 
@@ -24,7 +24,8 @@ def pytest_addoption(parser):
     parser.addoption("--bench-quick", action="store_true",
                      help="only the cases marked quick (report.py --quick)")
     parser.addoption("--bench-family", default="",
-                     help="comma-separated families to run: pooling,zero_pad,conv")
+                     help="comma-separated families to run: pooling,global_pooling,pool_grad,"
+                          "zero_pad,conv")
 
 
 def pytest_generate_tests(metafunc):
@@ -34,7 +35,7 @@ def pytest_generate_tests(metafunc):
 
     quick = metafunc.config.getoption("--bench-quick")
     fams = [f for f in metafunc.config.getoption("--bench-family").split(",") if f]
-    pairs = [(c, impl) for c in CASES if (c.quick or not quick) and (not fams or c.family in fams)
-             for impl in IMPLS]
+    pairs = [(c, impl) for c in ALL_CASES
+             if (c.quick or not quick) and (not fams or c.family in fams) for impl in IMPLS]
     metafunc.parametrize(("bench_case", "impl"), pairs,
                          ids=[f"{c.id}-{impl}" for c, impl in pairs])

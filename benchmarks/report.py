@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from bench_suite import CASES, CASES_BY_ID, callables  # noqa: E402
+from bench_suite import ALL_CASES, CASES_BY_ID, callables  # noqa: E402
 from blas_info import blas_info, has_avx512f  # noqa: E402
 
 
@@ -77,18 +77,28 @@ import time
 t0 = time.perf_counter()
 import numpy as np
 import pooling_ref as pr
-x = np.ones((2, 8, 8, 3), np.float32)
-t1 = time.perf_counter()
-pr.max_pool(x, 2, method="compiled")
-t2 = time.perf_counter()
-pr.avg_pool(x, 2, method="compiled")
-t3 = time.perf_counter()
-print(t1 - t0, t2 - t1, t3 - t2)
+x = np.ones((2, 8, 8, 8), np.float32)
+g = np.ones((2, 4, 4, 8), np.float32)
+calls = [lambda: pr.max_pool(x, 2, method="compiled"),
+         lambda: pr.avg_pool(x, 2, method="compiled"),
+         lambda: pr.global_max_pool(x, method="compiled"),
+         lambda: pr.global_avg_pool(x, method="compiled"),
+         lambda: pr.max_pool_grad(x, g, 2, method="compiled"),
+         lambda: pr.avg_pool_grad(x, g, 2, method="compiled")]
+times = [time.perf_counter() - t0]
+for call in calls:
+    t1 = time.perf_counter()
+    call()
+    times.append(time.perf_counter() - t1)
+print(*times)
 """
+#: The first calls timed by ``_FIRST_CALLS`` after the import, in order.
+FIRST_CALLS = ("max_pool", "avg_pool", "global_max_pool", "global_avg_pool", "max_pool_grad",
+               "avg_pool_grad")
 
 
 def compile_times() -> dict | None:
-    """Seconds of the first compiled max_pool / avg_pool call (float32) in a fresh process:
+    """Seconds of the first compiled call of each op (float32) in a fresh process:
     ``cold`` with an empty Numba cache (compiles), ``cached`` in a second process that
     loads what the first one wrote; ``None`` without Numba."""
     from pooling_ref import _compiled
@@ -101,9 +111,9 @@ def compile_times() -> dict | None:
         for run in ("cold", "cached"):
             proc = subprocess.run([sys.executable, "-c", _FIRST_CALLS], env=env, cwd=ROOT,
                                   capture_output=True, text=True, check=True)
-            imp, mx, avg = map(float, proc.stdout.split())
-            out[run] = {"import_s": imp, "max_pool_first_call_s": mx,
-                        "avg_pool_first_call_s": avg}
+            imp, *firsts = map(float, proc.stdout.split())
+            out[run] = {"import_s": imp, **{f"{op}_first_call_s": t
+                                            for op, t in zip(FIRST_CALLS, firsts)}}
     return out
 
 
@@ -168,7 +178,7 @@ def summarize(report: dict) -> dict:
             row["fast_skx/keras"] = _ratio(s.get("fast"), t.get("keras_layer"))
         rows[cid] = row
     fams = {}
-    for fam in ("pooling", "zero_pad", "conv"):
+    for fam in ("pooling", "global_pooling", "pool_grad", "zero_pad", "conv"):
         ids = [c for c in rows if CASES_BY_ID[c].family == fam]
         if not ids:
             continue
@@ -205,8 +215,8 @@ def print_table(report: dict) -> None:
         print("\nNumba compile time (not in the timed figures), first float32 call in a fresh "
               "process, s:")
         for run, v in report["compile_s"].items():
-            print(f"  {run:7s} import {v['import_s']:.2f}  max_pool "
-                  f"{v['max_pool_first_call_s']:.2f}  avg_pool {v['avg_pool_first_call_s']:.2f}")
+            print(f"  {run:7s} import {v['import_s']:.2f}  " + "  ".join(
+                f"{op} {v[f'{op}_first_call_s']:.2f}" for op in FIRST_CALLS))
     if report.get("memory"):
         print("\npeak memory (tracemalloc, MiB): case, input, im2col, fast, compiled, "
               "im2col chunk bound")
@@ -286,7 +296,7 @@ def main(argv=None) -> int:
     if has_avx512f() and not args.no_skylakex:
         report["runs"]["SkylakeX"] = run_suite(args.quick, {"OPENBLAS_CORETYPE": "SkylakeX"},
                                                families="conv")
-    cases = [c for c in CASES if c.quick or not args.quick]
+    cases = [c for c in ALL_CASES if c.quick or not args.quick]
     report["compile_s"] = compile_times()
     report["memory"] = peak_memory(cases)
     report["summary"] = summarize(report)

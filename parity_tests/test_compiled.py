@@ -7,9 +7,14 @@
   the largest finite values are drawn by ``test_fast_paths.py`` (fast and compiled).
 * The float16 rounding helper of the kernel equals NumPy's float64 -> float16 conversion,
   including ties, the subnormal range and the overflow threshold.
+* Global pooling: "compiled" (and "auto") is bitwise the NumPy specification — TF's
+  reduce_max rule (NaN propagates, last of equal maxima) and NumPy's pairwise sum order —
+  on the global cases of the strategies and on long axes (up to 700 cells: the 8-way and
+  the recursive halves of the pairwise sum) holding NaN, infinities, signed zeros,
+  subnormals and the largest finite values, in every layout.
 * With ``POOLING_REF_DISABLE_NUMBA=1`` (a subprocess), ``"auto"`` falls back to the NumPy
-  ``"fast"`` method with identical results and ``method="compiled"`` raises a clear
-  ``ImportError``.
+  ``"fast"`` method with identical results (pooling, global pooling, gradients) and
+  ``method="compiled"`` raises a clear ``ImportError``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ import pooling_ref as pr
 from pooling_ref import _compiled
 
 from ._assert import assert_bitwise
-from .strategies import pool_cases
+from .strategies import global_pool_cases, pool_cases
+from .test_fast_paths import _dtype, _fast_settings, special_values
 
 METHODS = ("im2col", "fast", "compiled", "auto")
 DTYPES = ("float32", "float64", "float16", "bfloat16")
@@ -92,6 +98,86 @@ def test_hand_derived_half_precision_average():
                        what="differs from the hand-derived value")
 
 
+GLOBALS = {"global_max_pool": pr.global_max_pool, "global_avg_pool": pr.global_avg_pool}
+
+
+def _global_agree(op, x, params):
+    with np.errstate(all="ignore"):
+        expected = GLOBALS[op](x, **params, method="loop")
+        for method in ("compiled", "auto"):
+            got = GLOBALS[op](x, **params, method=method)
+            assert_bitwise(got, expected, op=op, params={**params, "method": method},
+                           arrays={"x": x}, what=f"method {method!r} differs from 'loop'")
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", (*DTYPES, "int32", "uint8"))
+@pytest.mark.parametrize("op", sorted(GLOBALS))
+@given(data=st.data())
+def test_compiled_global_pooling_is_the_specification(op, dtype, data):
+    if dtype == "bfloat16":
+        pytest.importorskip("ml_dtypes")
+        import ml_dtypes  # noqa: F401  (registers the dtype name)
+    case = data.draw(global_pool_cases(dtypes=(dtype,)), label="case")
+    x = case.x
+    if case.data_format == "channels_last" and x.shape[-1]:
+        # the compiled kernels take >= CHANNELS_INNER_MIN channels (else NumPy runs)
+        x = np.concatenate([x] * -(-_compiled.CHANNELS_INNER_MIN // x.shape[-1]), axis=-1)
+    x_before = x.copy()
+    _global_agree(op, x, case.params)
+    assert_bitwise(x, x_before, op=op, params=case.params, arrays={"x": x},
+                   what="mutated its input")
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", sorted(GLOBALS))
+@given(data=st.data())
+def test_compiled_global_pooling_long_axes_and_special_values(op, dtype, data):
+    dt = _dtype(dtype)
+    cells = data.draw(st.integers(1, 700), label="cells")
+    rank = data.draw(st.sampled_from((1, 2)), label="rank")
+    spatial = (cells,) if rank == 1 else (cells // 7 + 1, 7)
+    batch, channels = data.draw(st.integers(1, 2), label="batch"), data.draw(
+        st.integers(1, 20), label="channels")          # >= 8 channels_last: compiled
+    fmt = data.draw(st.sampled_from(("channels_last", "channels_first")), label="fmt")
+    shape = ((batch, *spatial, channels) if fmt == "channels_last"
+             else (batch, channels, *spatial))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    scale = 10.0 ** rng.integers(-3, 4, size=shape)
+    x = (rng.standard_normal(shape) * scale).astype(dt)
+    special = special_values(dt)
+    hits = data.draw(st.integers(0, 6), label="special cells")
+    flat = x.reshape(-1)
+    for i in rng.integers(0, flat.size, size=hits):
+        flat[i] = special[rng.integers(0, special.size)]
+    if data.draw(st.booleans(), label="non-contiguous"):
+        x = np.flip(x, axis=1)
+    _global_agree(op, x, {"data_format": fmt})
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", ("float32", "float64"))
+@given(data=st.data())
+def test_special_cells_is_the_numpy_check(dtype, data):
+    """The one-pass scan equals NumPy's checks: some ``0 < |v| < tiny``; some NaN/-inf."""
+    dt = np.dtype(dtype)
+    size = data.draw(st.integers(0, 3000), label="size")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    x = rng.standard_normal(size).astype(dt)
+    special = special_values(dt)
+    for i in rng.integers(0, max(size, 1), size=data.draw(st.integers(0, 3), label="hits")):
+        if size:
+            x[i] = special[rng.integers(0, special.size)]
+    with np.errstate(invalid="ignore"):
+        want = (bool(((np.abs(x) < np.finfo(dt).tiny) & (x != 0)).any()),
+                bool((~(x > -np.inf)).any()))
+    with _fast_settings(1 << 20, data.draw(st.booleans(), label="parts on threads")):
+        got = _compiled.special_cells(x)
+    assert got == want, f"got {got}, want {want}: {x[~(np.abs(x) > 1e-30)]}"
+    assert size < 3 or _compiled.special_cells(x[::2]) is None      # not contiguous
+
+
 @needs_numba
 def test_round_f16_is_numpys_conversion():
     from numba import njit
@@ -129,6 +215,10 @@ out = {"available": _compiled.AVAILABLE, "auto": check_method("auto", "max_pool"
                                                               compiled=True)}
 np.save(sys.argv[2], pr.max_pool(x, 3, 2, "same"))
 np.save(sys.argv[3], pr.avg_pool(x, (2, 3), 1, "same", "channels_first"))
+x8 = np.concatenate([x, x], axis=-1)                     # 10 channels: compiled globals
+np.save(sys.argv[4], pr.global_max_pool(x8))
+np.save(sys.argv[5], pr.global_avg_pool(x8))
+np.save(sys.argv[6], pr.max_pool_grad(x, np.ones((2, 3, 4, 5), np.float32), 2))
 try:
     pr.max_pool(x, 2, method="compiled")
     out["error"] = None
@@ -142,7 +232,8 @@ def test_auto_falls_back_when_numba_is_hidden(tmp_path):
     rng = np.random.default_rng(12)
     x = rng.standard_normal((2, 7, 9, 5)).astype(np.float32)
     x[0, 1, 2] = np.nan
-    paths = [tmp_path / n for n in ("x.npy", "max.npy", "avg.npy")]
+    paths = [tmp_path / n for n in ("x.npy", "max.npy", "avg.npy", "gmax.npy", "gavg.npy",
+                                    "grad.npy")]
     np.save(paths[0], x)
     env = {**os.environ, _compiled.DISABLE_ENV: "1"}
     proc = subprocess.run([sys.executable, "-c", _HIDDEN, *map(str, paths)], env=env,
@@ -155,8 +246,11 @@ def test_auto_falls_back_when_numba_is_hidden(tmp_path):
     assert "pip install 'pooling-ref[fast]'" in info["error"], info["error"]
     # the fallback's results equal this process's default method (compiled where Numba
     # is installed) and the loop specification
+    x8 = np.concatenate([x, x], axis=-1)
     for path, ref in ((paths[1], pr.max_pool(x, 3, 2, "same")),
-                      (paths[2], pr.avg_pool(x, (2, 3), 1, "same", "channels_first"))):
+                      (paths[2], pr.avg_pool(x, (2, 3), 1, "same", "channels_first")),
+                      (paths[3], pr.global_max_pool(x8)), (paths[4], pr.global_avg_pool(x8)),
+                      (paths[5], pr.max_pool_grad(x, np.ones((2, 3, 4, 5), np.float32), 2))):
         assert_bitwise(np.load(path), ref, op="max_pool", params={}, arrays={"x": x},
                        what="Numba-less 'auto' differs from this process's 'auto'")
     assert_bitwise(np.load(paths[1]), pr.max_pool(x, 3, 2, "same", method="loop"),
@@ -170,3 +264,4 @@ def test_auto_is_compiled_with_numba():
 
     assert check_method("auto", "max_pool", compiled=True) == "compiled"
     assert check_method("auto", "conv") == "fast"           # no compiled conv kernel
+    assert check_method("auto", "global_max_pool", compiled=True) == "compiled"

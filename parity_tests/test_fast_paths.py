@@ -193,3 +193,48 @@ def test_fast_restores_openblas_threads(fmt):
         pooling_ref.conv(x, np.ones((3, 3, 8 if fmt == "channels_first" else 16, 2),
                                     np.float32), data_format=fmt)
     assert api[0]() == before
+
+
+def _check_chunks(x, g, chunk):
+    from pooling_ref.windows import columns, im2col_chunks, pad_spatial
+
+    want = columns(pad_spatial(x, g, -1.0), g)
+    seen = np.zeros(want.shape[:2], bool)
+    for (bs, rs), cols in im2col_chunks(x, g, chunk, fill_value=-1.0):
+        np.testing.assert_array_equal(cols, want[bs, rs], err_msg=f"chunk {bs}, {rs}")
+        seen[bs, rs] = True
+    assert seen.all() or not want.size, "im2col_chunks left windows out"
+
+
+@pytest.mark.parametrize("chunk", [1, 10**6])
+def test_im2col_chunks_dilated_same_hand_case(chunk):
+    """n=3, window 2, dilation 2, stride 1, "same" (pads 1, 1): window 0 reads rows -1 and
+    1 (only row 1 is real), window 1 reads rows 0 and 2 — a part holding both windows must
+    hold the real row 0 although the first window skips it."""
+    from pooling_ref.geometry import plan_window
+
+    g = plan_window((3,), (2,), (1,), "same", (2,))
+    _check_chunks(np.arange(6, dtype=np.float32).reshape(1, 3, 2), g, chunk)
+
+
+@given(data=st.data())
+def test_im2col_chunks_are_the_padded_columns(data):
+    """Every chunk of :func:`pooling_ref.windows.im2col_chunks` (chunk sizes drawn down to
+    one output row, so parts start inside the padding, dilated windows whose taps skip
+    real rows, windows with no real row) equals the same slice of the columns of the fully
+    padded input (``np.pad`` + strided views, an independent construction)."""
+    from pooling_ref.geometry import plan_window
+
+    rank = data.draw(st.integers(1, 3), label="rank")
+    spatial = tuple(data.draw(st.integers(1, 7), label=f"n{i}") for i in range(rank))
+    window = tuple(data.draw(st.integers(1, 3), label=f"k{i}") for i in range(rank))
+    strides = tuple(data.draw(st.integers(1, 3), label=f"s{i}") for i in range(rank))
+    dilation = tuple(data.draw(st.integers(1, 3), label=f"d{i}") for i in range(rank))
+    padding = data.draw(st.sampled_from(("valid", "same")), label="padding")
+    if padding == "valid" and any(d * (k - 1) + 1 > n
+                                  for n, k, d in zip(spatial, window, dilation)):
+        padding = "same"
+    g = plan_window(spatial, window, strides, padding, dilation)
+    x = np.arange(2 * int(np.prod(spatial)) * 2, dtype=np.float32).reshape(2, *spatial, 2)
+    cols_bytes = 2 * int(np.prod(g.out_spatial)) * g.cells * 2 * 4
+    _check_chunks(x, g, data.draw(st.integers(1, cols_bytes + 1), label="chunk bytes"))

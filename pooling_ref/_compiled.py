@@ -3,9 +3,8 @@
 One rank-generic kernel serves max and average pooling of every rank: the input is seen as
 ``(N, D, H, W, C)`` (size-1 axes in front for ranks 1 and 2) and the window taps come from
 the geometry's tap table (:attr:`pooling_ref.geometry.WindowGeometry.taps`). The unit of
-work is one output row ``(batch item, od, oh)``: for every real input row ``(id, ih)`` of
-its window, in order, the row's outputs take their real taps along the last axis, in order.
-Each output therefore sees exactly the loop's sequence of cells (row-major window order):
+work is one output row ``(batch item, od, oh)``. Each output sees exactly the loop's
+sequence of cells (row-major window order):
 
 * max: start at the dtype's lowest finite value (``-inf`` for bfloat16, see
   :func:`pooling_ref.pooling.lowest`), replace only when a cell is strictly greater (NaN
@@ -13,15 +12,24 @@ Each output therefore sees exactly the loop's sequence of cells (row-major windo
 * average: ``+0 + cell_0 + cell_1 + ...`` in the input dtype, then one division by the
   real-cell count converted to the dtype.
 
-Loop order by shape: with many channels the channel loop is innermost (contiguous,
-vectorised); with few (``C < CHANNELS_INNER_MIN``, e.g. RGB images) the output positions of
+Loop order by shape: with many channels (``C >= CHANNELS_INNER_MIN``) each output cell
+runs over its real window cells with all channels at once (contiguous, vectorised: one
+``vmaxps`` / ``vaddps`` per 8 channels); with few (e.g. RGB images) the output positions of
 the row are innermost, so short channel rows cost no per-position overhead.
 
-Parallelism: contiguous parts of the output rows go to the package's thread pool
-(:func:`pooling_ref._fast.run`; the kernel is ``nogil``), which hands them out dynamically.
-Measured on the loaded 2-core machine, Numba's own ``parallel=True``/``prange`` (OpenMP,
-static split, spinning threads) was 2-8x slower than one thread, while the pool kept
-~1.5-2x over one thread. Small inputs (< 2 MiB) run in the calling thread.
+What made the kernel 3-4x faster (measured): unsigned indices (no negative-index checks in
+the inner loop) and, for max, never updating an accumulator in place — LLVM turns
+``acc[c] = max(acc[c], v)`` into a *masked store* (``vmaskmovps``), which is slow on AMD
+Zen; reading one half of a small buffer and writing the other compiles to ``vmaxps`` and
+plain stores. Large shapes now take 1.1-1.6x a read pass (``x.max()``).
+
+Parallelism (:func:`_launch`): contiguous parts of the output rows go to the package's
+thread pool (the kernels are ``nogil``), which hands them out dynamically; small inputs
+(< 2 MiB) run in the calling thread. Numba's ``prange`` was measured too (one process,
+interleaved, loaded 2-core machine): up to ~1.3x faster on some large shapes, but its
+driver must be a closure over the kernel, and Numba's on-disk cache keys such closures by
+the dispatcher's per-process uuid — a new cache entry per process, and concurrent processes
+(pytest-xdist) overwrote each other's entries and ran the wrong kernel. The pool is used.
 
 Half precision (Numba has no float16/bfloat16): max runs on an exact float32 copy and is
 cast back (a maximum is one of the inputs, so nothing rounds). float16 averages run on a
@@ -30,6 +38,11 @@ float64 copy and round every single ``+`` and the final ``/`` to float16
 quotient (53 >= 2*11 + 2 bits) to float16 gives the correctly rounded float16 quotient, so
 each step is the float16 operation bit for bit. bfloat16 averages are computed in float32
 by the caller, as TF does. Integers (max only) run in their own type.
+
+Also compiled, bit for bit their NumPy specifications: global pooling
+(:func:`global_pool`: TF's ``reduce_max`` rule; NumPy's pairwise summation order, run
+without recursion) and the pooling gradients (:func:`pool_grad`: every ``ties=`` rule,
+overlapping windows added to a cell in the loop's order; half types run NumPy).
 
 Numba is optional: without it (or with ``POOLING_REF_DISABLE_NUMBA=1`` in the environment
 when the package is imported) :data:`AVAILABLE` is False and ``"auto"`` picks the NumPy
@@ -47,13 +60,15 @@ array([-0.0000000e+00, -3.4028235e+38], dtype=float32)
 from __future__ import annotations
 
 import functools
+import math
 import os
 
 import numpy as np
 
 from .geometry import CELL_HI, CELL_LO, TAP_HI, TAP_LO, WindowGeometry
 
-__all__ = ["AVAILABLE", "DISABLE_ENV", "INSTALL_HINT", "pool"]
+__all__ = ["AVAILABLE", "DISABLE_ENV", "INSTALL_HINT", "global_pool", "pool", "pool_grad",
+           "special_cells"]
 
 #: Environment variable that hides Numba from pooling_ref (read once, at import).
 DISABLE_ENV = "POOLING_REF_DISABLE_NUMBA"
@@ -61,10 +76,19 @@ DISABLE_ENV = "POOLING_REF_DISABLE_NUMBA"
 INSTALL_HINT = "pip install 'pooling-ref[fast]'"
 #: Below this many channels, output positions are the innermost loop.
 CHANNELS_INNER_MIN = 8
+#: Up to this many channels (a multiple of 8), the channel loop runs in blocks of 8 (a
+#: constant trip count: one AVX vector, no scalar tail; the variable-length loop is
+#: unrolled for 32 channels and runs 8 or 16 in its scalar tail).
+BLOCKS_OF_8_MAX = 16
 #: Input bytes of one part of the output rows handed to a thread.
-PART_BYTES = 1 << 20
+PART_BYTES = 4 << 20
 
 _MAX, _SUM, _SUM_F16 = 0, 1, 2
+_G_FIRST, _G_ALL, _G_SPLIT, _G_TF3D, _G_AVG = range(5)
+#: Gradient rules: the ``ties=`` rules of :func:`pooling_ref.max_pool_grad` ("tf3d": TF's 3D
+#: ``|x - max| < 1e-5``) and the average pooling gradient.
+_GRAD_RULES = {"first": _G_FIRST, "all": _G_ALL, "split": _G_SPLIT, "tf3d": _G_TF3D,
+               "avg": _G_AVG}
 
 
 #: Whether ``POOLING_REF_DISABLE_NUMBA`` hid Numba (any value but "" and "0"; read once).
@@ -86,8 +110,6 @@ _numba = _import_numba()
 AVAILABLE = _numba is not None
 
 if AVAILABLE:
-    import math
-
     from numba import njit, types, uint64
     from numba.extending import overload
 
@@ -119,76 +141,370 @@ if AVAILABLE:
     def _step(acc, v, mode):
         """One step of the loop specification: TF's max step, or one ``+`` in the dtype."""
         if mode == _MAX:
-            return v if v > acc else acc
+            return max(acc, v)          # Numba: ``v if v > acc else acc``, as one select
         if mode == _SUM:
             return acc + v
         return _round_f16(acc + v)
+
+    @njit(cache=True, inline="always")
+    def _mean(total, count, mode):
+        """The average from a sum and the real-cell count (in the sum's type): one ``/`` in
+        the dtype (float16: rounded, as the count is)."""
+        if mode == _SUM_F16:
+            return _round_f16(total / _round_f16(count))
+        return total / count
 
     def _kernel(mode):
         """The pooling kernel for one ``mode`` (a compile-time constant of the closure, so
         each kernel has only its own step in its inner loops; cached per mode)."""
 
         @njit(cache=True, nogil=True)
-        def _pool_rows(x, out, shape, taps_d, taps_h, taps_w, tap_outputs_w, stride_w,
-                       init, channels_inner, job_lo, job_hi):
+        def _pool_rows(x, out, shape, taps_d, taps_h, taps_w, init, channels_inner,
+                       blocks_of_8, job_lo, job_hi):
             """Output rows ``job_lo <= job < job_hi`` (job = ``(b*OD + od)*OH + oh``) of the
-            pooling of flat C-contiguous ``x`` (shape ``(N, D, H, W, C)``) into flat ``out``."""
+            pooling of flat C-contiguous ``x`` (shape ``(N, D, H, W, C)``) into flat ``out``.
+
+            Indices are unsigned (no negative-index wrap-around checks, which would stop
+            LLVM from vectorising the channel loop)."""
             nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
             d_in, h_in, w_in, nc = shape
             unc = uint64(nc)
+            # One output cell's accumulators, twice: each step reads one half and writes
+            # the other. (Updating in place, ``acc[c] = max(acc[c], v)``, lets LLVM turn
+            # the store into a masked store, ~4x slower on AMD Zen than vmaxps + store.)
+            acc = np.empty(2 * nc, out.dtype)
             count = np.empty(1, out.dtype)            # a real-cell count in the dtype
             for job in range(job_lo, job_hi):
                 b = job // (nd * nh)
                 od = (job // nh) % nd
                 oh = job % nh
-                ob = uint64(job * nw * nc)            # unsigned indices: no wrap-around checks
-                for i in range(ob, ob + uint64(nw * nc)):
-                    out[i] = init
-                for i_d in range(taps_d[od, CELL_LO], taps_d[od, CELL_HI]):
-                    for i_h in range(taps_h[oh, CELL_LO], taps_h[oh, CELL_HI]):
-                        xb = uint64(((b * d_in + i_d) * h_in + i_h) * w_in * nc)
-                        if channels_inner:
-                            # per tap of the row, all outputs it is real for; channels innermost
-                            for t in range(tap_outputs_w.shape[0]):
-                                lo, hi = tap_outputs_w[t, 0], tap_outputs_w[t, 1]
-                                xi = xb + uint64(tap_outputs_w[t, 2] * nc)
-                                step = uint64(stride_w * nc)
-                                for oi in range(ob + uint64(lo * nc), ob + uint64(hi * nc), unc):
-                                    for c in range(unc):
-                                        out[oi + c] = _step(out[oi + c], x[xi + c], mode)
-                                    xi += step
+                ob = uint64(job * nw * nc)
+                d_lo, d_hi = taps_d[od, CELL_LO], taps_d[od, CELL_HI]
+                h_lo, h_hi = taps_h[oh, CELL_LO], taps_h[oh, CELL_HI]
+                dh = ((taps_d[od, TAP_HI] - taps_d[od, TAP_LO])
+                      * (taps_h[oh, TAP_HI] - taps_h[oh, TAP_LO]))      # real rows
+                if channels_inner:
+                    # output-stationary: per output cell, its real cells in row-major
+                    # window order, all channels at once (contiguous, vectorised)
+                    for ow in range(nw):
+                        src = uint64(0)
+                        for c in range(unc):
+                            acc[c] = init
+                        w_lo, w_hi = taps_w[ow, CELL_LO], taps_w[ow, CELL_HI]
+                        for i_d in range(d_lo, d_hi):
+                            for i_h in range(h_lo, h_hi):
+                                row = ((b * d_in + i_d) * h_in + i_h) * w_in
+                                for i_w in range(w_lo, w_hi):
+                                    xi = uint64((row + i_w) * nc)
+                                    dst = unc - src
+                                    if blocks_of_8:     # one vector per block, no tail
+                                        for c0 in range(uint64(0), unc, uint64(8)):
+                                            for c in range(c0, c0 + uint64(8)):
+                                                acc[dst + c] = _step(acc[src + c],
+                                                                     x[xi + c], mode)
+                                    else:
+                                        for c in range(unc):
+                                            acc[dst + c] = _step(acc[src + c], x[xi + c],
+                                                                 mode)
+                                    src = dst
+                        oi = ob + uint64(ow * nc)
+                        if mode == _MAX:
+                            for c in range(unc):
+                                out[oi + c] = acc[src + c]
                         else:
-                            # few channels: per output, its real taps of the row
+                            count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
+                            for c in range(unc):
+                                out[oi + c] = _mean(acc[src + c], count[0], mode)
+                else:
+                    # few channels: per output and channel, its real cells of each row
+                    for i in range(ob, ob + uint64(nw * nc)):
+                        out[i] = init
+                    for i_d in range(d_lo, d_hi):
+                        for i_h in range(h_lo, h_hi):
+                            xb = uint64(((b * d_in + i_d) * h_in + i_h) * w_in * nc)
                             for ow in range(nw):
                                 lo = xb + uint64(taps_w[ow, CELL_LO] * nc)
                                 hi = xb + uint64(taps_w[ow, CELL_HI] * nc)
                                 oi = ob + uint64(ow * nc)
                                 for c in range(unc):
-                                    acc = out[oi + c]
+                                    a = out[oi + c]
                                     if nc == 1:
                                         for i in range(lo, hi):
-                                            acc = _step(acc, x[i], mode)
+                                            a = _step(a, x[i], mode)
                                     else:
                                         for i in range(lo + c, hi + c, unc):
-                                            acc = _step(acc, x[i], mode)
-                                    out[oi + c] = acc
-                if mode != _MAX:
-                    dh = ((taps_d[od, TAP_HI] - taps_d[od, TAP_LO])
-                          * (taps_h[oh, TAP_HI] - taps_h[oh, TAP_LO]))
+                                            a = _step(a, x[i], mode)
+                                    out[oi + c] = a
+                if mode != _MAX and not channels_inner:
                     for ow in range(nw):
                         count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
                         oi = ob + uint64(ow * nc)
-                        if mode == _SUM:
-                            for c in range(unc):
-                                out[oi + c] = out[oi + c] / count[0]
-                        else:
-                            q = _round_f16(count[0])
-                            for c in range(unc):
-                                out[oi + c] = _round_f16(out[oi + c] / q)
+                        for c in range(unc):
+                            out[oi + c] = _mean(out[oi + c], count[0], mode)
 
         return _pool_rows
 
     _KERNELS = {mode: _kernel(mode) for mode in (_MAX, _SUM, _SUM_F16)}
+
+    # ------------------------------------------------------------------ input scan
+
+    @njit(cache=True, nogil=True)
+    def _scan_cells(x, tiny, flags, lo, hi):
+        """Over ``x[lo:hi]`` (flat): set ``flags[0]`` if a cell is subnormal (``0 < |v| <
+        tiny``), ``flags[1]`` if a cell is not a number above ``-inf`` (NaN or ``-inf``).
+        Only ever sets flags to 1, so parts may run concurrently."""
+        sub, odd = False, False
+        for i in range(uint64(lo), uint64(hi)):
+            v = x[i]
+            sub |= (abs(v) < tiny) & (v != 0)
+            odd |= not (v > -np.inf)
+        if sub:
+            flags[0] = 1
+        if odd:
+            flags[1] = 1
+
+    # ------------------------------------------------------------------ gradients
+
+    @njit(cache=True, inline="always")
+    def _window_cells(b, od, oh, ow, shape, taps_d, taps_h, taps_w, cells):
+        """Fill ``cells`` with the flat offsets (channel 0) of the real input cells of the
+        window of output ``(b, od, oh, ow)``, in row-major window order; return how many."""
+        d_in, h_in, w_in, nc = shape
+        k = 0
+        for i_d in range(taps_d[od, CELL_LO], taps_d[od, CELL_HI]):
+            for i_h in range(taps_h[oh, CELL_LO], taps_h[oh, CELL_HI]):
+                row = ((b * d_in + i_d) * h_in + i_h) * w_in
+                for i_w in range(taps_w[ow, CELL_LO], taps_w[ow, CELL_HI]):
+                    cells[k] = uint64((row + i_w) * nc)
+                    k += 1
+        return k
+
+    @njit(cache=True, nogil=True, inline="always")
+    def _add_flushed(grad, i, a, tiny):
+        """``grad[i] += a`` under x86 DAZ + FTZ (``GradRules.flush``): a subnormal ``a`` is
+        read as a zero of its sign, a subnormal sum is written as one (``v * 0`` keeps the
+        sign), as :func:`pooling_ref.gradients._add` does."""
+        if abs(a) < tiny:
+            a = a * 0
+        s = grad[i] + a
+        if abs(s) < tiny:
+            s = s * 0
+        grad[i] = s
+
+    def _grad_kernel(rule):
+        """The pooling-gradient kernel for one ``rule`` (:data:`_GRAD_RULES`; a compile-time
+        constant of the closure, cached per rule)."""
+
+        @njit(cache=True, nogil=True, error_model="numpy")   # x / 0: inf, as NumPy
+        def _grad_items(x, gout, grad, shape, taps_d, taps_h, taps_w, init, tol,
+                        last_axis_outer, flush, tiny, job_lo, job_hi):
+            """Batch items ``job_lo <= b < job_hi`` of the gradient: ``grad`` (flat, like
+            ``x``, shape ``(N, D, H, W, C)``, all ``+0``) receives what every output position
+            sends its window's cells, positions in row-major order (3D: the last spatial
+            axis outermost), as the loop specification does. Only chosen cells are added
+            to: the loop adds ``+0`` to the others, which never changes a sum started at
+            ``+0`` (such a sum is never ``-0``)."""
+            nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
+            unc = uint64(shape[3])
+            # Two halves for the running maximum and its cell, and unconditional adds
+            # (``+ 0`` where a cell is not chosen: a no-op on a sum started at ``+0``), so
+            # LLVM emits no masked stores (slow on AMD Zen; see the pooling kernel).
+            best = np.empty(2 * unc, x.dtype)
+            pick = np.empty(2 * unc, np.uint64)
+            zero = x.dtype.type(0)
+            share = np.empty(unc, x.dtype)
+            count = np.empty(unc, x.dtype)       # chosen / real cells, in the dtype
+            cells = np.empty((taps_d[:, TAP_HI] - taps_d[:, TAP_LO]).max()
+                             * (taps_h[:, TAP_HI] - taps_h[:, TAP_LO]).max()
+                             * (taps_w[:, TAP_HI] - taps_w[:, TAP_LO]).max(), np.uint64)
+            for b in range(job_lo, job_hi):
+                for p in range(nd * nh * nw):
+                    if last_axis_outer:
+                        ow, oh, od = p // (nd * nh), (p // nd) % nh, p % nd
+                    else:
+                        od, oh, ow = p // (nh * nw), (p // nw) % nh, p % nw
+                    go = uint64((((b * nd + od) * nh + oh) * nw + ow) * unc)
+                    ncells = _window_cells(b, od, oh, ow, shape, taps_d, taps_h, taps_w,
+                                           cells)
+                    if rule == _G_AVG:
+                        count[0] = ncells
+                        for c in range(unc):
+                            share[c] = gout[go + c] / count[0]
+                    elif rule == _G_FIRST:      # the scan starts at the first real cell
+                        src = uint64(0)
+                        for c in range(unc):
+                            best[c] = x[cells[0] + c]
+                            pick[c] = cells[0]
+                        for j in range(1, ncells):
+                            dst, xi = unc - src, cells[j]
+                            for c in range(unc):
+                                v, a = x[xi + c], best[src + c]
+                                best[dst + c] = v if v > a else a
+                                pick[dst + c] = xi if v > a else pick[src + c]
+                            src = dst
+                        for j in range(ncells):
+                            xi = cells[j]
+                            for c in range(unc):
+                                a = gout[go + c] if pick[src + c] == xi else zero
+                                if flush:
+                                    _add_flushed(grad, xi + c, a, tiny)
+                                else:
+                                    grad[xi + c] += a
+                        continue
+                    else:                       # the forward maximum (TF's max step)
+                        for c in range(unc):
+                            best[c] = init
+                            count[c] = 0
+                        for j in range(ncells):
+                            for c in range(unc):
+                                best[c] = max(best[c], x[cells[j] + c])
+                    if rule == _G_SPLIT:        # how many cells share it
+                        for j in range(ncells):
+                            for c in range(unc):
+                                if x[cells[j] + c] == best[c]:
+                                    count[c] += 1
+                        for c in range(unc):
+                            share[c] = gout[go + c] / count[c]
+                    elif rule != _G_AVG:
+                        for c in range(unc):
+                            share[c] = gout[go + c]
+                    # send the share to the chosen (average: every real) cells
+                    for j in range(ncells):
+                        xi = cells[j]
+                        for c in range(unc):
+                            v = x[xi + c]
+                            if rule == _G_AVG:
+                                chosen = True
+                            elif rule == _G_TF3D:
+                                chosen = abs(v - best[c]) < tol
+                            else:
+                                chosen = v == best[c]
+                            a = share[c] if chosen else zero
+                            if flush:
+                                _add_flushed(grad, xi + c, a, tiny)
+                            else:
+                                grad[xi + c] += a
+
+        return _grad_items
+
+    _GRAD_KERNELS = {rule: _grad_kernel(rule) for rule in _GRAD_RULES.values()}
+
+    # ------------------------------------------------------------------ global pooling
+
+    @njit(cache=True, nogil=True)
+    def _global_max_rows(x, out, shape, job_lo, job_hi):
+        """``out[n, c]`` = TF's ``reduce_max`` of ``x[n, :, c]`` (flat ``x`` of ``shape =
+        (N, K, C)``) for ``job_lo <= n < job_hi``: the cells in order, a cell replaces the
+        running value when it is ``>=`` it (the last of equal maxima wins), and the result
+        is NaN if any cell is NaN. Unsigned indices and two halves of a buffer, as in the
+        pooling kernel."""
+        nk, unc = uint64(shape[1]), uint64(shape[2])
+        acc = np.empty(2 * unc, x.dtype)
+        nan = np.empty(unc, np.uint8)
+        for n in range(job_lo, job_hi):
+            base = uint64(n) * nk * unc
+            for c in range(unc):
+                v = x[base + c]
+                acc[c] = v
+                nan[c] = v != v
+            src = uint64(0)
+            for k in range(uint64(1), nk):
+                dst = unc - src
+                xi = base + k * unc
+                for c in range(unc):
+                    a, v = acc[src + c], x[xi + c]
+                    acc[dst + c] = v if v >= a else a
+                    nan[c] |= v != v
+                src = dst
+            for c in range(unc):
+                out[uint64(n) * unc + c] = np.nan if nan[c] else acc[src + c]
+
+    @njit(cache=True, nogil=True)
+    def _pairwise_leaf(x, base, step, cnt, out):
+        """``out[c]`` = NumPy's sum of ``cnt <= 128`` cells ``x[base + i*step + c]``: fewer
+        than 8 in order; else 8 running sums, combined ``((r0+r1)+(r2+r3))+((r4+r5)+
+        (r6+r7))``, then the remaining cells in order."""
+        unc, eight, one = uint64(out.shape[0]), uint64(8), uint64(1)
+        if cnt < eight:
+            for c in range(unc):
+                out[c] = 0
+            for i in range(cnt):
+                xi = base + i * step
+                for c in range(unc):
+                    out[c] = out[c] + x[xi + c]
+            return
+        r = np.empty(eight * unc, out.dtype)
+        for j in range(eight):
+            for c in range(unc):
+                r[j * unc + c] = x[base + j * step + c]
+        i = eight
+        while i < cnt - cnt % eight:
+            for j in range(eight):
+                xi = base + (i + j) * step
+                for c in range(unc):
+                    r[j * unc + c] = r[j * unc + c] + x[xi + c]
+            i += eight
+        for c in range(unc):
+            out[c] = ((r[c] + r[unc + c]) + (r[2 * unc + c] + r[3 * unc + c])) + (
+                (r[4 * unc + c] + r[5 * unc + c]) + (r[6 * unc + c] + r[7 * unc + c]))
+        while i < cnt:
+            xi = base + i * step
+            for c in range(unc):
+                out[c] = out[c] + x[xi + c]
+            i += one
+
+    @njit(cache=True, nogil=True)
+    def _global_sum_rows(x, out, shape, job_lo, job_hi):
+        """``out[n, c]`` = ``np.sum(x[n, :, c])`` bit for bit (flat ``x`` of ``shape = (N,
+        K, C)``): ``+0`` plus NumPy's pairwise sum of the K cells, in ``x``'s dtype —
+        blocks of at most 128 cells (:func:`_pairwise_leaf`); a longer range is split in
+        two, the first part ``cnt // 2`` rounded down to a multiple of 8, and the sums of
+        the parts added. The recursion runs on explicit stacks (Numba's on-disk cache
+        cannot hold a recursive function: loading one crashed)."""
+        unc, two, eight = uint64(shape[2]), uint64(2), uint64(8)
+        lo, size, stage = (np.empty(130, np.uint64), np.empty(130, np.uint64),
+                           np.empty(130, np.uint8))
+        sums = np.empty((130, unc), out.dtype)    # finished parts, innermost last
+        for n in range(job_lo, job_hi):
+            base = uint64(n) * uint64(shape[1]) * unc
+            sp, vp = 1, 0
+            lo[0], size[0], stage[0] = 0, shape[1], 0
+            while sp > 0:
+                t = sp - 1
+                m = size[t]
+                half = m // two - (m // two) % eight
+                if m <= 128:
+                    _pairwise_leaf(x, base + lo[t] * unc, unc, m, sums[vp])
+                    vp += 1
+                    sp -= 1
+                elif stage[t] < 2:                # push the first, then the second part
+                    stage[t] += 1
+                    first = stage[t] == 1
+                    lo[sp] = lo[t] if first else lo[t] + half
+                    size[sp] = half if first else m - half
+                    stage[sp] = 0
+                    sp += 1
+                else:                             # both parts done: first + second
+                    vp -= 1
+                    for c in range(unc):
+                        sums[vp - 1, c] = sums[vp - 1, c] + sums[vp, c]
+                    sp -= 1
+            for c in range(unc):
+                out[uint64(n) * unc + c] = 0.0 + sums[0, c]
+
+
+def _launch(kernel, args: tuple, jobs: int, nbytes: int) -> None:
+    """``kernel(*args, lo, hi)`` for the jobs ``0 <= job < jobs``, split into contiguous
+    parts on the package thread pool (:func:`pooling_ref._fast.run`: the calling thread for
+    small work; the kernels release the GIL)."""
+    from . import _fast
+
+    if nbytes < _fast.PARALLEL_MIN_BYTES or _fast.workers() < 2:
+        kernel(*args, 0, jobs)                 # one call: no per-part dispatch cost
+        return
+    parts = max(1, min(jobs, max(2 * _fast.workers(), nbytes // PART_BYTES)))
+    _fast.run(lambda k: kernel(*args, k * jobs // parts, (k + 1) * jobs // parts),
+              list(range(parts)), nbytes)
 
 
 @functools.lru_cache(maxsize=256)
@@ -211,14 +527,25 @@ def _work_layout(x_cl: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(x_cl), False
 
 
+@functools.lru_cache(maxsize=64)
+def _plan_dtype(dtype: np.dtype, op: str) -> tuple[int, np.dtype, object]:
+    """``(mode, dtype computed in, start value)`` of the pooling kernel for ``dtype``."""
+    from .pooling import lowest
+
+    half = dtype.itemsize == 2 and dtype.kind not in "iu"      # float16, bfloat16
+    if op == "max":
+        cdtype = np.dtype(np.float32) if half else dtype
+        return _MAX, cdtype, np.array(lowest(dtype)).astype(cdtype)[()]
+    mode = _SUM_F16 if dtype == np.float16 else _SUM
+    cdtype = np.dtype(np.float64) if mode == _SUM_F16 else dtype
+    return mode, cdtype, cdtype.type(0)
+
+
 def pool(x_cl: np.ndarray, g: WindowGeometry, op: str) -> np.ndarray:
     """Max (``op="max"``) or average (``"avg"``) pooling of channels_last ``x_cl``,
     bit for bit the ``"loop"`` method."""
-    from . import _fast
-    from .pooling import lowest
-
     dtype = x_cl.dtype
-    if op == "avg" and dtype.name == "bfloat16":
+    if op == "avg" and dtype.itemsize == 2 and dtype.kind not in "iu" and dtype != np.float16:
         # A bfloat16 sum rounded after every addition (Eigen's rule, tf_kernels) has no
         # exact float32 emulation here: the NumPy method computes it in ml_dtypes' bfloat16.
         # (The specification's bfloat16 average is summed in float32 and arrives as such.)
@@ -227,32 +554,103 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, op: str) -> np.ndarray:
         return _numpy_methods["avg"]["fast"](x_cl, g)
     n, c = x_cl.shape[0], x_cl.shape[-1]
     work, channels_first = _work_layout(x_cl)
-    half = dtype.name in ("float16", "bfloat16")
-    if op == "max":
-        mode = _MAX
-        cdtype = np.dtype(np.float32) if half else dtype
-        init = np.array(lowest(dtype)).astype(cdtype)[()]
-    else:
-        mode = _SUM_F16 if dtype == np.float16 else _SUM
-        cdtype = np.dtype(np.float64) if mode == _SUM_F16 else dtype
-        init = cdtype.type(0)
+    mode, cdtype, init = _plan_dtype(dtype, op)
     work = work.astype(cdtype, copy=False)
     g3 = _rank3(g)
     x5 = work.reshape(work.shape[0], *g3.in_spatial, work.shape[-1])
-    out5 = np.empty((x5.shape[0], *g3.out_spatial, x5.shape[-1]), cdtype)
+    nc5 = x5.shape[-1]
+    out5 = np.empty((x5.shape[0], *g3.out_spatial, nc5), cdtype)
     if out5.size:
         args = (x5.reshape(-1), out5.reshape(-1), np.array(x5.shape[1:], np.int64),
-                *g3.taps, g3.tap_outputs[2], g3.strides[2], init,
-                bool(x5.shape[-1] >= CHANNELS_INNER_MIN))
+                *g3.taps, init, bool(nc5 >= CHANNELS_INNER_MIN),
+                bool(nc5 % 8 == 0 and nc5 <= BLOCKS_OF_8_MAX))
         jobs = out5.size // (g3.out_spatial[2] * x5.shape[-1])
-        parts = max(1, min(jobs, max(2 * _fast.workers(), x5.nbytes // PART_BYTES)))
-        # Parts of the output rows on the package's thread pool (the kernel releases the
-        # GIL); it serves them dynamically, which keeps both cores busy on a loaded machine
-        # where a static split (prange, OpenMP) waits for the slowest thread.
-        kernel = _KERNELS[mode]
-        _fast.run(lambda k: kernel(*args, k * jobs // parts, (k + 1) * jobs // parts),
-                   list(range(parts)), x5.nbytes)
+        _launch(_KERNELS[mode], args, jobs, x5.nbytes)
     out = out5.astype(dtype, copy=False)
     if channels_first:
         return np.moveaxis(out.reshape(n, c, *g.out_spatial), 1, -1)
     return out.reshape(n, *g.out_spatial, c)
+
+
+def global_pool(a: np.ndarray, axes: tuple[int, ...], op: str,
+                dtype: np.dtype | None = None) -> np.ndarray | None:
+    """``op="max"``: TF's ``reduce_max`` over the spatial ``axes`` of ``a`` (NaN
+    propagates, the last of equal maxima wins), in ``a``'s dtype; ``op="sum"``: the sum
+    over them as ``np.sum`` of the cells in row-major order, converted to ``dtype``,
+    computes it (pairwise), in ``dtype``. Keeps the reduced axes (size 1). Bit for bit the
+    NumPy specification of :func:`pooling_ref.global_max_pool` /
+    :func:`pooling_ref.global_avg_pool`.
+
+    Returns ``None`` (the caller runs the NumPy specification) unless ``a`` is contiguous
+    channels_last with at least :data:`CHANNELS_INNER_MIN` channels: the kernels vectorise
+    over channels, and with the cells of a channel contiguous (channels_first) one scalar
+    chain per channel was measured slower than NumPy (which reduces a contiguous row
+    natively)."""
+    lead = [i for i in range(a.ndim) if i not in axes]            # batch, channels
+    n, c = a.shape[lead[0]], a.shape[lead[1]]
+    if lead[1] != a.ndim - 1 or not a.flags.c_contiguous or c < CHANNELS_INNER_MIN:
+        return None
+    cells = math.prod(a.shape[i] for i in axes)
+    x3 = a.reshape(n, cells, c)
+    if op == "max" and a.dtype.name in ("float16", "bfloat16"):
+        dtype = np.float32                   # exact: a maximum is one of the inputs
+    x3 = x3.astype(dtype or a.dtype, copy=False)
+    out = np.empty(x3.shape[::2], x3.dtype)
+    if out.size and cells:
+        kernel = _global_max_rows if op == "max" else _global_sum_rows
+        _launch(kernel, (x3.reshape(-1), out.reshape(-1), np.array(x3.shape, np.int64)),
+                x3.shape[0], x3.nbytes)
+    elif out.size:
+        out.fill(0)
+    out = out.astype(a.dtype, copy=False) if op == "max" else out
+    shape = [1] * a.ndim
+    shape[lead[0]], shape[lead[1]] = n, c
+    return out.reshape(shape)
+
+
+def pool_grad(x_cl: np.ndarray, gout: np.ndarray, g: WindowGeometry, rule: str,
+              tolerance: float = 0.0, *, order: str = "row-major",
+              flush: bool = False) -> np.ndarray | None:
+    """The gradient of max pooling (``rule`` = a ``ties`` rule, or ``"tf3d"`` with its
+    ``tolerance``) or average pooling (``rule="avg"``) for channels_last ``x_cl`` and
+    upstream ``gout``, bit for bit the ``"loop"`` method of :mod:`pooling_ref.gradients`
+    under :class:`pooling_ref.tf_kernels.GradRules` ``order`` (``"row-major"`` or
+    ``"last-axis-outer"``) and ``flush`` (every addend and partial sum flushed; ``x_cl`` is
+    compared as given, so the caller passes it flushed).
+    ``None`` for float16/bfloat16 (Numba has no half types; the caller runs NumPy)."""
+    from .pooling import lowest
+
+    if x_cl.dtype.name in ("float16", "bfloat16"):
+        return None
+    if rule == "tf3d" and x_cl.dtype.kind in "iu":
+        rule = "all"                          # integers: "equal" is equality
+    x = np.ascontiguousarray(x_cl)
+    gout = np.ascontiguousarray(gout)
+    g3 = _rank3(g)
+    grad = np.zeros(x.shape, x.dtype)
+    if x.size and gout.size:
+        init = lowest(x.dtype) if rule != "avg" else x.dtype.type(0)
+        tol = x.dtype.type(tolerance) if x.dtype.kind == "f" else x.dtype.type(0)
+        shape = np.array((*g3.in_spatial, x.shape[-1]), np.int64)
+        tiny = x.dtype.type(np.finfo(x.dtype).tiny if flush and x.dtype.kind == "f" else 0)
+        args = (x.reshape(-1), gout.reshape(-1), grad.reshape(-1), shape, *g3.taps, init,
+                tol, order == "last-axis-outer", flush and x.dtype.kind == "f", tiny)
+        _launch(_GRAD_KERNELS[_GRAD_RULES[rule]], args, x.shape[0], x.nbytes + gout.nbytes)
+    return grad
+
+
+def special_cells(a: np.ndarray) -> tuple[bool, bool] | None:
+    """``(has a subnormal, has a NaN or -inf)`` for a float32/float64 array, in one
+    compiled pass (the two checks :mod:`pooling_ref.tf_kernels` makes before pooling);
+    ``None`` for other dtypes or non-contiguous arrays (the caller checks with NumPy).
+
+    >>> special_cells(np.float32([1.0, 1e-45, -np.inf])) if AVAILABLE else (True, True)
+    (True, True)
+    """
+    if not AVAILABLE or a.dtype not in (np.float32, np.float64) or not a.flags.c_contiguous:
+        return None
+    flags = np.zeros(2, np.uint8)
+    if a.size:
+        tiny = np.finfo(a.dtype).tiny
+        _launch(_scan_cells, (a.reshape(-1), a.dtype.type(tiny), flags), a.size, a.nbytes)
+    return bool(flags[0]), bool(flags[1])

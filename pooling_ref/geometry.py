@@ -306,9 +306,16 @@ def plan_window(
     """Compute output sizes and pads for already-normalised arguments.
 
     Raises ``ValueError`` naming ``window_name`` when a ``"valid"`` window does not fit.
+    Plans are cached (a geometry is immutable), so repeated calls share one tap table.
     """
     rank = len(in_spatial)
     dilation = tuple(dilation) if dilation is not None else (1,) * rank
+    return _plan(tuple(in_spatial), tuple(window), tuple(strides), padding, dilation, op,
+                 window_name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan(in_spatial, window, strides, padding, dilation, op, window_name) -> WindowGeometry:
     out, pads = [], []
     for axis, (n, k, s, d) in enumerate(zip(in_spatial, window, strides, dilation)):
         span = d * (k - 1) + 1

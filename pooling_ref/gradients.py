@@ -37,9 +37,12 @@ of the window (``count`` excludes "same" padding).
 
 Methods: ``"loop"`` is the specification (one output position at a time, the windows of
 the forward definition); ``"fast"`` is vectorised over all windows (one strided view per
-window cell). For max and average pooling ``"fast"`` equals ``"loop"`` bit for bit (window
-cells are visited in the order that adds, at each input cell, in the loop's order);
-for convolution they agree within :func:`pooling_ref.tolerance.conv_grad_bounds`.
+window cell); ``"compiled"`` (pooling only) is the loop compiled with Numba
+(:func:`pooling_ref._compiled.pool_grad`; float16/bfloat16 and the XLA rules run ``"fast"``),
+and ``"auto"`` picks it where Numba is installed, else ``"fast"``. For max and average
+pooling ``"fast"`` and ``"compiled"`` equal ``"loop"`` bit for bit (window cells are
+visited in the order that adds, at each input cell, in the loop's order); for
+convolution ``"fast"`` and ``"loop"`` agree within :func:`pooling_ref.tolerance.conv_grad_bounds`.
 """
 
 from __future__ import annotations
@@ -52,7 +55,13 @@ from dataclasses import replace
 import numpy as np
 
 from . import tf_kernels
-from ._arrays import as_input, from_channels_last, is_float_dtype, to_channels_last
+from ._arrays import (
+    as_input,
+    check_method,
+    from_channels_last,
+    is_float_dtype,
+    to_channels_last,
+)
 from .conv import _prepare as _conv_prepare
 from .conv import _real_taps
 from .geometry import WindowGeometry
@@ -69,7 +78,7 @@ IntOrTuple = int | Sequence[int]
 TIES = ("first", "all", "split")
 #: TF's MaxPool3DGrad: a cell is "the maximum" when ``|x - max| < 1e-5`` (in x's dtype).
 _TF3D_TOLERANCE = 1e-5
-_METHODS = ("auto", "loop", "fast")
+_METHODS = ("auto", "loop", "fast", "compiled")
 #: Order in which a cell adds what overlapping windows send it (``GradRules.order``):
 #: output positions sorted by this key (measured, TF 2.21 CPU: MaxPoolGrad and XLA
 #: row-major; MaxPool3DGrad loops with the last spatial axis outermost). Matters only for
@@ -119,10 +128,14 @@ def _copies(g: WindowGeometry, r: tf_kernels.GradRules, op: str, outputs: int) -
 # ----------------------------------------------------------------------------- arguments
 
 
-def _method(method: object, op: str) -> str:
+def _method(method: object, op: str, *, compiled: bool = False) -> str:
+    """``compiled``: whether ``op`` has a Numba kernel (then ``"auto"`` is ``"compiled"``
+    where Numba is usable, see :func:`pooling_ref._arrays.check_method`)."""
     if not isinstance(method, str) or method not in _METHODS:
         raise ValueError(f"{op}: method must be one of {_METHODS}, got {method!r}")
-    return "fast" if method == "auto" else method
+    if method in ("auto", "compiled"):
+        return check_method(method, op, compiled=compiled)
+    return method
 
 
 def _grad_out(grad_out: object, expected_cl: tuple[int, ...], dtype: np.dtype, fmt: str,
@@ -145,7 +158,7 @@ def _grad_out(grad_out: object, expected_cl: tuple[int, ...], dtype: np.dtype, f
 
 def _pool_args(op, x, grad_out, pool_size, strides, padding, data_format, method):
     x_cl, g, fmt, _ = _pool_prepare(op, x, pool_size, strides, padding, data_format, "loop")
-    method = _method(method, op)
+    method = _method(method, op, compiled=True)
     out_shape = (x_cl.shape[0], *g.out_spatial, x_cl.shape[-1])
     return x_cl, _grad_out(grad_out, out_shape, x_cl.dtype, fmt, op), g, fmt, method
 
@@ -277,6 +290,19 @@ def _max_grad_fast(x_cl, gout, g, ties, r):
                     "max", gout.size)
 
 
+def _max_grad_compiled(x_cl, gout, g, ties, r):
+    """The loop compiled with Numba (:func:`pooling_ref._compiled.pool_grad`); the rules it
+    has no kernel for (XLA's scan and copies) and half types run :func:`_max_grad_fast`."""
+    from . import _compiled
+
+    grad = None
+    if ties != "xla" and not _copies(g, r, "max", gout.size):
+        xs = tf_kernels.daz(x_cl) if r.flush else x_cl   # compared with subnormals as zeros
+        rule, tol = ("tf3d", _TF3D_TOLERANCE) if ties == "tf3d" else (ties, 0.0)
+        grad = _compiled.pool_grad(xs, gout, g, rule, tol, order=r.order, flush=r.flush)
+    return _max_grad_fast(x_cl, gout, g, ties, r) if grad is None else grad
+
+
 def _scatter(x_cl: np.ndarray, g: WindowGeometry, sends, r: tf_kernels.GradRules,
              op: str, outputs: int) -> np.ndarray:
     """Sum, per input cell, ``sends(i, offset)`` (what every window sends to its cell ``i``
@@ -320,8 +346,8 @@ def max_pool_grad(
     ``"split"`` (those share it equally) or ``None``: the rule of ``tf_kernel`` for the rank
     — eager (and ``None``): ``"first"`` for 1D/2D, for 3D ``"all"`` with
     ``|x - max| < 1e-5`` as "equal"; XLA: the first maximum, where NaN attracts the choice
-    (module docstring). ``method``: ``"loop"``, ``"fast"`` or ``"auto"`` (``"fast"``);
-    bitwise identical.
+    (module docstring). ``method``: ``"loop"``, ``"fast"``, ``"compiled"`` or ``"auto"``
+    (``"compiled"`` with Numba, else ``"fast"``); bitwise identical.
 
     >>> x = np.ones((1, 2, 2, 2, 1), np.float32)             # 3D: one window of ties
     >>> g = np.ones((1, 1, 1, 1, 1), np.float32)
@@ -341,8 +367,8 @@ def max_pool_grad(
         raise TypeError(f"{op}: ties='split' needs a floating dtype, got {x_cl.dtype.name}")
     if not is_float_dtype(x_cl.dtype):
         r = replace(r, flush=False)
-    fn = _max_grad_loop if method == "loop" else _max_grad_fast
-    return from_channels_last(fn(x_cl, gout, g, ties, r), fmt)
+    fn = {"loop": _max_grad_loop, "fast": _max_grad_fast, "compiled": _max_grad_compiled}
+    return from_channels_last(fn[method](x_cl, gout, g, ties, r), fmt)
 
 
 # ----------------------------------------------------------------------------- average pooling
@@ -368,6 +394,17 @@ def _avg_grad_fast(x_cl, gout, g, r):
     zero = x_cl.dtype.type(0)
     return _scatter(x_cl, g, lambda _, offset: np.where(shifted(real, offset, g), share, zero),
                     r, "avg", gout.size)
+
+
+def _avg_grad_compiled(x_cl, gout, g, r):
+    """The loop compiled with Numba (:func:`pooling_ref._compiled.pool_grad`); XLA's copies
+    and half types run :func:`_avg_grad_fast`."""
+    from . import _compiled
+
+    grad = None
+    if not _copies(g, r, "avg", gout.size):
+        grad = _compiled.pool_grad(x_cl, gout, g, "avg", order=r.order, flush=r.flush)
+    return _avg_grad_fast(x_cl, gout, g, r) if grad is None else grad
 
 
 def avg_pool_grad(
@@ -405,8 +442,8 @@ def avg_pool_grad(
         raise TypeError(f"{op}: x must have a floating dtype, got dtype {x_cl.dtype.name}")
     r = tf_kernels.grad_rules(tf_kernels.check_tf_kernel(tf_kernel, op), "avg", x_cl.dtype,
                               g.rank)
-    fn = _avg_grad_loop if method == "loop" else _avg_grad_fast
-    return from_channels_last(fn(x_cl, gout, g, r), fmt)
+    fn = {"loop": _avg_grad_loop, "fast": _avg_grad_fast, "compiled": _avg_grad_compiled}
+    return from_channels_last(fn[method](x_cl, gout, g, r), fmt)
 
 
 # ----------------------------------------------------------------------------- convolution

@@ -306,9 +306,19 @@ def _global_prepare(op, x, data_format, keepdims):
     return a, axes
 
 
+def _compiled_global(method: str, a: np.ndarray, axes, op: str, dtype=None):
+    """The compiled global reduction, or ``None``: not asked for, or not faster for this
+    layout (:func:`pooling_ref._compiled.global_pool`)."""
+    if method != "compiled":
+        return None
+    from . import _compiled
+
+    return _compiled.global_pool(a, axes, op, dtype)
+
+
 def global_max_pool(
     x: object, data_format: str = "channels_last", keepdims: bool = False, *,
-    tf_kernel: str | None = "onednn",
+    tf_kernel: str | None = "onednn", method: str = "auto",
 ) -> np.ndarray:
     """Keras ``GlobalMaxPooling1D/2D/3D``: the maximum over all spatial axes.
 
@@ -323,8 +333,12 @@ def global_max_pool(
     an empty tensor"). ``tf_kernel`` (``None``: IEEE): subnormals read as zeros except over
     a single cell; under ``"xla"`` NaN is ignored (a channel of only NaN gives -inf). No
     path fixes the sign of a zero maximum (:func:`pooling_ref.tf_kernels.unspecified_global_max`).
+    ``method``: ``"compiled"`` (Numba, :func:`pooling_ref._compiled.global_pool`, where it
+    is faster) or any NumPy method name (one NumPy implementation); ``"auto"``:
+    ``"compiled"`` with Numba. All bitwise equal.
     """
     a, axes = _global_prepare("global_max_pool", x, data_format, keepdims)
+    method = check_method(method, "global_max_pool", compiled=True)
     tf_kernel = tf_kernels.check_tf_kernel(tf_kernel, "global_max_pool")
     if any(a.shape[i] == 0 for i in axes):
         if a.size == 0 and any(a.shape[i] == 0 for i in range(a.ndim) if i not in axes):
@@ -336,6 +350,9 @@ def global_max_pool(
             f"of an empty window is undefined"
         )
     a = tf_kernels.global_max_input(a, math.prod(a.shape[i] for i in axes), tf_kernel)
+    out = _compiled_global(method, a, axes, "max")
+    if out is not None:
+        return out if keepdims else np.squeeze(out, axis=axes)
     out = np.max(a, axis=axes, keepdims=True)
     if is_float_dtype(a.dtype):
         # np.max picks an arbitrary zero among +0/-0; TF keeps the last one (row-major).
@@ -352,7 +369,7 @@ def global_max_pool(
 
 def global_avg_pool(
     x: object, data_format: str = "channels_last", keepdims: bool = False, *,
-    tf_kernel: str | None = "onednn",
+    tf_kernel: str | None = "onednn", method: str = "auto",
 ) -> np.ndarray:
     """Keras ``GlobalAveragePooling1D/2D/3D``: the mean over all spatial axes.
 
@@ -367,23 +384,30 @@ def global_avg_pool(
     practice). Integer inputs give float32, as Keras does. An empty spatial axis gives NaN.
     ``tf_kernel`` (any path; ``None``: IEEE): subnormal inputs read as zeros, the sum
     started from ``+0`` and a subnormal mean flushed, except over a single cell
-    (:data:`pooling_ref.tf_kernels.RULES`, measured alike on every TF path).
+    (:data:`pooling_ref.tf_kernels.RULES`, measured alike on every TF path). ``method`` as
+    for :func:`global_max_pool` (the compiled sum is NumPy's pairwise sum).
     """
     a, axes = _global_prepare("global_avg_pool", x, data_format, keepdims)
+    method = check_method(method, "global_avg_pool", compiled=True)
     tf_kernel = tf_kernels.check_tf_kernel(tf_kernel, "global_avg_pool")
     out_dtype = a.dtype if is_float_dtype(a.dtype) else np.dtype(np.float32)
     acc = np.float32 if is_float_dtype(a.dtype) and a.dtype.itemsize <= 4 else np.float64
     # Reduced axes moved last and made contiguous: the (pairwise) summation order, hence
     # the bits, do not depend on the memory layout of x.
-    moved = np.moveaxis(a, axes, tuple(range(-len(axes), 0)))
     cells = math.prod(a.shape[i] for i in axes)
 
     def mean_of(m: np.ndarray, plus_zero: bool = False) -> np.ndarray:
-        flat = np.ascontiguousarray(m, dtype=acc).reshape(*m.shape[: a.ndim - len(axes)],
-                                                           cells)
+        """The mean of ``m`` (laid out as ``a``) over ``axes``, in the output dtype."""
+        total = _compiled_global(method, m, axes, "sum", np.dtype(acc))
+        if total is not None:
+            total = np.squeeze(total, axis=axes)
+        else:
+            moved = np.moveaxis(m, axes, tuple(range(-len(axes), 0)))
+            total = np.ascontiguousarray(moved, dtype=acc).reshape(
+                *moved.shape[: a.ndim - len(axes)], cells).sum(axis=-1)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            total = flat.sum(axis=-1) + (acc(0) if plus_zero else -acc(0))
+            total = total + (acc(0) if plus_zero else -acc(0))
             return np.asarray(total / acc(cells)).astype(out_dtype)
 
-    mean = tf_kernels.global_avg_pool(moved, cells, tf_kernel, mean_of)
+    mean = tf_kernels.global_avg_pool(a, cells, tf_kernel, mean_of)
     return np.expand_dims(mean, axes) if keepdims else mean

@@ -337,15 +337,35 @@ def _chunks(a: np.ndarray, chunk: int = 1 << 20):
     return iter(a)
 
 
-def _has_subnormal(a: np.ndarray) -> bool:
+def _special_cells(a: np.ndarray) -> tuple[bool, bool]:
+    """``(has a subnormal, has a NaN or -inf)`` of float ``a``: one compiled pass where
+    Numba is available (:func:`pooling_ref._compiled.special_cells`), else NumPy's."""
+    from . import _compiled
+
+    flags = _compiled.special_cells(a)
+    if flags is None:
+        flags = _has_subnormal(a, compiled=False), not _all_numbers(a)
+    return flags
+
+
+def _has_subnormal(a: np.ndarray, *, compiled: bool = True) -> bool:
+    if compiled:
+        from . import _compiled
+
+        flags = _compiled.special_cells(a)
+        if flags is not None:
+            return flags[0]
     tiny = finfo(a.dtype).tiny
     with np.errstate(invalid="ignore"):
         return any(((np.abs(p) < tiny) & (p != 0)).any() for p in _chunks(a))
 
 
-def daz(a: np.ndarray) -> np.ndarray:
-    """``a`` with subnormals replaced by a zero of the same sign (``a`` itself if none)."""
-    if not is_float_dtype(a.dtype) or not _has_subnormal(a):
+def daz(a: np.ndarray, has_subnormal: bool | None = None) -> np.ndarray:
+    """``a`` with subnormals replaced by a zero of the same sign (``a`` itself if none;
+    ``has_subnormal``: whether it has any, if the caller knows)."""
+    if not is_float_dtype(a.dtype):
+        return a
+    if not (_has_subnormal(a) if has_subnormal is None else has_subnormal):
         return a
     with np.errstate(invalid="ignore"):
         sub = (np.abs(a) < finfo(a.dtype).tiny) & (a != 0)
@@ -393,13 +413,14 @@ def max_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str
     r = rules(tf_kernel, "max", x_cl.dtype, g.rank)
     if r.copy_single and _is_identity(g):
         return x_cl.copy()
-    xin = daz(x_cl) if r.flush != "none" else x_cl
+    has_subnormal, has_special = _special_cells(x_cl)   # one pass over the input
+    xin = daz(x_cl, has_subnormal) if r.flush != "none" else x_cl
     out = pool(xin)
     if r.flush == "compare" and xin is not x_cl:
         out = np.where(out == 0, _first_flushed_cell(x_cl, pool), out).astype(out.dtype)
     elif r.flush == "full":
         out = daz(out)
-    if not _all_numbers(x_cl):                           # some NaN or -inf cell
+    if has_special:                                      # some NaN or -inf cell
         has_number = pool((x_cl > -np.inf).view(np.uint8))
         empty = -np.inf if r.empty == "-inf" else -finfo(x_cl.dtype).max
         out = np.where(has_number == 0, np.array(empty, x_cl.dtype), out).astype(out.dtype)
@@ -445,18 +466,18 @@ def unspecified_global_max(got: object, expected: np.ndarray, tf_kernel: str | N
     return np.where(free, g, expected).astype(expected.dtype)
 
 
-def global_avg_pool(moved: np.ndarray, cells: int, tf_kernel: str | None,
+def global_avg_pool(a: np.ndarray, cells: int, tf_kernel: str | None,
                     mean: Callable) -> np.ndarray:
-    """Global average pooling under ``tf_kernel``'s rules. ``moved``: the input with the
-    reduced axes last (``cells`` of them in all); ``mean(a, plus_zero)``: the
-    specification's mean of ``a`` (same layout) over those axes, rounded to the output dtype
+    """Global average pooling under ``tf_kernel``'s rules. ``a``: the input (``cells``
+    cells reduced per output); ``mean(m, plus_zero)``: the specification's mean of ``m``
+    (laid out as ``a``) over the reduced axes, rounded to the output dtype
     (``plus_zero``: the sum started from ``+0``)."""
-    if tf_kernel is None or not is_float_dtype(moved.dtype):
-        return mean(moved)
-    r = rules(tf_kernel, "global_avg", moved.dtype, 1)
+    if tf_kernel is None or not is_float_dtype(a.dtype):
+        return mean(a)
+    r = rules(tf_kernel, "global_avg", a.dtype, 1)
     if r.copy_single and cells == 1:                   # x / 1: the input, unflushed
-        return mean(moved)
-    xin = daz(moved) if r.flush != "none" else moved
+        return mean(a)
+    xin = daz(a) if r.flush != "none" else a
     out = mean(xin, plus_zero=True)
     return daz(out) if r.flush == "full" else out
 

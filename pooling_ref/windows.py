@@ -29,6 +29,10 @@ import numpy as np
 
 from ._arrays import as_input, to_channels_last
 from .geometry import (
+    CELL_HI,
+    CELL_LO,
+    TAP_HI,
+    TAP_LO,
     WindowGeometry,
     normalize_data_format,
     normalize_padding,
@@ -96,15 +100,22 @@ def columns(xp: np.ndarray, g: WindowGeometry, out: np.ndarray | None = None) ->
     return out
 
 
-def _padded_part(x_cl: np.ndarray, g: WindowGeometry, bs: slice, lo: int, hi: int,
+def _padded_part(x_cl: np.ndarray, g: WindowGeometry, bs: slice, r0: int, r1: int,
                  fill_value: object) -> np.ndarray:
-    """Padded rows ``[lo, hi)`` (padded coordinates, first spatial axis) of batch ``bs``."""
+    """The padded input rows (first spatial axis) that the windows of output rows
+    ``[r0, r1)`` span, for batch items ``bs``: the real rows those windows read come from
+    the tap table (:attr:`WindowGeometry.taps`), every other row of the span holds
+    ``fill_value`` (padding, or a real row no window of the part reads)."""
+    s0, d0, k0, before0 = g.strides[0], g.dilation[0], g.window[0], g.pads[0][0]
+    lo = r0 * s0 - before0                          # input row of the span's first row
+    hi = (r1 - 1) * s0 + d0 * (k0 - 1) + 1 - before0
     if not g.padded:
         return x_cl[bs, lo:hi]
-    n0, before0 = g.in_spatial[0], g.pads[0][0]
-    src_lo = min(max(lo - before0, 0), n0)
-    src_hi = max(min(hi - before0, n0), src_lo)
-    width = ((0, 0), (src_lo - (lo - before0), (hi - before0) - src_hi), *g.pads[1:], (0, 0))
+    table = g.taps[0][r0:r1]
+    real = table[table[:, TAP_HI] > table[:, TAP_LO]]
+    src_lo = int(real[:, CELL_LO].min()) if real.size else max(lo, 0)
+    src_hi = int(real[:, CELL_HI].max()) if real.size else src_lo
+    width = ((0, 0), (src_lo - lo, hi - src_hi), *g.pads[1:], (0, 0))
     return np.pad(x_cl[bs, src_lo:src_hi], width, mode="constant", constant_values=fill_value)
 
 
@@ -130,13 +141,11 @@ def im2col_chunks(
         nb, nr = max(1, min(n, chunk_bytes // item_bytes)), max(rows, 1)   # rows may be 0
     else:
         nb, nr = 1, max(1, chunk_bytes // max(row_bytes, 1))
-    s0, d0, k0 = g.strides[0], g.dilation[0], g.window[0]
     buf = None
     for b0 in range(0, n, nb):
         for r0 in range(0, rows, nr):
             b1, r1 = min(b0 + nb, n), min(r0 + nr, rows)
-            part = _padded_part(x_cl, g, slice(b0, b1), r0 * s0,
-                                (r1 - 1) * s0 + d0 * (k0 - 1) + 1, fill_value)
+            part = _padded_part(x_cl, g, slice(b0, b1), r0, r1, fill_value)
             sub = WindowGeometry(
                 (part.shape[1], *g.in_spatial[1:]), g.window, g.strides, g.dilation,
                 ((0, 0),) * g.rank, (r1 - r0, *g.out_spatial[1:]),
