@@ -85,6 +85,13 @@ def lenient_unmodelled(actual, expected, x, params, path):
     return np.where(ok, actual, expected).astype(expected.dtype)
 
 
+def eigen_shifts_windows(x: np.ndarray, params: dict, path: str) -> bool:
+    """Whether TF's result is the defect ``eigen-pool3d-same-negative-pad`` (Eigen 3D "same"
+    pooling with a negative total pad shifts the windows): parity tests leave such cases to
+    ``test_known_defects.test_eigen_pool3d_same_negative_pad``."""
+    return applies("eigen-pool3d-same-negative-pad", path) and negative_same_pad(x, params)
+
+
 def negative_same_pad(x: np.ndarray, params: dict) -> bool:
     """Whether a 3D "same" pooling has an axis with a negative total pad (registry entry
     ``eigen-pool3d-same-negative-pad``: TF's Eigen 3D kernels shift those windows)."""

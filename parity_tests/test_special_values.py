@@ -131,6 +131,8 @@ def test_pooling_special_values_bitwise(kind, rank, data):
     fn = pr.max_pool if kind == "Max" else pr.avg_pool
     expected = keras_ref.pool(kind, x, **params)
     path = reg.eager_path(dtype)
+    if reg.eigen_shifts_windows(x, params, path):
+        return      # a TF defect, shown by test_known_defects.test_eigen_pool3d_same_negative_pad
     actual = fn(x, **params, method=method, tf_kernel=path)
     if kind == "Max":
         expected = reg.lenient_unmodelled(actual, expected, x, params, path)
@@ -158,8 +160,9 @@ def test_zero_pad_special_values_bitwise(rank, data):
 
 
 def _exact_specials_then_bound(actual, expected, mag, terms, dtype, *, op, params, x,
-                               sum_mag=None):
-    """NaN / ±inf positions and values exact; finite values within ``error_bound``.
+                               sum_mag=None, slack=0.0):
+    """NaN / ±inf positions and values exact; finite values within ``error_bound`` (plus an
+    absolute ``slack``: what flushing inside TF may add).
 
     ``mag`` is the op on ``|x|`` without its non-finite cells (float64); ``sum_mag`` the
     largest partial sum of absolute values (default ``mag``). Where it exceeds half the
@@ -178,7 +181,7 @@ def _exact_specials_then_bound(actual, expected, mag, terms, dtype, *, op, param
     inf_e = np.where(np.isinf(e64) & order_free, e64, 0)
     np.testing.assert_array_equal(inf_a, inf_e, err_msg=f"inf positions/signs differ: {where}")
     finite = np.isfinite(e64) & np.isfinite(a64) & order_free
-    bound = error_bound(mag, terms, dtype)
+    bound = np.asarray(error_bound(mag, terms, dtype)) + slack
     c = compare(a64[finite], e64[finite], np.asarray(bound)[finite])
     assert c.ok, f"{where}: {c}"
 
@@ -307,11 +310,13 @@ def test_conv_special_values(rank, data):
     bf = None if bias is None else _finite_abs(daz(bias) if flush else bias)
     mag = pr.conv(_finite_abs(xf), _finite_abs(kf), bf, **params)
     terms = math.prod(ksize) * cin
-    # Flushing also applies to each product and partial sum inside TF: up to one smallest
-    # normal per term on top of the bound.
-    extra = terms * float(finfo(dtype).tiny) if flush else 0.0
-    _exact_specials_then_bound(actual, expected, mag + extra / 2, terms, dtype, op="conv",
-                               params=params, x=x)
+    # Flushing also applies inside TF, to each of the `terms` products and each of the
+    # `terms` partial sums (and the bias addition): each changes by less than the smallest
+    # normal, an absolute error the relative bound does not cover (e.g. tiny + 0.5 tiny with
+    # the partial sum 0.5 tiny flushed).
+    slack = (2 * terms + 1) * float(finfo(dtype).tiny) if flush else 0.0
+    _exact_specials_then_bound(actual, expected, mag, terms, dtype, op="conv",
+                               params=params, x=x, slack=slack)
 
 
 @pytest.mark.parametrize("dtype", FLOATS[:3], ids=lambda d: np.dtype(d).name)
