@@ -65,14 +65,15 @@ def expand_ops(names: Iterable[str]) -> list[str]:
 
 def methods_of(op: str) -> tuple[str, ...]:
     """The methods verify runs: every ``method=`` the op takes, plus ``"compiled"`` for
-    forward max / average pooling where Numba is usable."""
+    max / average pooling and their gradients where Numba is usable (global pooling runs
+    its default, ``"auto"``: compiled with Numba)."""
     from . import _compiled
 
     s = spec(op)
     if not s.methods:
         return ("-",)
-    extra = ("compiled",) if s.family in ("max_pool", "avg_pool") and _compiled.AVAILABLE \
-        else ()
+    extra = ("compiled",) if _compiled.AVAILABLE and s.family in (
+        "max_pool", "avg_pool", "max_pool_grad", "avg_pool_grad") else ()
     return s.method_names + extra
 
 

@@ -185,7 +185,8 @@ def forward_of(op: OpSpec) -> OpSpec:
 def _register_gradients() -> None:
     from .gradients import _METHODS, avg_pool_grad, conv_grad, max_pool_grad
 
-    common = {"method_names": tuple(m for m in _METHODS if m != "auto")}
+    # "compiled" (pooling gradients, where Numba is usable) is added by verify's methods_of
+    common = {"method_names": tuple(m for m in _METHODS if m not in ("auto", "compiled"))}
     pool_arrays = ("x", "grad_out")
     for r in (1, 2, 3):
         register(OpSpec(f"max_pool{r}d_grad", "max_pool_grad", r, max_pool_grad, "bitwise",
@@ -202,6 +203,7 @@ def _register_gradients() -> None:
                         _CONV, (*_CONV, "kernel_size"), positional=("x", "kernel", "grad_out"),
                         outputs=3, output_names=("grad_x", "grad_kernel", "grad_bias"),
                         **common,
+
                         bound=lambda a, p: tolerance.conv_grad_bounds(
                             a["x"], a["kernel"], a["grad_out"], **p)))
 
