@@ -354,7 +354,6 @@ def test_other_tie_rule_is_named():
 _BAD_MODULE = """
 import numpy as np
 import pooling_ref
-import pooling_ref._compiled
 
 BUG = 1
 
