@@ -265,3 +265,34 @@ def test_auto_is_compiled_with_numba():
     assert check_method("auto", "max_pool", compiled=True) == "compiled"
     assert check_method("auto", "conv") == "fast"           # no compiled conv kernel
     assert check_method("auto", "global_max_pool", compiled=True) == "compiled"
+
+
+@needs_numba
+@pytest.mark.parametrize("op", ["max", "avg"])
+@pytest.mark.parametrize("path", ["onednn", "eigen"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_eager_rules_run_inside_the_kernel(op, path, dtype):
+    """The eager paths' float32/float64 rules (the default ``tf_kernel``) are folded into
+    the compiled kernel, not applied in extra passes around it: ``_plan_rules`` has a plan
+    for them (ranks 1-2; Eigen's 3D average is the one rule it leaves to the caller), and
+    the kernel's results are those rules (``test_fast_paths`` checks every path bit for
+    bit against the loop; here a hand-derived window: [s, 3s] with s the smallest
+    subnormal, and [-0, +s])."""
+    from pooling_ref import tf_kernels
+
+    dt = np.dtype(dtype)
+    rules = tf_kernels.rules(path, op, dt, 2)
+    assert _compiled._plan_rules(dt, op, rules) is not None, (op, path, dtype, rules)
+    s = np.finfo(dt).smallest_subnormal
+    x = np.array([s, 3 * s, -0.0, s], dt).reshape(1, 4, 1)
+    got = _compiled.pool(x, pr.geometry.plan_window((4,), (2,), (2,), "valid"), op, rules)
+    if op == "avg":                                # DAZ: zeros summed, FTZ: +0 / 2
+        want = np.array([0.0, 0.0], dt)
+    elif rules.flush == "compare":                 # compared as zeros, first cell's bits
+        want = np.array([s, -0.0], dt)
+    else:                                          # read as zeros: the first zero wins
+        want = np.array([0.0, -0.0], dt)
+    assert_bitwise(got.reshape(-1), want, op=f"{op}_pool",
+                   params={"pool_size": 2, "tf_kernel": path}, arrays={"x": x},
+                   what="the compiled kernel's rules differ from the hand-derived result")
+

@@ -5,7 +5,10 @@ equal maxima incl. signed zeros, all-NaN/-inf windows -> lowest finite; row-majo
 convolution must lie within ``tolerance.conv_bound``. The block size and the thread pool of
 :mod:`pooling_ref._fast` are drawn too, so multi-block and multi-thread paths are exercised
 on small inputs (the compiled method shares that thread pool). "compiled" is tested where
-Numba is installed (see also ``test_compiled.py``).
+Numba is installed (see also ``test_compiled.py``). Pooling cases draw ``tf_kernel`` too
+(omitted: the default): the loop applies a path's rules around the specification
+(:mod:`pooling_ref.tf_kernels`), the compiled kernel follows them inside its one pass, and
+the two must agree bit for bit.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from hypothesis import strategies as st
 import pooling_ref
 from pooling_ref import _compiled, _fast
 from pooling_ref._arrays import finfo, is_float_dtype
+from pooling_ref.tf_kernels import PATHS as TF_KERNELS
 from pooling_ref.tolerance import conv_bound
 
 from ._assert import assert_bitwise, assert_within_bound
@@ -28,6 +32,9 @@ SPECIAL = [0.0, -0.0, np.nan, -np.inf, np.inf, 1.0, 1.0, -2.5, 3.0, -3.0e38]
 #: Methods that must equal the loop bit for bit ("compiled" only where Numba is installed).
 FAST_METHODS = ("fast", "compiled") if _compiled.AVAILABLE else ("fast",)
 FLOATS = ["float32", "float64", "float16", "bfloat16"]
+#: Channel counts drawn for pooling: the compiled kernel's three loop orders
+#: (``_compiled._layout``: 1, 2-7, >= 8) and its blocks of 8 channels.
+POOL_CHANNELS = [1, 2, 3, 5, 7, 8, 9, 16, 24]
 INTS = ["int32", "uint8", "int64", "int8", "uint64"]
 
 
@@ -65,7 +72,8 @@ def window_case(draw, *, dtypes, conv=False):
     rank = draw(st.integers(1, 3), label="rank")
     spatial = draw(st.lists(st.integers(1, 9), min_size=rank, max_size=rank), label="spatial")
     n = draw(st.integers(0 if not conv else 1, 3), label="batch")
-    c = draw(st.integers(1, 5), label="channels")
+    # pooling: every loop order of the compiled kernel (1 channel, 2-7, >= 8, blocks of 8)
+    c = draw(st.integers(1, 5) if conv else st.sampled_from(POOL_CHANNELS), label="channels")
     window = tuple(draw(st.integers(1, s), label="window") for s in spatial)
     padding = draw(st.sampled_from(["valid", "same", "SAME"]), label="padding")
     strides = tuple(draw(st.integers(1, 5), label="stride") for _ in range(rank))
@@ -99,6 +107,8 @@ def window_case(draw, *, dtypes, conv=False):
         params["padding"] = padding
     if fmt is not None:
         params["data_format"] = fmt
+    if not conv and draw(st.booleans(), label="give tf_kernel"):
+        params["tf_kernel"] = draw(st.sampled_from([None, *TF_KERNELS]), label="tf_kernel")
     block = draw(st.sampled_from([64, 512, 4096, 2**20]), label="block bytes")
     parallel = draw(st.booleans(), label="threads")
     return x, params, block, parallel

@@ -191,6 +191,16 @@ def _compiled(op: str):
     return run
 
 
+def _fused(op: str, method: str, x_cl: np.ndarray, g: WindowGeometry):
+    """The method's pooling that follows a TF kernel path's rules in its own pass
+    (``tf_kernels.max_pool``'s ``fused``), or ``None``: only the compiled kernel has one."""
+    if method != "compiled":
+        return None
+    from . import _compiled
+
+    return lambda rules: _compiled.pool(x_cl, g, op, rules)
+
+
 _METHODS = {
     "max": {"loop": _max_loop, "im2col": _max_im2col, "fast": _max_fast,
             "compiled": _compiled("max")},
@@ -243,7 +253,8 @@ def max_pool(
     x_cl, g, fmt, method = _prepare("max_pool", x, pool_size, strides, padding, data_format,
                                     method)
     tf_kernel = tf_kernels.check_tf_kernel(tf_kernel, "max_pool")
-    out = tf_kernels.max_pool(x_cl, g, lambda a: _METHODS["max"][method](a, g), tf_kernel)
+    out = tf_kernels.max_pool(x_cl, g, lambda a: _METHODS["max"][method](a, g), tf_kernel,
+                              _fused("max", method, x_cl, g))
     if nan == "propagate" and is_float_dtype(x_cl.dtype):
         _propagate_nan(out, x_cl, g, _METHODS["max"][method])
     return from_channels_last(out, fmt)
@@ -292,7 +303,8 @@ def avg_pool(
             f"integers), got dtype {x_cl.dtype!r}"
         )
     tf_kernel = tf_kernels.check_tf_kernel(tf_kernel, "avg_pool")
-    out = tf_kernels.avg_pool(x_cl, g, lambda a: _METHODS["avg"][method](a, g), tf_kernel)
+    out = tf_kernels.avg_pool(x_cl, g, lambda a: _METHODS["avg"][method](a, g), tf_kernel,
+                              _fused("avg", method, x_cl, g))
     return from_channels_last(out, fmt)
 
 

@@ -401,18 +401,23 @@ def _is_identity(g: WindowGeometry) -> bool:
     return g.cells == 1 and all(s == 1 for s in g.strides)
 
 
-def max_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str | None
-             ) -> np.ndarray:
+def max_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str | None,
+             fused: Callable | None = None) -> np.ndarray:
     """Max pooling of channels_last ``x_cl`` under ``tf_kernel``'s rules.
 
     ``pool(a)`` is the method's own max pooling (first of equal maxima wins) of an array
-    shaped like ``x_cl`` with geometry ``g``.
+    shaped like ``x_cl`` with geometry ``g``. ``fused(r)``, where the method has one: its
+    pooling of ``x_cl`` following :class:`Rules` ``r`` itself in one pass (bit for bit what
+    this function does around ``pool``), or ``None`` where it cannot.
     """
     if tf_kernel is None or not is_float_dtype(x_cl.dtype):
         return pool(x_cl)
     r = rules(tf_kernel, "max", x_cl.dtype, g.rank)
     if r.copy_single and _is_identity(g):
         return x_cl.copy()
+    out = fused(r) if fused is not None else None
+    if out is not None:
+        return out
     has_subnormal, has_special = _special_cells(x_cl)   # one pass over the input
     xin = daz(x_cl, has_subnormal) if r.flush != "none" else x_cl
     out = pool(xin)
@@ -482,16 +487,20 @@ def global_avg_pool(a: np.ndarray, cells: int, tf_kernel: str | None,
     return daz(out) if r.flush == "full" else out
 
 
-def avg_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str | None
-             ) -> np.ndarray:
+def avg_pool(x_cl: np.ndarray, g: WindowGeometry, pool: Callable, tf_kernel: str | None,
+             fused: Callable | None = None) -> np.ndarray:
     """Average pooling of float ``x_cl`` under ``tf_kernel``'s rules (``pool``: the method's
-    average pooling, which sums in row-major order in the dtype it is given)."""
+    average pooling, which sums in row-major order in the dtype it is given; ``fused``: as
+    for :func:`max_pool`)."""
     if tf_kernel is None:               # the specification; bfloat16 summed in float32
         acc = np.float32 if x_cl.dtype.name == "bfloat16" else x_cl.dtype
         return pool(x_cl.astype(acc, copy=False)).astype(x_cl.dtype, copy=False)
     r = rules(tf_kernel, "avg", x_cl.dtype, g.rank)
     if r.copy_single and _is_identity(g):
         return x_cl.copy()
+    out = fused(r) if fused is not None else None
+    if out is not None:
+        return out
     xin = daz(x_cl) if r.flush != "none" else x_cl
     acc = np.dtype(np.float32) if r.accumulate == "float32" and x_cl.dtype.itemsize < 4 \
         else x_cl.dtype
