@@ -248,3 +248,28 @@ def test_im2col_chunks_are_the_padded_columns(data):
     x = np.arange(2 * int(np.prod(spatial)) * 2, dtype=np.float32).reshape(2, *spatial, 2)
     cols_bytes = 2 * int(np.prod(g.out_spatial)) * g.cells * 2 * 4
     _check_chunks(x, g, data.draw(st.integers(1, cols_bytes + 1), label="chunk bytes"))
+
+
+def test_run_waits_for_every_task_and_reraises():
+    """The thread pool runner (the calling thread takes tasks too) returns only when every
+    task has ended, and re-raises a task's exception: no task may still write into an
+    output after the op returned."""
+    import threading
+    import time
+
+    done, lock = [], threading.Lock()
+
+    def task(k):
+        if k == 0:
+            raise ValueError("task 0 failed")
+        time.sleep(0.002)
+        with lock:
+            done.append(k)
+
+    with _fast_settings(2**20, parallel=True):
+        with pytest.raises(ValueError, match="task 0 failed"):
+            _fast.run(task, list(range(12)), 2**30)
+        assert sorted(done) == list(range(1, 12)), done
+        done.clear()
+        _fast.run(lambda k: done.append(k), list(range(7)), 2**30)
+    assert sorted(done) == list(range(7)), done

@@ -70,13 +70,35 @@ def _executor() -> ThreadPoolExecutor:
 
 
 def run(fn, tasks: list, nbytes: int) -> None:
-    """``fn(task)`` for every task: on the thread pool when there is enough work."""
+    """``fn(task)`` for every task: on the thread pool when there is enough work, the
+    calling thread taking tasks too (one thread fewer to wake, none idle waiting). Returns
+    only when every task has ended; the first exception raised by a task is re-raised."""
     if len(tasks) > 1 and workers() > 1 and nbytes >= PARALLEL_MIN_BYTES:
-        for _ in _executor().map(fn, tasks):
-            pass
+        queue = iter(tasks)
+        lock = threading.Lock()
+
+        def drain() -> None:
+            while True:
+                with lock:
+                    task = next(queue, _DONE)
+                if task is _DONE:
+                    return
+                fn(task)
+
+        helpers = [_executor().submit(drain) for _ in range(min(workers(), len(tasks)) - 1)]
+        try:
+            drain()
+        finally:
+            errors = [h.exception() for h in helpers]     # waits for every helper
+        for e in errors:
+            if e is not None:
+                raise e
     else:
         for t in tasks:
             fn(t)
+
+
+_DONE = object()
 
 
 def _blocks(n: int, rows: int, row_bytes: int, target: int) -> list[tuple[int, int, int, int]]:
