@@ -296,3 +296,35 @@ def test_eager_rules_run_inside_the_kernel(op, path, dtype):
                    params={"pool_size": 2, "tf_kernel": path}, arrays={"x": x},
                    what="the compiled kernel's rules differ from the hand-derived result")
 
+
+
+@needs_numba
+@pytest.mark.parametrize("window_stride", [(2, 2), (3, 2), (3, 1), (4, 3)])
+@pytest.mark.parametrize("op", sorted(POOLS))
+@pytest.mark.parametrize("tf_kernel", [None, "onednn", "eigen", "xla"])
+def test_every_loop_order_is_the_loop(window_stride, op, tf_kernel):
+    """Every loop order of the compiled kernel (``_compiled._layout``: channels inner,
+    tap-major, one channel with the window and stride compiled in or read from the
+    arguments) on inputs of special values and random numbers, 'valid' and 'same'
+    (windows cut by the edges), both data formats: bit for bit the loop."""
+    k, s = window_stride
+    rng = np.random.default_rng(k * 10 + s)
+    seen = set()
+    for fmt, channels in (("channels_first", 3), ("channels_last", 1),
+                          ("channels_last", 3), ("channels_last", 8)):
+        for padding in ("valid", "same"):
+            for width in (k, 2 * k + 1, 17):
+                shape = (2, channels, 5, width) if fmt == "channels_first" else \
+                    (2, 5, width, channels)
+                values = special_values(np.dtype(np.float32))
+                x = np.where(rng.random(shape) < 0.5, rng.standard_normal(shape),
+                             values[rng.integers(0, len(values), shape)]).astype(np.float32)
+                params = dict(pool_size=(2, k), strides=(1, s), padding=padding,
+                              data_format=fmt, tf_kernel=tf_kernel)
+                with np.errstate(all="ignore"):
+                    want = POOLS[op](x, **params, method="loop")
+                    got = POOLS[op](x, **params, method="compiled")
+                assert_bitwise(got, want, op=op, params=params, arrays={"x": x},
+                               what="a compiled loop order differs from 'loop'")
+                seen.add(_compiled._layout(1 if fmt == "channels_first" else channels, k, s))
+    assert len(seen) == 3, seen            # one-channel, tap-major and channels-inner orders
