@@ -310,8 +310,8 @@ def test_every_loop_order_is_the_loop(window_stride, op, tf_kernel):
     k, s = window_stride
     rng = np.random.default_rng(k * 10 + s)
     seen = set()
-    for fmt, channels in (("channels_first", 3), ("channels_last", 1),
-                          ("channels_last", 3), ("channels_last", 8)):
+    for fmt, channels in (("channels_first", 3), ("channels_last", 1), ("channels_last", 3),
+                          ("channels_last", 8), ("channels_last", 16), ("channels_last", 9)):
         for padding in ("valid", "same"):
             for width in (k, 2 * k + 1, 17):
                 shape = (2, channels, 5, width) if fmt == "channels_first" else \
@@ -327,4 +327,7 @@ def test_every_loop_order_is_the_loop(window_stride, op, tf_kernel):
                 assert_bitwise(got, want, op=op, params=params, arrays={"x": x},
                                what="a compiled loop order differs from 'loop'")
                 seen.add(_compiled._layout(1 if fmt == "channels_first" else channels, k, s))
-    assert len(seen) == 3, seen            # one-channel, tap-major and channels-inner orders
+    # one channel (window and stride compiled in or not), tap-major, channels inner (8 or
+    # 16 channels compiled in, or not): every order the kernel has was run
+    assert seen == {_compiled._layout(1, k, s), _compiled._TAP_MAJOR, _compiled._CI_8,
+                    _compiled._CI_16, _compiled._CHANNELS_INNER}, seen
