@@ -307,7 +307,11 @@ def main(argv=None) -> int:
     jpath, ppath = os.path.join(args.out, "bench.json"), os.path.join(args.out, "bench.png")
     with open(jpath, "w") as f:
         json.dump(report, f, indent=1)
-    plot(report, ppath)
+    try:
+        plot(report, ppath)
+    except ImportError as e:          # the JSON is written; the plot needs the bench extra
+        print(f"\nno plot ({e}; pip install '.[bench]' or matplotlib), JSON in {jpath}")
+        return 0
     print(f"\nwrote {jpath} and {ppath} in {time.time() - t0:.0f} s")
     return 0
 

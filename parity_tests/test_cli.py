@@ -391,3 +391,14 @@ def test_verify_other_eager_path_is_a_usage_error(flag, other):
     want = "1" if other == "onednn" else "0"
     assert f"TF_ENABLE_ONEDNN_OPTS={want}" in r.stderr and "Traceback" not in r.stderr
     assert "[#" not in r.stderr                    # nothing ran
+
+
+def test_verify_names_what_its_skipped_cases_were():
+    """A case verify skips because TF has a measured defect there is not a "Keras error"."""
+    from pooling_ref.cli import _skip_kind
+
+    defect = {"keras_error": "known TF defect: MaxPool3DGrad with a 'same' window ..."}
+    error = {"keras_error": "InvalidArgumentError: ..."}
+    assert _skip_kind([defect, defect]) == "known TF defect"
+    assert _skip_kind([error]) == "Keras error"
+    assert _skip_kind([error, defect, defect]) == "Keras error; 2 known TF defect"
