@@ -3,10 +3,14 @@
 :func:`expect` is the one place that words the outcome: an entry listed for the current
 path must still happen ("no longer differs on this path: update the registry"); on a path
 the entry does not list it must not happen, and the test is reported as skipped with
-"different kernel path" (after that check, so nothing passes unexamined).
+"different kernel path" (after that check, so nothing passes unexamined) — or "different TF
+version" where the entry's ``tf_versions`` says it was measured absent with the installed
+TensorFlow.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pytest
@@ -18,18 +22,36 @@ from pooling_ref._arrays import finfo
 REGISTRY = tf_kernels.known_differences()
 
 
+def paths_here(entry_id: str) -> list[str]:
+    """The paths the entry happens on with the installed TensorFlow: its ``tf_versions``
+    row for this version where it has one (measured there), else its ``paths``."""
+    entry = REGISTRY[entry_id]
+    return entry.get("tf_versions", {}).get(_tf_version(), entry["paths"])
+
+
 def applies(entry_id: str, path: str) -> bool:
-    """Whether the entry is listed for ``path`` (and for this CPU, if it names one)."""
+    """Whether the entry is listed for ``path`` with this TF (and for this CPU, if it names
+    one)."""
     entry = REGISTRY[entry_id]
     cpu = entry.get("cpu")
     on_cpu = cpu is None or (cpu == "avx512") == tf_kernels.cpu_has_avx512()
-    return path in entry["paths"] and on_cpu
+    return path in paths_here(entry_id) and on_cpu
 
 
 def _listed(entry_id: str) -> str:
     entry = REGISTRY[entry_id]
     cpu = f" on {entry['cpu']} CPUs" if entry.get("cpu") else ""
+    version = _tf_version()
+    if version in entry.get("tf_versions", {}):
+        return f"{paths_here(entry_id)}{cpu} with TF {version} ({entry['paths']} otherwise)"
     return f"{entry['paths']}{cpu}"
+
+
+@functools.lru_cache(maxsize=1)
+def _tf_version() -> str:
+    from pooling_ref import keras_ref
+
+    return keras_ref.versions()["tensorflow"]
 
 
 def _versions() -> str:
@@ -54,7 +76,8 @@ def expect(entry_id: str, differs: bool, path: str, detail: str = "") -> None:
 def skip_other_path(entry_id: str, path: str) -> None:
     """After :func:`expect` checked it is absent: say why this test has nothing more to show."""
     if not applies(entry_id, path):
-        pytest.skip(f"{entry_id}: different kernel path ({path}; the registry lists "
+        other = "TF version" if path in REGISTRY[entry_id]["paths"] else "kernel path"
+        pytest.skip(f"{entry_id}: different {other} ({path}; the registry lists "
                     f"{_listed(entry_id)}) - checked that it does not happen here")
 
 

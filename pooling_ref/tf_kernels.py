@@ -269,6 +269,8 @@ def registry_table() -> str:
             "|---|---|---|---|---|---|"]
     for e in known_differences().values():
         paths = ", ".join(e["paths"]) + (f" ({e['cpu']} CPUs)" if e.get("cpu") else "")
+        for version, listed in e.get("tf_versions", {}).items():
+            paths += f"; TF {version}: {', '.join(listed) or 'none'}"
         cells = [f"`{e['id']}` ({e['kind']})", paths, e["op"], e["condition"], e["tf_gives"],
                  e["reference_gives"]]
         rows.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
