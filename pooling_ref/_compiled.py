@@ -513,6 +513,55 @@ if AVAILABLE:
     # ------------------------------------------------------------------ global pooling
 
     @njit(cache=True, nogil=True)
+    def _global_max_contiguous(x, out, cells, job_lo, job_hi):
+        """``out[r]`` = TF's ``reduce_max`` of the contiguous row ``x[r*cells:(r+1)*cells]``
+        for ``job_lo <= r < job_hi`` (channels_first: one row per batch item and channel).
+
+        The row is read 8 cells at a time into 8 running maxima (two halves of a buffer,
+        as in the pooling kernel: one vector op per 8 cells). Only the value of the maximum
+        is order-free: NaN anywhere gives NaN (a count of NaN cells rides along), and a
+        zero maximum takes the sign of the row's last zero, as the last of equal maxima
+        wins (found by scanning back from the end; every cell is <= 0 then)."""
+        eight = uint64(8)
+        n = uint64(cells)
+        body = n - n % eight
+        acc = np.empty(16, x.dtype)
+        nans = np.empty(8, np.int64)
+        for r in range(job_lo, job_hi):
+            base = uint64(r) * n
+            for j in range(eight):
+                acc[j] = -np.inf
+                nans[j] = 0
+            src = uint64(0)
+            for k in range(uint64(0), body, eight):
+                dst = eight - src
+                for j in range(eight):
+                    v = x[base + k + j]
+                    a = acc[src + j]
+                    acc[dst + j] = v if v > a else a
+                    nans[j] += v != v
+                src = dst
+            m = acc[src]
+            nan = nans[0]
+            for j in range(1, eight):
+                m = acc[src + j] if acc[src + j] > m else m
+                nan += nans[j]
+            for k in range(body, n):
+                v = x[base + k]
+                m = v if v > m else m
+                nan += v != v
+            if nan:
+                m = np.nan
+            elif m == 0:
+                k = n
+                while k > 0:                      # the last zero is the last maximum
+                    k -= uint64(1)
+                    if x[base + k] == 0:
+                        m = x[base + k]
+                        break
+            out[r] = m
+
+    @njit(cache=True, nogil=True)
     def _global_max_rows(x, out, shape, job_lo, job_hi):
         """``out[n, c]`` = TF's ``reduce_max`` of ``x[n, :, c]`` (flat ``x`` of ``shape =
         (N, K, C)``) for ``job_lo <= n < job_hi``: the cells in order, a cell replaces the
@@ -765,12 +814,14 @@ def global_pool(a: np.ndarray, axes: tuple[int, ...], op: str,
     :func:`pooling_ref.global_avg_pool`.
 
     Returns ``None`` (the caller runs the NumPy specification) unless ``a`` is contiguous
-    channels_last with at least :data:`CHANNELS_INNER_MIN` channels: the kernels vectorise
-    over channels, and with the cells of a channel contiguous (channels_first) one scalar
-    chain per channel was measured slower than NumPy (which reduces a contiguous row
-    natively)."""
+    channels_last with at least :data:`CHANNELS_INNER_MIN` channels (the kernels vectorise
+    over channels) or, for the float maximum, contiguous channels_first
+    (:func:`_global_max_contiguous`: 8 running maxima along the row; a sum along the row
+    is NumPy's own, which reduces a contiguous row natively)."""
     lead = [i for i in range(a.ndim) if i not in axes]            # batch, channels
     n, c = a.shape[lead[0]], a.shape[lead[1]]
+    if op == "max" and lead == [0, 1] and a.flags.c_contiguous and a.dtype.kind == "f":
+        return _global_max_channels_first(a, n, c)
     if lead[1] != a.ndim - 1 or not a.flags.c_contiguous or c < CHANNELS_INNER_MIN:
         return None
     cells = math.prod(a.shape[i] for i in axes)
@@ -789,6 +840,18 @@ def global_pool(a: np.ndarray, axes: tuple[int, ...], op: str,
     shape = [1] * a.ndim
     shape[lead[0]], shape[lead[1]] = n, c
     return out.reshape(shape)
+
+
+def _global_max_channels_first(a: np.ndarray, n: int, c: int) -> np.ndarray:
+    """Global max pooling of contiguous channels_first float ``a`` (reduced axes kept)."""
+    rows = a.reshape(n * c, -1) if n * c else a.reshape(0, 0)
+    if a.dtype.itemsize == 2:
+        rows = rows.astype(np.float32)       # exact: a maximum is one of the inputs
+    out = np.empty(n * c, rows.dtype)
+    if out.size:
+        _launch(_global_max_contiguous, (rows.reshape(-1), out, rows.shape[1]), n * c,
+                rows.nbytes)
+    return out.astype(a.dtype, copy=False).reshape(n, c, *(1,) * (a.ndim - 2))
 
 
 def pool_grad(x_cl: np.ndarray, gout: np.ndarray, g: WindowGeometry, rule: str,
