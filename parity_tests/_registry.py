@@ -48,16 +48,18 @@ def _listed(entry_id: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _tf_version() -> str:
+def _installed() -> dict[str, str]:
     from pooling_ref import keras_ref
 
-    return keras_ref.versions()["tensorflow"]
+    return keras_ref.versions()
+
+
+def _tf_version() -> str:
+    return _installed()["tensorflow"]
 
 
 def _versions() -> str:
-    from pooling_ref import keras_ref
-
-    v = keras_ref.versions()
+    v = _installed()
     return f"TF {v['tensorflow']} / Keras {v['keras']}"
 
 
@@ -76,7 +78,10 @@ def expect(entry_id: str, differs: bool, path: str, detail: str = "") -> None:
 def skip_other_path(entry_id: str, path: str) -> None:
     """After :func:`expect` checked it is absent: say why this test has nothing more to show."""
     if not applies(entry_id, path):
-        other = "TF version" if path in REGISTRY[entry_id]["paths"] else "kernel path"
+        # a TF version row excluded it (not the path, nor the CPU, which picks kernels)
+        by_version = (path in REGISTRY[entry_id]["paths"]
+                      and path not in paths_here(entry_id))
+        other = "TF version" if by_version else "kernel path"
         pytest.skip(f"{entry_id}: different {other} ({path}; the registry lists "
                     f"{_listed(entry_id)}) - checked that it does not happen here")
 

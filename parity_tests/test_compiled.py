@@ -297,7 +297,6 @@ def test_eager_rules_run_inside_the_kernel(op, path, dtype):
                    what="the compiled kernel's rules differ from the hand-derived result")
 
 
-
 @needs_numba
 @pytest.mark.parametrize("window_stride", [(2, 2), (3, 2), (3, 1), (4, 3)])
 @pytest.mark.parametrize("op", sorted(POOLS))

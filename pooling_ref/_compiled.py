@@ -112,6 +112,9 @@ _CI_LAYOUTS = {_CHANNELS_INNER: 0, _CI_8: 8, _CI_16: 16}
 #: The one-channel loop orders: ``layout -> (window, stride)`` along the last spatial axis
 #: compiled in as constants (``(0, 0)``: read from the arguments).
 _ROWS_LAYOUTS = {_ROWS: (0, 0), _ROWS_K2S2: (2, 2), _ROWS_K3S2: (3, 2)}
+#: The same two tables read the other way (:func:`_layout`).
+_CI_BY_CHANNELS = {nc: layout for layout, nc in _CI_LAYOUTS.items() if nc}
+_ROWS_BY_WINDOW = {ks: layout for layout, ks in _ROWS_LAYOUTS.items() if ks != (0, 0)}
 #: Kernel modes that read subnormal cells as zeros (a TF kernel path's ``flush`` rule).
 _DAZ_MODES = (_MAX_DAZ, _MAX_CMP, _SUM_DAZ)
 _G_FIRST, _G_ALL, _G_SPLIT, _G_TF3D, _G_AVG = range(5)
@@ -214,6 +217,7 @@ if AVAILABLE:
         channels_inner = layout in _CI_LAYOUTS
         fixed_nc = _CI_LAYOUTS.get(layout, 0)
         fixed_k, fixed_s = _ROWS_LAYOUTS.get(layout, (0, 0))
+
         @njit(cache=True, nogil=True)
         def _pool_rows(x, out, shape, taps_d, taps_h, taps_w, taps_out_w, stride_w, init,
                        tiny, blocks_of_8, whole_w, job_lo, job_hi):
@@ -240,7 +244,6 @@ if AVAILABLE:
             i0, i1, c0 = uint64(whole_w[0]), uint64(whole_w[1]), uint64(whole_w[2])
             ss = uint64(fixed_s) if fixed_s else uint64(stride_w)
             kk = uint64(fixed_k) if fixed_k else uint64(whole_w[3])
-            # input step between outputs
             for job in range(job_lo, job_hi):
                 b = job // (nd * nh)
                 od = (job // nh) % nd
@@ -741,12 +744,10 @@ def _layout(channels: int, window_w: int, stride_w: int) -> int:
     """The pooling kernel's loop order for a channel count and the window and stride of
     the last spatial axis (measured, module docstring)."""
     if channels >= CHANNELS_INNER_MIN:
-        fixed = {v: k for k, v in _CI_LAYOUTS.items()}
-        return fixed.get(channels, _CHANNELS_INNER)
+        return _CI_BY_CHANNELS.get(channels, _CHANNELS_INNER)
     if channels > 1:
         return _TAP_MAJOR
-    fixed = {v: k for k, v in _ROWS_LAYOUTS.items()}
-    return fixed.get((window_w, stride_w), _ROWS)
+    return _ROWS_BY_WINDOW.get((window_w, stride_w), _ROWS)
 
 
 @functools.lru_cache(maxsize=256)
