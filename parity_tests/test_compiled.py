@@ -304,13 +304,16 @@ def test_eager_rules_run_inside_the_kernel(op, path, dtype):
 def test_every_loop_order_is_the_loop(window_stride, op, tf_kernel):
     """Every loop order of the compiled kernel (``_compiled._layout``: channels inner,
     tap-major, one channel with the window and stride compiled in or read from the
-    arguments) on inputs of special values and random numbers, 'valid' and 'same'
-    (windows cut by the edges), both data formats: bit for bit the loop."""
+    arguments) and every channel block of the channels-inner order (``_lane_blocks``:
+    32, 16 and 8 lanes, and a last block of 8 overlapping the one before) on inputs of
+    special values and random numbers, 'valid' and 'same' (windows cut by the edges), both
+    data formats: bit for bit the loop."""
     k, s = window_stride
     rng = np.random.default_rng(k * 10 + s)
-    seen = set()
+    seen, lanes, overlapped = set(), set(), False
     for fmt, channels in (("channels_first", 3), ("channels_last", 1), ("channels_last", 3),
-                          ("channels_last", 8), ("channels_last", 16), ("channels_last", 9)):
+                          ("channels_last", 8), ("channels_last", 16), ("channels_last", 9),
+                          ("channels_last", 24), ("channels_last", 59)):
         for padding in ("valid", "same"):
             for width in (k, 2 * k + 1, 17):
                 shape = (2, channels, 5, width) if fmt == "channels_first" else \
@@ -325,8 +328,13 @@ def test_every_loop_order_is_the_loop(window_stride, op, tf_kernel):
                     got = POOLS[op](x, **params, method="compiled")
                 assert_bitwise(got, want, op=op, params=params, arrays={"x": x},
                                what="a compiled loop order differs from 'loop'")
-                seen.add(_compiled._layout(1 if fmt == "channels_first" else channels, k, s))
-    # one channel (window and stride compiled in or not), tap-major, channels inner (8 or
-    # 16 channels compiled in, or not): every order the kernel has was run
-    assert seen == {_compiled._layout(1, k, s), _compiled._TAP_MAJOR, _compiled._CI_8,
-                    _compiled._CI_16, _compiled._CHANNELS_INNER}, seen
+                nc = 1 if fmt == "channels_first" else channels
+                seen.add(_compiled._layout(nc, k, s))
+                blocks = _compiled._lane_blocks(nc)
+                lanes.update(blocks[:, 1].tolist())
+                overlapped |= bool((blocks[1:, 0] < blocks[:-1].sum(axis=1)).any())
+    # one channel (window and stride compiled in or not), tap-major, channels inner with
+    # every block width and an overlapping last block: everything the kernel has was run
+    assert seen == {_compiled._layout(1, k, s), _compiled._TAP_MAJOR,
+                    _compiled._CHANNELS_INNER}, seen
+    assert lanes == set(_compiled.LANES) and overlapped, (lanes, overlapped)

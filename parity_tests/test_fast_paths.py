@@ -33,9 +33,12 @@ SPECIAL = [0.0, -0.0, np.nan, -np.inf, np.inf, 1.0, 1.0, -2.5, 3.0, -3.0e38]
 FAST_METHODS = ("fast", "compiled") if _compiled.AVAILABLE else ("fast",)
 FLOATS = ["float32", "float64", "float16", "bfloat16"]
 #: Channel counts drawn for pooling: the compiled kernel's three loop orders
-#: (``_compiled._layout``: 1, 2-7, >= 8) and its blocks of 8 channels.
-POOL_CHANNELS = [1, 2, 3, 5, 7, 8, 9, 16, 24]
+#: (``_compiled._layout``: 1, 2-7, >= 8) and its channel blocks (``_lane_blocks``: 8, 16,
+#: 32 lanes, an overlapping last block of 8).
+POOL_CHANNELS = [1, 2, 3, 5, 7, 8, 9, 16, 24, 32, 43]
 INTS = ["int32", "uint8", "int64", "int8", "uint64"]
+#: Inputs up to this many cells draw each special value (shrinkable); larger ones a seed.
+MAX_DRAWN_CELLS = 2000
 
 
 def special_values(dtype: np.dtype) -> np.ndarray:
@@ -72,7 +75,7 @@ def window_case(draw, *, dtypes, conv=False):
     rank = draw(st.integers(1, 3), label="rank")
     spatial = draw(st.lists(st.integers(1, 9), min_size=rank, max_size=rank), label="spatial")
     n = draw(st.integers(0 if not conv else 1, 3), label="batch")
-    # pooling: every loop order of the compiled kernel (1 channel, 2-7, >= 8, blocks of 8)
+    # pooling: every loop order of the compiled kernel (1 channel, 2-7, >= 8, its blocks)
     c = draw(st.integers(1, 5) if conv else st.sampled_from(POOL_CHANNELS), label="channels")
     window = tuple(draw(st.integers(1, s), label="window") for s in spatial)
     padding = draw(st.sampled_from(["valid", "same", "SAME"]), label="padding")
@@ -85,8 +88,12 @@ def window_case(draw, *, dtypes, conv=False):
         special = draw(st.booleans(), label="special values")
         if special:
             values = special_values(dtype)
-            idx = draw(st.lists(st.integers(0, len(values) - 1), min_size=size, max_size=size),
-                       label="values")
+            if size <= MAX_DRAWN_CELLS:
+                idx = draw(st.lists(st.integers(0, len(values) - 1), min_size=size,
+                                    max_size=size), label="values")
+            else:             # more cells than Hypothesis draws one by one: from a seed
+                seed = draw(st.integers(0, 2**32 - 1), label="special values seed")
+                idx = np.random.default_rng(seed).integers(0, len(values), size)
             x = values[np.array(idx, dtype=np.intp)]
         else:
             seed = draw(st.integers(0, 2**32 - 1), label="seed")

@@ -82,6 +82,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -97,23 +98,18 @@ DISABLE_ENV = "POOLING_REF_DISABLE_NUMBA"
 INSTALL_HINT = "pip install 'pooling-ref[fast]'"
 #: Below this many channels, output positions are the innermost loop.
 CHANNELS_INNER_MIN = 8
-#: Up to this many channels (a multiple of 8), the channel loop runs in blocks of 8 (a
-#: constant trip count: one AVX vector, no scalar tail; the variable-length loop is
-#: unrolled for 32 channels and runs 8 or 16 in its scalar tail).
-BLOCKS_OF_8_MAX = 16
+#: Channel block widths of the channels-inner loop order, widest first (:func:`_lane_blocks`).
+LANES = (32, 16, 8)
 #: Input bytes of one part of the output rows handed to a thread.
 PART_BYTES = 4 << 20
 
 _MAX, _SUM, _SUM_F16, _MAX_DAZ, _MAX_CMP, _SUM_DAZ = range(6)
 #: Loop orders of the pooling kernel (:func:`_layout`).
-_CHANNELS_INNER, _TAP_MAJOR, _ROWS, _ROWS_K2S2, _ROWS_K3S2, _CI_8, _CI_16 = range(7)
-#: The channels-inner loop orders: ``layout -> channel count`` compiled in (0: the argument).
-_CI_LAYOUTS = {_CHANNELS_INNER: 0, _CI_8: 8, _CI_16: 16}
+_CHANNELS_INNER, _TAP_MAJOR, _ROWS, _ROWS_K2S2, _ROWS_K3S2 = range(5)
 #: The one-channel loop orders: ``layout -> (window, stride)`` along the last spatial axis
 #: compiled in as constants (``(0, 0)``: read from the arguments).
 _ROWS_LAYOUTS = {_ROWS: (0, 0), _ROWS_K2S2: (2, 2), _ROWS_K3S2: (3, 2)}
-#: The same two tables read the other way (:func:`_layout`).
-_CI_BY_CHANNELS = {nc: layout for layout, nc in _CI_LAYOUTS.items() if nc}
+#: The same table read the other way (:func:`_layout`).
 _ROWS_BY_WINDOW = {ks: layout for layout, ks in _ROWS_LAYOUTS.items() if ks != (0, 0)}
 #: Kernel modes that read subnormal cells as zeros (a TF kernel path's ``flush`` rule).
 _DAZ_MODES = (_MAX_DAZ, _MAX_CMP, _SUM_DAZ)
@@ -208,19 +204,80 @@ if AVAILABLE:
             return _round_f16(total / _round_f16(count))
         return _key(total / count, tiny, mode)
 
+
+    _U1, _U2, _U3, _U4, _U5, _U6, _U7 = (uint64(i) for i in range(1, 8))
+
+    @njit(cache=True, inline="always")
+    def _load8(x, i):
+        """Eight consecutive cells as a tuple: all loaded before anything is stored, so
+        LLVM's SLP vectoriser can make one vector load of them (see :func:`_launch`)."""
+        return (x[i], x[i + _U1], x[i + _U2], x[i + _U3], x[i + _U4], x[i + _U5],
+                x[i + _U6], x[i + _U7])
+
+    @njit(cache=True, inline="always")
+    def _store8(out, i, a):
+        out[i], out[i + _U1], out[i + _U2], out[i + _U3] = a[0], a[1], a[2], a[3]
+        out[i + _U4], out[i + _U5], out[i + _U6], out[i + _U7] = a[4], a[5], a[6], a[7]
+
+    @njit(cache=True, inline="always")
+    def _step8(a, v, tiny, mode):
+        """:func:`_step` on eight lanes (one vector operation after SLP vectorisation)."""
+        return (_step(a[0], v[0], tiny, mode), _step(a[1], v[1], tiny, mode),
+                _step(a[2], v[2], tiny, mode), _step(a[3], v[3], tiny, mode),
+                _step(a[4], v[4], tiny, mode), _step(a[5], v[5], tiny, mode),
+                _step(a[6], v[6], tiny, mode), _step(a[7], v[7], tiny, mode))
+
+    @njit(cache=True, inline="always")
+    def _finish(a, count, tiny, mode):
+        """The output value of one lane from its accumulator: the maximum (under
+        ``_MAX_DAZ`` its key) or the average (:func:`_mean`)."""
+        if mode == _MAX or mode == _MAX_CMP:
+            return a
+        if mode == _MAX_DAZ:
+            return _key(a, tiny, mode)
+        return _mean(a, count, tiny, mode)
+
+    @njit(cache=True, inline="always")
+    def _finish8(a, count, tiny, mode):
+        return (_finish(a[0], count, tiny, mode), _finish(a[1], count, tiny, mode),
+                _finish(a[2], count, tiny, mode), _finish(a[3], count, tiny, mode),
+                _finish(a[4], count, tiny, mode), _finish(a[5], count, tiny, mode),
+                _finish(a[6], count, tiny, mode), _finish(a[7], count, tiny, mode))
+
+    @njit(cache=True, inline="always")
+    def _window_lanes(x, xb, cells, nc, nblk, init, tiny, mode):
+        """Run the window of one output over ``8 * nblk`` channels (``nblk`` = 1, 2 or 4,
+        a constant at each call) from flat offset ``xb``: ``cells = (d_lo, d_hi, h_lo,
+        h_hi, w_lo, w_hi, h_in, w_in)``, cells in row-major window order, one accumulator
+        per channel in registers (independent vector chains, no store between steps).
+        Returns four 8-lane accumulators (the unused ones stay at ``init``)."""
+        d_lo, d_hi, h_lo, h_hi, w_lo, w_hi, h_in, w_in = cells
+        a0 = a1 = a2 = a3 = (init, init, init, init, init, init, init, init)
+        for i_d in range(d_lo, d_hi):
+            for i_h in range(h_lo, h_hi):
+                row = xb + uint64((i_d * h_in + i_h) * w_in) * nc
+                for i_w in range(uint64(w_lo), uint64(w_hi)):
+                    xi = row + i_w * nc
+                    a0 = _step8(a0, _load8(x, xi), tiny, mode)
+                    if nblk > 1:
+                        a1 = _step8(a1, _load8(x, xi + uint64(8)), tiny, mode)
+                    if nblk > 2:
+                        a2 = _step8(a2, _load8(x, xi + uint64(16)), tiny, mode)
+                        a3 = _step8(a3, _load8(x, xi + uint64(24)), tiny, mode)
+        return a0, a1, a2, a3
+
     def _kernel(mode, layout):
         """The pooling kernel for one ``mode`` and loop order ``layout`` (compile-time
         constants of the closure, so each kernel has only its own step and loop nest:
         with all three loop nests in one function, the channels-inner one was measured
         1.2-1.4x slower; each is compiled on first use and cached)."""
         rows = layout in _ROWS_LAYOUTS
-        channels_inner = layout in _CI_LAYOUTS
-        fixed_nc = _CI_LAYOUTS.get(layout, 0)
+        channels_inner = layout == _CHANNELS_INNER
         fixed_k, fixed_s = _ROWS_LAYOUTS.get(layout, (0, 0))
 
         @njit(cache=True, nogil=True)
         def _pool_rows(x, out, shape, taps_d, taps_h, taps_w, taps_out_w, stride_w, init,
-                       tiny, blocks_of_8, whole_w, job_lo, job_hi):
+                       tiny, blocks, whole_w, job_lo, job_hi):
             """Output rows ``job_lo <= job < job_hi`` (job = ``(b*OD + od)*OH + oh``) of the
             pooling of flat C-contiguous ``x`` (shape ``(N, D, H, W, C)``) into flat ``out``.
             ``tiny``: the smallest normal of the dtype (read only by the flush modes).
@@ -229,15 +286,14 @@ if AVAILABLE:
             LLVM from vectorising the channel loop)."""
             nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
             d_in, h_in, w_in, nc = shape
-            unc = uint64(fixed_nc) if fixed_nc else uint64(nc)
-            # One output cell's accumulators, twice: each step reads one half and writes
-            # the other. (Updating in place, ``acc[c] = max(acc[c], v)``, lets LLVM turn
-            # the store into a masked store, ~4x slower on AMD Zen than vmaxps + store.)
-            acc = np.empty(2 * nc, out.dtype)
+            unc = uint64(nc)
             count = np.empty(1, out.dtype)            # a real-cell count in the dtype
             unw = uint64(nw)
             n_row = unw * unc if layout == _TAP_MAJOR else uint64(0)
-            row_buf = np.empty(2 * n_row, out.dtype)  # few channels: (c, ow), twice
+            # few channels: a row of accumulators (c, ow), twice: each pass reads one half
+            # and writes the other. (Updating in place, ``acc[i] = max(acc[i], v)``, lets
+            # LLVM turn the store into a masked store, ~4x slower on AMD Zen.)
+            row_buf = np.empty(2 * n_row, out.dtype)
             step_w = uint64(stride_w * nc)            # input step between outputs
             # the outputs with a whole window along w (``_whole_windows``), their step
             # and cell count: constants of this kernel where it is specialised
@@ -255,39 +311,35 @@ if AVAILABLE:
                       * (taps_h[oh, TAP_HI] - taps_h[oh, TAP_LO]))      # real rows
                 if channels_inner:
                     # output-stationary: per output cell, its real cells in row-major
-                    # window order, all channels at once (contiguous, vectorised)
+                    # window order, 32, 16 or 8 channels at a time (``blocks``:
+                    # :func:`_lane_blocks`), their accumulators in registers
+                    xb = uint64(b * d_in * h_in * w_in) * unc
                     for ow in range(nw):
-                        src = uint64(0)
-                        for c in range(unc):
-                            acc[c] = init
-                        w_lo, w_hi = taps_w[ow, CELL_LO], taps_w[ow, CELL_HI]
-                        for i_d in range(d_lo, d_hi):
-                            for i_h in range(h_lo, h_hi):
-                                row = ((b * d_in + i_d) * h_in + i_h) * w_in
-                                for i_w in range(w_lo, w_hi):
-                                    xi = uint64((row + i_w) * nc)
-                                    dst = unc - src
-                                    if blocks_of_8:   # one vector per block, no tail
-                                        for c0 in range(uint64(0), unc, uint64(8)):
-                                            for c in range(c0, c0 + uint64(8)):
-                                                acc[dst + c] = _step(acc[src + c],
-                                                                     x[xi + c], tiny, mode)
-                                    else:
-                                        for c in range(unc):
-                                            acc[dst + c] = _step(acc[src + c], x[xi + c],
-                                                                 tiny, mode)
-                                    src = dst
+                        cells = (d_lo, d_hi, h_lo, h_hi, taps_w[ow, CELL_LO],
+                                 taps_w[ow, CELL_HI], h_in, w_in)
+                        count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
                         oi = ob + uint64(ow * nc)
-                        if mode == _MAX or mode == _MAX_CMP:
-                            for c in range(unc):
-                                out[oi + c] = acc[src + c]
-                        elif mode == _MAX_DAZ:
-                            for c in range(unc):
-                                out[oi + c] = _key(acc[src + c], tiny, mode)
-                        else:
-                            count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
-                            for c in range(unc):
-                                out[oi + c] = _mean(acc[src + c], count[0], tiny, mode)
+                        for k in range(blocks.shape[0]):
+                            cb, lanes = uint64(blocks[k, 0]), blocks[k, 1]
+                            if lanes == 32:
+                                a = _window_lanes(x, xb + cb, cells, unc, 4, init, tiny,
+                                                  mode)
+                            elif lanes == 16:
+                                a = _window_lanes(x, xb + cb, cells, unc, 2, init, tiny,
+                                                  mode)
+                            else:
+                                a = _window_lanes(x, xb + cb, cells, unc, 1, init, tiny,
+                                                  mode)
+                            n = count[0]
+                            _store8(out, oi + cb, _finish8(a[0], n, tiny, mode))
+                            if lanes > 8:
+                                _store8(out, oi + cb + uint64(8),
+                                        _finish8(a[1], n, tiny, mode))
+                            if lanes > 16:
+                                _store8(out, oi + cb + uint64(16),
+                                        _finish8(a[2], n, tiny, mode))
+                                _store8(out, oi + cb + uint64(24),
+                                        _finish8(a[3], n, tiny, mode))
                 elif rows:
                     # one channel (channels_first input, seen as N*C items of one channel):
                     # per output, its real cells of each row (contiguous). The outputs
@@ -666,12 +718,54 @@ if AVAILABLE:
                 out[uint64(n) * unc + c] = 0.0 + sums[0, c]
 
 
+#: ``(kernel, types of its first two arguments)`` compiled (or loaded from the cache) in
+#: this process: only they can come from the caller (dtype, read-only); every other
+#: argument is built by this module, its type fixed by theirs.
+_READY: set = set()
+_READY_LOCK = threading.Lock()
+
+
+def _arg_type(a) -> object:
+    """What of an argument decides the kernel's compiled signature."""
+    if isinstance(a, np.ndarray):
+        return a.dtype.str, a.ndim, a.flags.c_contiguous, a.flags.writeable
+    return type(a)
+
+
+def _ready(kernel, args: tuple) -> None:
+    """Compile ``kernel`` for ``args``' types (or load it from Numba's cache) with LLVM's
+    SLP vectoriser on, once per process and signature.
+
+    Numba runs LLVM with the SLP vectoriser off unless ``NUMBA_SLP_VECTORIZE=1``; the
+    8-lane steps of the channels-inner loop (:func:`_step8`) are vectorised by it only
+    (without it: scalar code, measured 3-4x slower on 8 and 16 channels). The setting is
+    read when a function is compiled, so it is switched on around the first call (an empty
+    job range) and restored; it changes no result (the vectoriser keeps every operation
+    and its order, no fast-math), only which instructions carry them out."""
+    key = (kernel, _arg_type(args[0]), _arg_type(args[1]))   # the caller's arrays (the
+    if key in _READY:                                        # others are built here)
+        return
+    from numba.core import config
+
+    with _READY_LOCK:
+        if key in _READY:
+            return
+        old = config.SLP_VECTORIZE
+        config.SLP_VECTORIZE = 1
+        try:
+            kernel(*args, 0, 0)
+        finally:
+            config.SLP_VECTORIZE = old
+        _READY.add(key)
+
+
 def _launch(kernel, args: tuple, jobs: int, nbytes: int) -> None:
     """``kernel(*args, lo, hi)`` for the jobs ``0 <= job < jobs``, split into contiguous
     parts on the package thread pool (:func:`pooling_ref._fast.run`: the calling thread for
-    small work; the kernels release the GIL)."""
+    small work; the kernels release the GIL), compiled by :func:`_ready`."""
     from . import _fast
 
+    _ready(kernel, args)
     if nbytes < _fast.PARALLEL_MIN_BYTES or _fast.workers() < 2:
         kernel(*args, 0, jobs)                 # one call: no per-part dispatch cost
         return
@@ -744,10 +838,32 @@ def _layout(channels: int, window_w: int, stride_w: int) -> int:
     """The pooling kernel's loop order for a channel count and the window and stride of
     the last spatial axis (measured, module docstring)."""
     if channels >= CHANNELS_INNER_MIN:
-        return _CI_BY_CHANNELS.get(channels, _CHANNELS_INNER)
+        return _CHANNELS_INNER
     if channels > 1:
         return _TAP_MAJOR
     return _ROWS_BY_WINDOW.get((window_w, stride_w), _ROWS)
+
+
+@functools.lru_cache(maxsize=256)
+def _lane_blocks(channels: int) -> np.ndarray:
+    """The channel blocks ``(first channel, width)`` of the channels-inner loop order: the
+    widest of :data:`LANES` that fits, in turn; a remainder of fewer than 8 channels is
+    covered by one more block of 8 ending at the last channel, which overlaps the block
+    before it (its channels are computed twice, to the same values). Empty below 8.
+
+    >>> _lane_blocks(64).tolist(), _lane_blocks(12).tolist()
+    ([[0, 32], [32, 32]], [[0, 8], [4, 8]])
+    """
+    blocks, c = [], 0
+    for lanes in LANES:
+        while channels - c >= lanes:
+            blocks.append((c, lanes))
+            c += lanes
+    if 0 < channels - c and channels >= LANES[-1]:
+        blocks.append((channels - LANES[-1], LANES[-1]))
+    table = np.array(blocks, np.int64).reshape(-1, 2)
+    table.setflags(write=False)
+    return table
 
 
 @functools.lru_cache(maxsize=256)
@@ -795,7 +911,7 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, op: str, rules=None) -> np.ndarray
     if out5.size:
         args = (x5.reshape(-1), out5.reshape(-1), np.array(x5.shape[1:], np.int64),
                 *g3.taps, g3.tap_outputs[2], g3.strides[2], init, tiny,
-                bool(nc5 % 8 == 0 and nc5 <= BLOCKS_OF_8_MAX), _whole_windows(g3))
+                _lane_blocks(nc5), _whole_windows(g3))
         jobs = out5.size // (g3.out_spatial[2] * x5.shape[-1])
         layout = _layout(nc5, g3.window[2], g3.strides[2])
         _launch(_KERNELS[mode, layout], args, jobs, x5.nbytes)
