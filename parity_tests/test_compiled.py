@@ -297,23 +297,37 @@ def test_eager_rules_run_inside_the_kernel(op, path, dtype):
                    what="the compiled kernel's rules differ from the hand-derived result")
 
 
+#: Windows and strides of :func:`test_every_loop_order_is_the_loop` (with its channel
+#: counts, they reach every loop order: :func:`test_the_loop_order_test_reaches_every_order`).
+LOOP_ORDER_WINDOWS = [(2, 2), (3, 2), (3, 1), (4, 3)]
+LOOP_ORDER_CHANNELS = (("channels_first", 3), ("channels_last", 1), ("channels_last", 3),
+                       ("channels_last", 5), ("channels_last", 8), ("channels_last", 16),
+                       ("channels_last", 9), ("channels_last", 24), ("channels_last", 59))
+
+
 @needs_numba
-@pytest.mark.parametrize("window_stride", [(2, 2), (3, 2), (3, 1), (4, 3)])
+def test_the_loop_order_test_reaches_every_order():
+    reached = {_compiled._layout(1 if fmt == "channels_first" else c, k, s)
+               for k, s in LOOP_ORDER_WINDOWS for fmt, c in LOOP_ORDER_CHANNELS}
+    assert reached == {layout for _, layout in _compiled._KERNELS}, reached
+
+
+@needs_numba
+@pytest.mark.parametrize("window_stride", LOOP_ORDER_WINDOWS)
 @pytest.mark.parametrize("op", sorted(POOLS))
 @pytest.mark.parametrize("tf_kernel", [None, "onednn", "eigen", "xla"])
 def test_every_loop_order_is_the_loop(window_stride, op, tf_kernel):
     """Every loop order of the compiled kernel (``_compiled._layout``: channels inner,
-    tap-major, one channel with the window and stride compiled in or read from the
-    arguments) and every channel block of the channels-inner order (``_lane_blocks``:
-    32, 16 and 8 lanes, and a last block of 8 overlapping the one before) on inputs of
-    special values and random numbers, 'valid' and 'same' (windows cut by the edges), both
-    data formats: bit for bit the loop."""
+    tap-major, per-output rows of one channel with the window and stride compiled in or
+    read from the arguments, or of three channels with both compiled in) and every channel
+    block of the channels-inner order (``_lane_blocks``: 32, 16 and 8 lanes, and a last
+    block of 8 overlapping the one before) on inputs of special values and random
+    numbers, 'valid' and 'same' (windows cut by the edges), both data formats: bit for
+    bit the loop."""
     k, s = window_stride
     rng = np.random.default_rng(k * 10 + s)
     seen, lanes, overlapped = set(), set(), False
-    for fmt, channels in (("channels_first", 3), ("channels_last", 1), ("channels_last", 3),
-                          ("channels_last", 8), ("channels_last", 16), ("channels_last", 9),
-                          ("channels_last", 24), ("channels_last", 59)):
+    for fmt, channels in LOOP_ORDER_CHANNELS:
         for padding in ("valid", "same"):
             for width in (k, 2 * k + 1, 17):
                 shape = (2, channels, 5, width) if fmt == "channels_first" else \
@@ -333,8 +347,8 @@ def test_every_loop_order_is_the_loop(window_stride, op, tf_kernel):
                 blocks = _compiled._lane_blocks(nc)
                 lanes.update(blocks[:, 1].tolist())
                 overlapped |= bool((blocks[1:, 0] < blocks[:-1].sum(axis=1)).any())
-    # one channel (window and stride compiled in or not), tap-major, channels inner with
-    # every block width and an overlapping last block: everything the kernel has was run
-    assert seen == {_compiled._layout(1, k, s), _compiled._TAP_MAJOR,
-                    _compiled._CHANNELS_INNER}, seen
+    # one or three channels per output row (window and stride compiled in or not),
+    # tap-major, channels inner with every block width and an overlapping last block
+    assert seen == {_compiled._layout(1, k, s), _compiled._layout(3, k, s),
+                    _compiled._TAP_MAJOR, _compiled._CHANNELS_INNER}, seen
     assert lanes == set(_compiled.LANES) and overlapped, (lanes, overlapped)

@@ -15,17 +15,21 @@ sequence of cells (row-major window order):
 Loop order by shape (:func:`_layout`; each order is its own compiled function):
 
 * many channels (``C >= CHANNELS_INNER_MIN``): each output cell runs over its real window
-  cells with all channels at once (contiguous, vectorised; 8 and 16 channels compiled in
-  as constants: 0.8-0.93x the time, one thread);
-* 2 to 7 channels (e.g. RGB images): *tap-major* — for each real window row and each
-  window column tap, every output of the row whose tap it is, in a channel-major row
-  buffer, so the loop over output positions vectorises (measured 1.9x faster than the
-  per-output loop on ``(8, 224, 224, 3)``, one thread);
-* one channel (channels_first inputs, seen as ``N*C`` items of one channel): per output,
-  its contiguous real cells of each row (tap-major was measured 1.5-2x slower there). The
-  outputs whose window lies whole in the input (:func:`_whole_windows`) run with the window
-  length and stride as compile-time constants for the common windows 2 and 3 with stride
-  2 (LLVM then vectorises across outputs: 0.53-0.61x the time, one thread).
+  cells, 32, 16 or 8 channels at a time (:func:`_lane_blocks`), one accumulator per channel
+  in registers (:func:`_window_lanes`: eight-lane tuples that LLVM's SLP vectoriser turns
+  into vector operations, see :func:`_ready`). Measured against the earlier loop over a
+  buffer of accumulators (stored and reloaded at every cell, and not vectorised): 3-4x
+  faster on 8 and 16 channels, 1.1-1.4x on 64, one thread;
+* 3 channels with window 2 or 3 and stride 2, and one channel (channels_first inputs, seen
+  as ``N*C`` items of one channel): per output row, per output and channel, its contiguous
+  real cells of each input row. The outputs whose window lies whole in the input
+  (:func:`_whole_windows`) run with the channel count, window length and stride as
+  compile-time constants (LLVM then vectorises across outputs: 0.53-0.61x the time for one
+  channel; 0.4x the tap-major time for 3 channels, on ``(8, 224, 224, 3)``);
+* other counts of 2 to 7 channels (and one channel with other windows and strides):
+  *tap-major* — for each real window row and each window column tap, every output of the
+  row whose tap it is, in a channel-major row buffer, so the loop over output positions
+  vectorises.
 
 Each order visits the cells of every output in row-major window order, so the loop
 specification's results (first of equal maxima, summation order) hold in all of them.
@@ -37,7 +41,8 @@ copied with their own bits (oneDNN's float32 max), a subnormal average written a
 and the value of a window without a number as the start value.
 
 What made the kernel 3-4x faster (measured): unsigned indices (no negative-index checks in
-the inner loop) and, for max, never updating an accumulator in place — LLVM turns
+the inner loop), accumulators in registers, the SLP vectoriser, and, for buffers of
+accumulators, never updating one in place — LLVM turns
 ``acc[c] = max(acc[c], v)`` into a *masked store* (``vmaskmovps``), which is slow on AMD
 Zen; reading one half of a small buffer and writing the other compiles to ``vmaxps`` and
 plain stores. Also: index arithmetic that mixes ``uint64`` with a signed ``range`` index
@@ -105,12 +110,15 @@ PART_BYTES = 4 << 20
 
 _MAX, _SUM, _SUM_F16, _MAX_DAZ, _MAX_CMP, _SUM_DAZ = range(6)
 #: Loop orders of the pooling kernel (:func:`_layout`).
-_CHANNELS_INNER, _TAP_MAJOR, _ROWS, _ROWS_K2S2, _ROWS_K3S2 = range(5)
-#: The one-channel loop orders: ``layout -> (window, stride)`` along the last spatial axis
-#: compiled in as constants (``(0, 0)``: read from the arguments).
-_ROWS_LAYOUTS = {_ROWS: (0, 0), _ROWS_K2S2: (2, 2), _ROWS_K3S2: (3, 2)}
+_CHANNELS_INNER, _TAP_MAJOR, _ROWS, _ROWS_K2S2, _ROWS_K3S2, _ROWS_C3_K2S2, _ROWS_C3_K3S2 = \
+    range(7)
+#: The per-output row loop orders: ``layout -> (channels, window, stride)`` along the last
+#: spatial axis compiled in as constants (window and stride ``0``: read from the arguments;
+#: only for one channel).
+_ROWS_LAYOUTS = {_ROWS: (1, 0, 0), _ROWS_K2S2: (1, 2, 2), _ROWS_K3S2: (1, 3, 2),
+                 _ROWS_C3_K2S2: (3, 2, 2), _ROWS_C3_K3S2: (3, 3, 2)}
 #: The same table read the other way (:func:`_layout`).
-_ROWS_BY_WINDOW = {ks: layout for layout, ks in _ROWS_LAYOUTS.items() if ks != (0, 0)}
+_ROWS_BY_SHAPE = {cks: layout for layout, cks in _ROWS_LAYOUTS.items() if cks[1]}
 #: Kernel modes that read subnormal cells as zeros (a TF kernel path's ``flush`` rule).
 _DAZ_MODES = (_MAX_DAZ, _MAX_CMP, _SUM_DAZ)
 _G_FIRST, _G_ALL, _G_SPLIT, _G_TF3D, _G_AVG = range(5)
@@ -273,7 +281,7 @@ if AVAILABLE:
         1.2-1.4x slower; each is compiled on first use and cached)."""
         rows = layout in _ROWS_LAYOUTS
         channels_inner = layout == _CHANNELS_INNER
-        fixed_k, fixed_s = _ROWS_LAYOUTS.get(layout, (0, 0))
+        fixed_c, fixed_k, fixed_s = _ROWS_LAYOUTS.get(layout, (1, 0, 0))
 
         @njit(cache=True, nogil=True)
         def _pool_rows(x, out, shape, taps_d, taps_h, taps_w, taps_out_w, stride_w, init,
@@ -341,39 +349,42 @@ if AVAILABLE:
                                 _store8(out, oi + cb + uint64(24),
                                         _finish8(a[3], n, tiny, mode))
                 elif rows:
-                    # one channel (channels_first input, seen as N*C items of one channel):
-                    # per output, its real cells of each row (contiguous). The outputs
-                    # with a whole window, ``i0 <= ow < i1``, start ``fixed_s`` cells
-                    # apart and have ``fixed_k`` cells: compile-time constants for the
-                    # common windows (LLVM then vectorises across outputs, measured 3x),
-                    # else the arguments; the others read the tap table.
-                    for ow in range(unw):
-                        out[ob + ow] = init
+                    # one channel (channels_first input, seen as N*C items of one channel)
+                    # or ``fixed_c`` channels: per output and channel, its real cells of
+                    # each row. The outputs with a whole window, ``i0 <= ow < i1``, start
+                    # ``fixed_s`` cells apart and have ``fixed_k`` cells: compile-time
+                    # constants for the common windows (LLVM then vectorises across
+                    # outputs, measured 3x), else the arguments; the others read the tap
+                    # table.
+                    ucc = uint64(fixed_c)
+                    for i in range(unw * ucc):
+                        out[ob + i] = init
                     for i_d in range(d_lo, d_hi):
                         for i_h in range(h_lo, h_hi):
-                            xb = uint64(((b * d_in + i_d) * h_in + i_h) * w_in)
-                            x0 = xb + c0
+                            xb = uint64(((b * d_in + i_d) * h_in + i_h) * w_in) * ucc
+                            x0 = xb + c0 * ucc
                             for ow in range(i0, i1):          # the whole windows
-                                a = out[ob + ow]
-                                lo = x0 + (ow - i0) * ss
-                                for i in range(lo, lo + kk):
-                                    a = _step(a, x[i], tiny, mode)
-                                out[ob + ow] = a
+                                lo = x0 + (ow - i0) * ss * ucc
+                                for c in range(ucc):
+                                    a = out[ob + ow * ucc + c]
+                                    for t in range(kk):
+                                        a = _step(a, x[lo + t * ucc + c], tiny, mode)
+                                    out[ob + ow * ucc + c] = a
                             for ow in range(unw):             # the others
                                 if i0 <= ow < i1:
                                     continue
-                                a = out[ob + ow]
-                                lo = xb + uint64(taps_w[ow, CELL_LO])
-                                hi = xb + uint64(taps_w[ow, CELL_HI])
-                                for i in range(lo, hi):
-                                    a = _step(a, x[i], tiny, mode)
-                                out[ob + ow] = a
+                                lo = uint64(taps_w[ow, CELL_LO])
+                                hi = uint64(taps_w[ow, CELL_HI])
+                                for c in range(ucc):
+                                    a = out[ob + ow * ucc + c]
+                                    for i in range(lo, hi):
+                                        a = _step(a, x[xb + i * ucc + c], tiny, mode)
+                                    out[ob + ow * ucc + c] = a
                     for ow in range(unw):
-                        if mode == _MAX_DAZ:
-                            out[ob + ow] = _key(out[ob + ow], tiny, mode)
-                        elif mode == _SUM or mode == _SUM_F16 or mode == _SUM_DAZ:
-                            count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
-                            out[ob + ow] = _mean(out[ob + ow], count[0], tiny, mode)
+                        count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
+                        for c in range(ucc):
+                            oi = ob + ow * ucc + c
+                            out[oi] = _finish(out[oi], count[0], tiny, mode)
                 else:
                     # few channels: tap-major. For each real window row and each window
                     # column tap (increasing: each output still sees its cells in
@@ -420,7 +431,7 @@ if AVAILABLE:
         return _pool_rows
 
     _KERNELS = {(mode, layout): _kernel(mode, layout) for mode in range(6)
-                for layout in range(7)}
+                for layout in (_CHANNELS_INNER, _TAP_MAJOR, *_ROWS_LAYOUTS)}
 
     # ------------------------------------------------------------------ input scan
 
@@ -839,9 +850,10 @@ def _layout(channels: int, window_w: int, stride_w: int) -> int:
     the last spatial axis (measured, module docstring)."""
     if channels >= CHANNELS_INNER_MIN:
         return _CHANNELS_INNER
-    if channels > 1:
-        return _TAP_MAJOR
-    return _ROWS_BY_WINDOW.get((window_w, stride_w), _ROWS)
+    fixed = _ROWS_BY_SHAPE.get((channels, window_w, stride_w))
+    if fixed is not None:
+        return fixed
+    return _TAP_MAJOR if channels > 1 else _ROWS
 
 
 @functools.lru_cache(maxsize=256)
