@@ -374,9 +374,8 @@ if AVAILABLE:
                                     for t in range(kk):
                                         a = _step(a, x[lo + t * ucc + c], tiny, mode)
                                     out[ob + ow * ucc + c] = a
-                            for ow in range(unw):             # the others
-                                if i0 <= ow < i1:
-                                    continue
+                            for ow in range(unw - (i1 - i0)):     # the others
+                                ow = ow if ow < i0 else ow + (i1 - i0)
                                 lo = uint64(taps_w[ow, CELL_LO])
                                 hi = uint64(taps_w[ow, CELL_HI])
                                 for c in range(ucc):
@@ -384,11 +383,12 @@ if AVAILABLE:
                                     for i in range(lo, hi):
                                         a = _step(a, x[xb + i * ucc + c], tiny, mode)
                                     out[ob + ow * ucc + c] = a
-                    for ow in range(unw):
-                        count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
-                        for c in range(ucc):
-                            oi = ob + ow * ucc + c
-                            out[oi] = _finish(out[oi], count[0], tiny, mode)
+                    if mode != _MAX and mode != _MAX_CMP:       # (else nothing to do)
+                        for ow in range(unw):
+                            count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
+                            for c in range(ucc):
+                                oi = ob + ow * ucc + c
+                                out[oi] = _finish(out[oi], count[0], tiny, mode)
                 else:
                     # few channels: tap-major. For each real window row and each window
                     # column tap (increasing: each output still sees its cells in
