@@ -268,6 +268,33 @@ def test_auto_is_compiled_with_numba():
 
 
 @needs_numba
+@pytest.mark.parametrize("writeable", [True, False])
+def test_vectoriser_switch_is_restored(writeable):
+    """The kernels are compiled with Numba's SLP setting switched on (``_compiled._ready``);
+    afterwards the process's setting is what it was, whatever it was, and the kernel is
+    ready for the caller's argument types (a read-only input is another signature)."""
+    from numba.core import config
+
+    x = np.random.default_rng(1).standard_normal((1, 4, 5, 11)).astype(np.float64)
+    x.setflags(write=writeable)
+    old = config.SLP_VECTORIZE
+    try:
+        for setting in (0, 1):
+            config.SLP_VECTORIZE = setting
+            got = pr.avg_pool(x, 2, padding="same", method="compiled", tf_kernel=None)
+            assert config.SLP_VECTORIZE == setting
+            assert_bitwise(got, pr.avg_pool(x, 2, padding="same", method="loop",
+                                             tf_kernel=None),
+                           op="avg_pool", params={"pool_size": 2, "padding": "same"},
+                           arrays={"x": x}, what="compiled differs from 'loop'")
+    finally:
+        config.SLP_VECTORIZE = old
+    layout = _compiled._KERNELS[_compiled._SUM, _compiled._CHANNELS_INNER]
+    assert any(key[0] is layout and key[1][0] == x.dtype.str and key[1][3] == writeable
+               for key in _compiled._READY)
+
+
+@needs_numba
 @pytest.mark.parametrize("op", ["max", "avg"])
 @pytest.mark.parametrize("path", ["onednn", "eigen"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

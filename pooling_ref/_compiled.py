@@ -147,7 +147,7 @@ _numba = _import_numba()
 AVAILABLE = _numba is not None
 
 if AVAILABLE:
-    from numba import njit, types, uint64
+    from numba import literally, njit, types, uint64
     from numba.extending import overload
 
     def _round_f16(v):
@@ -215,29 +215,46 @@ if AVAILABLE:
 
     _U1, _U2, _U3, _U4, _U5, _U6, _U7 = (uint64(i) for i in range(1, 8))
 
-    # The eight-lane helpers are compiled functions of their own (called, or inlined by
-    # LLVM where it chooses): with Numba's ``inline="always"``, which types every inlined
-    # body again, compiling one channels-inner kernel took 40-75 s instead of 2-3 s.
+    # The eight-lane helpers are inlined by Numba, but the one-lane step they repeat is a
+    # compiled function of its own, inlined later by LLVM (:func:`_step_scalar`): Numba's
+    # ``inline="always"`` types every inlined body again, and inlining the step itself
+    # 300 times made one channels-inner kernel take 40-75 s to compile (now ~2 s). The
+    # helpers must not be compiled functions themselves: each would be vectorised on its
+    # own, and the kernel would move every accumulator into and out of vector registers
+    # at each call (measured 1.5-2.5x slower).
 
     @njit(cache=True)
+    def _step_scalar(acc, v, tiny, mode):
+        """:func:`_step` as a function (scalar: nothing to vectorise on its own), compiled
+        per ``mode`` (``literally``)."""
+        literally(mode)
+        return _step(acc, v, tiny, mode)
+
+    @njit(cache=True)
+    def _finish_scalar(a, count, tiny, mode):
+        """:func:`_finish` as a function (as :func:`_step_scalar`)."""
+        literally(mode)
+        return _finish(a, count, tiny, mode)
+
+    @njit(cache=True, inline="always")
     def _load8(x, i):
         """Eight consecutive cells as a tuple: all loaded before anything is stored, so
         LLVM's SLP vectoriser can make one vector load of them (see :func:`_ready`)."""
         return (x[i], x[i + _U1], x[i + _U2], x[i + _U3], x[i + _U4], x[i + _U5],
                 x[i + _U6], x[i + _U7])
 
-    @njit(cache=True)
+    @njit(cache=True, inline="always")
     def _store8(out, i, a):
         out[i], out[i + _U1], out[i + _U2], out[i + _U3] = a[0], a[1], a[2], a[3]
         out[i + _U4], out[i + _U5], out[i + _U6], out[i + _U7] = a[4], a[5], a[6], a[7]
 
-    @njit(cache=True)
+    @njit(cache=True, inline="always")
     def _step8(a, v, tiny, mode):
         """:func:`_step` on eight lanes (one vector operation after SLP vectorisation)."""
-        return (_step(a[0], v[0], tiny, mode), _step(a[1], v[1], tiny, mode),
-                _step(a[2], v[2], tiny, mode), _step(a[3], v[3], tiny, mode),
-                _step(a[4], v[4], tiny, mode), _step(a[5], v[5], tiny, mode),
-                _step(a[6], v[6], tiny, mode), _step(a[7], v[7], tiny, mode))
+        return (_step_scalar(a[0], v[0], tiny, mode), _step_scalar(a[1], v[1], tiny, mode),
+                _step_scalar(a[2], v[2], tiny, mode), _step_scalar(a[3], v[3], tiny, mode),
+                _step_scalar(a[4], v[4], tiny, mode), _step_scalar(a[5], v[5], tiny, mode),
+                _step_scalar(a[6], v[6], tiny, mode), _step_scalar(a[7], v[7], tiny, mode))
 
     @njit(cache=True, inline="always")
     def _finish(a, count, tiny, mode):
@@ -249,12 +266,14 @@ if AVAILABLE:
             return _key(a, tiny, mode)
         return _mean(a, count, tiny, mode)
 
-    @njit(cache=True)
+    @njit(cache=True, inline="always")
     def _finish8(a, count, tiny, mode):
-        return (_finish(a[0], count, tiny, mode), _finish(a[1], count, tiny, mode),
-                _finish(a[2], count, tiny, mode), _finish(a[3], count, tiny, mode),
-                _finish(a[4], count, tiny, mode), _finish(a[5], count, tiny, mode),
-                _finish(a[6], count, tiny, mode), _finish(a[7], count, tiny, mode))
+        if mode == _MAX or mode == _MAX_CMP:     # (integers: only these; decided here,
+            return a                             # where ``mode`` is the kernel's constant)
+        return (_finish_scalar(a[0], count, tiny, mode), _finish_scalar(a[1], count, tiny, mode),
+                _finish_scalar(a[2], count, tiny, mode), _finish_scalar(a[3], count, tiny, mode),
+                _finish_scalar(a[4], count, tiny, mode), _finish_scalar(a[5], count, tiny, mode),
+                _finish_scalar(a[6], count, tiny, mode), _finish_scalar(a[7], count, tiny, mode))
 
     @njit(cache=True, inline="always")
     def _window_lanes(x, xb, cells, nc, nblk, init, tiny, mode):
