@@ -31,6 +31,15 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def no_numba(session: nox.Session) -> None:
+    """The whole suite as on a machine without Numba: ``POOLING_REF_DISABLE_NUMBA=1`` hides
+    it from pooling_ref (``"auto"`` runs the NumPy methods; compiled-only tests skip)."""
+    session.install(".[test]")
+    session.run("python", "-m", "pytest", "-n", "auto", *session.posargs,
+                env={"CI": "true", "POOLING_REF_DISABLE_NUMBA": "1"})
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
