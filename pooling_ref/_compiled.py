@@ -348,7 +348,8 @@ if AVAILABLE:
                     for ow in range(nw):
                         cells = (d_lo, d_hi, h_lo, h_hi, taps_w[ow, CELL_LO],
                                  taps_w[ow, CELL_HI], h_in, w_in)
-                        count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
+                        if mode == _SUM or mode == _SUM_F16 or mode == _SUM_DAZ:
+                            count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
                         oi = ob + uint64(ow * nc)
                         for k in range(blocks.shape[0]):
                             cb, lanes = uint64(blocks[k, 0]), blocks[k, 1]
@@ -441,14 +442,11 @@ if AVAILABLE:
                                 src = dst
                     for ow in range(unw):
                         oi = ob + ow * unc
-                        if mode == _SUM or mode == _SUM_F16 or mode == _SUM_DAZ:
-                            count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
+                        count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
                         for c in range(unc):
                             a = row_buf[src + c * unw + ow]
-                            if mode == _MAX_DAZ:
-                                a = _key(a, tiny, mode)
-                            elif mode == _SUM or mode == _SUM_F16 or mode == _SUM_DAZ:
-                                a = _mean(a, count[0], tiny, mode)
+                            if mode != _MAX and mode != _MAX_CMP:
+                                a = _finish(a, count[0], tiny, mode)
                             out[oi + c] = a
 
         return _pool_rows
