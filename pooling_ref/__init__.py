@@ -16,11 +16,11 @@ own kernel against this reference for any op in :data:`OPS`
 from .conv import conv
 from .geometry import output_length, same_pads
 from .gradients import avg_pool_grad, conv_grad, max_pool_grad
+from .keras_ref import detect_tf_kernel
 from .ops import OPS
 from .oracle import Report, check
 from .padding import zero_pad
 from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
-from .tf_kernels import detect_tf_kernel
 from .windows import im2col
 
 __version__ = "0.1.0"

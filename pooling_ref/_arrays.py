@@ -1,15 +1,20 @@
-"""Input checking and data-format handling shared by every op."""
+"""Input checking and the layouts the kernels work in (one place for each).
+
+>>> import numpy as np
+>>> x = np.zeros((2, 3, 5, 5))                       # channels_first
+>>> to_channels_last(x, "channels_first").shape
+(2, 5, 5, 3)
+>>> channels_first_work(to_channels_last(x, "channels_first")).shape
+(6, 5, 5, 1)
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-# ml_dtypes (shipped with TensorFlow) registers bfloat16 & co. as NumPy dtypes of kind "V".
-_EXTRA_FLOAT_NAMES = ("bfloat16",)
+from .dtypes import is_float_dtype
 
-
-def is_float_dtype(dtype: np.dtype) -> bool:
-    return dtype.kind == "f" or dtype.name in _EXTRA_FLOAT_NAMES
+__all__ = ["as_input", "channels_first_work", "from_channels_last", "to_channels_last"]
 
 
 def as_input(x: object, op: str, name: str = "x", *, rank: int | None = None) -> np.ndarray:
@@ -49,44 +54,19 @@ def from_channels_last(y: np.ndarray, data_format: str) -> np.ndarray:
     return np.ascontiguousarray(y)
 
 
-METHODS = ("auto", "loop", "im2col", "fast", "compiled")
+def channels_first_work(x_cl: np.ndarray) -> np.ndarray | None:
+    """The channels_first work layout of the pooling kernels: when ``x_cl`` is the
+    channels_last view of a contiguous channels_first array (and not contiguous itself),
+    that array as ``(N*C, *spatial, 1)`` — pooled in place, no transposition; else
+    ``None``. Undo it on a result with :func:`from_channels_first_work`."""
+    if x_cl.flags.c_contiguous:
+        return None
+    cf = np.moveaxis(x_cl, -1, 1)
+    if not cf.flags.c_contiguous:
+        return None
+    return cf.reshape(cf.shape[0] * cf.shape[1], *cf.shape[2:], 1)
 
 
-def check_method(method: str, op: str, *, compiled: bool = False) -> str:
-    """The method to run for ``method``.
-
-    ``compiled``: whether ``op`` has a Numba kernel. If so, ``"auto"`` is ``"compiled"``
-    where Numba is usable, else ``"fast"``; ops without one run ``"fast"`` for both
-    ``"auto"`` and ``"compiled"`` (their fast path is already native: BLAS, ``np.pad``).
-    Asking for ``"compiled"`` without Numba raises ``ImportError`` naming the install.
-
-    >>> check_method("loop", "max_pool")
-    'loop'
-    """
-    from . import _compiled
-
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"{op}: method must be one of {METHODS}, got {method!r}")
-    if method == "compiled" and not _compiled.AVAILABLE:
-        why = (f"{_compiled.DISABLE_ENV} is set" if _compiled.DISABLED_BY_ENV
-               else "Numba is not installed")
-        raise ImportError(
-            f"{op}: method='compiled' needs Numba ({why}); install it with "
-            f"{_compiled.INSTALL_HINT}, or use method='fast'")
-    if method in ("auto", "compiled"):
-        return "compiled" if compiled and _compiled.AVAILABLE else "fast"
-    return method
-
-
-def finfo(dtype: np.dtype):
-    """``np.finfo`` that also knows the ml_dtypes floats (bfloat16), which NumPy's doesn't.
-
-    >>> float(finfo(np.dtype(np.float16)).max)
-    65504.0
-    """
-    dtype = np.dtype(dtype)
-    if dtype.kind == "f":
-        return np.finfo(dtype)
-    import ml_dtypes  # only reachable with an ml_dtypes dtype, so ml_dtypes is installed
-
-    return ml_dtypes.finfo(dtype)
+def from_channels_first_work(out: np.ndarray, n: int, c: int) -> np.ndarray:
+    """A result ``(N*C, *out_spatial, 1)`` of the work layout as a channels_last view."""
+    return np.moveaxis(out.reshape(n, c, *out.shape[1:-1]), 1, -1)

@@ -16,8 +16,7 @@ so the results are the ``"loop"`` method's bit for bit, in every dtype:
   ``prod(kernel_size) * C_in`` as inner dimension (any summation order is within the bound).
 
 channels_first inputs are pooled in their own layout (``(N*C, *spatial, 1)``), with no
-transposition. The thread pool (:func:`workers`, :func:`run`) is shared with the compiled
-method.
+transposition. The thread pool is the package's one (:mod:`pooling_ref._threads`).
 
 >>> import numpy as np
 >>> from pooling_ref.geometry import plan_window
@@ -32,86 +31,22 @@ import functools
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .geometry import WindowGeometry
+from ._arrays import channels_first_work, from_channels_first_work
+from ._threads import PARALLEL_MIN_BYTES, blocks, run, workers
+from .dtypes import lowest
+from .geometry import WindowGeometry, real_count_grid
 from .windows import pad_spatial, window_offsets
 
-__all__ = ["avg_pool", "conv_gemm", "max_pool", "run", "workers"]
+__all__ = ["avg_pool", "conv_gemm", "max_pool"]
 
 #: Target bytes of input read by one pooling block (fits in a per-core L2 cache).
 POOL_BLOCK_BYTES = 512 * 1024
 #: Target bytes of one im2col block for the convolution GEMM.
 CONV_BLOCK_BYTES = 4 * 2**20
-#: Below this many input bytes everything runs in the calling thread.
-PARALLEL_MIN_BYTES = 2 * 2**20
-
-_EXECUTOR: ThreadPoolExecutor | None = None
-_EXECUTOR_LOCK = threading.Lock()
 _BUFFERS = threading.local()
-
-
-def workers() -> int:
-    """Number of threads the fast paths use (CPUs available to this process)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _EXECUTOR
-    with _EXECUTOR_LOCK:
-        if _EXECUTOR is None:
-            _EXECUTOR = ThreadPoolExecutor(workers(), thread_name_prefix="pooling_ref")
-        return _EXECUTOR
-
-
-def run(fn, tasks: list, nbytes: int) -> None:
-    """``fn(task)`` for every task: on the thread pool when there is enough work, the
-    calling thread taking tasks too (one thread fewer to wake, none idle waiting). Returns
-    only when every task has ended; the first exception raised by a task is re-raised."""
-    if len(tasks) > 1 and workers() > 1 and nbytes >= PARALLEL_MIN_BYTES:
-        queue = iter(tasks)
-        lock = threading.Lock()
-
-        def drain() -> None:
-            while True:
-                with lock:
-                    task = next(queue, _DONE)
-                if task is _DONE:
-                    return
-                fn(task)
-
-        helpers = [_executor().submit(drain) for _ in range(min(workers(), len(tasks)) - 1)]
-        try:
-            drain()
-        finally:
-            errors = [h.exception() for h in helpers]     # waits for every helper
-        for e in errors:
-            if e is not None:
-                raise e
-    else:
-        for t in tasks:
-            fn(t)
-
-
-_DONE = object()
-
-
-def _blocks(n: int, rows: int, row_bytes: int, target: int) -> list[tuple[int, int, int, int]]:
-    """``(b0, b1, r0, r1)`` blocks of batch items x output rows of about ``target`` bytes."""
-    item = row_bytes * rows
-    if item <= target:
-        nb, nr = max(1, min(n, target // max(item, 1))), rows
-        # at least one block per worker when there is enough work
-        nb = min(nb, max(1, -(-n // workers())))
-    else:
-        nb, nr = 1, max(1, target // max(row_bytes, 1))
-    return [(b0, min(b0 + nb, n), r0, min(r0 + nr, rows))
-            for b0 in range(0, n, nb) for r0 in range(0, rows, nr)]
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -145,33 +80,19 @@ def _iter_cells(g: WindowGeometry, r0: int, r1: int):
             yield tuple(o_sl), tuple(i_sl), full
 
 
-def _as_channels_first_work(x_cl: np.ndarray) -> np.ndarray | None:
-    """If ``x_cl`` is a channels_last view of a contiguous channels_first array, that array
-    as ``(N*C, *spatial, 1)`` (pool in place, no transposition); else ``None``."""
-    c = x_cl.shape[-1]
-    if c == 1 or x_cl.flags.c_contiguous:
-        return None
-    cf = np.moveaxis(x_cl, -1, 1)
-    if not cf.flags.c_contiguous:
-        return None
-    return cf.reshape(cf.shape[0] * c, *cf.shape[2:], 1)
-
-
 def _pooled(kernel, x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
     """Run ``kernel(xw, g, out, block)`` over all blocks, in the best layout for ``x_cl``."""
     n, c = x_cl.shape[0], x_cl.shape[-1]
-    work = _as_channels_first_work(x_cl)
+    work = channels_first_work(x_cl) if c > 1 else None
     xw = x_cl if work is None else work
     out = np.empty((xw.shape[0], *g.out_spatial, xw.shape[-1]), dtype=x_cl.dtype)
     if out.size:
         rows = g.out_spatial[0]
         row_bytes = (g.strides[0] * math.prod(g.in_spatial[1:]) * xw.shape[-1]
                      * xw.itemsize)
-        tasks = _blocks(xw.shape[0], rows, row_bytes, POOL_BLOCK_BYTES)
+        tasks = blocks(xw.shape[0], rows, row_bytes, POOL_BLOCK_BYTES)
         run(lambda blk: kernel(xw, g, out, blk), tasks, xw.nbytes)
-    if work is None:
-        return out
-    return np.moveaxis(out.reshape(n, c, *g.out_spatial), 1, -1)
+    return out if work is None else from_channels_first_work(out, n, c)
 
 
 # ----------------------------------------------------------------------------- max
@@ -179,8 +100,6 @@ def _pooled(kernel, x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
 
 def _max_block(xw, g, out, blk) -> None:
     """TF's step, row-major: ``acc = cell where cell > acc`` from the lowest finite value."""
-    from .pooling import lowest
-
     b0, b1, r0, r1 = blk
     o = out[b0:b1, r0:r1]
     o.fill(lowest(out.dtype))
@@ -214,12 +133,9 @@ def _avg_block(xw, g, out, blk, counts) -> None:
     np.divide(o, counts if np.ndim(counts) == 0 else counts[r0:r1], out=o)
 
 
-def avg_pool(x_cl: np.ndarray, g: WindowGeometry, counts: np.ndarray) -> np.ndarray:
-    """Average pooling in the loop's exact order; ``counts`` = real cells per output window
-    (a scalar, or ``(*out_spatial, 1)`` in the dtype)."""
-    counts = np.asarray(counts, dtype=x_cl.dtype)
-    if not g.padded:
-        counts = x_cl.dtype.type(g.cells)
+def avg_pool(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    """Average pooling in the loop's exact order (bitwise equal to the loop)."""
+    counts = real_count_grid(g, x_cl.dtype) if g.padded else x_cl.dtype.type(g.cells)
     return _pooled(lambda xw, g_, out, blk: _avg_block(xw, g_, out, blk, counts), x_cl, g)
 
 
@@ -290,7 +206,7 @@ def conv_gemm(x: np.ndarray, kernel: np.ndarray, g: WindowGeometry, out: np.ndar
     offsets = window_offsets(g)
     inner = math.prod(g.out_spatial[1:])
     row_bytes = inner * kdim * xp.itemsize
-    tasks = _blocks(n, g.out_spatial[0], row_bytes, CONV_BLOCK_BYTES)
+    tasks = blocks(n, g.out_spatial[0], row_bytes, CONV_BLOCK_BYTES)
     s0, d0, k0 = g.strides[0], g.dilation[0], g.window[0]
 
     def block(blk) -> None:

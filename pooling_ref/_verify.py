@@ -28,10 +28,11 @@ import numpy as np
 from . import keras_ref, tolerance
 from ._repro import snippet
 from .cases import Case, generate_cases
+from .keras_ref import detect_tf_kernel, eager_path
 from .ops import OPS, families, forward_of, is_gradient, spec
 from .oracle import compare_outputs
 from .padding import normalize_zero_padding
-from .tf_kernels import detect_tf_kernel, unspecified_global_max
+from .tolerance import unspecified_global_max
 
 ALL_OPS = tuple(sorted(OPS, key=lambda o: (o[:-2], o)))
 METHODS = ("loop", "im2col", "fast")
@@ -67,14 +68,8 @@ def methods_of(op: str) -> tuple[str, ...]:
     """The methods verify runs: every ``method=`` the op takes, plus ``"compiled"`` for
     max / average pooling and their gradients where Numba is usable (global pooling runs
     its default, ``"auto"``: compiled with Numba)."""
-    from . import _compiled
-
     s = spec(op)
-    if not s.methods:
-        return ("-",)
-    extra = ("compiled",) if _compiled.AVAILABLE and s.family in (
-        "max_pool", "avg_pool", "max_pool_grad", "avg_pool_grad") else ()
-    return s.method_names + extra
+    return s.method_names if s.methods else ("-",)
 
 
 def _keras_params(case: Case) -> dict:
@@ -349,11 +344,6 @@ def run_verify(ops: list[str], cases: int, seed: int,
 # to be wrong (TF 2.21) are skipped, counted and named (:func:`known_grad_defect`).
 
 
-def eager_path() -> str:
-    """TensorFlow's eager CPU kernel path in this process: ``"onednn"`` or ``"eigen"``."""
-    return detect_tf_kernel()
-
-
 def gradient_paths(path: str = "eager") -> str:
     """The line ``verify`` prints about the gradient comparison path."""
     pooling = ("XLA (jit_compile=True; pooling_ref follows tf_kernel='xla')" if path == "xla"
@@ -378,13 +368,13 @@ def scan_order_sensitive(x: np.ndarray, params: dict) -> bool:
     in: it holds a NaN, no number, or two cells equal to its maximum (subnormals compared
     as zeros). XLA scans some padded windows in another order (registry
     ``xla-max-pool-grad-padded-scan-order``); such gradients are not compared there."""
+    from .dtypes import flush_subnormals
     from .gradients import max_pool_grad
     from .pooling import max_pool
-    from .tf_kernels import daz
 
     if np.isnan(x).any():
         return True
-    x64 = daz(np.asarray(x)).astype(np.float64)
+    x64 = flush_subnormals(np.asarray(x)).astype(np.float64)
     ones = np.ones_like(max_pool(x64, **params, tf_kernel=None))
     tied = max_pool_grad(x64, ones, **params, ties="all", tf_kernel=None)
     return bool(tied.sum() != ones.size)

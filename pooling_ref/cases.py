@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._arrays import finfo, is_float_dtype
+from .dtypes import finfo, is_float_dtype
 from .geometry import normalize_data_format, normalize_padding, plan_window
 from .ops import OPS, OpSpec, forward_of, is_gradient, spec
 from .padding import normalize_zero_padding

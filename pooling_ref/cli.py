@@ -338,6 +338,7 @@ def _check(args) -> int:
 
 def _shape(args) -> int:
     from .geometry import (
+        check_strides_dilation,
         normalize_data_format,
         normalize_padding,
         normalize_tuple,
@@ -380,10 +381,7 @@ def _shape(args) -> int:
                                  f"input channels {cin} and filters {args.filters}")
             if args.filters < 1:
                 raise ValueError(f"conv: filters must be >= 1, got {args.filters}")
-            if max(strides) > 1 and max(dilation) > 1:
-                raise ValueError(f"conv: strides > 1 together with dilation_rate > 1 is not "
-                                 f"supported (Keras forbids it), got strides={strides} and "
-                                 f"dilation_rate={dilation}")
+            check_strides_dilation(strides, dilation, "conv")
             name, cout = "kernel_size", args.filters
         else:
             if args.pool_size is None:

@@ -16,67 +16,32 @@ do; other dtypes are computed in ``np.result_type(x, kernel)``.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from ._arrays import as_input, check_method, from_channels_last, is_float_dtype, to_channels_last
+from . import methods
+from ._arrays import as_input, from_channels_last, to_channels_last
+from ._conv_kernels import ConvProblem, compute_dtype
+from .dtypes import is_float_dtype
 from .geometry import (
-    WindowGeometry,
-    _as_int,
+    as_int,
+    check_strides_dilation,
     normalize_data_format,
     normalize_padding,
     normalize_tuple,
     plan_window,
 )
-from .windows import im2col_chunks, pad_spatial, shifted, window_at, window_offsets
 
-__all__ = ["conv"]
+__all__ = ["conv", "prepare_conv"]
 
 IntOrTuple = int | Sequence[int]
 
 
-@dataclass(frozen=True)
-class _Conv:
-    x: np.ndarray           # channels_last input, in the compute dtype
-    kernel: np.ndarray      # (*kernel_size, C_in // groups, filters), compute dtype
-    bias: np.ndarray | None
-    g: WindowGeometry
-    groups: int
-    out_dtype: np.dtype
-
-    @property
-    def cin_g(self) -> int:
-        return self.kernel.shape[-2]
-
-    @property
-    def f_g(self) -> int:
-        return self.kernel.shape[-1] // self.groups
-
-    def group_slices(self, gi: int) -> tuple[slice, slice]:
-        return (slice(gi * self.cin_g, (gi + 1) * self.cin_g),
-                slice(gi * self.f_g, (gi + 1) * self.f_g))
-
-    def new_output(self) -> np.ndarray:
-        shape = (self.x.shape[0], *self.g.out_spatial, self.kernel.shape[-1])
-        return np.zeros(shape, dtype=self.x.dtype)
-
-    def finish(self, out: np.ndarray) -> np.ndarray:
-        if self.bias is not None:
-            out += self.bias
-        return out.astype(self.out_dtype, copy=False)
-
-
-def _compute_dtype(dtype: np.dtype) -> np.dtype:
-    if dtype == np.float16 or dtype.name == "bfloat16":
-        return np.dtype(np.float32)
-    return dtype
-
-
-def _prepare(x, kernel, bias, strides, padding, data_format, dilation_rate, groups, method):
-    op = "conv"
+def prepare_conv(x, kernel, bias, strides, padding, data_format, dilation_rate, groups,
+                 op: str = "conv") -> tuple[ConvProblem, str]:
+    """``(problem, data_format)`` of a convolution call (or its gradient, its bound):
+    arguments checked and normalised, arrays channels_last in the compute dtype."""
     a = as_input(x, op)
     rank = a.ndim - 2
     w = np.asarray(kernel)
@@ -91,7 +56,7 @@ def _prepare(x, kernel, bias, strides, padding, data_format, dilation_rate, grou
         raise ValueError(f"{op}: kernel must not have an empty axis, got shape {w.shape!r}")
     if isinstance(groups, (bool, np.bool_)):
         raise TypeError(f"{op}: groups must be an int, got {groups!r}")
-    groups = _as_int(groups, "groups", op)
+    groups = as_int(groups, "groups", op)
     if groups < 1:
         raise ValueError(f"{op}: groups must be >= 1, got {groups!r}")
     fmt = normalize_data_format(data_format, op)
@@ -120,87 +85,16 @@ def _prepare(x, kernel, bias, strides, padding, data_format, dilation_rate, grou
                 f"got shape {b.shape!r}")
     strides = normalize_tuple(strides, rank, "strides", op)
     dilation = normalize_tuple(dilation_rate, rank, "dilation_rate", op)
-    if max(strides) > 1 and max(dilation) > 1:
-        raise ValueError(
-            f"{op}: strides > 1 together with dilation_rate > 1 is not supported (Keras "
-            f"forbids it), got strides={strides!r} and dilation_rate={dilation!r}")
+    check_strides_dilation(strides, dilation, op)
     padding = normalize_padding(padding, op)
-    method = check_method(method, op)
     g = plan_window(x_cl.shape[1:-1], w.shape[:-2], strides, padding, dilation, op,
                     window_name="kernel_size")
     out_dtype = np.result_type(x_cl.dtype, w.dtype)
-    cd = _compute_dtype(out_dtype)
-    spec = _Conv(
+    cd = compute_dtype(out_dtype)
+    problem = ConvProblem(
         x_cl.astype(cd, copy=False), w.astype(cd, copy=False),
         None if b is None else b.astype(cd, copy=False), g, groups, out_dtype)
-    return spec, fmt, method
-
-
-def _real_taps(pos: tuple[int, ...], g: WindowGeometry) -> np.ndarray:
-    """Mask over the kernel cells: True where the tap at output ``pos`` hits a real cell."""
-    mask = np.zeros(g.window, dtype=bool)
-    mask[g.real_taps(pos)] = True
-    return mask
-
-
-def _conv_loop(p: _Conv) -> np.ndarray:
-    """Specification: per output position and group, the dot product of the window's real
-    cells with the kernel taps that land on them (padding cells contribute no term)."""
-    out = p.new_output()
-    xp = pad_spatial(p.x, p.g, 0)
-    r = p.g.rank
-    zero = np.zeros((), dtype=p.kernel.dtype)
-    for pos in itertools.product(*(range(m) for m in p.g.out_spatial)):
-        window = window_at(xp, pos, p.g)                      # (N, *kernel_size, C_in)
-        kernel = np.where(_real_taps(pos, p.g)[..., None, None], p.kernel, zero)
-        for gi in range(p.groups):
-            cs, fs = p.group_slices(gi)
-            out[(slice(None), *pos, fs)] = np.tensordot(
-                window[..., cs], kernel[..., fs], axes=r + 1)
-    return p.finish(out)
-
-
-def _conv_im2col(p: _Conv) -> np.ndarray:
-    """Columns a bounded chunk at a time, then one matrix product per group."""
-    out = p.new_output()
-    k = p.g.cells
-    for (bs, rs), cols in im2col_chunks(p.x, p.g):
-        rows = cols.shape[:-2]
-        for gi in range(p.groups):
-            cs, fs = p.group_slices(gi)
-            a = cols[..., cs].reshape(-1, k * p.cin_g)
-            w = p.kernel[..., fs].reshape(k * p.cin_g, p.f_g)
-            out[bs, rs, ..., fs] = (a @ w).reshape(*rows, p.f_g)
-    return p.finish(out)
-
-
-def _conv_fast(p: _Conv) -> np.ndarray:
-    """groups == 1: im2col blocks + one GEMM each (:mod:`pooling_ref._fast`); grouped and
-    depthwise: sum over kernel cells of (shifted input view) @ (kernel cell), per group."""
-    out = p.new_output()
-    if p.groups == 1:
-        from . import _fast
-
-        _fast.conv_gemm(p.x, p.kernel, p.g, out)
-        return p.finish(out)
-    xp = pad_spatial(p.x, p.g, 0)
-    cells = p.kernel.reshape(-1, *p.kernel.shape[-2:])      # (cells, Cg, F)
-    depthwise = p.cin_g == 1 and p.groups > 1
-    for k, offset in enumerate(window_offsets(p.g)):
-        v = shifted(xp, offset, p.g)
-        if p.groups == 1:
-            out += v @ cells[k]
-        elif depthwise:   # each input channel feeds its own f_g filters: broadcast multiply
-            w = cells[k, 0].reshape(p.groups, p.f_g)
-            out += (v[..., :, None] * w).reshape(out.shape)
-        else:
-            for gi in range(p.groups):
-                cs, fs = p.group_slices(gi)
-                out[..., fs] += v[..., cs] @ cells[k][:, fs]
-    return p.finish(out)
-
-
-_METHODS = {"loop": _conv_loop, "im2col": _conv_im2col, "fast": _conv_fast}
+    return problem, fmt
 
 
 def conv(
@@ -236,11 +130,12 @@ def conv(
     kernel); results agree within the documented error bound (see
     :func:`pooling_ref.tolerance.conv_bound`).
     """
-    spec, fmt, method = _prepare(x, kernel, bias, strides, padding, data_format,
-                                 dilation_rate, groups, method)
-    if (method != "loop" and spec.g.padded
-            and not np.isfinite(spec.kernel).all()):
+    problem, fmt = prepare_conv(x, kernel, bias, strides, padding, data_format,
+                                dilation_rate, groups)
+    method = methods.resolve(method, "conv")
+    if (method != "loop" and problem.g.padded
+            and not np.isfinite(problem.kernel).all()):
         # TF adds no term for a "same" padding cell; the padded methods would add
         # 0 * inf = NaN there. Only the loop skips those taps, so it serves this rare case.
         method = "loop"
-    return from_channels_last(_METHODS[method](spec), fmt)
+    return from_channels_last(methods.run("conv", method, problem), fmt)

@@ -28,11 +28,16 @@ import numpy as np
 
 __all__ = [
     "WindowGeometry",
+    "check_strides_dilation",
+    "cover_counts",
     "normalize_data_format",
     "normalize_padding",
     "normalize_tuple",
+    "normalize_window_strides",
     "output_length",
     "plan_window",
+    "rank3",
+    "real_count_grid",
     "same_pads",
 ]
 
@@ -47,7 +52,7 @@ def _where(op: str | None) -> str:
 # ----------------------------------------------------------------------------- scalars
 
 
-def _as_int(value: object, name: str, op: str | None) -> int:
+def as_int(value: object, name: str, op: str | None) -> int:
     """Return ``value`` as a Python int; reject bools, floats and other non-integers."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(
@@ -80,20 +85,51 @@ def normalize_tuple(
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
     if isinstance(value, (Sequence, np.ndarray)):
-        items = tuple(_as_int(v, name, op) for v in value)
+        items = tuple(as_int(v, name, op) for v in value)
         if len(items) != rank:
             raise ValueError(
                 f"{_where(op)}{name} must be an int or a tuple of {rank} ints for spatial rank "
                 f"{rank}, got {value!r} (length {len(items)})"
             )
     else:
-        items = (_as_int(value, name, op),) * rank
+        items = (as_int(value, name, op),) * rank
     for v in items:
         if v < minimum:
             raise ValueError(
                 f"{_where(op)}{name} values must be >= {minimum}, got {value!r}"
             )
     return items
+
+
+def normalize_window_strides(window: int | Sequence[int], strides: int | Sequence[int] | None,
+                             rank: int, op: str | None = None, *,
+                             window_name: str = "pool_size") -> tuple[tuple[int, ...], ...]:
+    """``(window, strides)`` normalised to ``rank`` ints each; ``strides=None`` (the Keras
+    pooling default) means ``strides = window``.
+
+    >>> normalize_window_strides(2, None, 2)
+    ((2, 2), (2, 2))
+    >>> normalize_window_strides((3, 2), 1, 2)
+    ((3, 2), (1, 1))
+    """
+    window = normalize_tuple(window, rank, window_name, op)
+    strides = window if strides is None else normalize_tuple(strides, rank, "strides", op)
+    return window, strides
+
+
+def check_strides_dilation(strides: tuple[int, ...], dilation: tuple[int, ...],
+                           op: str | None = "conv") -> None:
+    """Keras forbids strides > 1 together with dilation > 1 (convolution): ``ValueError``.
+
+    >>> check_strides_dilation((2, 1), (1, 2))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: conv: strides > 1 together with dilation_rate > 1 is not supported ...
+    """
+    if max(strides, default=1) > 1 and max(dilation, default=1) > 1:
+        raise ValueError(
+            f"{_where(op)}strides > 1 together with dilation_rate > 1 is not supported "
+            f"(Keras forbids it), got strides={strides!r} and dilation_rate={dilation!r}")
 
 
 def normalize_padding(padding: str, op: str | None = None) -> str:
@@ -138,10 +174,10 @@ def output_length(n: int, window: int, stride: int, padding: str, dilation: int 
     >>> output_length(4, 2, 2, "valid"), output_length(5, 3, 2, "same")
     (2, 3)
     """
-    n = _as_int(n, "n", "output_length")
-    window = _as_int(window, "window", "output_length")
-    stride = _as_int(stride, "stride", "output_length")
-    dilation = _as_int(dilation, "dilation", "output_length")
+    n = as_int(n, "n", "output_length")
+    window = as_int(window, "window", "output_length")
+    stride = as_int(stride, "stride", "output_length")
+    dilation = as_int(dilation, "dilation", "output_length")
     padding = normalize_padding(padding, "output_length")
     if n < 0:
         raise ValueError(f"output_length: n must be >= 0, got {n!r}")
@@ -282,6 +318,11 @@ class WindowGeometry:
         """Per axis, the number of real (unpadded) cells in each output window."""
         return [table[:, TAP_HI] - table[:, TAP_LO] for table in self.taps]
 
+    @property
+    def padded_1d(self) -> bool:
+        """Whether this is padded 1D pooling (XLA divides there: ``Rules.divide``)."""
+        return self.rank == 1 and self.padded
+
     def real_taps(self, position: Sequence[int]) -> tuple[slice, ...]:
         """Per axis, the slice of window taps of output ``position`` that are real."""
         return tuple(slice(int(t[p, TAP_LO]), int(t[p, TAP_HI]))
@@ -331,3 +372,54 @@ def _plan(in_spatial, window, strides, padding, dilation, op, window_name) -> Wi
         tuple(in_spatial), tuple(window), tuple(strides), tuple(dilation), tuple(pads),
         tuple(out),
     )
+
+
+def real_count_grid(g: WindowGeometry, dtype: np.dtype) -> np.ndarray:
+    """The real-cell count of every output window in ``dtype``, shaped ``(*out_spatial, 1)``
+    to broadcast against a channels_last result ``(N, *out_spatial, C)``.
+
+    >>> real_count_grid(plan_window((5,), (3,), (2,), "same"), np.float32)[:, 0].tolist()
+    [2.0, 3.0, 2.0]
+    """
+    total = np.ones((), dtype=np.int64)
+    for axis, counts in enumerate(g.real_counts()):
+        shape = [1] * g.rank
+        shape[axis] = counts.size
+        total = total * counts.reshape(shape)
+    return total[..., None].astype(dtype)
+
+
+def cover_counts(g: WindowGeometry) -> np.ndarray:
+    """How many (output position, window cell) pairs land on each input cell.
+
+    Shape ``g.in_spatial``. For pooling (no dilation) this is the number of windows
+    containing the cell; for convolution, the number of (output, tap) pairs. The product
+    over axes of the per-axis counts; each per-axis count is at most
+    ``ceil(window / stride)``. Read from the tap table.
+
+    >>> cover_counts(plan_window((5,), (3,), (1,), "valid"))
+    array([1, 2, 3, 2, 1])
+    """
+    total = np.ones((), dtype=np.int64)
+    for axis, (n, table, d) in enumerate(zip(g.in_spatial, g.taps, g.dilation)):
+        counts = np.zeros(n + 1, np.int64)
+        for lo, hi, cell_lo, _ in table.tolist():         # taps lo..hi-1: cells cell_lo + d*i
+            counts[cell_lo:cell_lo + d * (hi - lo):d] += 1
+        shape = [1] * g.rank
+        shape[axis] = n
+        total = total * counts[:n].reshape(shape)
+    return np.broadcast_to(total, g.in_spatial).copy()
+
+
+@functools.lru_cache(maxsize=256)
+def rank3(g: WindowGeometry) -> WindowGeometry:
+    """``g`` with size-1 spatial axes in front, so that it has three spatial axes (the
+    compiled kernels' one shape).
+
+    >>> rank3(plan_window((5,), (2,), (2,), "valid")).window
+    (1, 1, 2)
+    """
+    k = 3 - g.rank
+    return WindowGeometry((1,) * k + g.in_spatial, (1,) * k + g.window, (1,) * k + g.strides,
+                          (1,) * k + g.dilation, ((0, 0),) * k + g.pads,
+                          (1,) * k + g.out_spatial)

@@ -24,12 +24,19 @@ tests skip with that reason. :func:`eager_path` names the registry path of an ea
 (``"onednn"`` / ``"eigen"`` on TensorFlow, ``"keras-jax"`` / ``"keras-torch"`` otherwise)
 and :func:`reference_rules` the ``pooling_ref`` options whose rules that path follows
 (measured; what no option models is a registry entry, ``pooling_ref/data/
-known_differences.json``).
+known_differences.json``, read by :func:`known_differences`; ``python -m
+pooling_ref.keras_ref`` prints it as the README's Markdown table).
+
+Path detection lives here too (:func:`detect_tf_kernel`, :func:`eager_path`: the one
+answer to "which TF path does an eager call in this process run"); the rules of each path
+are data in :mod:`pooling_ref.rules`.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 from typing import Any
 
 import numpy as np
@@ -108,10 +115,94 @@ def eager_path(dtype: object = None) -> str:
     backend, ``"keras-jax"`` / ``"keras-torch"`` on the others."""
     b = backend()
     if b == "tensorflow":
-        from .tf_kernels import detect_tf_kernel
-
         return detect_tf_kernel(dtype)
     return BACKEND_RULES[b][0]
+
+
+# ----------------------------------------------------------------------------- detection
+
+
+def cpu_has_avx512() -> bool:
+    """Whether this CPU has AVX-512 (oneDNN chooses its kernels, and bfloat16 support, by it)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # pragma: no cover - numpy < 2
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    return bool(features.get("AVX512F", False))
+
+
+def _onednn_enabled() -> bool:
+    """Whether the running TensorFlow's eager CPU kernels are oneDNN's."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError as e:
+        raise TensorFlowMissing(f"detect_tf_kernel: {INSTALL_HINT}\n(import failed: {e})") \
+            from None
+    try:
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except AttributeError:  # pragma: no cover - private TF API moved: TF's own default rule
+        flag = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower()
+        if flag in ("0", "false"):
+            return False
+        if flag in ("1", "true"):
+            return True
+        return platform.machine().lower() in ("x86_64", "amd64") and cpu_has_avx512()
+
+
+def detect_tf_kernel(dtype: object = None) -> str:
+    """The ``tf_kernel`` the installed TensorFlow uses for eager pooling: ``"onednn"`` or
+    ``"eigen"``. Needs TensorFlow (imports it); raises :class:`TensorFlowMissing`
+    (a ``RuntimeError`` with an install hint) without it.
+
+    >>> detect_tf_kernel() in ("onednn", "eigen")       # doctest: +SKIP
+    True
+
+    With a ``dtype``: the path TF takes for that dtype — oneDNN has bfloat16 kernels only on
+    AVX-512 CPUs, so bfloat16 runs the Eigen kernels elsewhere even with oneDNN on.
+    """
+    path = "onednn" if _onednn_enabled() else "eigen"
+    if path == "onednn" and dtype is not None and np.dtype(dtype).name == "bfloat16" \
+            and not cpu_has_avx512():
+        return "eigen"
+    return path
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+def known_differences() -> dict[str, dict]:
+    """The known-differences registry (``pooling_ref/data/known_differences.json``) by id.
+
+    >>> sorted(known_differences()["eigen-max-pool3d-zero-sign"]["paths"])
+    ['eigen']
+    """
+    from importlib.resources import files
+
+    data = json.loads(files("pooling_ref").joinpath("data/known_differences.json")
+                      .read_text(encoding="utf-8"))
+    return {e["id"]: e for e in data["entries"]}
+
+
+def registry_table() -> str:
+    """The registry as a Markdown table (README, "TensorFlow kernel paths"; kept in sync by
+    ``parity_tests/test_known_defects.py::test_readme_table_is_generated_from_registry``).
+
+    >>> registry_table().splitlines()[0]
+    '| id | paths / backends | op | condition | TF/Keras gives | pooling_ref gives |'
+    """
+    rows = ["| id | paths / backends | op | condition | TF/Keras gives | pooling_ref gives |",
+            "|---|---|---|---|---|---|"]
+    for e in known_differences().values():
+        paths = ", ".join(e["paths"]) + (f" ({e['cpu']} CPUs)" if e.get("cpu") else "")
+        for version, listed in e.get("tf_versions", {}).items():
+            paths += f"; TF {version}: {', '.join(listed) or 'none'}"
+        cells = [f"`{e['id']}` ({e['kind']})", paths, e["op"], e["condition"], e["tf_gives"],
+                 e["reference_gives"]]
+        rows.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+# ----------------------------------------------------------------------------- options
 
 
 def reference_rules(kind: str, path: str) -> dict:
@@ -321,3 +412,7 @@ def conv_grad(x, kernel, grad_out, strides=1, padding="valid", data_format="chan
     if cf:
         gx = np.moveaxis(gx, -1, 1)
     return np.ascontiguousarray(gx), gk, gb
+
+
+if __name__ == "__main__":   # python -m pooling_ref.keras_ref > table.md
+    print(registry_table(), end="")

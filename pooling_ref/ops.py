@@ -28,12 +28,13 @@ returns ``(grad_x, grad_kernel, grad_bias)``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import tolerance
+from . import methods, tolerance
 from .conv import conv
+from .gradients import avg_pool_grad, conv_grad, max_pool_grad
 from .padding import zero_pad
 from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
 
@@ -64,7 +65,7 @@ class OpSpec:
     outputs: int = 1                            # results returned (3 for a conv gradient)
     bound: BoundFn | None = None                # error bound in "bound" mode
     output_names: tuple[str, ...] = ("result",)  # names of the results, in order
-    method_names: tuple[str, ...] = ("loop", "im2col", "fast")  # methods= it takes
+    method_names: tuple[str, ...] = ()          # methods= it has kernels for (methods.names)
 
     @property
     def arrays(self) -> tuple[str, ...]:
@@ -99,8 +100,12 @@ _REGISTRY: dict[str, OpSpec] = {}
 
 
 def register(op: OpSpec) -> OpSpec:
-    """Add ``op`` to the registry (``OPS`` is rebuilt); returns it."""
+    """Add ``op`` to the registry (``OPS`` is rebuilt); returns it. An op whose family has a
+    row in the method table (:mod:`pooling_ref.methods`) and no ``method_names`` of its own
+    gets that row's methods."""
     global OPS
+    if not op.method_names and op.family in methods.TABLE:
+        op = replace(op, method_names=methods.names(op.family))
     _REGISTRY[op.name] = op
     OPS = tuple(_REGISTRY)
     return op
@@ -160,7 +165,7 @@ del _r
 
 
 # ----------------------------------------------------------------------------- gradient ops
-# Backward passes (issue 11; API.md "Gradients"): ``max_pool{r}d_grad`` and
+# Backward passes (issue 11; the public contract's "Gradients"): ``max_pool{r}d_grad`` and
 # ``avg_pool{r}d_grad`` take ``candidate(x, grad_out, **params)`` and return grad_x;
 # ``conv{r}d_grad`` takes ``candidate(x, kernel, grad_out, **params)`` and returns
 # ``(grad_x, grad_kernel, grad_bias)``. Family ``<forward family>_grad``: the case generator
@@ -183,10 +188,7 @@ def forward_of(op: OpSpec) -> OpSpec:
 
 
 def _register_gradients() -> None:
-    from .gradients import _METHODS, avg_pool_grad, conv_grad, max_pool_grad
-
-    # "compiled" (pooling gradients, where Numba is usable) is added by verify's methods_of
-    common = {"method_names": tuple(m for m in _METHODS if m not in ("auto", "compiled"))}
+    common: dict = {}
     pool_arrays = ("x", "grad_out")
     for r in (1, 2, 3):
         register(OpSpec(f"max_pool{r}d_grad", "max_pool_grad", r, max_pool_grad, "bitwise",

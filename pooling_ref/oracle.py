@@ -33,8 +33,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import tf_kernels
-from ._arrays import finfo, is_float_dtype
 from ._repro import array_literal, snippet, value_text
 from .cases import (
     Case,
@@ -44,10 +42,10 @@ from .cases import (
     generate_cases,
     window_cells,
 )
+from .dtypes import finfo, is_float_dtype, lowest
 from .ops import OPS, OpSpec, forward_of, is_gradient, spec
 from .padding import normalize_zero_padding
-from .pooling import lowest
-from .tolerance import Comparison, compare
+from .tolerance import Comparison, compare, unspecified_global_max
 
 __all__ = ["OPS", "Failure", "Report", "check", "compare_result", "reference"]
 
@@ -126,7 +124,7 @@ def compare_result(op: str, result: object, x: object, *arrays, nan: str = "tf",
     named, scalars = _named(s, np.asarray(x), arrays, params)
     expected = s.run_reference(named, scalars, nan=nan, tf_kernel=tf_kernel)
     if s.family == "global_max_pool":     # what no TF path specifies (never for None)
-        expected = tf_kernels.unspecified_global_max(result, expected, tf_kernel)
+        expected = unspecified_global_max(result, expected, tf_kernel)
     return compare_outputs(s, result, expected, s.error_bound(named, scalars), s.mode)
 
 

@@ -10,13 +10,13 @@ cells are ``+0`` of the input dtype.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
 
-from ._arrays import as_input, check_method, from_channels_last, to_channels_last
-from .geometry import _as_int, normalize_data_format
+from . import methods
+from ._arrays import as_input
+from .geometry import as_int, normalize_data_format
 
 __all__ = ["normalize_zero_padding", "zero_pad"]
 
@@ -45,7 +45,7 @@ def normalize_zero_padding(padding: Padding, rank: int, op: str = "zero_pad") ->
     if isinstance(padding, (str, bytes)) or padding is None:
         raise TypeError(f"{op}: padding must be an int or a tuple, got {padding!r}")
     if not isinstance(padding, (Sequence, np.ndarray)):
-        v = _as_int(padding, "padding", op)
+        v = as_int(padding, "padding", op)
         pairs = ((v, v),) * rank
     else:
         items = list(padding)
@@ -57,58 +57,17 @@ def normalize_zero_padding(padding: Padding, rank: int, op: str = "zero_pad") ->
         pairs = []
         for item in items:
             if isinstance(item, (Sequence, np.ndarray)) and not isinstance(item, (str, bytes)):
-                pair = tuple(_as_int(v, "padding", op) for v in item)
+                pair = tuple(as_int(v, "padding", op) for v in item)
                 if len(pair) != 2:
                     raise bad("each pair must have 2 ints")
             else:
-                v = _as_int(item, "padding", op)
+                v = as_int(item, "padding", op)
                 pair = (v, v)
             pairs.append(pair)
         pairs = tuple(pairs)
     if any(v < 0 for pair in pairs for v in pair):
         raise bad("values must be >= 0")
     return pairs
-
-
-def _pad_loop(x_cl: np.ndarray, pairs: tuple) -> np.ndarray:
-    """Specification: every output cell is the input cell it maps to, or +0."""
-    n, c = x_cl.shape[0], x_cl.shape[-1]
-    out_spatial = [s + b + a for s, (b, a) in zip(x_cl.shape[1:-1], pairs)]
-    out = np.empty((n, *out_spatial, c), dtype=x_cl.dtype)
-    zero = np.zeros((n, c), dtype=x_cl.dtype)
-    for pos in itertools.product(*(range(m) for m in out_spatial)):
-        src = tuple(p - b for p, (b, _) in zip(pos, pairs))
-        inside = all(0 <= i < s for i, s in zip(src, x_cl.shape[1:-1]))
-        out[(slice(None), *pos, slice(None))] = (
-            x_cl[(slice(None), *src, slice(None))] if inside else zero)
-    return out
-
-
-def _pad_im2col(x_cl: np.ndarray, pairs: tuple) -> np.ndarray:
-    """Gather: per axis an index map from output to input cells, one fancy-indexed copy."""
-    spatial = x_cl.shape[1:-1]
-    maps = [np.arange(-b, s + a) for s, (b, a) in zip(spatial, pairs)]
-    inside = [(m >= 0) & (m < s) for m, s in zip(maps, spatial)]
-    out = np.zeros((x_cl.shape[0], *(m.size for m in maps), x_cl.shape[-1]), x_cl.dtype)
-    dst = np.ix_(*(np.flatnonzero(ok) for ok in inside))
-    src = np.ix_(*(m[ok] for m, ok in zip(maps, inside)))
-    out[(slice(None), *dst, slice(None))] = x_cl[(slice(None), *src, slice(None))]
-    return out
-
-
-def _pad_fast(a: np.ndarray, pairs: tuple, data_format: str) -> np.ndarray:
-    """One zero-filled output in the input's own layout, one slice assignment."""
-    first = 2 if data_format == "channels_first" else 1
-    shape, inner = list(a.shape), [slice(None)] * a.ndim
-    for axis, (b, after) in enumerate(pairs, start=first):
-        shape[axis] += b + after
-        inner[axis] = slice(b, b + a.shape[axis])
-    out = np.zeros(shape, dtype=a.dtype)
-    out[tuple(inner)] = a
-    return out
-
-
-_METHODS = {"loop": _pad_loop, "im2col": _pad_im2col}
 
 
 def zero_pad(
@@ -134,7 +93,4 @@ def zero_pad(
     a = as_input(x, op)
     pairs = normalize_zero_padding(padding, a.ndim - 2, op)
     fmt = normalize_data_format(data_format, op)
-    method = check_method(method, op)
-    if method == "fast":
-        return _pad_fast(a, pairs, fmt)
-    return from_channels_last(_METHODS[method](to_channels_last(a, fmt), pairs), fmt)
+    return methods.run(op, methods.resolve(method, op), a, pairs, fmt)

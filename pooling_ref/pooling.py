@@ -12,7 +12,9 @@ Semantics (TensorFlow CPU, bit for bit):
 Each op has four methods: ``"loop"`` (the readable specification), ``"im2col"`` (chunked
 columns, one reduction), ``"fast"`` (cache-sized blocks of strided views, pure NumPy) and
 ``"compiled"`` (the loop compiled with Numba, :mod:`pooling_ref._compiled`); ``"auto"`` is
-``"compiled"`` where Numba is installed, else ``"fast"``. All are bitwise identical.
+``"compiled"`` where Numba is installed, else ``"fast"`` (:mod:`pooling_ref.methods`). All
+are bitwise identical. A TF kernel path's rules (``tf_kernel``) are compiled into a plan
+(:mod:`pooling_ref.rules`) and applied by :mod:`pooling_ref.apply_rules`.
 
 >>> import numpy as np
 >>> x = np.array([1., 2., 3., 4., 5.], dtype=np.float32).reshape(1, 5, 1)
@@ -22,191 +24,38 @@ array([2. , 2.5, 3.5, 4. , 4.5], dtype=float32)
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from . import tf_kernels
-from ._arrays import (
-    as_input,
-    check_method,
-    finfo,
-    from_channels_last,
-    is_float_dtype,
-    to_channels_last,
-)
+from . import apply_rules, methods
+from ._arrays import as_input, from_channels_last, to_channels_last
+from .dtypes import is_float_dtype
 from .geometry import (
     WindowGeometry,
     normalize_data_format,
     normalize_padding,
-    normalize_tuple,
+    normalize_window_strides,
     plan_window,
 )
-from .windows import im2col_chunks, real_window_at
+from .rules import check_tf_kernel, plan_global, plan_pool
 
-__all__ = ["avg_pool", "global_avg_pool", "global_max_pool", "max_pool"]
+__all__ = ["avg_pool", "global_avg_pool", "global_max_pool", "max_pool", "prepare_pool"]
 
 IntOrTuple = int | Sequence[int]
 
 
-# ----------------------------------------------------------------------------- dtype facts
-
-
-def lowest(dtype: np.dtype) -> np.generic:
-    """The start value of the max scan: what a window with no number (only NaN / -inf)
-    gives in the specification — the lowest finite value of the dtype (integers: its
-    minimum). Paths that give ``-inf`` instead (XLA, Eigen 3D, AVX-512 oneDNN bfloat16) are
-    rules of :mod:`pooling_ref.tf_kernels`.
-    """
-    if is_float_dtype(dtype):
-        return np.array(-finfo(dtype).max, dtype=dtype)[()]
-    return np.array(np.iinfo(dtype).min, dtype=dtype)[()]
-
-
-def _pad_value_for_max(dtype: np.dtype) -> np.generic:
-    """A padding value that is never strictly greater than anything: -inf / int min."""
-    if is_float_dtype(dtype):
-        return np.array(-np.inf, dtype=dtype)[()]
-    return lowest(dtype)
-
-
-# ----------------------------------------------------------------------------- arguments
-
-
-def _prepare(op, x, pool_size, strides, padding, data_format, method):
+def prepare_pool(op, x, pool_size, strides, padding, data_format):
+    """``(x_cl, geometry, data_format)`` of a pooling call (or its gradient, its bound):
+    arguments normalised, ``x`` as a channels_last view."""
     a = as_input(x, op)
-    rank = a.ndim - 2
-    pool = normalize_tuple(pool_size, rank, "pool_size", op)
-    strides = pool if strides is None else normalize_tuple(strides, rank, "strides", op)
+    pool, strides = normalize_window_strides(pool_size, strides, a.ndim - 2, op)
     padding = normalize_padding(padding, op)
     data_format = normalize_data_format(data_format, op)
-    method = check_method(method, op, compiled=True)
     x_cl = to_channels_last(a, data_format)
     g = plan_window(x_cl.shape[1:-1], pool, strides, padding, None, op)
-    return x_cl, g, data_format, method
-
-
-def _output(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
-    return np.empty((x_cl.shape[0], *g.out_spatial, x_cl.shape[-1]), dtype=x_cl.dtype)
-
-
-def _real_counts(g: WindowGeometry, dtype: np.dtype) -> np.ndarray:
-    """Real-cell count of every output window, shaped to broadcast against ``(N, *out, C)``."""
-    total = np.ones((), dtype=np.int64)
-    for axis, counts in enumerate(g.real_counts()):
-        shape = [1] * g.rank
-        shape[axis] = counts.size
-        total = total * counts.reshape(shape)
-    return total[..., None].astype(dtype)
-
-
-# ----------------------------------------------------------------------------- max pooling
-
-
-def _take_greater(acc: np.ndarray, cell: np.ndarray) -> None:
-    """TF's max step: ``acc = cell`` where ``cell > acc`` (NaN never replaces, ties keep)."""
-    np.copyto(acc, cell, where=cell > acc)
-
-
-def _max_loop(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
-    """Specification: for each output position, scan the real cells of its window."""
-    out = _output(x_cl, g)
-    n, c = x_cl.shape[0], x_cl.shape[-1]
-    for pos in itertools.product(*(range(m) for m in g.out_spatial)):
-        cells = real_window_at(x_cl, pos, g)
-        cells = cells.reshape(n, math.prod(cells.shape[1:-1]), c)   # -1 fails for n == 0
-        best = np.full((n, c), lowest(x_cl.dtype), dtype=x_cl.dtype)
-        for k in range(cells.shape[1]):          # row-major window order
-            _take_greater(best, cells[:, k])
-        out[(slice(None), *pos, slice(None))] = best
-    return out
-
-
-def _max_im2col(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
-    out = _output(x_cl, g)
-    for (bs, rs), cols in im2col_chunks(x_cl, g, fill_value=_pad_value_for_max(x_cl.dtype)):
-        best = np.full(cols.shape[:-2] + cols.shape[-1:], lowest(x_cl.dtype), x_cl.dtype)
-        for k in range(g.cells):
-            _take_greater(best, cols[..., k, :])
-        out[bs, rs] = best
-    return out
-
-
-def _max_fast(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
-    """Cache-sized blocks on a thread pool (see :mod:`pooling_ref._fast`); bitwise = loop."""
-    from . import _fast
-
-    return _fast.max_pool(x_cl, g)
-
-
-# ----------------------------------------------------------------------------- average pooling
-
-
-def _avg_loop(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
-    """Specification: sum the real cells in row-major order from +0, divide by their count."""
-    out = _output(x_cl, g)
-    n, c = x_cl.shape[0], x_cl.shape[-1]
-    for pos in itertools.product(*(range(m) for m in g.out_spatial)):
-        cells = real_window_at(x_cl, pos, g)
-        cells = cells.reshape(n, math.prod(cells.shape[1:-1]), c)   # -1 fails for n == 0
-        total = np.zeros((n, c), dtype=x_cl.dtype)
-        for k in range(cells.shape[1]):
-            total = total + cells[:, k]
-        out[(slice(None), *pos, slice(None))] = total / x_cl.dtype.type(cells.shape[1])
-    return out
-
-
-# Adding a zero padding cell to a running sum that started at +0 never changes its bits
-# (x + 0 == x for every x except -0, and a sum started at +0 is never -0), so the padded
-# methods below reproduce the loop's row-major sum exactly.
-
-
-def _avg_im2col(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
-    out = _output(x_cl, g)
-    counts = _real_counts(g, x_cl.dtype)
-    for (bs, rs), cols in im2col_chunks(x_cl, g):
-        total = np.zeros(cols.shape[:-2] + cols.shape[-1:], dtype=x_cl.dtype)
-        for k in range(g.cells):
-            total += cols[..., k, :]
-        out[bs, rs] = total / counts[rs]
-    return out
-
-
-def _avg_fast(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
-    """The loop's exact summation order, in cache-sized blocks on a thread pool."""
-    from . import _fast
-
-    return _fast.avg_pool(x_cl, g, _real_counts(g, x_cl.dtype))
-
-
-def _compiled(op: str):
-    def run(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
-        from . import _compiled
-
-        return _compiled.pool(x_cl, g, op)
-
-    run.__doc__ = "The loop specification compiled with Numba (:mod:`pooling_ref._compiled`)."
-    return run
-
-
-def _fused(op: str, method: str, x_cl: np.ndarray, g: WindowGeometry):
-    """The method's pooling that follows a TF kernel path's rules in its own pass
-    (``tf_kernels.max_pool``'s ``fused``), or ``None``: only the compiled kernel has one."""
-    if method != "compiled":
-        return None
-    from . import _compiled
-
-    return lambda rules: _compiled.pool(x_cl, g, op, rules)
-
-
-_METHODS = {
-    "max": {"loop": _max_loop, "im2col": _max_im2col, "fast": _max_fast,
-            "compiled": _compiled("max")},
-    "avg": {"loop": _avg_loop, "im2col": _avg_im2col, "fast": _avg_fast,
-            "compiled": _compiled("avg")},
-}
+    return x_cl, g, data_format
 
 
 # ----------------------------------------------------------------------------- public API
@@ -241,7 +90,7 @@ def max_pool(
     (``-inf`` for bfloat16). ``nan="propagate"`` (NumPy ``np.max`` style): a window holding
     a NaN gives NaN and a window of only -inf gives -inf; everything else as ``"tf"``.
     ``tf_kernel`` (``"onednn"``, ``"eigen"``, ``"xla"``): whose rules for subnormals and
-    windows without a number to follow (:mod:`pooling_ref.tf_kernels`); ``None``: no path's
+    windows without a number to follow (:mod:`pooling_ref.rules`); ``None``: no path's
     rules (IEEE subnormals), the specification :func:`pooling_ref.check` uses by default.
 
     >>> x = np.array([np.nan, 1., -np.inf, -np.inf], dtype=np.float32).reshape(1, 4, 1)
@@ -250,13 +99,12 @@ def max_pool(
     """
     if not isinstance(nan, str) or nan not in ("tf", "propagate"):
         raise ValueError(f"max_pool: nan must be 'tf' or 'propagate', got {nan!r}")
-    x_cl, g, fmt, method = _prepare("max_pool", x, pool_size, strides, padding, data_format,
-                                    method)
-    tf_kernel = tf_kernels.check_tf_kernel(tf_kernel, "max_pool")
-    out = tf_kernels.max_pool(x_cl, g, lambda a: _METHODS["max"][method](a, g), tf_kernel,
-                              _fused("max", method, x_cl, g))
+    x_cl, g, fmt = prepare_pool("max_pool", x, pool_size, strides, padding, data_format)
+    kernel = methods.kernel("max_pool", methods.resolve(method, "max_pool"))
+    plan = plan_pool(check_tf_kernel(tf_kernel, "max_pool"), "max", x_cl.dtype, g)
+    out = apply_rules.max_pool(x_cl, g, plan, kernel)
     if nan == "propagate" and is_float_dtype(x_cl.dtype):
-        _propagate_nan(out, x_cl, g, _METHODS["max"][method])
+        _propagate_nan(out, x_cl, g, kernel.run)
     return from_channels_last(out, fmt)
 
 
@@ -293,19 +141,17 @@ def avg_pool(
     Each window's real cells are summed in row-major order in the input dtype, then divided
     by their count ("same" padding cells are not counted). Float inputs only. ``tf_kernel``
     (``"onednn"``, ``"eigen"``, ``"xla"``): whose rules for subnormals and bfloat16
-    summation to follow (:mod:`pooling_ref.tf_kernels`).
+    summation to follow (:mod:`pooling_ref.rules`).
     """
-    x_cl, g, fmt, method = _prepare("avg_pool", x, pool_size, strides, padding, data_format,
-                                    method)
+    x_cl, g, fmt = prepare_pool("avg_pool", x, pool_size, strides, padding, data_format)
+    kernel = methods.kernel("avg_pool", methods.resolve(method, "avg_pool"))
     if not is_float_dtype(x_cl.dtype):
         raise TypeError(
             f"avg_pool: x must have a floating dtype (Keras/TF AveragePooling rejects "
             f"integers), got dtype {x_cl.dtype!r}"
         )
-    tf_kernel = tf_kernels.check_tf_kernel(tf_kernel, "avg_pool")
-    out = tf_kernels.avg_pool(x_cl, g, lambda a: _METHODS["avg"][method](a, g), tf_kernel,
-                              _fused("avg", method, x_cl, g))
-    return from_channels_last(out, fmt)
+    plan = plan_pool(check_tf_kernel(tf_kernel, "avg_pool"), "avg", x_cl.dtype, g)
+    return from_channels_last(apply_rules.avg_pool(x_cl, g, plan, kernel), fmt)
 
 
 def _global_prepare(op, x, data_format, keepdims):
@@ -316,16 +162,6 @@ def _global_prepare(op, x, data_format, keepdims):
     axes = tuple(range(2, a.ndim)) if data_format == "channels_first" else tuple(
         range(1, a.ndim - 1))
     return a, axes
-
-
-def _compiled_global(method: str, a: np.ndarray, axes, op: str, dtype=None):
-    """The compiled global reduction, or ``None``: not asked for, or not faster for this
-    layout (:func:`pooling_ref._compiled.global_pool`)."""
-    if method != "compiled":
-        return None
-    from . import _compiled
-
-    return _compiled.global_pool(a, axes, op, dtype)
 
 
 def global_max_pool(
@@ -344,14 +180,14 @@ def global_max_pool(
     TF 2.21). An empty spatial axis raises ``ValueError`` (TF: "Cannot compute the max of
     an empty tensor"). ``tf_kernel`` (``None``: IEEE): subnormals read as zeros except over
     a single cell; under ``"xla"`` NaN is ignored (a channel of only NaN gives -inf). No
-    path fixes the sign of a zero maximum (:func:`pooling_ref.tf_kernels.unspecified_global_max`).
+    path fixes the sign of a zero maximum (:func:`pooling_ref.tolerance.unspecified_global_max`).
     ``method``: ``"compiled"`` (Numba, :func:`pooling_ref._compiled.global_pool`, where it
     is faster) or any NumPy method name (one NumPy implementation); ``"auto"``:
     ``"compiled"`` with Numba. All bitwise equal.
     """
     a, axes = _global_prepare("global_max_pool", x, data_format, keepdims)
-    method = check_method(method, "global_max_pool", compiled=True)
-    tf_kernel = tf_kernels.check_tf_kernel(tf_kernel, "global_max_pool")
+    method = methods.resolve(method, "global_max_pool")
+    tf_kernel = check_tf_kernel(tf_kernel, "global_max_pool")
     if any(a.shape[i] == 0 for i in axes):
         if a.size == 0 and any(a.shape[i] == 0 for i in range(a.ndim) if i not in axes):
             shape = [1 if i in axes else s for i, s in enumerate(a.shape)]
@@ -361,21 +197,9 @@ def global_max_pool(
             f"global_max_pool: x has an empty spatial axis, shape {a.shape!r}; the maximum "
             f"of an empty window is undefined"
         )
-    a = tf_kernels.global_max_input(a, math.prod(a.shape[i] for i in axes), tf_kernel)
-    out = _compiled_global(method, a, axes, "max")
-    if out is not None:
-        return out if keepdims else np.squeeze(out, axis=axes)
-    out = np.max(a, axis=axes, keepdims=True)
-    if is_float_dtype(a.dtype):
-        # np.max picks an arbitrary zero among +0/-0; TF keeps the last one (row-major).
-        flat = np.moveaxis(a, axes, tuple(range(-len(axes), 0)))
-        lead = a.ndim - len(axes)                  # explicit size: -1 fails for batch 0
-        flat = flat.reshape(*flat.shape[:lead], math.prod(flat.shape[lead:]))
-        zeros = flat == 0
-        last = flat.shape[-1] - 1 - np.argmax(zeros[..., ::-1], axis=-1)
-        sign = np.signbit(np.take_along_axis(flat, last[..., None], axis=-1)[..., 0])
-        zero = np.where(sign, -np.zeros((), a.dtype), np.zeros((), a.dtype)).astype(a.dtype)
-        out = np.where(out == 0, np.expand_dims(zero, axes), out).astype(a.dtype)
+    cells = math.prod(a.shape[i] for i in axes)
+    a = apply_rules.global_max_input(a, plan_global(tf_kernel, "global_max", a.dtype, cells))
+    out = methods.run("global_max_pool", method, a, axes)
     return out if keepdims else np.squeeze(out, axis=axes)
 
 
@@ -396,30 +220,20 @@ def global_avg_pool(
     practice). Integer inputs give float32, as Keras does. An empty spatial axis gives NaN.
     ``tf_kernel`` (any path; ``None``: IEEE): subnormal inputs read as zeros, the sum
     started from ``+0`` and a subnormal mean flushed, except over a single cell
-    (:data:`pooling_ref.tf_kernels.RULES`, measured alike on every TF path). ``method`` as
+    (:data:`pooling_ref.rules.RULES`, measured alike on every TF path). ``method`` as
     for :func:`global_max_pool` (the compiled sum is NumPy's pairwise sum).
     """
     a, axes = _global_prepare("global_avg_pool", x, data_format, keepdims)
-    method = check_method(method, "global_avg_pool", compiled=True)
-    tf_kernel = tf_kernels.check_tf_kernel(tf_kernel, "global_avg_pool")
+    method = methods.resolve(method, "global_avg_pool")
+    tf_kernel = check_tf_kernel(tf_kernel, "global_avg_pool")
     out_dtype = a.dtype if is_float_dtype(a.dtype) else np.dtype(np.float32)
     acc = np.float32 if is_float_dtype(a.dtype) and a.dtype.itemsize <= 4 else np.float64
-    # Reduced axes moved last and made contiguous: the (pairwise) summation order, hence
-    # the bits, do not depend on the memory layout of x.
     cells = math.prod(a.shape[i] for i in axes)
-
-    def mean_of(m: np.ndarray, plus_zero: bool = False) -> np.ndarray:
-        """The mean of ``m`` (laid out as ``a``) over ``axes``, in the output dtype."""
-        total = _compiled_global(method, m, axes, "sum", np.dtype(acc))
-        if total is not None:
-            total = np.squeeze(total, axis=axes)
-        else:
-            moved = np.moveaxis(m, axes, tuple(range(-len(axes), 0)))
-            total = np.ascontiguousarray(moved, dtype=acc).reshape(
-                *moved.shape[: a.ndim - len(axes)], cells).sum(axis=-1)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            total = total + (acc(0) if plus_zero else -acc(0))
-            return np.asarray(total / acc(cells)).astype(out_dtype)
-
-    mean = tf_kernels.global_avg_pool(a, cells, tf_kernel, mean_of)
+    plan = plan_global(tf_kernel, "global_avg", a.dtype, cells)
+    total = methods.run("global_avg_pool", method, apply_rules.global_avg_input(a, plan),
+                        axes, np.dtype(acc))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        total = total + (acc(0) if plan.plus_zero else -acc(0))
+        mean = np.asarray(total / acc(cells)).astype(out_dtype)
+    mean = apply_rules.global_avg_output(mean, plan)
     return np.expand_dims(mean, axes) if keepdims else mean

@@ -24,16 +24,21 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._arrays import finfo, is_float_dtype
 from ._repro import value_text
+from .conv import conv, prepare_conv
+from .dtypes import finfo, is_float_dtype
+from .geometry import cover_counts, normalize_window_strides
+from .gradients import avg_pool_grad, conv_grad
+from .pooling import avg_pool, global_avg_pool, prepare_pool
 
 __all__ = [
     "BOUND_C", "Comparison", "avg_pool_bound", "compare", "conv_bound", "error_bound",
-    "global_avg_pool_bound", "ulp_distance",
+    "global_avg_pool_bound", "ulp_distance", "unspecified_global_max",
 ]
 
 #: The constant ``C`` in the error bound (see module docstring).
@@ -170,8 +175,6 @@ def conv_bound(x: object, kernel: object, bias: object | None = None, **params) 
     ``mag`` is the same convolution over ``|x|``, ``|kernel|`` and ``|bias|`` in float64;
     ``K = prod(kernel_size) * C_in // groups`` products per output element.
     """
-    from .conv import conv
-
     params = {k: v for k, v in params.items() if k not in ("method", "tf_kernel")}
     x, kernel = np.asarray(x), np.asarray(kernel)
     absb = None if bias is None else np.abs(np.asarray(bias, dtype=np.float64))
@@ -187,12 +190,11 @@ def avg_pool_bound(x: object, pool_size, **params) -> np.ndarray:
     float16 windows are summed in float16 by the reference (its loop specification), so
     the accumulation epsilon is float16's there, not float32's as for TF's kernels.
     """
-    from .pooling import avg_pool
-
     params = {k: v for k, v in params.items() if k not in ("method", "tf_kernel")}
     x = np.asarray(x)
     mag = avg_pool(np.abs(x.astype(np.float64)), pool_size, **params)
-    terms = int(np.prod(np.broadcast_to(pool_size, (x.ndim - 2,))))
+    window, _ = normalize_window_strides(pool_size, None, x.ndim - 2, "avg_pool_bound")
+    terms = math.prod(window)
     acc = x.dtype if x.dtype == np.float16 else None
     return error_bound(mag, terms, x.dtype, acc)
 
@@ -203,8 +205,6 @@ def global_avg_pool_bound(x: object, data_format: str = "channels_last",
 
     The result dtype is float32 for integer inputs (as Keras).
     """
-    from .pooling import global_avg_pool
-
     x = np.asarray(x)
     mag = global_avg_pool(np.abs(x.astype(np.float64)), data_format, keepdims)
     spatial = x.shape[2:] if data_format == "channels_first" else x.shape[1:-1]
@@ -220,7 +220,7 @@ def global_avg_pool_bound(x: object, data_format: str = "channels_last",
 # with the same factor C. ``mag`` is the same gradient of the absolute values in float64.
 #
 # * average pooling, grad_x: K(cell) = number of windows containing the cell
-#   (``gradients.cover_counts``; at most ``prod(ceil(pool_size / strides))``). Unlike
+#   (``geometry.cover_counts``; at most ``prod(ceil(pool_size / strides))``). Unlike
 #   convolution, float16/bfloat16 pooling gradients are accumulated in that dtype itself
 #   (TF's kernels and pooling_ref), so the accumulation term uses the dtype's own epsilon
 #   (``error_bound`` assumes float32 accumulation below 4 bytes; the difference is added);
@@ -250,12 +250,9 @@ def avg_pool_grad_bound(x: object, grad_out: object, pool_size, strides=None,
     >>> bool(b[0, 1, 0] > b[0, 0, 0] > 0)          # 2 windows cover cell 1, 1 covers cell 0
     True
     """
-    from .gradients import avg_pool_grad, cover_counts
-    from .pooling import _prepare
-
     x = np.asarray(x)
-    _, g, fmt, _ = _prepare("avg_pool_grad_bound", x, pool_size, strides, padding,
-                            data_format, "loop")
+    _, g, fmt = prepare_pool("avg_pool_grad_bound", x, pool_size, strides, padding,
+                             data_format)
     mag = avg_pool_grad(np.abs(x.astype(np.float64)),
                         np.abs(np.asarray(grad_out).astype(np.float64)), pool_size, strides,
                         padding, data_format)
@@ -271,12 +268,9 @@ def conv_grad_bounds(x: object, kernel: object, grad_out: object, strides=1,
                      dilation_rate=1, groups: int = 1, **_ignored
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Error bounds ``(grad_x, grad_kernel, grad_bias)`` for ``conv_grad`` (see above)."""
-    from .conv import _prepare
-    from .gradients import conv_grad, cover_counts
-
     x, kernel = np.asarray(x), np.asarray(kernel)
-    p, fmt, _ = _prepare(x, kernel, None, strides, padding, data_format, dilation_rate,
-                         groups, "loop")
+    p, fmt = prepare_conv(x, kernel, None, strides, padding, data_format, dilation_rate,
+                          groups)
     mags = conv_grad(np.abs(x.astype(np.float64)), np.abs(kernel.astype(np.float64)),
                      np.abs(np.asarray(grad_out).astype(np.float64)), strides, padding,
                      data_format, dilation_rate, groups)
@@ -285,3 +279,30 @@ def conv_grad_bounds(x: object, kernel: object, grad_out: object, strides=1,
     terms_x = _per_cell(cover_counts(p.g), fmt) * p.f_g
     return (error_bound(mags[0], terms_x, dtype), error_bound(mags[1], per_output, dtype),
             error_bound(mags[2], per_output, dtype))
+
+
+# ----------------------------------------------------------------------------- global max
+
+
+def unspecified_global_max(got: object, expected: np.ndarray, tf_kernel: str | None
+                           ) -> np.ndarray:
+    """``expected`` (global max pooling under ``tf_kernel``) with the cells TF leaves
+    unspecified taken from ``got``: the sign of a zero maximum (it follows the vectorised
+    reduction order), and a zero maximum that TF returns as a subnormal cell (eagerly, cells
+    outside a full SIMD packet are not flushed; XLA bfloat16 next to a NaN). Registry
+    ``global-max-zero-sign-and-subnormal-tail``; never for ``tf_kernel=None``, nor for any
+    other op.
+
+    >>> e = np.float32([0.0, 1.0])
+    >>> unspecified_global_max(np.float32([-0.0, 1.0]), e, "onednn").tolist()
+    [-0.0, 1.0]
+    >>> unspecified_global_max(np.float32([-0.0, 1.0]), e, None).tolist()
+    [0.0, 1.0]
+    """
+    g = np.asarray(got)
+    if tf_kernel is None or g.shape != expected.shape or g.dtype != expected.dtype \
+            or not is_float_dtype(expected.dtype):
+        return expected
+    with np.errstate(invalid="ignore"):
+        free = (expected == 0) & (np.abs(g) < finfo(g.dtype).tiny)
+    return np.where(free, g, expected).astype(expected.dtype)

@@ -37,6 +37,7 @@ from .geometry import (
     normalize_data_format,
     normalize_padding,
     normalize_tuple,
+    normalize_window_strides,
     plan_window,
 )
 
@@ -60,6 +61,22 @@ def pad_spatial(x_cl: np.ndarray, g: WindowGeometry, value: object = 0) -> np.nd
         return x_cl
     width = ((0, 0), *g.pads, (0, 0))
     return np.pad(x_cl, width, mode="constant", constant_values=value)
+
+
+def real_mask(g: WindowGeometry) -> np.ndarray:
+    """``(1, *padded_spatial, 1)`` booleans: True on real cells, False on "same" padding."""
+    return pad_spatial(np.ones((1, *g.in_spatial, 1), dtype=bool), g, False)
+
+
+def padded_zeros(x_cl: np.ndarray, g: WindowGeometry, dtype) -> np.ndarray:
+    """Zeros shaped like ``x_cl`` padded with ``g.pads`` (a gradient to scatter into)."""
+    return np.zeros((x_cl.shape[0], *g.padded_spatial, x_cl.shape[-1]), dtype=dtype)
+
+
+def unpad(gp: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    """The real region of a padded channels_last array."""
+    return gp[(slice(None), *(slice(b, b + n) for (b, _), n in zip(g.pads, g.in_spatial)),
+               slice(None))]
 
 
 def _axis_slice(start: int, stride: int, count: int) -> slice:
@@ -186,8 +203,7 @@ def im2col(
     op = "im2col"
     a = as_input(x, op)
     rank = a.ndim - 2
-    window = normalize_tuple(window, rank, "window", op)
-    strides = window if strides is None else normalize_tuple(strides, rank, "strides", op)
+    window, strides = normalize_window_strides(window, strides, rank, op, window_name="window")
     dilation = normalize_tuple(dilation_rate, rank, "dilation_rate", op)
     padding = normalize_padding(padding, op)
     data_format = normalize_data_format(data_format, op)

@@ -1,0 +1,210 @@
+"""The loop orders of the compiled pooling kernel, each a function of its own (Numba).
+
+Every order computes output rows ``job_lo <= job < job_hi`` (job = ``(b*OD + od)*OH + oh``)
+of the pooling of flat C-contiguous ``x`` (shape ``(N, D, H, W, C)``) into flat ``out``,
+with the same arguments (:func:`pooling_ref._compiled.pool` builds them), and visits the
+cells of every output in row-major window order, so the loop specification's results
+(first of equal maxima, summation order) hold in all of them. ``tiny`` is the smallest
+normal of the dtype (read only by the flush modes). Indices are unsigned (no
+negative-index wrap-around checks, which would stop LLVM from vectorising).
+
+Each factory returns the kernel of one step ``mode`` (a compile-time constant of the
+closure, so each kernel holds only its own step and loop nest: with all loop nests in one
+function, the channels-inner one was measured 1.2-1.4x slower). Kernels are compiled on
+first use and cached on disk.
+"""
+
+import numpy as np
+from numba import njit, uint64
+
+from ..geometry import CELL_HI, CELL_LO, TAP_HI, TAP_LO
+from ._modes import (
+    _MAX_MODES,
+    _SUM,
+    _SUM_DAZ,
+    _SUM_F16,
+    CHANNELS_INNER,
+    MODES,
+    ROWS_ORDERS,
+    TAP_MAJOR,
+)
+from ._steps import _finish, _finish8, _step, _store8, _window_lanes
+
+
+@njit(cache=True, inline="always")
+def _job(job, nd, nh, nw, nc, taps_d, taps_h):
+    """``(b, ob, d_lo, d_hi, h_lo, h_hi, dh)`` of output row ``job``: its batch item, the
+    flat offset of its first output, the real input rows along d and h, and their number."""
+    b = job // (nd * nh)
+    od = (job // nh) % nd
+    oh = job % nh
+    ob = uint64(job * nw * nc)
+    dh = ((taps_d[od, TAP_HI] - taps_d[od, TAP_LO])
+          * (taps_h[oh, TAP_HI] - taps_h[oh, TAP_LO]))
+    return (b, ob, taps_d[od, CELL_LO], taps_d[od, CELL_HI], taps_h[oh, CELL_LO],
+            taps_h[oh, CELL_HI], dh)
+
+
+def channels_inner(mode):
+    """Many channels: output-stationary. Per output cell, its real cells in row-major window
+    order, 32, 16 or 8 channels at a time (``blocks``: :func:`~pooling_ref._compiled.
+    lane_blocks`), one accumulator per channel in registers (:func:`._steps._window_lanes`:
+    eight-lane tuples that LLVM's SLP vectoriser turns into vector operations)."""
+    averages = mode == _SUM or mode == _SUM_F16 or mode == _SUM_DAZ
+
+    @njit(cache=True, nogil=True)
+    def channels_inner_rows(x, out, shape, taps_d, taps_h, taps_w, taps_out_w, stride_w,
+                            init, tiny, blocks, whole_w, job_lo, job_hi):
+        nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
+        d_in, h_in, w_in, nc = shape
+        unc = uint64(nc)
+        count = np.empty(1, out.dtype)            # a real-cell count in the dtype
+        for job in range(job_lo, job_hi):
+            b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, nd, nh, nw, nc, taps_d, taps_h)
+            xb = uint64(b * d_in * h_in * w_in) * unc
+            for ow in range(nw):
+                cells = (d_lo, d_hi, h_lo, h_hi, taps_w[ow, CELL_LO], taps_w[ow, CELL_HI],
+                         h_in, w_in)
+                if averages:
+                    count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
+                oi = ob + uint64(ow * nc)
+                for k in range(blocks.shape[0]):
+                    cb, lanes = uint64(blocks[k, 0]), blocks[k, 1]
+                    if lanes == 32:
+                        a = _window_lanes(x, xb + cb, cells, unc, 4, init, tiny, mode)
+                    elif lanes == 16:
+                        a = _window_lanes(x, xb + cb, cells, unc, 2, init, tiny, mode)
+                    else:
+                        a = _window_lanes(x, xb + cb, cells, unc, 1, init, tiny, mode)
+                    n = count[0]
+                    _store8(out, oi + cb, _finish8(a[0], n, tiny, mode))
+                    if lanes > 8:
+                        _store8(out, oi + cb + uint64(8), _finish8(a[1], n, tiny, mode))
+                    if lanes > 16:
+                        _store8(out, oi + cb + uint64(16), _finish8(a[2], n, tiny, mode))
+                        _store8(out, oi + cb + uint64(24), _finish8(a[3], n, tiny, mode))
+
+    return channels_inner_rows
+
+
+def rows(mode, fixed_c, fixed_k, fixed_s):
+    """One channel (channels_first input, seen as ``N*C`` items of one channel) or
+    ``fixed_c`` channels: per output and channel, its real cells of each input row. The
+    outputs with a whole window, ``i0 <= ow < i1`` (``whole_w``), start ``fixed_s`` cells
+    apart and have ``fixed_k`` cells: compile-time constants for the common windows (LLVM
+    then vectorises across outputs, measured 3x), else (``0``) the arguments; the others
+    read the tap table."""
+    finishes = mode not in _MAX_MODES
+
+    @njit(cache=True, nogil=True)
+    def per_output_rows(x, out, shape, taps_d, taps_h, taps_w, taps_out_w, stride_w, init,
+                        tiny, blocks, whole_w, job_lo, job_hi):
+        nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
+        d_in, h_in, w_in, nc = shape
+        unw, ucc = uint64(nw), uint64(fixed_c)
+        count = np.empty(1, out.dtype)            # a real-cell count in the dtype
+        i0, i1, c0 = uint64(whole_w[0]), uint64(whole_w[1]), uint64(whole_w[2])
+        ss = uint64(fixed_s) if fixed_s else uint64(stride_w)
+        kk = uint64(fixed_k) if fixed_k else uint64(whole_w[3])
+        for job in range(job_lo, job_hi):
+            b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, nd, nh, nw, nc, taps_d, taps_h)
+            for i in range(unw * ucc):
+                out[ob + i] = init
+            for i_d in range(d_lo, d_hi):
+                for i_h in range(h_lo, h_hi):
+                    xb = uint64(((b * d_in + i_d) * h_in + i_h) * w_in) * ucc
+                    x0 = xb + c0 * ucc
+                    for ow in range(i0, i1):          # the whole windows
+                        lo = x0 + (ow - i0) * ss * ucc
+                        for c in range(ucc):
+                            a = out[ob + ow * ucc + c]
+                            for t in range(kk):
+                                a = _step(a, x[lo + t * ucc + c], tiny, mode)
+                            out[ob + ow * ucc + c] = a
+                    for ow in range(unw - (i1 - i0)):     # the others
+                        ow = ow if ow < i0 else ow + (i1 - i0)
+                        lo, hi = uint64(taps_w[ow, CELL_LO]), uint64(taps_w[ow, CELL_HI])
+                        for c in range(ucc):
+                            a = out[ob + ow * ucc + c]
+                            for i in range(lo, hi):
+                                a = _step(a, x[xb + i * ucc + c], tiny, mode)
+                            out[ob + ow * ucc + c] = a
+            if finishes:
+                for ow in range(unw):
+                    count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
+                    for c in range(ucc):
+                        oi = ob + ow * ucc + c
+                        out[oi] = _finish(out[oi], count[0], tiny, mode)
+
+    return per_output_rows
+
+
+def tap_major(mode):
+    """Few channels (2 to 7, and one channel with other windows): for each real window row
+    and each window column tap (increasing: each output still sees its cells in row-major
+    window order), every output of the row whose tap it is, in a channel-major row buffer
+    (contiguous in ow: the ow loop vectorises). The buffer has two halves, each pass reading
+    one and writing the other (updating in place, ``acc[i] = max(acc[i], v)``, lets LLVM
+    turn the store into a masked store, ~4x slower on AMD Zen); outputs the tap misses
+    ("same" edges) are carried over."""
+    finishes = mode not in _MAX_MODES
+
+    @njit(cache=True, nogil=True)
+    def tap_major_rows(x, out, shape, taps_d, taps_h, taps_w, taps_out_w, stride_w, init,
+                       tiny, blocks, whole_w, job_lo, job_hi):
+        nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
+        d_in, h_in, w_in, nc = shape
+        unc, unw = uint64(nc), uint64(nw)
+        count = np.empty(1, out.dtype)            # a real-cell count in the dtype
+        n_row = unw * unc
+        row_buf = np.empty(2 * n_row, out.dtype)
+        step_w = uint64(stride_w * nc)            # input step between outputs
+        for job in range(job_lo, job_hi):
+            b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, nd, nh, nw, nc, taps_d, taps_h)
+            for i in range(n_row):
+                row_buf[i] = init
+            src = uint64(0)
+            for i_d in range(d_lo, d_hi):
+                for i_h in range(h_lo, h_hi):
+                    xb = uint64(((b * d_in + i_d) * h_in + i_h) * w_in * nc)
+                    for t in range(taps_out_w.shape[0]):
+                        lo, hi = uint64(taps_out_w[t, 0]), uint64(taps_out_w[t, 1])
+                        if hi == lo:
+                            continue
+                        dst = n_row - src
+                        x0 = xb + uint64(taps_out_w[t, 2] * nc)
+                        for c in range(unc):
+                            bo = c * unw
+                            for ow in range(bo, bo + lo):
+                                row_buf[dst + ow] = row_buf[src + ow]
+                            for ow in range(bo + hi, bo + unw):
+                                row_buf[dst + ow] = row_buf[src + ow]
+                            xc = x0 + c
+                            for j in range(hi - lo):
+                                row_buf[dst + bo + lo + j] = _step(
+                                    row_buf[src + bo + lo + j], x[xc + j * step_w], tiny,
+                                    mode)
+                        src = dst
+            for ow in range(unw):
+                oi = ob + ow * unc
+                count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
+                for c in range(unc):
+                    a = row_buf[src + c * unw + ow]
+                    if finishes:
+                        a = _finish(a, count[0], tiny, mode)
+                    out[oi + c] = a
+
+    return tap_major_rows
+
+
+def _kernel(mode, order):
+    if order == CHANNELS_INNER:
+        return channels_inner(mode)
+    if order == TAP_MAJOR:
+        return tap_major(mode)
+    return rows(mode, *ROWS_ORDERS[order])
+
+
+#: ``(mode, loop order) -> kernel``.
+KERNELS = {(mode, order): _kernel(mode, order) for mode in MODES
+           for order in (CHANNELS_INNER, TAP_MAJOR, *ROWS_ORDERS)}
