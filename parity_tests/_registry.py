@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 import pooling_ref
-from pooling_ref import tf_kernels
-from pooling_ref._arrays import finfo
+from pooling_ref import keras_ref
+from pooling_ref.dtypes import finfo
 
-REGISTRY = tf_kernels.known_differences()
+REGISTRY = keras_ref.known_differences()
 
 
 def paths_here(entry_id: str) -> list[str]:
@@ -34,7 +34,7 @@ def applies(entry_id: str, path: str) -> bool:
     one)."""
     entry = REGISTRY[entry_id]
     cpu = entry.get("cpu")
-    on_cpu = cpu is None or (cpu == "avx512") == tf_kernels.cpu_has_avx512()
+    on_cpu = cpu is None or (cpu == "avx512") == keras_ref.cpu_has_avx512()
     return path in paths_here(entry_id) and on_cpu
 
 
@@ -86,9 +86,7 @@ def skip_other_path(entry_id: str, path: str) -> None:
                     f"{_listed(entry_id)}) - checked that it does not happen here")
 
 
-def eager_path(dtype: object = None) -> str:
-    """The eager kernel path of the running TensorFlow (for ``dtype``, see detect_tf_kernel)."""
-    return tf_kernels.detect_tf_kernel(dtype)
+eager_path = keras_ref.eager_path
 
 
 def lenient_unmodelled(actual, expected, x, params, path):

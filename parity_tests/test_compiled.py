@@ -30,13 +30,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling_ref as pr
-from pooling_ref import _compiled
+from pooling_ref import _compiled, methods
 
 from ._assert import assert_bitwise
 from .strategies import global_pool_cases, pool_cases
 from .test_fast_paths import _dtype, _fast_settings, special_values
 
-METHODS = ("im2col", "fast", "compiled", "auto")
+#: Every method of max / average pooling but the loop, and "auto" (the method table).
+METHODS = (*(m for m in methods.names("max_pool") if m != "loop"), "auto")
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 needs_numba = pytest.mark.skipif(
     not _compiled.AVAILABLE,
@@ -45,7 +46,7 @@ POOLS = {"max_pool": pr.max_pool, "avg_pool": pr.avg_pool}
 
 
 def _available_methods():
-    return METHODS if _compiled.AVAILABLE else tuple(m for m in METHODS if m != "compiled")
+    return METHODS
 
 
 @pytest.mark.parametrize("dtype", (*DTYPES, "int8", "int32", "int64", "uint8", "uint16"))
@@ -182,7 +183,9 @@ def test_special_cells_is_the_numpy_check(dtype, data):
 def test_round_f16_is_numpys_conversion():
     from numba import njit
 
-    rounds = njit(lambda a: np.array([_compiled._round_f16(v) for v in a]))
+    from pooling_ref._compiled import _steps
+
+    rounds = njit(lambda a: np.array([_steps._round_f16(v) for v in a]))
     f16 = np.arange(2**16, dtype=np.uint16).view(np.float16)
     f16 = f16[np.isfinite(f16)].astype(np.float64)
     f16.sort()
@@ -209,10 +212,9 @@ import json, sys
 import numpy as np
 import pooling_ref as pr
 from pooling_ref import _compiled
-from pooling_ref._arrays import check_method
+from pooling_ref.methods import resolve
 x = np.load(sys.argv[1])
-out = {"available": _compiled.AVAILABLE, "auto": check_method("auto", "max_pool",
-                                                              compiled=True)}
+out = {"available": _compiled.AVAILABLE, "auto": resolve("auto", "max_pool")}
 np.save(sys.argv[2], pr.max_pool(x, 3, 2, "same"))
 np.save(sys.argv[3], pr.avg_pool(x, (2, 3), 1, "same", "channels_first"))
 x8 = np.concatenate([x, x], axis=-1)                     # 10 channels: compiled globals
@@ -260,11 +262,11 @@ def test_auto_falls_back_when_numba_is_hidden(tmp_path):
 
 @needs_numba
 def test_auto_is_compiled_with_numba():
-    from pooling_ref._arrays import check_method
+    from pooling_ref.methods import resolve
 
-    assert check_method("auto", "max_pool", compiled=True) == "compiled"
-    assert check_method("auto", "conv") == "fast"           # no compiled conv kernel
-    assert check_method("auto", "global_max_pool", compiled=True) == "compiled"
+    assert resolve("auto", "max_pool") == "compiled"
+    assert resolve("auto", "conv") == "fast"           # no compiled conv kernel
+    assert resolve("auto", "global_max_pool") == "compiled"
 
 
 @needs_numba
@@ -289,8 +291,10 @@ def test_vectoriser_switch_is_restored(writeable):
                            arrays={"x": x}, what="compiled differs from 'loop'")
     finally:
         config.SLP_VECTORIZE = old
-    layout = _compiled._KERNELS[_compiled._SUM, _compiled._CHANNELS_INNER]
-    assert any(key[0] is layout and key[1][0] == x.dtype.str and key[1][3] == writeable
+    from pooling_ref._compiled import _modes
+
+    kernel = _compiled.KERNELS[_modes._SUM, _modes.CHANNELS_INNER]
+    assert any(key[0] is kernel and key[1][0] == x.dtype.str and key[1][3] == writeable
                for key in _compiled._READY)
 
 
@@ -300,22 +304,23 @@ def test_vectoriser_switch_is_restored(writeable):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_eager_rules_run_inside_the_kernel(op, path, dtype):
     """The eager paths' float32/float64 rules (the default ``tf_kernel``) are folded into
-    the compiled kernel, not applied in extra passes around it: ``_plan_rules`` has a plan
-    for them (ranks 1-2; Eigen's 3D average is the one rule it leaves to the caller), and
+    the compiled kernel, not applied in extra passes around it: it implements every active
+    field of their plan (ranks 1-2; Eigen's 3D average is the one rule it leaves to the caller), and
     the kernel's results are those rules (``test_fast_paths`` checks every path bit for
     bit against the loop; here a hand-derived window: [s, 3s] with s the smallest
     subnormal, and [-0, +s])."""
-    from pooling_ref import tf_kernels
+    from pooling_ref.rules import plan_pool
 
     dt = np.dtype(dtype)
-    rules = tf_kernels.rules(path, op, dt, 2)
-    assert _compiled._plan_rules(dt, op, rules) is not None, (op, path, dtype, rules)
+    g = pr.geometry.plan_window((4,), (2,), (2,), "valid")
+    plan = plan_pool(path, op, dt, g)
+    assert plan.active() and plan.active() <= _compiled.implements(plan), (op, path, plan)
     s = np.finfo(dt).smallest_subnormal
     x = np.array([s, 3 * s, -0.0, s], dt).reshape(1, 4, 1)
-    got = _compiled.pool(x, pr.geometry.plan_window((4,), (2,), (2,), "valid"), op, rules)
+    got = _compiled.pool(x, g, plan)
     if op == "avg":                                # DAZ: zeros summed, FTZ: +0 / 2
         want = np.array([0.0, 0.0], dt)
-    elif rules.flush == "compare":                 # compared as zeros, first cell's bits
+    elif plan.flush == "compare":                 # compared as zeros, first cell's bits
         want = np.array([s, -0.0], dt)
     else:                                          # read as zeros: the first zero wins
         want = np.array([0.0, -0.0], dt)
@@ -334,9 +339,9 @@ LOOP_ORDER_CHANNELS = (("channels_first", 3), ("channels_last", 1), ("channels_l
 
 @needs_numba
 def test_the_loop_order_test_reaches_every_order():
-    reached = {_compiled._layout(1 if fmt == "channels_first" else c, k, s)
+    reached = {_compiled.loop_order(1 if fmt == "channels_first" else c, k, s)
                for k, s in LOOP_ORDER_WINDOWS for fmt, c in LOOP_ORDER_CHANNELS}
-    assert reached == {layout for _, layout in _compiled._KERNELS}, reached
+    assert reached == {order for _, order in _compiled.KERNELS}, reached
 
 
 @needs_numba
@@ -344,10 +349,10 @@ def test_the_loop_order_test_reaches_every_order():
 @pytest.mark.parametrize("op", sorted(POOLS))
 @pytest.mark.parametrize("tf_kernel", [None, "onednn", "eigen", "xla"])
 def test_every_loop_order_is_the_loop(window_stride, op, tf_kernel):
-    """Every loop order of the compiled kernel (``_compiled._layout``: channels inner,
+    """Every loop order of the compiled kernel (``_compiled.loop_order``: channels inner,
     tap-major, per-output rows of one channel with the window and stride compiled in or
     read from the arguments, or of three channels with both compiled in) and every channel
-    block of the channels-inner order (``_lane_blocks``: 32, 16 and 8 lanes, and a last
+    block of the channels-inner order (``lane_blocks``: 32, 16 and 8 lanes, and a last
     block of 8 overlapping the one before) on inputs of special values and random
     numbers, 'valid' and 'same' (windows cut by the edges), both data formats: bit for
     bit the loop."""
@@ -370,12 +375,14 @@ def test_every_loop_order_is_the_loop(window_stride, op, tf_kernel):
                 assert_bitwise(got, want, op=op, params=params, arrays={"x": x},
                                what="a compiled loop order differs from 'loop'")
                 nc = 1 if fmt == "channels_first" else channels
-                seen.add(_compiled._layout(nc, k, s))
-                blocks = _compiled._lane_blocks(nc)
+                seen.add(_compiled.loop_order(nc, k, s))
+                blocks = _compiled.lane_blocks(nc)
                 lanes.update(blocks[:, 1].tolist())
                 overlapped |= bool((blocks[1:, 0] < blocks[:-1].sum(axis=1)).any())
     # one or three channels per output row (window and stride compiled in or not),
     # tap-major, channels inner with every block width and an overlapping last block
-    assert seen == {_compiled._layout(1, k, s), _compiled._layout(3, k, s),
-                    _compiled._TAP_MAJOR, _compiled._CHANNELS_INNER}, seen
+    from pooling_ref._compiled import _modes
+
+    assert seen == {_compiled.loop_order(1, k, s), _compiled.loop_order(3, k, s),
+                    _modes.TAP_MAJOR, _modes.CHANNELS_INNER}, seen
     assert lanes == set(_compiled.LANES) and overlapped, (lanes, overlapped)

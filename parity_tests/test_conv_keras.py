@@ -30,12 +30,13 @@ import pooling_ref
 from parity_tests import _registry as reg
 from parity_tests._assert import assert_bitwise, assert_within_bound
 from parity_tests.conv_strategies import ConvCase, conv_cases
+from pooling_ref import methods
 from pooling_ref.tolerance import conv_bound
 
 keras_ref = pytest.importorskip("pooling_ref.keras_ref")
 pytest.importorskip("tensorflow")
 
-METHODS = ["loop", "im2col", "fast", None]          # None: the default (method not passed)
+METHODS = [*methods.names("conv"), None]          # None: the default (method not passed)
 LOG_ENV = "POOLING_REF_BOUND_LOG"
 
 

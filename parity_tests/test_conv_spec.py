@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 import pooling_ref
+from pooling_ref import methods
 
-METHODS = ["loop", "im2col", "fast", None]          # None: the default (method not passed)
+METHODS = [*methods.names("conv"), None]          # None: the default (method not passed)
 
 
 def _conv(method, x, kernel, bias=None, **params):

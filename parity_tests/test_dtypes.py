@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import pooling_ref as pr
 from parity_tests._assert import assert_bitwise, assert_within_bound
 from pooling_ref import keras_ref
-from pooling_ref.tf_kernels import detect_tf_kernel
+from pooling_ref.keras_ref import detect_tf_kernel
 from pooling_ref.tolerance import conv_bound
 
 keras_ref.require_tf()
@@ -58,7 +58,7 @@ def test_float_conv_keeps_dtype_within_bound(dtype, data):
 @pytest.mark.parametrize("kind", ["Max", "Average"])
 def test_float_pooling_dtype_bitwise(kind, dtype):
     """float16/64 averages sum in the input dtype; bfloat16 in float32 on oneDNN, in
-    bfloat16 on Eigen (``pooling_ref.tf_kernels``) — bitwise with TF on the running path."""
+    bfloat16 on Eigen (``pooling_ref.rules``) — bitwise with TF on the running path."""
     x = (np.random.default_rng(3).standard_normal((2, 7, 7, 3)) * 100).astype(dtype)
     f = pr.max_pool if kind == "Max" else pr.avg_pool
     path = detect_tf_kernel(dtype)

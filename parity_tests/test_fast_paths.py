@@ -7,7 +7,7 @@ convolution must lie within ``tolerance.conv_bound``. The block size and the thr
 on small inputs (the compiled method shares that thread pool). "compiled" is tested where
 Numba is installed (see also ``test_compiled.py``). Pooling cases draw ``tf_kernel`` too
 (omitted: the default): the loop applies a path's rules around the specification
-(:mod:`pooling_ref.tf_kernels`), the compiled kernel follows them inside its one pass, and
+(:mod:`pooling_ref.rules`), the compiled kernel follows them inside its one pass, and
 the two must agree bit for bit.
 """
 
@@ -21,19 +21,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling_ref
-from pooling_ref import _compiled, _fast
-from pooling_ref._arrays import finfo, is_float_dtype
-from pooling_ref.tf_kernels import PATHS as TF_KERNELS
+from pooling_ref import _fast, _threads, methods
+from pooling_ref.dtypes import finfo, is_float_dtype
+from pooling_ref.rules import PATHS as TF_KERNELS
 from pooling_ref.tolerance import conv_bound
 
 from ._assert import assert_bitwise, assert_within_bound
 
 SPECIAL = [0.0, -0.0, np.nan, -np.inf, np.inf, 1.0, 1.0, -2.5, 3.0, -3.0e38]
 #: Methods that must equal the loop bit for bit ("compiled" only where Numba is installed).
-FAST_METHODS = ("fast", "compiled") if _compiled.AVAILABLE else ("fast",)
+FAST_METHODS = tuple(m for m in methods.names("max_pool") if m in ("fast", "compiled"))
 FLOATS = ["float32", "float64", "float16", "bfloat16"]
 #: Channel counts drawn for pooling: the compiled kernel's three loop orders
-#: (``_compiled._layout``: 1, 2-7, >= 8) and its channel blocks (``_lane_blocks``: 8, 16,
+#: (``_compiled.loop_order``: 1, 2-7, >= 8) and its channel blocks (``lane_blocks``: 8, 16,
 #: 32 lanes, an overlapping last block of 8).
 POOL_CHANNELS = [1, 2, 3, 5, 7, 8, 9, 16, 24, 32, 43]
 INTS = ["int32", "uint8", "int64", "int8", "uint64"]
@@ -54,13 +54,13 @@ def special_values(dtype: np.dtype) -> np.ndarray:
 
 @contextlib.contextmanager
 def _fast_settings(block_bytes: int, parallel: bool):
-    old = (_fast.POOL_BLOCK_BYTES, _fast.CONV_BLOCK_BYTES, _fast.PARALLEL_MIN_BYTES)
+    old = (_fast.POOL_BLOCK_BYTES, _fast.CONV_BLOCK_BYTES, _threads.PARALLEL_MIN_BYTES)
     _fast.POOL_BLOCK_BYTES = _fast.CONV_BLOCK_BYTES = block_bytes
-    _fast.PARALLEL_MIN_BYTES = 0 if parallel else 2**62
+    _threads.PARALLEL_MIN_BYTES = 0 if parallel else 2**62
     try:
         yield
     finally:
-        _fast.POOL_BLOCK_BYTES, _fast.CONV_BLOCK_BYTES, _fast.PARALLEL_MIN_BYTES = old
+        _fast.POOL_BLOCK_BYTES, _fast.CONV_BLOCK_BYTES, _threads.PARALLEL_MIN_BYTES = old
 
 
 def _dtype(name: str) -> np.dtype:
@@ -275,8 +275,8 @@ def test_run_waits_for_every_task_and_reraises():
 
     with _fast_settings(2**20, parallel=True):
         with pytest.raises(ValueError, match="task 0 failed"):
-            _fast.run(task, list(range(12)), 2**30)
+            _threads.run(task, list(range(12)), 2**30)
         assert sorted(done) == list(range(1, 12)), done
         done.clear()
-        _fast.run(lambda k: done.append(k), list(range(7)), 2**30)
+        _threads.run(lambda k: done.append(k), list(range(7)), 2**30)
     assert sorted(done) == list(range(7)), done

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import pooling_ref as pr
 from pooling_ref import keras_ref
-from pooling_ref.tf_kernels import detect_tf_kernel
+from pooling_ref.keras_ref import detect_tf_kernel
 from pooling_ref.tolerance import conv_bound
 
 from . import _backends as be

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 pytest.importorskip("tensorflow")
 
 import pooling_ref as pr
-from pooling_ref import keras_ref
+from pooling_ref import keras_ref, methods
 from pooling_ref._verify import scan_order_sensitive
 from pooling_ref.tolerance import avg_pool_grad_bound, compare, conv_grad_bounds
 
@@ -42,7 +42,7 @@ from .conv_strategies import conv_cases
 from .strategies import pool_cases
 
 #: ``None`` = the ``method`` keyword omitted (the default, "auto").
-METHODS = ("loop", "fast", None)
+METHODS = (*(m for m in methods.names("max_pool_grad") if m != "compiled"), None)
 #: Injected into x: NaN, infinities, signed zeros, huge values, subnormals (1e-40, -3e-45:
 #: every path flushes them in float32/float64 comparisons, tf_kernel models it; in float16
 #: they are rounded to 0 or 6e-8, a float16 subnormal, which no path flushes).

@@ -248,11 +248,11 @@ def test_eigen_max_pool3d_nan_and_zero_sign():
 
 
 def test_readme_table_is_generated_from_registry():
-    """README's table is ``tf_kernels.registry_table()`` verbatim (regenerate with
-    ``python -m pooling_ref.tf_kernels`` between the registry-table markers)."""
+    """README's table is ``keras_ref.registry_table()`` verbatim (regenerate with
+    ``python -m pooling_ref.keras_ref`` between the registry-table markers)."""
     from pathlib import Path
 
-    from pooling_ref.tf_kernels import registry_table
+    from pooling_ref.keras_ref import registry_table
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     start, end = "<!-- registry-table:start -->\n", "<!-- registry-table:end -->"

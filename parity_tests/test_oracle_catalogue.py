@@ -51,7 +51,7 @@ def _options(entry: Entry) -> dict:
 
 #: What the oracle merged into this branch gets wrong, as ``"name"`` or ``"name-op"`` ->
 #: why. Strict xfails: once the oracle gets it right, the XPASS fails and the line must go.
-#: (Empty: TF's global pooling rules are modelled, tf_kernels.RULES "global_*".)
+#: (Empty: TF's global pooling rules are modelled, rules.RULES "global_*".)
 ORACLE_GAPS: dict[str, str] = {}
 
 

@@ -17,14 +17,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling_ref as pr
-from pooling_ref import _compiled
+from pooling_ref import methods
 
 from ._assert import assert_bitwise
 from .strategies import pool_cases
 
-METHODS = ("loop", "im2col", "fast", None)          # None: ``method`` omitted
-if _compiled.AVAILABLE:
-    METHODS = (*METHODS, "compiled")
+METHODS = (*methods.names("max_pool"), None)       # None: ``method`` omitted
 POOLS = {"max_pool": pr.max_pool, "avg_pool": pr.avg_pool}
 
 

@@ -9,7 +9,7 @@ float dtype TF has a CPU kernel for. Expected values come from Keras (``pooling_
 
 **Kernel paths.** Pooling is compared with ``tf_kernel=detect_tf_kernel(dtype)``: the rules
 of the running TF path (subnormal flushing, the value of a window without a number) are
-modelled by :mod:`pooling_ref.tf_kernels`; global pooling too, on the eager path and under
+modelled by :mod:`pooling_ref.rules`; global pooling too, on the eager path and under
 XLA (``path`` parametrization), where a zero global maximum's sign (and, eagerly, a
 subnormal one) is left to TF (registry ``global-max-zero-sign-and-subnormal-tail``).
 Subnormal flushing of conv is not modelled: it is registry entry
@@ -31,9 +31,9 @@ from hypothesis import strategies as st
 import pooling_ref as pr
 from parity_tests import _registry as reg
 from parity_tests._assert import assert_bitwise
-from pooling_ref import keras_ref, tf_kernels
-from pooling_ref._arrays import finfo
-from pooling_ref.tolerance import compare, error_bound
+from pooling_ref import keras_ref, rules
+from pooling_ref.dtypes import finfo, flush_subnormals
+from pooling_ref.tolerance import compare, error_bound, unspecified_global_max
 
 keras_ref.require_tf()
 
@@ -210,12 +210,12 @@ def _kernel_of(path: str, dtype) -> str:
 def test_global_max_special_values_bitwise(rank, path, data):
     """Bitwise with ``tf_kernel`` of the path (subnormals read as zeros, XLA ignores NaN),
     except what no TF path specifies: the sign of a zero maximum, and eagerly a subnormal
-    maximum kept by the SIMD tail (``tf_kernels.unspecified_global_max``)."""
+    maximum kept by the SIMD tail (``tolerance.unspecified_global_max``)."""
     x, fmt, _ = _global_case(data, rank)
     keepdims = data.draw(st.booleans(), label="keepdims")
     expected = keras_ref.global_pool("Max", x, fmt, keepdims, path=path)
     k = _kernel_of(path, x.dtype)
-    ours = tf_kernels.unspecified_global_max(
+    ours = unspecified_global_max(
         expected, pr.global_max_pool(x, fmt, keepdims, tf_kernel=k), k)
     assert_bitwise(ours, expected, op="global_max_pool",
                    params={"data_format": fmt, "keepdims": keepdims, "tf_kernel": k},
@@ -229,7 +229,7 @@ def test_global_avg_special_values(rank, path, data):
     x, fmt, cells = _global_case(data, rank)
     expected = keras_ref.global_pool("Average", x, fmt, path=path)
     actual = pr.global_avg_pool(x, fmt, tf_kernel=_kernel_of(path, x.dtype))
-    # read as zeros (tf_kernels.RULES "global_avg"), except float16 and a single cell
+    # read as zeros (rules.RULES "global_avg"), except float16 and a single cell
     xf = daz(x) if cells > 1 and x.dtype.name != "float16" else x
     axes = tuple(range(2, x.ndim)) if fmt == "channels_first" else tuple(range(1, x.ndim - 1))
     mag = _finite_abs(xf).mean(axis=axes)
@@ -259,13 +259,13 @@ def test_global_max_unspecified_cells():
                bool(np.signbit(xla) != np.signbit(ours)), "xla", detail=f"XLA gives {xla!r}")
     got = np.float32([-0.0]).reshape(1, 1)
     exp = np.float32([0.0]).reshape(1, 1)
-    assert np.signbit(tf_kernels.unspecified_global_max(got, exp, "xla")).all()
-    assert not np.signbit(tf_kernels.unspecified_global_max(got, exp, None)).any()
+    assert np.signbit(unspecified_global_max(got, exp, "xla")).all()
+    assert not np.signbit(unspecified_global_max(got, exp, None)).any()
     sub = np.float32([s]).reshape(1, 1)
-    assert tf_kernels.unspecified_global_max(sub, exp, "eigen")[0, 0] == np.float32(s)
-    assert tf_kernels.unspecified_global_max(-sub, exp, None)[0, 0] == 0
+    assert unspecified_global_max(sub, exp, "eigen")[0, 0] == np.float32(s)
+    assert unspecified_global_max(-sub, exp, None)[0, 0] == 0
     one = np.float32([1.0]).reshape(1, 1)                 # a nonzero maximum stays specified
-    assert tf_kernels.unspecified_global_max(sub, one, "onednn")[0, 0] == 1
+    assert unspecified_global_max(sub, one, "onednn")[0, 0] == 1
 
 
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
@@ -382,9 +382,9 @@ def test_max_pool_nan_propagate(method, padding, data):
     # the default tf_kernel ("onednn") reads subnormals as zeros where TF does: compare
     # values as TF compares them
     got_seen = got
-    if tf_kernels.rules("onednn", "max", dtype, 1).flush != "none":
-        got_seen, want = tf_kernels.daz(got), [float(tf_kernels.daz(np.array(w, dtype)))
-                                               for w in want]
+    if rules.rules("onednn", "max", dtype, 1).flush != "none":
+        got_seen, want = flush_subnormals(got), [
+            float(flush_subnormals(np.array(w, dtype))) for w in want]
     got64 = got_seen.astype(np.float64)[0, :, 0]
     ok = (np.isnan(got64) == np.isnan(want)) & ((got64 == want) | np.isnan(want))
     assert ok.all(), f"max_pool nan='propagate' k={k} s={s} {padding}: x={x64}, got {got64}, " \
@@ -430,7 +430,7 @@ MODELLED_SUB_OPS = {
 }
 
 def _lenient_gmax(tf_out, ours, k):
-    return tf_out, tf_kernels.unspecified_global_max(tf_out, ours, k)
+    return tf_out, unspecified_global_max(tf_out, ours, k)
 
 
 #: Not modelled (registry entry subnormal-flush-conv-global); "pad" never flushes.

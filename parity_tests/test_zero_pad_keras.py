@@ -15,11 +15,12 @@ import pooling_ref
 from parity_tests import _registry as reg
 from parity_tests._assert import assert_bitwise
 from parity_tests.conv_strategies import zero_pad_cases
+from pooling_ref import methods
 
 keras_ref = pytest.importorskip("pooling_ref.keras_ref")
 pytest.importorskip("tensorflow")
 
-METHODS = ["loop", "im2col", "fast", None]          # None: the default (method not passed)
+METHODS = [*methods.names("zero_pad"), None]          # None: the default (method not passed)
 
 
 def _ours(x, params, method):

@@ -1,6 +1,6 @@
 """The one method table: which ``method=`` each op takes and the kernel that runs it.
 
->>> resolve("max_pool", "loop"), resolve("conv", "auto")
+>>> resolve("loop", "max_pool"), resolve("auto", "conv")
 ('loop', 'fast')
 >>> names("max_pool_grad")[:2]
 ('loop', 'fast')
