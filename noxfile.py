@@ -1,7 +1,7 @@
 """nox sessions: tests, lint, verify, doctest and the benchmark report.
 
     nox -s tests        # the parity suite, in parallel (same command as README/.ci/run)
-    nox -s lint         # ruff
+    nox -s lint         # ruff (with the C901 complexity limit) and lint-imports (layers)
     nox -s verify       # pooling-ref verify (randomized parity against installed Keras)
     nox -s bench        # benchmark suite -> ratio table, JSON and PNG under bench-results/
     nox -s keras_jax    # parity subset + verify with KERAS_BACKEND=jax (own venv, CPU jax)
@@ -41,8 +41,9 @@ def no_numba(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    session.install("ruff", "import-linter", "-e", ".")
     session.run("ruff", "check", ".")
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)
