@@ -21,80 +21,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import methods
-from ._arrays import as_input, from_channels_last, to_channels_last
-from ._conv_kernels import ConvProblem, compute_dtype
-from .dtypes import is_float_dtype
-from .geometry import (
-    as_int,
-    check_strides_dilation,
-    normalize_data_format,
-    normalize_padding,
-    normalize_tuple,
-    plan_window,
-)
+from ._arrays import from_channels_last
+from .arguments import prepare_conv
 
-__all__ = ["conv", "prepare_conv"]
+__all__ = ["conv"]
 
 IntOrTuple = int | Sequence[int]
-
-
-def prepare_conv(x, kernel, bias, strides, padding, data_format, dilation_rate, groups,
-                 op: str = "conv") -> tuple[ConvProblem, str]:
-    """``(problem, data_format)`` of a convolution call (or its gradient, its bound):
-    arguments checked and normalised, arrays channels_last in the compute dtype."""
-    a = as_input(x, op)
-    rank = a.ndim - 2
-    w = np.asarray(kernel)
-    if not (w.dtype.kind in "iuf" or is_float_dtype(w.dtype)):
-        raise TypeError(f"{op}: kernel must be a real numeric array, got dtype {w.dtype!r}")
-    if w.ndim != rank + 2:
-        raise ValueError(
-            f"{op}: kernel must have shape (*kernel_size, C_in // groups, filters) with "
-            f"{rank + 2} dimensions for an input of spatial rank {rank}, got shape {w.shape!r}"
-        )
-    if 0 in w.shape:
-        raise ValueError(f"{op}: kernel must not have an empty axis, got shape {w.shape!r}")
-    if isinstance(groups, (bool, np.bool_)):
-        raise TypeError(f"{op}: groups must be an int, got {groups!r}")
-    groups = as_int(groups, "groups", op)
-    if groups < 1:
-        raise ValueError(f"{op}: groups must be >= 1, got {groups!r}")
-    fmt = normalize_data_format(data_format, op)
-    x_cl = to_channels_last(a, fmt)
-    c_in, filters = x_cl.shape[-1], w.shape[-1]
-    if c_in % groups:
-        raise ValueError(
-            f"{op}: groups={groups} must divide the input channels C_in={c_in}")
-    if filters % groups:
-        raise ValueError(
-            f"{op}: groups={groups} must divide the number of filters {filters} "
-            f"(kernel shape {w.shape!r})")
-    if w.shape[-2] * groups != c_in:
-        raise ValueError(
-            f"{op}: kernel shape {w.shape!r} expects C_in // groups = {w.shape[-2]} input "
-            f"channels per group, but x has C_in={c_in} channels and groups={groups} "
-            f"(C_in // groups = {c_in // groups})")
-    b = None
-    if bias is not None:
-        b = np.asarray(bias)
-        if not (b.dtype.kind in "iuf" or is_float_dtype(b.dtype)):
-            raise TypeError(f"{op}: bias must be a real numeric array, got dtype {b.dtype!r}")
-        if b.shape != (filters,):
-            raise ValueError(
-                f"{op}: bias must be None or have shape (filters,) = ({filters},), "
-                f"got shape {b.shape!r}")
-    strides = normalize_tuple(strides, rank, "strides", op)
-    dilation = normalize_tuple(dilation_rate, rank, "dilation_rate", op)
-    check_strides_dilation(strides, dilation, op)
-    padding = normalize_padding(padding, op)
-    g = plan_window(x_cl.shape[1:-1], w.shape[:-2], strides, padding, dilation, op,
-                    window_name="kernel_size")
-    out_dtype = np.result_type(x_cl.dtype, w.dtype)
-    cd = compute_dtype(out_dtype)
-    problem = ConvProblem(
-        x_cl.astype(cd, copy=False), w.astype(cd, copy=False),
-        None if b is None else b.astype(cd, copy=False), g, groups, out_dtype)
-    return problem, fmt
 
 
 def conv(

@@ -52,11 +52,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import methods
-from ._arrays import as_input, from_channels_last, to_channels_last
+from ._arrays import from_channels_last
 from .apply_rules import flush_input
-from .conv import prepare_conv
+from .arguments import check_grad_out, prepare_conv, prepare_pool
 from .dtypes import is_float_dtype
-from .pooling import prepare_pool
 from .rules import check_tf_kernel, plan_grad
 
 __all__ = ["TIES", "avg_pool_grad", "conv_grad", "max_pool_grad"]
@@ -67,29 +66,11 @@ IntOrTuple = int | Sequence[int]
 TIES = ("first", "all", "split")
 
 
-def _grad_out(grad_out: object, expected_cl: tuple[int, ...], dtype: np.dtype, fmt: str,
-              op: str) -> np.ndarray:
-    """``grad_out`` checked (shape = the forward output's, dtype = ``dtype``), channels_last."""
-    a = np.asarray(grad_out)
-    expected = expected_cl if fmt == "channels_last" else (
-        expected_cl[0], expected_cl[-1], *expected_cl[1:-1])
-    if a.shape != expected:
-        raise ValueError(
-            f"{op}: grad_out must have the shape of the forward output {expected!r} "
-            f"({fmt}), got shape {a.shape!r}")
-    as_input(a, op, "grad_out")                       # a real numeric array
-    if a.dtype != dtype:
-        raise TypeError(
-            f"{op}: grad_out must have dtype {np.dtype(dtype).name} (the forward output's), "
-            f"got dtype {a.dtype.name}")
-    return to_channels_last(a, fmt)
-
-
 def _pool_args(op, x, grad_out, pool_size, strides, padding, data_format, method):
     x_cl, g, fmt = prepare_pool(op, x, pool_size, strides, padding, data_format)
     method = methods.resolve(method, op)
     out_shape = (x_cl.shape[0], *g.out_spatial, x_cl.shape[-1])
-    return x_cl, _grad_out(grad_out, out_shape, x_cl.dtype, fmt, op), g, fmt, method
+    return x_cl, check_grad_out(grad_out, out_shape, x_cl.dtype, fmt, op), g, fmt, method
 
 
 def max_pool_grad(
@@ -219,7 +200,7 @@ def conv_grad(
                           groups)
     method = methods.resolve(method, op)
     out_shape = (p.x.shape[0], *p.g.out_spatial, p.kernel.shape[-1])
-    gout = _grad_out(grad_out, out_shape, p.out_dtype, fmt, op).astype(p.x.dtype, copy=False)
+    gout = check_grad_out(grad_out, out_shape, p.out_dtype, fmt, op).astype(p.x.dtype, copy=False)
     if p.g.padded and not (np.isfinite(p.kernel).all() and np.isfinite(gout).all()):
         method = "loop"                     # only the loop adds no term for padding cells
     gx, gk = methods.run(op, method, p, gout)

@@ -30,32 +30,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import apply_rules, methods
-from ._arrays import as_input, from_channels_last, to_channels_last
+from ._arrays import as_input, from_channels_last
+from .arguments import prepare_pool
 from .dtypes import is_float_dtype
-from .geometry import (
-    WindowGeometry,
-    normalize_data_format,
-    normalize_padding,
-    normalize_window_strides,
-    plan_window,
-)
+from .geometry import WindowGeometry, normalize_data_format
 from .rules import check_tf_kernel, plan_global, plan_pool
 
-__all__ = ["avg_pool", "global_avg_pool", "global_max_pool", "max_pool", "prepare_pool"]
+__all__ = ["avg_pool", "global_avg_pool", "global_max_pool", "max_pool"]
 
 IntOrTuple = int | Sequence[int]
-
-
-def prepare_pool(op, x, pool_size, strides, padding, data_format):
-    """``(x_cl, geometry, data_format)`` of a pooling call (or its gradient, its bound):
-    arguments normalised, ``x`` as a channels_last view."""
-    a = as_input(x, op)
-    pool, strides = normalize_window_strides(pool_size, strides, a.ndim - 2, op)
-    padding = normalize_padding(padding, op)
-    data_format = normalize_data_format(data_format, op)
-    x_cl = to_channels_last(a, data_format)
-    g = plan_window(x_cl.shape[1:-1], pool, strides, padding, None, op)
-    return x_cl, g, data_format
 
 
 # ----------------------------------------------------------------------------- public API

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._repro import value_text
-from .conv import conv, prepare_conv
+from .arguments import prepare_conv, prepare_pool
+from .conv import conv
 from .dtypes import finfo, is_float_dtype
 from .geometry import cover_counts, normalize_window_strides
 from .gradients import avg_pool_grad, conv_grad
-from .pooling import avg_pool, global_avg_pool, prepare_pool
+from .pooling import avg_pool, global_avg_pool
 
 __all__ = [
     "BOUND_C", "Comparison", "avg_pool_bound", "compare", "conv_bound", "error_bound",

@@ -102,19 +102,25 @@ def _global_max_rows(x, out, shape, job_lo, job_hi):
         for c in range(unc):
             out[uint64(n) * unc + c] = np.nan if nan[c] else acc[src + c]
 
+@njit(cache=True, inline="always")
+def _add_in_order(x, base, step, lo, hi, out):
+    """``out[c] += x[base + i*step + c]`` for ``lo <= i < hi``, in order."""
+    for i in range(lo, hi):
+        xi = base + i * step
+        for c in range(uint64(out.shape[0])):
+            out[c] = out[c] + x[xi + c]
+
+
 @njit(cache=True, nogil=True)
 def _pairwise_leaf(x, base, step, cnt, out):
     """``out[c]`` = NumPy's sum of ``cnt <= 128`` cells ``x[base + i*step + c]``: fewer
     than 8 in order; else 8 running sums, combined ``((r0+r1)+(r2+r3))+((r4+r5)+
     (r6+r7))``, then the remaining cells in order."""
-    unc, eight, one = uint64(out.shape[0]), uint64(8), uint64(1)
+    unc, eight = uint64(out.shape[0]), uint64(8)
     if cnt < eight:
         for c in range(unc):
             out[c] = 0
-        for i in range(cnt):
-            xi = base + i * step
-            for c in range(unc):
-                out[c] = out[c] + x[xi + c]
+        _add_in_order(x, base, step, uint64(0), cnt, out)
         return
     r = np.empty(eight * unc, out.dtype)
     for j in range(eight):
@@ -130,11 +136,8 @@ def _pairwise_leaf(x, base, step, cnt, out):
     for c in range(unc):
         out[c] = ((r[c] + r[unc + c]) + (r[2 * unc + c] + r[3 * unc + c])) + (
             (r[4 * unc + c] + r[5 * unc + c]) + (r[6 * unc + c] + r[7 * unc + c]))
-    while i < cnt:
-        xi = base + i * step
-        for c in range(unc):
-            out[c] = out[c] + x[xi + c]
-        i += one
+    _add_in_order(x, base, step, i, cnt, out)
+
 
 @njit(cache=True, nogil=True)
 def _global_sum_rows(x, out, shape, job_lo, job_hi):

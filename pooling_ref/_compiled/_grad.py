@@ -1,5 +1,15 @@
 """The compiled pooling gradients: one kernel per ``ties`` rule (a compile-time constant),
-bit for bit the ``"loop"`` method of :mod:`pooling_ref.gradients`."""
+bit for bit the ``"loop"`` method of :mod:`pooling_ref.gradients`.
+
+Per output position (row-major, or 3D's last spatial axis outermost), the window's real
+cells (:func:`_window_cells`) receive its gradient: average pooling, every cell its share
+(:func:`_send_average`); ``"first"``, the cell the scan from the first real cell settles on
+(:func:`_send_first`); the others, every cell equal to (``"tf3d"``: within ``tol`` of) the
+forward maximum (:func:`_forward_max`, :func:`_send_tied`). Only chosen cells are added
+to: the loop adds ``+0`` to the others, which never changes a sum started at ``+0``.
+Buffers have two halves and adds are unconditional (``+ 0``), so LLVM emits no masked
+stores (slow on AMD Zen; see the pooling kernel).
+"""
 
 import numpy as np
 from numba import njit, uint64
@@ -7,7 +17,6 @@ from numba import njit, uint64
 from ..geometry import CELL_HI, CELL_LO, TAP_HI, TAP_LO
 from ._modes import _G_AVG, _G_FIRST, _G_SPLIT, _G_TF3D, GRAD_RULE_CODES
 
-# ------------------------------------------------------------------ gradients
 
 @njit(cache=True, inline="always")
 def _window_cells(b, od, oh, ow, shape, taps_d, taps_h, taps_w, cells):
@@ -23,11 +32,12 @@ def _window_cells(b, od, oh, ow, shape, taps_d, taps_h, taps_w, cells):
                 k += 1
     return k
 
+
 @njit(cache=True, nogil=True, inline="always")
 def _add_flushed(grad, i, a, tiny):
-    """``grad[i] += a`` under x86 DAZ + FTZ (``GradRules.flush``): a subnormal ``a`` is
+    """``grad[i] += a`` under x86 DAZ + FTZ (the ``flush`` plan field): a subnormal ``a`` is
     read as a zero of its sign, a subnormal sum is written as one (``v * 0`` keeps the
-    sign), as :func:`pooling_ref.gradients._add` does."""
+    sign) — the compiled form of :func:`pooling_ref.dtypes.add_flushed`."""
     if abs(a) < tiny:
         a = a * 0
     s = grad[i] + a
@@ -35,27 +45,111 @@ def _add_flushed(grad, i, a, tiny):
         s = s * 0
     grad[i] = s
 
+
+@njit(cache=True, inline="always")
+def _add(grad, i, a, flush, tiny):
+    if flush:
+        _add_flushed(grad, i, a, tiny)
+    else:
+        grad[i] += a
+
+
+@njit(cache=True, inline="always")
+def _position(p, nd, nh, nw, last_axis_outer):
+    """Output position ``p`` of the accumulation order as ``(od, oh, ow)``."""
+    if last_axis_outer:
+        return p % nd, (p // nd) % nh, p // (nd * nh)
+    return p // (nh * nw), (p // nw) % nh, p % nw
+
+
+@njit(cache=True, inline="always")
+def _send_average(gout, grad, cells, ncells, go, unc, share, count, flush, tiny):
+    """Every real cell receives ``grad_out / count`` (count in the dtype)."""
+    count[0] = ncells
+    for c in range(unc):
+        share[c] = gout[go + c] / count[0]
+    for j in range(ncells):
+        for c in range(unc):
+            _add(grad, cells[j] + c, share[c], flush, tiny)
+
+
+@njit(cache=True, inline="always")
+def _send_first(x, gout, grad, cells, ncells, go, unc, best, pick, flush, tiny):
+    """``"first"``: the scan starts at the first real cell and moves on only to a strictly
+    greater one; that cell receives the gradient."""
+    zero = x.dtype.type(0)
+    src = uint64(0)
+    for c in range(unc):
+        best[c] = x[cells[0] + c]
+        pick[c] = cells[0]
+    for j in range(1, ncells):
+        dst, xi = unc - src, cells[j]
+        for c in range(unc):
+            v, a = x[xi + c], best[src + c]
+            best[dst + c] = v if v > a else a
+            pick[dst + c] = xi if v > a else pick[src + c]
+        src = dst
+    for j in range(ncells):
+        xi = cells[j]
+        for c in range(unc):
+            _add(grad, xi + c, gout[go + c] if pick[src + c] == xi else zero, flush, tiny)
+
+
+@njit(cache=True, inline="always")
+def _forward_max(x, cells, ncells, unc, best, count, init):
+    """The forward maximum of the window (TF's max step from ``init``) into ``best``."""
+    for c in range(unc):
+        best[c] = init
+        count[c] = 0
+    for j in range(ncells):
+        for c in range(unc):
+            best[c] = max(best[c], x[cells[j] + c])
+
+
+@njit(cache=True, inline="always")
+def _chosen(v, best, tol, rule):
+    if rule == _G_TF3D:
+        return abs(v - best) < tol
+    return v == best
+
+
+@njit(cache=True, inline="always")
+def _send_tied(x, gout, grad, cells, ncells, go, unc, best, share, count, tol, rule,
+               flush, tiny):
+    """Every cell equal to the maximum (``"tf3d"``: within ``tol``) receives the gradient
+    (``"split"``: its equal share)."""
+    zero = x.dtype.type(0)
+    if rule == _G_SPLIT:
+        for j in range(ncells):
+            for c in range(unc):
+                if x[cells[j] + c] == best[c]:
+                    count[c] += 1
+        for c in range(unc):
+            share[c] = gout[go + c] / count[c]
+    else:
+        for c in range(unc):
+            share[c] = gout[go + c]
+    for j in range(ncells):
+        xi = cells[j]
+        for c in range(unc):
+            a = share[c] if _chosen(x[xi + c], best[c], tol, rule) else zero
+            _add(grad, xi + c, a, flush, tiny)
+
+
 def _grad_kernel(rule):
-    """The pooling-gradient kernel for one ``rule`` (:data:`_GRAD_RULES`; a compile-time
-    constant of the closure, cached per rule)."""
+    """The pooling-gradient kernel for one ``rule`` (:data:`._modes.GRAD_RULE_CODES`; a
+    compile-time constant of the closure, cached per rule)."""
 
     @njit(cache=True, nogil=True, error_model="numpy")   # x / 0: inf, as NumPy
-    def _grad_items(x, gout, grad, shape, taps_d, taps_h, taps_w, init, tol,
-                    last_axis_outer, flush, tiny, job_lo, job_hi):
+    def grad_items(x, gout, grad, shape, taps_d, taps_h, taps_w, init, tol,
+                   last_axis_outer, flush, tiny, job_lo, job_hi):
         """Batch items ``job_lo <= b < job_hi`` of the gradient: ``grad`` (flat, like
         ``x``, shape ``(N, D, H, W, C)``, all ``+0``) receives what every output position
-        sends its window's cells, positions in row-major order (3D: the last spatial
-        axis outermost), as the loop specification does. Only chosen cells are added
-        to: the loop adds ``+0`` to the others, which never changes a sum started at
-        ``+0`` (such a sum is never ``-0``)."""
+        sends its window's cells, in the loop specification's order."""
         nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
         unc = uint64(shape[3])
-        # Two halves for the running maximum and its cell, and unconditional adds
-        # (``+ 0`` where a cell is not chosen: a no-op on a sum started at ``+0``), so
-        # LLVM emits no masked stores (slow on AMD Zen; see the pooling kernel).
         best = np.empty(2 * unc, x.dtype)
         pick = np.empty(2 * unc, np.uint64)
-        zero = x.dtype.type(0)
         share = np.empty(unc, x.dtype)
         count = np.empty(unc, x.dtype)       # chosen / real cells, in the dtype
         cells = np.empty((taps_d[:, TAP_HI] - taps_d[:, TAP_LO]).max()
@@ -63,73 +157,22 @@ def _grad_kernel(rule):
                          * (taps_w[:, TAP_HI] - taps_w[:, TAP_LO]).max(), np.uint64)
         for b in range(job_lo, job_hi):
             for p in range(nd * nh * nw):
-                if last_axis_outer:
-                    ow, oh, od = p // (nd * nh), (p // nd) % nh, p % nd
-                else:
-                    od, oh, ow = p // (nh * nw), (p // nw) % nh, p % nw
+                od, oh, ow = _position(p, nd, nh, nw, last_axis_outer)
                 go = uint64((((b * nd + od) * nh + oh) * nw + ow) * unc)
-                ncells = _window_cells(b, od, oh, ow, shape, taps_d, taps_h, taps_w,
-                                       cells)
+                ncells = _window_cells(b, od, oh, ow, shape, taps_d, taps_h, taps_w, cells)
                 if rule == _G_AVG:
-                    count[0] = ncells
-                    for c in range(unc):
-                        share[c] = gout[go + c] / count[0]
-                elif rule == _G_FIRST:      # the scan starts at the first real cell
-                    src = uint64(0)
-                    for c in range(unc):
-                        best[c] = x[cells[0] + c]
-                        pick[c] = cells[0]
-                    for j in range(1, ncells):
-                        dst, xi = unc - src, cells[j]
-                        for c in range(unc):
-                            v, a = x[xi + c], best[src + c]
-                            best[dst + c] = v if v > a else a
-                            pick[dst + c] = xi if v > a else pick[src + c]
-                        src = dst
-                    for j in range(ncells):
-                        xi = cells[j]
-                        for c in range(unc):
-                            a = gout[go + c] if pick[src + c] == xi else zero
-                            if flush:
-                                _add_flushed(grad, xi + c, a, tiny)
-                            else:
-                                grad[xi + c] += a
-                    continue
-                else:                       # the forward maximum (TF's max step)
-                    for c in range(unc):
-                        best[c] = init
-                        count[c] = 0
-                    for j in range(ncells):
-                        for c in range(unc):
-                            best[c] = max(best[c], x[cells[j] + c])
-                if rule == _G_SPLIT:        # how many cells share it
-                    for j in range(ncells):
-                        for c in range(unc):
-                            if x[cells[j] + c] == best[c]:
-                                count[c] += 1
-                    for c in range(unc):
-                        share[c] = gout[go + c] / count[c]
-                elif rule != _G_AVG:
-                    for c in range(unc):
-                        share[c] = gout[go + c]
-                # send the share to the chosen (average: every real) cells
-                for j in range(ncells):
-                    xi = cells[j]
-                    for c in range(unc):
-                        v = x[xi + c]
-                        if rule == _G_AVG:
-                            chosen = True
-                        elif rule == _G_TF3D:
-                            chosen = abs(v - best[c]) < tol
-                        else:
-                            chosen = v == best[c]
-                        a = share[c] if chosen else zero
-                        if flush:
-                            _add_flushed(grad, xi + c, a, tiny)
-                        else:
-                            grad[xi + c] += a
+                    _send_average(gout, grad, cells, ncells, go, unc, share, count, flush,
+                                  tiny)
+                elif rule == _G_FIRST:
+                    _send_first(x, gout, grad, cells, ncells, go, unc, best, pick, flush,
+                                tiny)
+                else:
+                    _forward_max(x, cells, ncells, unc, best, count, init)
+                    _send_tied(x, gout, grad, cells, ncells, go, unc, best, share, count,
+                               tol, rule, flush, tiny)
 
-    return _grad_items
+    return grad_items
 
+
+#: ``rule code -> kernel``.
 GRAD_KERNELS = {rule: _grad_kernel(rule) for rule in GRAD_RULE_CODES.values()}
-

@@ -87,6 +87,43 @@ def channels_inner(mode):
     return channels_inner_rows
 
 
+@njit(cache=True, inline="always")
+def _whole_outputs(x, out, x0, ob, i0, i1, ss, kk, ucc, tiny, mode):
+    """The outputs ``i0 <= ow < i1`` whose window lies whole in the input row: ``kk`` cells
+    ``ss`` apart from ``x0`` (compile-time constants where the order fixes them)."""
+    for ow in range(i0, i1):
+        lo = x0 + (ow - i0) * ss * ucc
+        for c in range(ucc):
+            a = out[ob + ow * ucc + c]
+            for t in range(kk):
+                a = _step(a, x[lo + t * ucc + c], tiny, mode)
+            out[ob + ow * ucc + c] = a
+
+
+@njit(cache=True, inline="always")
+def _edge_outputs(x, out, xb, ob, i0, i1, unw, taps_w, ucc, tiny, mode):
+    """The other outputs of the row (windows cut by the "same" edges): their real cells
+    from the tap table."""
+    for ow in range(unw - (i1 - i0)):
+        ow = ow if ow < i0 else ow + (i1 - i0)
+        lo, hi = uint64(taps_w[ow, CELL_LO]), uint64(taps_w[ow, CELL_HI])
+        for c in range(ucc):
+            a = out[ob + ow * ucc + c]
+            for i in range(lo, hi):
+                a = _step(a, x[xb + i * ucc + c], tiny, mode)
+            out[ob + ow * ucc + c] = a
+
+
+@njit(cache=True, inline="always")
+def _finish_row(out, ob, unw, ucc, dh, taps_w, count, tiny, mode):
+    """Each output of the row from its accumulator (averages: divided by the real cells)."""
+    for ow in range(unw):
+        count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
+        for c in range(ucc):
+            oi = ob + ow * ucc + c
+            out[oi] = _finish(out[oi], count[0], tiny, mode)
+
+
 def rows(mode, fixed_c, fixed_k, fixed_s):
     """One channel (channels_first input, seen as ``N*C`` items of one channel) or
     ``fixed_c`` channels: per output and channel, its real cells of each input row. The
@@ -113,30 +150,42 @@ def rows(mode, fixed_c, fixed_k, fixed_s):
             for i_d in range(d_lo, d_hi):
                 for i_h in range(h_lo, h_hi):
                     xb = uint64(((b * d_in + i_d) * h_in + i_h) * w_in) * ucc
-                    x0 = xb + c0 * ucc
-                    for ow in range(i0, i1):          # the whole windows
-                        lo = x0 + (ow - i0) * ss * ucc
-                        for c in range(ucc):
-                            a = out[ob + ow * ucc + c]
-                            for t in range(kk):
-                                a = _step(a, x[lo + t * ucc + c], tiny, mode)
-                            out[ob + ow * ucc + c] = a
-                    for ow in range(unw - (i1 - i0)):     # the others
-                        ow = ow if ow < i0 else ow + (i1 - i0)
-                        lo, hi = uint64(taps_w[ow, CELL_LO]), uint64(taps_w[ow, CELL_HI])
-                        for c in range(ucc):
-                            a = out[ob + ow * ucc + c]
-                            for i in range(lo, hi):
-                                a = _step(a, x[xb + i * ucc + c], tiny, mode)
-                            out[ob + ow * ucc + c] = a
+                    _whole_outputs(x, out, xb + c0 * ucc, ob, i0, i1, ss, kk, ucc, tiny,
+                                   mode)
+                    _edge_outputs(x, out, xb, ob, i0, i1, unw, taps_w, ucc, tiny, mode)
             if finishes:
-                for ow in range(unw):
-                    count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
-                    for c in range(ucc):
-                        oi = ob + ow * ucc + c
-                        out[oi] = _finish(out[oi], count[0], tiny, mode)
+                _finish_row(out, ob, unw, ucc, dh, taps_w, count, tiny, mode)
 
     return per_output_rows
+
+
+@njit(cache=True, inline="always")
+def _tap_pass(x, row_buf, src, dst, x0, lo, hi, unc, unw, step_w, tiny, mode):
+    """One window column tap over the row: outputs ``lo <= ow < hi`` step with their cell,
+    the others are carried over (from half ``src`` of the buffer to half ``dst``)."""
+    for c in range(unc):
+        bo = c * unw
+        for ow in range(bo, bo + lo):
+            row_buf[dst + ow] = row_buf[src + ow]
+        for ow in range(bo + hi, bo + unw):
+            row_buf[dst + ow] = row_buf[src + ow]
+        xc = x0 + c
+        for j in range(hi - lo):
+            row_buf[dst + bo + lo + j] = _step(row_buf[src + bo + lo + j], x[xc + j * step_w],
+                                               tiny, mode)
+
+
+@njit(cache=True, inline="always")
+def _store_tap_row(out, row_buf, src, ob, unw, unc, dh, taps_w, count, tiny, finishes, mode):
+    """The row buffer (channel-major) written to the output row (channels last)."""
+    for ow in range(unw):
+        oi = ob + ow * unc
+        count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
+        for c in range(unc):
+            a = row_buf[src + c * unw + ow]
+            if finishes:
+                a = _finish(a, count[0], tiny, mode)
+            out[oi + c] = a
 
 
 def tap_major(mode):
@@ -169,30 +218,13 @@ def tap_major(mode):
                     xb = uint64(((b * d_in + i_d) * h_in + i_h) * w_in * nc)
                     for t in range(taps_out_w.shape[0]):
                         lo, hi = uint64(taps_out_w[t, 0]), uint64(taps_out_w[t, 1])
-                        if hi == lo:
-                            continue
-                        dst = n_row - src
-                        x0 = xb + uint64(taps_out_w[t, 2] * nc)
-                        for c in range(unc):
-                            bo = c * unw
-                            for ow in range(bo, bo + lo):
-                                row_buf[dst + ow] = row_buf[src + ow]
-                            for ow in range(bo + hi, bo + unw):
-                                row_buf[dst + ow] = row_buf[src + ow]
-                            xc = x0 + c
-                            for j in range(hi - lo):
-                                row_buf[dst + bo + lo + j] = _step(
-                                    row_buf[src + bo + lo + j], x[xc + j * step_w], tiny,
-                                    mode)
-                        src = dst
-            for ow in range(unw):
-                oi = ob + ow * unc
-                count[0] = dh * (taps_w[ow, TAP_HI] - taps_w[ow, TAP_LO])
-                for c in range(unc):
-                    a = row_buf[src + c * unw + ow]
-                    if finishes:
-                        a = _finish(a, count[0], tiny, mode)
-                    out[oi + c] = a
+                        if hi != lo:
+                            dst = n_row - src
+                            _tap_pass(x, row_buf, src, dst, xb + uint64(taps_out_w[t, 2] * nc),
+                                      lo, hi, unc, unw, step_w, tiny, mode)
+                            src = dst
+            _store_tap_row(out, row_buf, src, ob, unw, unc, dh, taps_w, count, tiny, finishes,
+                           mode)
 
     return tap_major_rows
 
