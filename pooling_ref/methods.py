@@ -121,14 +121,15 @@ def names(op: str) -> tuple[str, ...]:
     return tuple(m for m in TABLE[op] if m != "compiled" or _compiled.AVAILABLE)
 
 
-def _accepted(op: str) -> tuple[str, ...]:
-    return ("auto", *TABLE[op], *(a for a in ALIASES.get(op, {}) if a not in TABLE[op]))
+#: ``op -> the method names it accepts`` (in :data:`METHODS` order).
+_ACCEPTED = {op: tuple(m for m in METHODS if m == "auto" or m in TABLE[op]
+                       or m in ALIASES.get(op, {})) for op in TABLE}
 
 
 def resolve(method: object, op: str) -> str:
     """The method that runs for ``method`` (``ValueError`` naming it if ``op`` has no such
     method; ``ImportError`` for ``"compiled"`` without Numba)."""
-    accepted = tuple(m for m in METHODS if m in _accepted(op))
+    accepted = _ACCEPTED[op]
     if not isinstance(method, str) or method not in accepted:
         raise ValueError(f"{op}: method must be one of {accepted}, got {method!r}")
     if method == "compiled" and not _compiled.AVAILABLE:

@@ -188,24 +188,21 @@ def forward_of(op: OpSpec) -> OpSpec:
 
 
 def _register_gradients() -> None:
-    common: dict = {}
     pool_arrays = ("x", "grad_out")
     for r in (1, 2, 3):
         register(OpSpec(f"max_pool{r}d_grad", "max_pool_grad", r, max_pool_grad, "bitwise",
                         "bitwise", _WINDOW, _WINDOW, positional=pool_arrays,
-                        output_names=("grad_x",), tf_kernel=True, **common))
+                        output_names=("grad_x",), tf_kernel=True))
     for r in (1, 2, 3):
         register(OpSpec(f"avg_pool{r}d_grad", "avg_pool_grad", r, avg_pool_grad, "bound",
                         "bound", _WINDOW, _WINDOW, positional=pool_arrays,
-                        output_names=("grad_x",), tf_kernel=True, **common,
+                        output_names=("grad_x",), tf_kernel=True,
                         bound=lambda a, p: tolerance.avg_pool_grad_bound(
                             a["x"], a["grad_out"], **p)))
     for r in (1, 2, 3):
         register(OpSpec(f"conv{r}d_grad", "conv_grad", r, conv_grad, "bound", "bound",
                         _CONV, (*_CONV, "kernel_size"), positional=("x", "kernel", "grad_out"),
                         outputs=3, output_names=("grad_x", "grad_kernel", "grad_bias"),
-                        **common,
-
                         bound=lambda a, p: tolerance.conv_grad_bounds(
                             a["x"], a["kernel"], a["grad_out"], **p)))
 

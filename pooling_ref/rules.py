@@ -250,10 +250,14 @@ class _Plan:
     #: ``{plan field: value that applies no rule}``; set by each plan class.
     NEUTRAL: ClassVar[dict] = {}
 
-    def active(self) -> frozenset[str]:
-        """The plan fields that hold a rule (differ from the specification's value)."""
+    @functools.cached_property
+    def _active(self) -> frozenset[str]:
         return frozenset(name for name, neutral in self.NEUTRAL.items()
                          if getattr(self, name) != neutral)
+
+    def active(self) -> frozenset[str]:
+        """The plan fields that hold a rule (differ from the specification's value)."""
+        return self._active
 
 
 @dataclass(frozen=True)
@@ -362,8 +366,10 @@ def compile_pool_plan(r: Rules | None, op: str, dtype: np.dtype,
     return PoolPlan(op, dtype, **values)
 
 
+@functools.lru_cache(maxsize=1024)
 def plan_pool(tf_kernel: str | None, op: str, dtype: np.dtype, g: WindowGeometry) -> PoolPlan:
-    """The plan of pooling ``op`` on path ``tf_kernel`` (``None``: the specification)."""
+    """The plan of pooling ``op`` on path ``tf_kernel`` (``None``: the specification),
+    compiled once per call signature."""
     r = None if tf_kernel is None else rules(tf_kernel, op, np.dtype(dtype), g.rank)
     return compile_pool_plan(r, op, np.dtype(dtype), g)
 

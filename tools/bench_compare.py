@@ -47,8 +47,10 @@ print(json.dumps(out))
 
 def _run(tree: str, impls: str) -> dict:
     env = {**os.environ, "PYTHONPATH": tree}
-    done = subprocess.run([sys.executable, "-c", CHILD, tree, impls], env=env,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", CHILD, tree, impls], env=env, cwd=tree,
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"timing {tree} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -9,7 +9,7 @@ Not a test. Run once per eager kernel path; XLA (``jit_compile=True``) is measur
 
 Each line: case (1D, one channel; ``s`` the dtype's smallest subnormal, ``t`` its smallest
 normal), dtype, then the result per path, ``(-)`` marking a negative sign. The rules taken
-from it: ``pooling_ref.tf_kernels.RULES`` ("global_max", "global_avg") and registry entry
+from it: ``pooling_ref.rules.RULES`` ("global_max", "global_avg") and registry entry
 ``global-max-zero-sign-and-subnormal-tail``; asserted in parity_tests/test_special_values.py.
 """
 

@@ -9,7 +9,7 @@ Run once per eager kernel path; XLA (``jit_compile=True``) is measured in both r
 
 Each line: case, dtype, then the gradient w.r.t. x per path (eager, xla). ``s`` is the
 dtype's smallest subnormal, ``t`` its smallest normal. What the rules table
-(``pooling_ref.tf_kernels.GRAD_RULES``) takes from these lines: docs/gradients.md,
+(``pooling_ref.rules.GRAD_RULES``) takes from these lines: docs/gradients.md,
 "Kernel paths"; the facts are asserted in parity_tests/test_gradients_keras.py.
 """
 import os

@@ -245,7 +245,7 @@ def implements(plan: PoolPlan) -> frozenset[str]:
     dtype, the reciprocal division and ``skip_lowest`` are left to the caller)."""
     if plan.op == "max":
         return frozenset({"flush", "empty"})
-    if plan.dtype in (np.float32, np.float64) and plan.flush in ("none", "full"):
+    if plan.dtype.kind == "f" and plan.dtype.itemsize >= 4 and plan.flush in ("none", "full"):
         return frozenset({"flush"})
     return frozenset()
 
@@ -318,7 +318,7 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan) -> np.ndarray | No
     every addition (Eigen's rule) has no exact float32 emulation here (the caller runs the
     NumPy method, in ml_dtypes' bfloat16)."""
     dtype = x_cl.dtype
-    if plan.op == "avg" and dtype.name == "bfloat16":
+    if plan.op == "avg" and dtype.kind == "V":            # bfloat16 (ml_dtypes)
         return None
     n, c = x_cl.shape[0], x_cl.shape[-1]
     work, channels_first = _work_layout(x_cl)
