@@ -26,6 +26,7 @@ tqdm is a dependency of pooling-ref; were it missing, a terminal gets the plain 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
@@ -51,8 +52,10 @@ class Progress:
         self.start = time.perf_counter()
         self.bar = None
         if not quiet and tqdm is not None and _is_terminal(self.stream):
+            known = _size_known(self.stream)
             self.bar = tqdm(total=self.total, desc=name, unit=unit, file=self.stream,
-                            dynamic_ncols=True, leave=True)
+                            leave=True, dynamic_ncols=known,
+                            ncols=None if known else 80, nrows=None if known else 24)
 
     def advance(self, label: str, steps: int = 1) -> None:
         """``steps`` more steps done, the last of them on ``label`` (an op, a case id)."""
@@ -82,6 +85,15 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _size_known(stream: TextIO) -> bool:
+    """Whether the terminal says its size (a new pseudo-terminal is 0 x 0 until it is set,
+    and tqdm then draws nothing; it gets 80 x 24 instead)."""
+    try:
+        return min(os.get_terminal_size(stream.fileno())) > 0
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _is_terminal(stream: TextIO) -> bool:
