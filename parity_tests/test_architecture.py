@@ -23,6 +23,7 @@ MAX_LINES = 500
 OVER_LIMIT_PENDING = {
     "oracle.py": "the oracle becomes a package (issue 20, second half)",
     "cases.py": "case drawing moves into the op table (issue 20, second half)",
+    "_verify.py": "verify reads the op table (issue 20, second half)",
 }
 
 

@@ -764,6 +764,7 @@ def check(
     shrink_failures: bool = True,
     max_failures: int = 3,
     fail_fast: bool = False,
+    progress: Callable[[int, int], object] | None = None,
 ) -> Report:
     """Check ``candidate`` against ``pooling_ref`` on ``cases`` random cases of ``op``.
 
@@ -792,6 +793,7 @@ def check(
     * ``target``: ``"MODULE:FUNCTION"`` the reproducer imports (the CLI sets it).
     * ``shrink_failures``, ``max_failures`` (distinct failing cases to shrink and report),
       ``fail_fast`` (stop at the first failing case; ``report.cases`` counts those run).
+    * ``progress``: called as ``progress(done, total)`` after each case (the CLI's bar).
 
     A candidate that raises produces a failure, not an exception.
     """
@@ -818,6 +820,8 @@ def check(
         corners[case.corner or "plain"] = corners.get(case.corner or "plain", 0) + 1
         with np.errstate(all="ignore"):
             outcome = _run(candidate, case, nan, tf_kernel)
+        if progress is not None:
+            progress(run, n)
         if outcome.comparison is not None and outcome.comparison.ok:
             max_ulp = max(max_ulp, outcome.comparison.max_ulp)
             worst_ratio = max(worst_ratio, outcome.comparison.worst_ratio)
