@@ -50,8 +50,9 @@ def _special_cells(a: np.ndarray) -> tuple[bool, bool]:
 
 
 def flush_input(a: np.ndarray) -> np.ndarray:
-    """``a`` with subnormals read as zeros of their sign (the ``flush`` rule on an input),
-    checked in one compiled pass where Numba is available."""
+    """``a`` with subnormals read as zeros of their sign (the ``flush`` rule on an input or
+    a result), checked in one compiled pass where Numba is available (``a`` itself if it
+    has none)."""
     if not is_float_dtype(a.dtype):
         return a
     return flush_subnormals(a, _special_cells(a)[0])
@@ -103,7 +104,7 @@ def max_pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan, kernel) -> np.
         first = _first_flushed_cell(x_cl, lambda a: pool(a, g))
         out = np.where(out == 0, first, out).astype(out.dtype)
     elif plan.flush == "full":
-        out = flush_subnormals(out)
+        out = flush_input(out)
     if special and plan.empty == "-inf":                # some NaN or -inf cell
         has_number = pool((x_cl > -np.inf).view(np.uint8), g)
         out = np.where(has_number == 0, np.array(-np.inf, x_cl.dtype), out).astype(out.dtype)
@@ -118,7 +119,7 @@ def avg_pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan, kernel) -> np.
     out = _fused(x_cl, g, plan, kernel) if plan.active() else None
     if out is not None:
         return out
-    xin = flush_subnormals(x_cl) if plan.flush != "none" else x_cl
+    xin = flush_input(x_cl) if plan.flush != "none" else x_cl
     acc = plan.acc_dtype or x_cl.dtype
     if plan.reciprocal:
         sums = _window_sums(xin.astype(acc, copy=False), g)
@@ -127,7 +128,7 @@ def avg_pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan, kernel) -> np.
         out = kernel.run(xin.astype(acc, copy=False), g).astype(x_cl.dtype, copy=False)
     if plan.skip_lowest:
         out = _skip_lowest(xin, g, out)
-    return flush_subnormals(out) if plan.flush == "full" else out
+    return flush_input(out) if plan.flush == "full" else out
 
 
 def _window_sums(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
@@ -168,7 +169,7 @@ def global_max_input(a: np.ndarray, plan: GlobalPlan) -> np.ndarray:
     """The input global max pooling reduces under ``plan``: subnormals read as zeros
     (``flush``); NaN read as -inf where the path ignores it (``ignore_nan``: a channel of
     only NaN gives -inf)."""
-    xin = flush_subnormals(a) if plan.flush != "none" else a
+    xin = flush_input(a) if plan.flush != "none" else a
     if plan.ignore_nan and np.isnan(xin).any():
         xin = np.where(np.isnan(xin), np.array(-np.inf, a.dtype), xin).astype(a.dtype)
     return xin
@@ -177,9 +178,9 @@ def global_max_input(a: np.ndarray, plan: GlobalPlan) -> np.ndarray:
 def global_avg_input(a: np.ndarray, plan: GlobalPlan) -> np.ndarray:
     """The input global average pooling sums under ``plan`` (``flush``: subnormals read as
     zeros); :func:`global_avg_output` finishes the mean."""
-    return flush_subnormals(a) if plan.flush != "none" else a
+    return flush_input(a) if plan.flush != "none" else a
 
 
 def global_avg_output(mean: np.ndarray, plan: GlobalPlan) -> np.ndarray:
     """The mean written under ``plan`` (``flush="full"``: a subnormal mean as zero)."""
-    return flush_subnormals(mean) if plan.flush == "full" else mean
+    return flush_input(mean) if plan.flush == "full" else mean
