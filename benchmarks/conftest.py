@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
+import pytest
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -26,6 +28,39 @@ def pytest_addoption(parser):
     parser.addoption("--bench-family", default="",
                      help="comma-separated families to run: pooling,global_pooling,pool_grad,"
                           "zero_pad,conv")
+    parser.addoption("--bench-progress-fd", type=int, default=None,
+                     help="write 'total N', then 'done TEST-ID' after each test, to this "
+                          "inherited file descriptor (report.py's progress bar)")
+
+
+_PROGRESS = pytest.StashKey()
+
+
+def pytest_configure(config):
+    fd = config.getoption("--bench-progress-fd")
+    if fd is not None:
+        config.stash[_PROGRESS] = os.fdopen(fd, "w", buffering=1)
+
+
+def pytest_unconfigure(config):
+    stream = config.stash.get(_PROGRESS, None)
+    if stream is not None:
+        stream.close()
+
+
+def _progress(config, line: str) -> None:
+    stream = config.stash.get(_PROGRESS, None)
+    if stream is not None:
+        stream.write(line + "\n")
+
+
+def pytest_collection_finish(session):
+    _progress(session.config, f"total {len(session.items)}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    _progress(item.config, f"done {item.callspec.id if hasattr(item, 'callspec') else item.name}")
 
 
 def pytest_generate_tests(metafunc):

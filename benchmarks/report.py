@@ -1,6 +1,7 @@
 """Benchmark report: run the suite, print ratio tables, write JSON and a PNG plot.
 
     python benchmarks/report.py [--quick] [--out DIR] [--compare OLD.json] [--no-skylakex]
+                                [--quiet]
 
 Runs ``pytest benchmarks/test_bench.py`` (pytest-benchmark) in a subprocess, then prints per
 case the best time of ``pooling_ref`` ("compiled", "fast", "im2col", "loop"), of the Keras
@@ -14,6 +15,8 @@ second time in a subprocess with ``OPENBLAS_CORETYPE=SkylakeX`` set before NumPy
 Also records the peak memory (tracemalloc) of the "im2col" and "fast" methods per case.
 
 Writes ``DIR/bench.json`` (compare two runs with ``--compare``) and ``DIR/bench.png``.
+Progress (benchmarks done / total, elapsed) goes to stderr: a bar on a terminal, a line per
+tenth otherwise; ``--quiet`` silences it.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ sys.path.insert(0, HERE)
 from bench_suite import ALL_CASES, CASES_BY_ID, callables  # noqa: E402
 from blas_info import blas_info, has_avx512f  # noqa: E402
 
+from pooling_ref._progress import Progress  # noqa: E402
 
-def run_suite(quick: bool, env_extra: dict, families: str = "") -> dict:
+
+def run_suite(quick: bool, env_extra: dict, families: str = "", quiet: bool = False) -> dict:
     """Run the pytest-benchmark suite in a subprocess; ``{case: {impl: stats}}`` + info."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "bench.json")
@@ -52,10 +57,7 @@ def run_suite(quick: bool, env_extra: dict, families: str = "") -> dict:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env_extra}
         print("$", " ".join(f"{k}={v}" for k, v in env_extra.items()), " ".join(cmd),
               flush=True)
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            print(proc.stdout[-4000:], proc.stderr[-4000:], sep="\n")
-            raise SystemExit(f"benchmark run failed (exit {proc.returncode})")
+        run_pytest(cmd, env, "bench" + "".join(f" {v}" for v in env_extra.values()), quiet)
         with open(out) as f:
             raw = json.load(f)
     results: dict = {}
@@ -70,6 +72,38 @@ def run_suite(quick: bool, env_extra: dict, families: str = "") -> dict:
     return {"results": results, "keras_notes": notes,
             "blas": raw["machine_info"].get("blas", {}),
             "cpu": raw["machine_info"].get("cpu", {}).get("brand_raw")}
+
+
+def run_pytest(cmd: list[str], env: dict, name: str, quiet: bool = False) -> None:
+    """Run the benchmark suite's pytest command ``cmd`` with a progress bar (or lines) named
+    ``name`` on stderr, fed by the suite's ``--bench-progress-fd`` lines; its output is
+    shown only when it fails (``SystemExit``)."""
+    read_fd, write_fd = os.pipe()
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen([*cmd, f"--bench-progress-fd={write_fd}"], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, text=True,
+                                pass_fds=(write_fd,))
+        os.close(write_fd)
+        follow_progress(read_fd, name, quiet)
+        if proc.wait() != 0:
+            log.seek(0)
+            print(log.read()[-8000:])
+            raise SystemExit(f"benchmark run failed (exit {proc.returncode})")
+
+
+def follow_progress(read_fd: int, name: str, quiet: bool = False) -> None:
+    """Advance a :class:`~pooling_ref._progress.Progress` on the lines ``total N`` and
+    ``done TEST-ID`` read from ``read_fd`` until the writer closes it."""
+    progress = None
+    with os.fdopen(read_fd) as lines:
+        for line in lines:
+            kind, _, value = line.rstrip("\n").partition(" ")
+            if kind == "total":
+                progress = Progress(int(value), name, quiet=quiet, unit="benchmark")
+            elif kind == "done" and progress is not None:
+                progress.advance(value)
+    if progress is not None:
+        progress.close()
 
 
 _FIRST_CALLS = """
@@ -117,24 +151,30 @@ def compile_times() -> dict | None:
     return out
 
 
-def peak_memory(cases) -> dict:
+def peak_memory(cases, quiet: bool = False) -> dict:
     """tracemalloc peak (bytes) of one call of "im2col" and "fast", and the input size."""
     from pooling_ref.windows import DEFAULT_CHUNK_BYTES
 
     mem = {}
-    for case in cases:
-        fns = callables(case, ("im2col", "fast", "compiled"))
-        x_bytes = math.prod(case.shape) * 4
-        row = {"input_bytes": x_bytes, "chunk_bytes": DEFAULT_CHUNK_BYTES}
-        for impl, fn in fns.items():
-            fn()
-            tracemalloc.start()
-            fn()
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            row[f"{impl}_peak_bytes"] = peak
-        mem[case.id] = row                 # an impl that does not apply has no entry
+    with Progress(len(cases), "peak memory", quiet=quiet) as progress:
+        for case in cases:
+            mem[case.id] = _peak_memory(case, DEFAULT_CHUNK_BYTES)
+            progress.advance(case.id)
     return mem
+
+
+def _peak_memory(case, chunk_bytes: int) -> dict:
+    fns = callables(case, ("im2col", "fast", "compiled"))
+    x_bytes = math.prod(case.shape) * 4
+    row = {"input_bytes": x_bytes, "chunk_bytes": chunk_bytes}
+    for impl, fn in fns.items():
+        fn()
+        tracemalloc.start()
+        fn()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        row[f"{impl}_peak_bytes"] = peak
+    return row                             # an impl that does not apply has no entry
 
 
 def _ratio(a, b):
@@ -284,6 +324,9 @@ def main(argv=None) -> int:
     ap.add_argument("--compare", metavar="OLD_JSON")
     ap.add_argument("--no-skylakex", action="store_true",
                     help="skip the OPENBLAS_CORETYPE=SkylakeX run of the conv cases")
+    ap.add_argument("-q", "--quiet", action="store_true",
+                    help="no progress (by default a bar on a terminal, else a line per "
+                    "tenth of the benchmarks, on stderr)")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()
@@ -292,13 +335,13 @@ def main(argv=None) -> int:
     report = {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick,
               "versions": versions(), "metric": "best (min) time over rounds, ms",
               "cpus": os.cpu_count(), "runs": {}}
-    report["runs"]["default"] = run_suite(args.quick, {})
+    report["runs"]["default"] = run_suite(args.quick, {}, quiet=args.quiet)
     if has_avx512f() and not args.no_skylakex:
         report["runs"]["SkylakeX"] = run_suite(args.quick, {"OPENBLAS_CORETYPE": "SkylakeX"},
-                                               families="conv")
+                                               families="conv", quiet=args.quiet)
     cases = [c for c in ALL_CASES if c.quick or not args.quick]
     report["compile_s"] = compile_times()
-    report["memory"] = peak_memory(cases)
+    report["memory"] = peak_memory(cases, args.quiet)
     report["summary"] = summarize(report)
     report["this_process_blas"] = blas_info()
     print_table(report)

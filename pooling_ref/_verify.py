@@ -27,6 +27,7 @@ import numpy as np
 
 from . import keras_ref, tolerance
 from ._repro import snippet
+from ._shards import shard_plan
 from .cases import Case, generate_cases
 from .ops import OPS, families, forward_of, is_gradient, spec
 from .oracle import compare_outputs
@@ -34,7 +35,8 @@ from .padding import normalize_zero_padding
 from .tf_kernels import detect_tf_kernel, unspecified_global_max
 
 ALL_OPS = tuple(sorted(OPS, key=lambda o: (o[:-2], o)))
-METHODS = ("loop", "im2col", "fast")
+#: Families verify also runs with ``method="compiled"`` where Numba is usable.
+COMPILED_FAMILIES = ("max_pool", "avg_pool", "max_pool_grad", "avg_pool_grad")
 
 KNOWN_DEFECTS = (
     "Keras channels_first ConvND adds the bias along the last spatial axis when that "
@@ -65,16 +67,46 @@ def expand_ops(names: Iterable[str]) -> list[str]:
 
 def methods_of(op: str) -> tuple[str, ...]:
     """The methods verify runs: every ``method=`` the op takes, plus ``"compiled"`` for
-    max / average pooling and their gradients where Numba is usable (global pooling runs
-    its default, ``"auto"``: compiled with Numba)."""
+    the :data:`COMPILED_FAMILIES` where Numba is usable (``"-"``: an op without
+    ``method=``, global pooling, runs its default, ``"auto"``: compiled with Numba)."""
     from . import _compiled
 
-    s = spec(op)
+    return _methods(spec(op), _compiled.AVAILABLE)
+
+
+def _methods(s, compiled: bool) -> tuple[str, ...]:
     if not s.methods:
         return ("-",)
-    extra = ("compiled",) if _compiled.AVAILABLE and s.family in (
-        "max_pool", "avg_pool", "max_pool_grad", "avg_pool_grad") else ()
-    return s.method_names + extra
+    return s.method_names + (("compiled",) if compiled and s.family in COMPILED_FAMILIES
+                             else ())
+
+
+def coverage() -> str:
+    """The op families verify runs and the methods it compares on each, in words (from
+    the op registry and :func:`methods_of`'s rule).
+
+    >>> print(coverage())
+    family           ranks  methods compared with Keras
+    max_pool         1-3    loop, im2col, fast, compiled*
+    avg_pool         1-3    loop, im2col, fast, compiled*
+    global_max_pool  1-3    its default (method= not taken)
+    global_avg_pool  1-3    its default (method= not taken)
+    zero_pad         1-3    loop, im2col, fast
+    conv             1-3    loop, im2col, fast
+    max_pool_grad    1-3    loop, fast, compiled*
+    avg_pool_grad    1-3    loop, fast, compiled*
+    conv_grad        1-3    loop, fast
+    * compiled: with Numba, where it is installed
+    """
+    lines = [f"{'family':17}{'ranks':7}methods compared with Keras"]
+    for family in families():
+        specs = [spec(op) for op in ALL_OPS if spec(op).family == family]
+        ranks = sorted(s.rank for s in specs)
+        methods = _methods(specs[0], compiled=True)
+        names = ("its default (method= not taken)" if methods == ("-",) else ", ".join(
+            m + "*" * (m == "compiled") for m in methods))
+        lines.append(f"{family:17}{ranks[0]}-{ranks[-1]:<5}{names}")
+    return "\n".join([*lines, "* compiled: with Numba, where it is installed"])
 
 
 def _keras_params(case: Case) -> dict:
@@ -179,14 +211,24 @@ def reproducer(op: str, case: Case, method: str, path: str = "eager") -> str:
 
 @dataclass
 class OpResult:
+    """What verify found for one op (``indices``: which of the op's cases this run drew —
+    all of them, or a shard's share; ``cases``: those compared, the rest are ``skipped``).
+
+    >>> r = OpResult("max_pool1d", "bitwise", cases=2, comparisons=8, worst={"loop": 0},
+    ...              indices=[0, 4])
+    >>> OpResult.from_json(r.to_json()) == r, r.status
+    (True, 'ok')
+    """
+
     op: str
     mode: str
     cases: int = 0
     comparisons: int = 0
     worst: dict = field(default_factory=dict)       # method -> max ULP / bound ratio
     mismatches: list = field(default_factory=list)
-    skipped: list = field(default_factory=list)     # Keras raised
+    skipped: list = field(default_factory=list)     # Keras raised, or a known TF defect
     seconds: float = 0.0
+    indices: list = field(default_factory=list)     # the op's case numbers this run drew
 
     @property
     def passed(self) -> bool:
@@ -209,89 +251,75 @@ class OpResult:
                 "worst_overall": self.worst_overall,
                 "status": self.status, "skipped_count": len(self.skipped),
                 "mismatches": self.mismatches, "skipped": self.skipped,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "case_indices": self.indices}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> OpResult:
+        """The result :meth:`to_json` wrote (``KeyError`` for a missing field)."""
+        return cls(doc["op"], doc["mode"], doc["cases"], doc["comparisons"],
+                   dict(doc["worst"]), list(doc["mismatches"]), list(doc["skipped"]),
+                   doc["seconds"], list(doc["case_indices"]))
 
 
-def verify_case(op: str, case: Case, result: OpResult, path: str = "eager") -> None:
-    """Compare every method of ``pooling_ref`` with Keras on one case; update ``result``.
-    ``path``: ``"xla"`` runs the :data:`XLA_FAMILIES` compiled with XLA."""
+def _expected(op: str, case: Case, path: str):
+    """Keras's result for ``case``, or the reason it is skipped (a str)."""
+    if not is_gradient(spec(op)):
+        return keras_forward(op, case, path)
+    return known_grad_defect(op, case, path) or keras_grad(op, case, path)
+
+
+def verify_case(op: str, case: Case, result: OpResult, path: str = "eager",
+                index: int = 0) -> None:
+    """Compare every method of ``pooling_ref`` with Keras on one case (the op's case number
+    ``index``); update ``result``. ``path``: ``"xla"`` runs the :data:`XLA_FAMILIES`
+    compiled with XLA."""
     try:
-        if is_gradient(spec(op)):
-            defect = known_grad_defect(op, case, path)
-            if defect:
-                result.skipped.append({"case": case.describe(), "keras_error": defect})
-                return
-            expected = keras_grad(op, case, path)
-        else:
-            expected = keras_forward(op, case, path)
+        expected = _expected(op, case, path)
     except keras_ref.TensorFlowMissing:
         raise
     except Exception as e:
-        result.skipped.append({"case": case.describe(),
-                               "keras_error": f"{type(e).__name__}: {str(e)[:300]}"})
+        expected = f"{type(e).__name__}: {str(e)[:300]}"
+    if isinstance(expected, str):
+        result.skipped.append({"index": index, "case": case.describe(),
+                               "keras_error": expected})
         return
     result.cases += 1
     bound = _bound(op, case, path)
     mode = "bound" if bound is not None else "bitwise"
     for method in methods_of(op):
         result.comparisons += 1
-        try:
-            ours = _ours(op, case, method, path)
-        except Exception as e:
-            c = tolerance.Comparison(False, result.mode, float("inf"), 0, float("inf"), None,
-                                     f"pooling_ref raised {type(e).__name__}: {e}")
-        else:
-            if spec(op).family == "global_max_pool":      # the cells no TF path specifies
-                ours = unspecified_global_max(expected, ours, _tf_kernel(op, case, path))
-            if spec(op).outputs > 1:
-                c = compare_outputs(spec(op), ours, expected, bound, mode)
-            else:
-                c = tolerance.compare(ours, expected, bound)
-            if c.ok and bound is not None and spec(op).outputs == 1 and \
-                    ours.dtype != expected.dtype:
-                c = tolerance.Comparison(False, "bound", c.max_abs, c.max_ulp,
-                                         c.worst_ratio, None,
-                                         f"dtype {ours.dtype} != Keras dtype {expected.dtype}")
+        c = _compare_method(op, case, method, path, expected, bound)
         value = c.worst_ratio if mode == "bound" else c.max_ulp
         if np.isfinite(value):
             result.worst[method] = max(result.worst.get(method, 0), value)
         if not c.ok:
             result.mismatches.append({
-                "method": method, "case": case.describe(), "params": repr(case.scalar_params),
+                "index": index, "method": method, "case": case.describe(),
+                "params": repr(case.scalar_params),
                 "shapes": {k: list(v) for k, v in case.shapes.items()},
                 "detail": str(c), "reproducer": reproducer(op, case, method, path)})
 
 
-class Progress:
-    """A one-line stderr progress bar (redrawn in place on a terminal)."""
-
-    def __init__(self, total: int, stream=None, width: int = 30):
-        self.total, self.done, self.width = max(total, 1), 0, width
-        self.stream = stream or sys.stderr
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.start = time.perf_counter()
-        self._last_pct = -1
-
-    def update(self, label: str) -> None:
-        self.done += 1
-        frac = self.done / self.total
-        pct = int(frac * 100)
-        if not self.tty and pct // 10 == self._last_pct // 10 and self.done < self.total:
-            return
-        self._last_pct = pct
-        fill = int(frac * self.width)
-        line = (f"[{'#' * fill}{'.' * (self.width - fill)}] {self.done}/{self.total} "
-                f"{label:<18} {time.perf_counter() - self.start:5.1f}s")
-        if self.tty:
-            self.stream.write("\r" + line)
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+def _compare_method(op: str, case: Case, method: str, path: str, expected,
+                    bound) -> tolerance.Comparison:
+    """``pooling_ref`` (``method``) against Keras's ``expected`` on one case."""
+    s = spec(op)
+    mode = "bound" if bound is not None else "bitwise"
+    try:
+        ours = _ours(op, case, method, path)
+    except Exception as e:
+        return tolerance.Comparison(False, mode, float("inf"), 0, float("inf"), None,
+                                    f"pooling_ref raised {type(e).__name__}: {e}")
+    if s.family == "global_max_pool":          # the cells no TF path specifies
+        ours = unspecified_global_max(expected, ours, _tf_kernel(op, case, path))
+    if s.outputs > 1:
+        return compare_outputs(s, ours, expected, bound, mode)
+    c = tolerance.compare(ours, expected, bound)
+    if c.ok and bound is not None and ours.dtype != expected.dtype:
+        return tolerance.Comparison(False, "bound", c.max_abs, c.max_ulp, c.worst_ratio,
+                                    None, f"dtype {ours.dtype} != Keras dtype "
+                                    f"{expected.dtype}")
+    return c
 
 
 @contextlib.contextmanager
@@ -324,21 +352,37 @@ def load_tf() -> dict[str, str]:
     return keras_ref.versions()
 
 
-def run_verify(ops: list[str], cases: int, seed: int,
-               progress: Progress | None = None, path: str = "eager") -> list[OpResult]:
-    """Verify ``ops`` on ``cases`` cases each; ``path="xla"``: the :data:`XLA_FAMILIES`
-    against their XLA-compiled Keras layers (:func:`verify_case`)."""
+def run_verify(ops: list[str], cases: int, seed: int, progress=None, path: str = "eager",
+               shard: tuple[int, int] = (1, 1)) -> list[OpResult]:
+    """Verify ``ops`` on ``cases`` cases each — or shard ``(I, N)``'s share of them
+    (:func:`shard_plan`); ``path="xla"``: the :data:`XLA_FAMILIES` against their
+    XLA-compiled Keras layers (:func:`verify_case`). ``progress``: a
+    :class:`pooling_ref._progress.Progress`, advanced after each case."""
     results = []
-    for op in ops:
-        res = OpResult(op, "bound" if _bounded(op, path) else "bitwise")
+    for op, indices in shard_plan(ops, cases, shard).items():
+        res = OpResult(op, "bound" if _bounded(op, path) else "bitwise", indices=indices)
         t0 = time.perf_counter()
-        for case in generate_cases(op, cases, seed, "float32", special_values=False):
-            verify_case(op, case, res, path)
-            if progress:
-                progress.update(op)
+        drawn = generate_cases(op, cases, seed, "float32", special_values=False) \
+            if indices else []
+        for i in indices:
+            verify_case(op, drawn[i], res, path, index=i)
+            if progress is not None:
+                progress.advance(op)
         res.seconds = time.perf_counter() - t0
         results.append(res)
     return results
+
+
+def run_passed(results: list[OpResult], whole: bool = True) -> bool:
+    """The verdict: no mismatch and, for a whole run, a comparison on every op (a shard's
+    ops without comparisons are judged when the shards are merged).
+
+    >>> run_passed([OpResult("conv1d", "bound")]), run_passed([OpResult("conv1d", "bound")], False)
+    (False, True)
+    """
+    if any(r.mismatches for r in results):
+        return False
+    return not whole or all(r.passed for r in results)
 
 
 # ----------------------------------------------------------------------------- gradient ops
@@ -352,6 +396,19 @@ def run_verify(ops: list[str], cases: int, seed: int,
 def eager_path() -> str:
     """TensorFlow's eager CPU kernel path in this process: ``"onednn"`` or ``"eigen"``."""
     return detect_tf_kernel()
+
+
+def reference_paths(path: str) -> str:
+    """The line ``verify`` prints about the Keras reference paths of the forward ops."""
+    eager = (f"called eagerly ({eager_path()} kernels; pooling_ref follows "
+             f"tf_kernel={eager_path()!r})")
+    if path == "xla":
+        return (f"Reference paths: pooling and global pooling = Keras layers compiled with "
+                f"XLA (jit_compile=True; pooling_ref follows tf_kernel='xla', average "
+                f"pooling within its error bound); zero padding = Keras layers {eager}; "
+                f"convolution = Keras layer compiled with XLA, channels_last.")
+    return (f"Reference paths: pooling and zero padding = Keras layers {eager}; "
+            f"convolution = Keras layer compiled with XLA (jit_compile=True), channels_last.")
 
 
 def gradient_paths(path: str = "eager") -> str:

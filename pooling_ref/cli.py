@@ -1,4 +1,4 @@
-"""The ``pooling-ref`` command: ``verify``, ``check`` and ``shape``.
+"""The ``pooling-ref`` command: ``verify``, ``merge``, ``check`` and ``shape``.
 
 >>> main(["shape", "--input", "1,5,5,3", "--op", "max_pool", "--pool-size", "2",
 ...       "--strides", "2", "--padding", "same"])
@@ -13,65 +13,106 @@ axis  length  window  stride  dilation  output  pad_before  pad_after
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
-import json
+import inspect
 import os
 import sys
 from collections.abc import Sequence
 
+from . import _reports
+from . import _verify as V
+from ._progress import Progress
+from ._shape_cmd import SHAPE_EXAMPLES, SHAPE_NOTES, shape, shape_parser
+from ._shards import parse_shard, shard_size
+from .cases import check_dtype
+from .keras_ref import TensorFlowMissing
+from .ops import spec
+from .oracle import check
+
 __all__ = ["main"]
 
-VERIFY_EPILOG = """\
-examples:
+#: What each command's exit status means (printed in its ``--help``; one place).
+EXIT_STATUS = {
+    "verify": {0: "every op matched Keras (a shard: no mismatch in its cases)",
+               1: "a mismatch, or an op without any comparison (not judged per shard: "
+                  "merge the shards)",
+               2: "usage error: bad argument or --shard, unwritable --json path, "
+                  "TensorFlow missing"},
+    "merge": {0: "the shards add up to the whole run and every op matched",
+              1: "a mismatch, or an op without any comparison",
+              2: "usage error: a file missing, unreadable or not a verify report, shards "
+                 "of different runs, a shard given twice or missing, unwritable --json"},
+    "check": {0: "every case passed",
+              1: "a failing case (a mismatch, or the function raised)",
+              2: "usage error: bad argument, a --supports key given twice, a module that "
+                 "cannot be imported"},
+    "shape": {0: "the shape was printed", 2: "usage error: bad argument"},
+}
+
+#: ``pooling-ref verify`` with the default arguments, measured on the 2-core AVX-512 machine
+#: (TF 2.21, oneDNN path): 70-80 s of CPU time (user + sys) with Numba's cache warm, 103 s on
+#: the first run (Numba compiles); wall time 3.9-7.3 min there at load averages 7-16 (other
+#: jobs on the 2 cores), so the CPU time is the figure that does not depend on the load.
+VERIFY_DEFAULT_TIME = ("measured 80 s of CPU time on 2 cores, +25 s on the first run while "
+                       "Numba compiles; wall time grows with the machine's load")
+
+
+def _epilog(command: str, examples: str, notes: str = "") -> str:
+    codes = "\n".join(f"  {code}  {text}" for code, text in EXIT_STATUS[command].items())
+    return f"examples:\n{examples}\n{notes}exit status:\n{codes}\n"
+
+
+VERIFY_EPILOG = _epilog("verify", """\
   pooling-ref verify                          # every op, default number of cases
   pooling-ref verify --cases 200 --seed 3     # more cases, another seed
   pooling-ref verify --ops conv2d max_pool    # a subset (op names or families)
   pooling-ref verify --json results.json      # also write the results as JSON
   pooling-ref verify --tf-kernel xla          # pooling as jit-compiled models run it
+  pooling-ref verify --shard 2/4 --json s2.json   # one of 4 machines (then: merge)
+""", """
+--shard I/N runs every N-th case of the run (numbered op after op), from case I-1:
+the N shards together run exactly the cases of the unsharded run, with the same
+values. `pooling-ref merge s1.json ... sN.json` adds their reports up.
 
-Exit status: 0 all match, 1 a mismatch or an op without any comparison, 2 bad
-arguments, unwritable --json path or TensorFlow missing.
-"""
+""")
 
-CHECK_EPILOG = """\
-examples:
+MERGE_EPILOG = _epilog("merge", """\
+  pooling-ref merge s1.json s2.json s3.json s4.json
+  pooling-ref merge shards/*.json --json whole.json
+""", """
+The files are `pooling-ref verify --shard I/N --json FILE` reports of one run (same
+seed, cases, ops and methods, TF kernel path and versions), shards 1..N each once.
+No TensorFlow needed.
+
+""")
+
+CHECK_EPILOG = _epilog("check", """\
   pooling-ref check mypool:max_pool2d --op max_pool2d
   pooling-ref check mypkg.layers:conv --op conv3d --cases 500 --seed 7 --dtype float64
-  pooling-ref check mypool:pool --op max_pool2d --supports data_format=channels_last \
+  pooling-ref check mypool:pool --op max_pool2d --supports data_format=channels_last \\
       padding=valid --nan propagate
   pooling-ref check mypool:pool --op max_pool1d --dtype int32
-
+""", """
 The function is called as FUNCTION(x, **params) with the parameter names of
 pooling_ref (pool_size, strides, padding, data_format / padding, data_format /
 kernel, bias, strides, padding, data_format, dilation_rate, groups).
---supports values are Python literals (2, (2,3), None) or bare words (valid).
-The current directory is importable. Exit status: 0 pass, 1 a mismatch, 2 usage error
-(bad argument, module that cannot be imported).
-"""
+--supports values are Python literals (2, (2,3), None) or bare words (valid); each
+key once. The current directory is importable.
 
-SHAPE_EPILOG = """\
-examples:
-  pooling-ref shape --input 1,5,5,3 --op max_pool --pool-size 2 --strides 2 --padding same
-  pooling-ref shape --input 8,3,32,32 --op conv --kernel-size 3,3 --filters 8 \\
-      --dilation 2 --padding same --data-format channels_first
-  pooling-ref shape --input 1,7,2 --op zero_pad --pad 1,2
+""")
 
-No TensorFlow needed.
-"""
-
-
-def _ints(text: str) -> tuple[int, ...]:
+def _shard(text: str) -> tuple[int, int]:
     try:
-        return tuple(int(v) for v in text.replace(" ", "").split(",") if v != "")
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}") from None
+        return parse_shard(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _int_or_tuple(values: tuple[int, ...] | None):
-    if values is None:
-        return None
-    return values[0] if len(values) == 1 else values
+def _quiet_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress (by default a bar on a terminal, else a line per "
+                   "tenth of the cases, on stderr)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,15 +122,22 @@ def _parser() -> argparse.ArgumentParser:
         epilog="run `pooling-ref COMMAND --help` for the options and examples of a command",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    fmt = argparse.RawDescriptionHelpFormatter
+    _verify_parser(sub)
+    _merge_parser(sub)
+    _check_parser(sub)
+    shape_parser(sub, _epilog("shape", SHAPE_EXAMPLES, SHAPE_NOTES))
+    return p
 
-    v = sub.add_parser("verify", formatter_class=fmt, epilog=VERIFY_EPILOG,
+
+def _verify_parser(sub) -> None:
+    v = sub.add_parser("verify", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=VERIFY_EPILOG,
                        help="randomized parity of every op and method against Keras",
-                       description="Randomized parity of every op (pooling 1-3D, global "
-                       "pooling, zero padding, convolution) and every method (loop, im2col, "
-                       "fast) against the installed Keras/TensorFlow.")
+                       description="Randomized parity of every op and method against the "
+                       "installed Keras/TensorFlow:\n\n" + V.coverage())
     v.add_argument("--cases", type=int, default=80,
-                   help="cases per op (default 80: about 1.5 minutes on 2 cores)")
+                   help=f"cases per op (default 80: {len(V.ALL_OPS)} ops, "
+                   f"{80 * len(V.ALL_OPS)} cases; {VERIFY_DEFAULT_TIME})")
     v.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     v.add_argument("--ops", nargs="+", metavar="OP",
                    help="ops (e.g. conv2d) or families (e.g. max_pool); default all")
@@ -99,8 +147,26 @@ def _parser() -> argparse.ArgumentParser:
                    "(default: detected; the other eager path needs TF_ENABLE_ONEDNN_OPTS "
                    "set before start) or xla (pooling and its gradients compiled with "
                    "jit_compile=True)")
+    v.add_argument("--shard", type=_shard, default=(1, 1), metavar="I/N",
+                   help="run shard I of N (1 <= I <= N): a disjoint share of the cases; "
+                   "combine the --json reports with `pooling-ref merge`")
+    _quiet_option(v)
 
-    c = sub.add_parser("check", formatter_class=fmt, epilog=CHECK_EPILOG,
+
+def _merge_parser(sub) -> None:
+    m = sub.add_parser("merge", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=MERGE_EPILOG, help="combine the reports of verify shards",
+                       description="Combine the --json reports of `pooling-ref verify "
+                       "--shard I/N` into one table and one exit status.")
+    m.add_argument("files", nargs="+", metavar="FILE.json")
+    m.add_argument("--json", metavar="FILE", help="write the merged report as JSON to FILE")
+
+
+def _check_parser(sub) -> None:
+    """``check``'s options; each whose name is a keyword of :func:`pooling_ref.check` is
+    passed on to it as given (:func:`_check_options`), so a new one is one line here."""
+    c = sub.add_parser("check", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=CHECK_EPILOG,
                        help="check your own implementation against pooling_ref",
                        description="Run pooling_ref.check on MODULE:FUNCTION and print the "
                        "report (smallest failing cases with reproducer snippets).")
@@ -112,7 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--dtype", default="float32",
                    help="float16, float32 (default), float64, bfloat16, or an integer dtype "
                    "(int8, int32, int64, uint8, ...) where the op accepts integers")
-    c.add_argument("--supports", nargs="+", metavar="KEY=V1,V2",
+    c.add_argument("--supports", nargs="+", action="extend", metavar="KEY=V1,V2",
                    help="only draw cases with these parameter values, e.g. "
                    "data_format=channels_last padding=valid groups=1 bias=None")
     c.add_argument("--nan", choices=["tf", "propagate"], default="tf",
@@ -120,27 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--tf-kernel", default=None, metavar="PATH",
                    help="TF kernel path whose special-value rules to follow "
                    "(onednn, eigen, xla), passed to the reference pooling functions")
-
-    s = sub.add_parser("shape", formatter_class=fmt, epilog=SHAPE_EPILOG,
-                       help="output shape and padding of a pooling/conv configuration",
-                       description="Print the output shape and, per spatial axis, the "
-                       "window, stride, output length and (before, after) padding.")
-    s.add_argument("--input", type=_ints, required=True, metavar="N,...,C",
-                   help="input shape, batch first")
-    s.add_argument("--op", required=True, choices=["max_pool", "avg_pool", "conv", "zero_pad"])
-    s.add_argument("--pool-size", type=_ints, metavar="K[,K...]")
-    s.add_argument("--strides", type=_ints, metavar="S[,S...]",
-                   help="default: pool size (pooling) or 1 (conv)")
-    s.add_argument("--padding", default="valid", help="valid or same (default valid)")
-    s.add_argument("--data-format", default="channels_last",
-                   help="channels_last (default) or channels_first")
-    s.add_argument("--kernel-size", type=_ints, metavar="K[,K...]")
-    s.add_argument("--filters", type=int)
-    s.add_argument("--dilation", type=_ints, default=(1,), metavar="D[,D...]")
-    s.add_argument("--groups", type=int, default=1)
-    s.add_argument("--pad", type=_ints, default=(1,), metavar="P[,P...]",
-                   help="zero_pad: one int, one per axis, or before,after per axis")
-    return p
+    _quiet_option(c)
 
 
 # ----------------------------------------------------------------------------- verify
@@ -173,74 +219,74 @@ def _format_table(results) -> str:
 
 
 def _verify(args) -> int:
-    from . import _verify as V
-    from .keras_ref import TensorFlowMissing
+    ops = _verify_ops(args)
+    versions = V.load_tf()
+    path = V.check_path(args.tf_kernel)
+    _print_header(args, versions, path, ops)
+    total = shard_size(ops, args.cases, args.shard)
+    with Progress(total, "verify", quiet=args.quiet) as progress:
+        results = V.run_verify(ops, args.cases, args.seed, progress, path, args.shard)
+    passed = _print_report(results, path, args.shard)
+    if args.json:
+        _reports.write(args.json, _reports.verify_report(
+            results, versions=versions, seed=args.seed, cases=args.cases, path=path,
+            shard=args.shard))
+        print(f"results written to {args.json}")
+    return 0 if passed else 1
 
+
+def _verify_ops(args) -> list[str]:
+    """The ops to verify; usage errors (``ValueError``) before TensorFlow is loaded."""
     if args.cases < 1:
         raise ValueError(f"--cases must be >= 1, got {args.cases}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     ops = V.expand_ops(args.ops) if args.ops else list(V.ALL_OPS)
     _check_writable(args.json)
-    try:
-        versions = V.load_tf()
-    except TensorFlowMissing as e:
-        print(f"pooling-ref verify: {e}", file=sys.stderr)
-        return 2
-    path = V.check_path(args.tf_kernel)
+    return ops
+
+
+def _print_header(args, versions: dict, path: str, ops: list[str]) -> None:
+    i, n = args.shard
+    share = f"; shard {i}/{n}: {shard_size(ops, args.cases, args.shard)} of " \
+            f"{len(ops) * args.cases} cases" if n > 1 else ""
     print(f"pooling-ref verify: TensorFlow {versions['tensorflow']}, "
-          f"Keras {versions['keras']}; {args.cases} cases per op, seed {args.seed}; "
+          f"Keras {versions['keras']}; {args.cases} cases per op, seed {args.seed}{share}; "
           f"TF kernel path: {path}")
-    eager = (f"called eagerly ({V.eager_path()} kernels; pooling_ref follows "
-             f"tf_kernel={V.eager_path()!r})")
-    if path == "xla":
-        print(f"Reference paths: pooling and global pooling = Keras layers compiled with "
-              f"XLA (jit_compile=True; pooling_ref follows tf_kernel='xla', average pooling "
-              f"within its error bound); zero padding = Keras layers {eager}; "
-              f"convolution = Keras layer compiled with XLA, channels_last.")
-    else:
-        print(f"Reference paths: pooling and zero padding = Keras layers {eager}; "
-              f"convolution = Keras layer compiled with XLA (jit_compile=True), "
-              f"channels_last.")
+    print(V.reference_paths(path))
     if any(V.is_gradient(V.spec(op)) for op in ops):
         print(V.gradient_paths(path))
     print("Known TF/Keras defects (see README):")
     for d in V.KNOWN_DEFECTS:
         print(f"  - {d}")
     sys.stdout.flush()
-    progress = V.Progress(len(ops) * args.cases)
-    results = V.run_verify(ops, args.cases, args.seed, progress, path)
-    progress.close()
+
+
+def _print_report(results: list, path: str, shard: tuple[int, int] = (1, 1)) -> bool:
+    """The table, the mismatches and the summary line of a run or shard; its verdict."""
+    whole = shard[1] == 1
     print()
     print(_format_table(results))
-    failed = [r for r in results if not r.passed]
-    for r in failed:
+    for r in results:
         for m in r.mismatches[:3]:
             print(f"\nMISMATCH {r.op} method={m['method']}: {m['detail']}\n  case: {m['case']}"
                   "\n  reproduce with:\n"
                   + "\n".join("    " + line for line in m["reproducer"].splitlines()))
-    passed = not failed
     for r in results:
-        if r.comparisons == 0:
+        if r.comparisons == 0 and whole:
             reasons = sorted({s["keras_error"] for s in r.skipped})[:2]
             print(f"\nNO COMPARISONS {r.op}: every Keras call raised ({len(r.skipped)} "
                   f"skipped), e.g. {'; '.join(reasons) or '-'}")
-    print(f"\n{'PASSED' if passed else 'FAILED'} (TF kernel path {path}): "
+    passed = V.run_passed(results, whole)
+    where = f"TF kernel path {path}" + ("" if whole else f", shard {shard[0]}/{shard[1]}")
+    print(f"\n{'PASSED' if passed else 'FAILED'} ({where}): "
           f"{sum(r.cases for r in results)} cases, "
           f"{sum(r.comparisons for r in results)} comparisons, "
           f"{sum(len(r.mismatches) for r in results)} mismatches, "
           f"{sum(len(r.skipped) for r in results)} skipped (Keras error or known TF defect), "
-          f"{sum(r.comparisons == 0 for r in results)} ops without a comparison")
-    if args.json:
-        doc = {"passed": passed, "versions": versions, "seed": args.seed,
-               "cases_per_op": args.cases, "known_defects": list(V.KNOWN_DEFECTS),
-               "tf_kernel": path,
-               "conv_reference_path": "xla",
-               "ops": {r.op: r.to_json() for r in results}}
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=2, default=float)
-        print(f"results written to {args.json}")
-    return 0 if passed else 1
+          f"{sum(r.comparisons == 0 for r in results)} ops without a comparison"
+          + ("" if whole else " (judged by `pooling-ref merge`)"))
+    return passed
 
 
 def _check_writable(path: str | None) -> None:
@@ -255,6 +301,24 @@ def _check_writable(path: str | None) -> None:
             os.remove(path)
     except OSError as e:
         raise ValueError(f"--json: cannot write {path!r}: {e.strerror or e}") from None
+
+
+# ----------------------------------------------------------------------------- merge
+
+
+def _merge(args) -> int:
+    _check_writable(args.json)
+    doc, results = _reports.merge(args.files)
+    v = doc["versions"]
+    print(f"pooling-ref merge: {len(args.files)} shards of one verify run: TensorFlow "
+          f"{v.get('tensorflow')}, Keras {v.get('keras')}, pooling-ref {v.get('pooling_ref')};"
+          f" {doc['cases_per_op']} cases per op, seed {doc['seed']}; TF kernel path: "
+          f"{doc['tf_kernel']}")
+    passed = _print_report(results, doc["tf_kernel"])
+    if args.json:
+        _reports.write(args.json, doc)
+        print(f"merged results written to {args.json}")
+    return 0 if passed else 1
 
 
 # ----------------------------------------------------------------------------- check
@@ -280,15 +344,22 @@ def _load_target(target: str):
 
 
 def _supports(items: list[str] | None) -> dict | None:
-    """``--supports KEY=V1,V2`` items as a ``supports=`` dict (values parsed as literals)."""
+    """``--supports KEY=V1,V2`` items as a ``supports=`` dict (values parsed as literals);
+    a key given twice is a usage error (which values were meant is not clear)."""
     if not items:
         return None
     out: dict = {}
+    given: dict[str, str] = {}
     for item in items:
         key, sep, values = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--supports: expected KEY=V1,V2,..., got {item!r}")
-        out.setdefault(key, []).extend(_literal(v) for v in _split_values(values))
+        if key in given:
+            raise ValueError(f"--supports: key {key!r} given twice ({given[key]!r} and "
+                             f"{item!r}); give it once with all its values, e.g. "
+                             f"{key}={given[key].partition('=')[2]},{values}")
+        given[key] = item
+        out[key] = [_literal(v) for v in _split_values(values)]
     return out
 
 
@@ -307,8 +378,6 @@ def _split_values(text: str) -> list[str]:
 
 
 def _literal(text: str):
-    import ast
-
     if text == "None":
         return None
     try:
@@ -317,97 +386,26 @@ def _literal(text: str):
         return text                      # a bare word: channels_last, valid, ...
 
 
-def _check(args) -> int:
-    from .cases import check_dtype
-    from .ops import spec
-    from .oracle import check
+def _check_options(args) -> dict:
+    """The keywords for :func:`pooling_ref.check`: every parsed option named like one of
+    its keyword-only parameters, as given (``--supports`` parsed into a dict)."""
+    keywords = {name for name, p in inspect.signature(check).parameters.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    options = {k: v for k, v in vars(args).items() if k in keywords}
+    options["supports"] = _supports(args.supports)
+    return options
 
+
+def _check(args) -> int:
     spec(args.op)                        # usage errors before importing the user's module
     check_dtype(args.dtype, args.op)
-    supports = _supports(args.supports)
+    options = _check_options(args)
     func = _load_target(args.target)
-    report = check(func, args.op, cases=args.cases, seed=args.seed, dtype=args.dtype,
-                   supports=supports, nan=args.nan, tf_kernel=args.tf_kernel,
-                   target=args.target)
+    with Progress(args.cases, "check", quiet=args.quiet) as progress:
+        report = check(func, args.op, **options,
+                       progress=lambda done, total: progress.advance(args.op))
     print(report)
     return 0 if report.passed else 1
-
-
-# ----------------------------------------------------------------------------- shape
-
-
-def _shape(args) -> int:
-    from .geometry import (
-        normalize_data_format,
-        normalize_padding,
-        normalize_tuple,
-        plan_window,
-    )
-    from .padding import normalize_zero_padding
-
-    shape = args.input
-    if len(shape) not in (3, 4, 5) or min(shape) < 0:
-        raise ValueError(f"--input must have 3, 4 or 5 non-negative sizes (batch, 1-3 "
-                         f"spatial, channels), got {','.join(map(str, shape))}")
-    rank = len(shape) - 2
-    fmt = normalize_data_format(args.data_format, args.op)
-    n = shape[0]
-    cin = shape[1] if fmt == "channels_first" else shape[-1]
-    spatial = shape[2:] if fmt == "channels_first" else shape[1:-1]
-    op = f"{args.op}{rank}d"
-    if args.op == "zero_pad":
-        pad = args.pad
-        if len(pad) == 2 * rank and len(pad) > 1:
-            pad = tuple((pad[2 * i], pad[2 * i + 1]) for i in range(rank))
-        pairs = normalize_zero_padding(_int_or_tuple(pad), rank, "zero_pad")
-        out_spatial = tuple(s + b + a for s, (b, a) in zip(spatial, pairs))
-        rows = [(i, s, "-", "-", "-", o, b, a)
-                for i, (s, o, (b, a)) in enumerate(zip(spatial, out_spatial, pairs))]
-        cout = cin
-    else:
-        padding = normalize_padding(args.padding, args.op)
-        if args.op == "conv":
-            if args.kernel_size is None or args.filters is None:
-                raise ValueError("conv needs --kernel-size and --filters")
-            window = normalize_tuple(_int_or_tuple(args.kernel_size), rank, "kernel_size",
-                                     "conv")
-            strides = normalize_tuple(_int_or_tuple(args.strides or (1,)), rank, "strides",
-                                      "conv")
-            dilation = normalize_tuple(_int_or_tuple(args.dilation), rank, "dilation_rate",
-                                       "conv")
-            if args.groups < 1 or cin % args.groups or args.filters % args.groups:
-                raise ValueError(f"conv: groups={args.groups} must be >= 1 and divide the "
-                                 f"input channels {cin} and filters {args.filters}")
-            if args.filters < 1:
-                raise ValueError(f"conv: filters must be >= 1, got {args.filters}")
-            if max(strides) > 1 and max(dilation) > 1:
-                raise ValueError(f"conv: strides > 1 together with dilation_rate > 1 is not "
-                                 f"supported (Keras forbids it), got strides={strides} and "
-                                 f"dilation_rate={dilation}")
-            name, cout = "kernel_size", args.filters
-        else:
-            if args.pool_size is None:
-                raise ValueError(f"{args.op} needs --pool-size")
-            window = normalize_tuple(_int_or_tuple(args.pool_size), rank, "pool_size",
-                                     args.op)
-            strides = (window if args.strides is None else
-                       normalize_tuple(_int_or_tuple(args.strides), rank, "strides", args.op))
-            dilation = (1,) * rank
-            name, cout = "pool_size", cin
-        g = plan_window(spatial, window, strides, padding, dilation, args.op,
-                        window_name=name)
-        out_spatial = g.out_spatial
-        rows = [(i, s, k, st, d, o, b, a) for i, (s, k, st, d, o, (b, a)) in enumerate(
-            zip(spatial, window, strides, dilation, out_spatial, g.pads))]
-    out = ((n, cout, *out_spatial) if fmt == "channels_first" else (n, *out_spatial, cout))
-    print(f"{op}  input {tuple(shape)}  {fmt}")
-    print(f"output shape: {tuple(out)}")
-    head = ("axis", "length", "window", "stride", "dilation", "output", "pad_before",
-            "pad_after")
-    print("  ".join(head))
-    for row in rows:
-        print("  ".join(str(v).rjust(len(h)) for v, h in zip(row, head)))
-    return 0
 
 
 # ----------------------------------------------------------------------------- main
@@ -416,11 +414,15 @@ def _shape(args) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pooling-ref`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
-    handler = {"verify": _verify, "check": _check, "shape": _shape}[args.command]
+    handler = {"verify": _verify, "merge": _merge, "check": _check,
+               "shape": shape}[args.command]
     try:
         return handler(args)
     except (ValueError, TypeError) as e:
         print(f"pooling-ref {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except TensorFlowMissing as e:
+        print(f"pooling-ref {args.command}: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:          # e.g. `pooling-ref check ... | head`
         sys.stdout = open(os.devnull, "w")  # silence the flush at exit

@@ -763,6 +763,7 @@ def check(
     shrink_failures: bool = True,
     max_failures: int = 3,
     fail_fast: bool = False,
+    progress: Callable[[int, int], object] | None = None,
 ) -> Report:
     """Check ``candidate`` against ``pooling_ref`` on ``cases`` random cases of ``op``.
 
@@ -795,6 +796,7 @@ def check(
     * ``target``: ``"MODULE:FUNCTION"`` the reproducer imports (the CLI sets it).
     * ``shrink_failures``, ``max_failures`` (distinct failing cases to shrink and report),
       ``fail_fast`` (stop at the first failing case; ``report.cases`` counts those run).
+    * ``progress``: called as ``progress(done, total)`` after each case (the CLI's bar).
 
     A candidate that raises produces a failure, not an exception.
     """
@@ -815,6 +817,8 @@ def check(
         with np.errstate(all="ignore"):
             outcome = _run(candidate, case, criteria, tally.prefer())
         tally.add(i, case, outcome)
+        if progress is not None:
+            progress(tally.run, n)
         if fail_fast and tally.failing:
             break
     if criteria.tf_kernel == ANY:
