@@ -11,6 +11,7 @@ import functools
 import subprocess
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,8 +21,8 @@ from parity_tests.wrong_impls import CATALOGUE
 from pooling_ref import check, tf_kernels
 from pooling_ref.explain import RULE_WORDS
 from pooling_ref.judge import RULE_SETS, judge
-from pooling_ref.oracle import compare_result
 from pooling_ref.ops import OPS, spec
+from pooling_ref.oracle import compare_result
 
 TINY = float(np.finfo(np.float32).smallest_subnormal)
 
@@ -89,11 +90,11 @@ def test_a_run_must_be_explained_by_one_rule_set(tmp_path):
     assert "no single TensorFlow path gives both" in f.explanation, str(report)
     assert "tf_kernel='xla'" in f.explanation and "tf_kernel=None (IEEE)" in f.explanation
     script = tmp_path / "repro.py"
-    script.write_text(f.reproducer.replace(
-        "from parity_tests.test_oracle_rule_sets import _mixed_max_pool as candidate",
-        "import sys; sys.path.insert(0, %r)\n"
-        "from parity_tests.test_oracle_rule_sets import _mixed_max_pool as candidate"
-        % str(__import__("pathlib").Path(__file__).parents[1])))
+    line = "from parity_tests.test_oracle_rule_sets import _mixed_max_pool as candidate"
+    assert line in f.reproducer
+    root = str(Path(__file__).parents[1])
+    script.write_text(f.reproducer.replace(line, f"import sys; sys.path.insert(0, {root!r})\n"
+                                                 + line))
     p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
     assert p.returncode == 1 and "AssertionError" in p.stderr, p.stdout + p.stderr
 

@@ -29,8 +29,8 @@ from . import keras_ref, tolerance
 from ._repro import snippet
 from ._shards import shard_plan
 from .cases import Case, generate_cases
-from .ops import OPS, families, forward_of, is_gradient, spec
 from .judge import compare_outputs
+from .ops import OPS, families, forward_of, is_gradient, spec
 from .padding import normalize_zero_padding
 from .tf_kernels import detect_tf_kernel, unspecified_global_max
 
