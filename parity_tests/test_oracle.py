@@ -5,7 +5,7 @@ accepted) live in their own file over ``parity_tests/wrong_impls.py``. Here the
 candidates are small and built for one property each: most take the reference result and
 change exactly what a real kernel gets wrong (the NaN rule, the sign of zero, channels
 past 8 ...), so the test shows that the oracle finds, shrinks and explains that defect.
-Expected values are hand-derived or come from the TF facts in ``docs``/API.md.
+Expected values are hand-derived or come from the measured TF facts in ``docs`` and the registry.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,3 +30,23 @@ def test_a_newcomers_test_run_is_derandomized():
     assert _profile(CI="true") == ["ci", "True"]
     assert _profile(HYPOTHESIS_PROFILE="dev") == ["dev", "False"]
     assert _profile(HYPOTHESIS_PROFILE="explore") == ["explore", "False"]
+
+
+def test_no_file_cites_a_document_the_repository_does_not_have():
+    """TF_FACTS.md and API.md were the project's first notes, kept outside the repository:
+    nothing in it may send a reader there."""
+    files = [p for p in ROOT.rglob("*") if p.suffix in (".py", ".md", ".txt", ".cff")
+             and ".venv" not in p.parts and ".nox" not in p.parts and p.is_file()]
+    assert len(files) > 50
+    cited = [str(p.relative_to(ROOT)) for p in files
+             if "TF_FACTS" in p.read_text(encoding="utf-8", errors="replace")
+             or "API.md" in p.read_text(encoding="utf-8", errors="replace")]
+    assert cited == [str(Path(__file__).relative_to(ROOT))]   # this test's own text
+
+
+def test_docs_state_the_number_of_bad_input_rows():
+    from parity_tests.bad_inputs import ROWS
+
+    text = (ROOT / "docs" / "semantics.md").read_text(encoding="utf-8")
+    match = re.search(r"`parity_tests/bad_inputs.py` lists (\d+) such calls", text)
+    assert match and int(match.group(1)) == len(ROWS), (match and match.group(1), len(ROWS))
