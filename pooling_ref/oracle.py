@@ -771,8 +771,8 @@ def check(
     >>> report = check(pooling_ref.zero_pad, "zero_pad2d", cases=10, seed=1)
     >>> print(report)  # doctest: +ELLIPSIS
     check pooling_ref.padding.zero_pad as zero_pad2d (seed 1, float32): 10 cases, all passed...
-    >>> report.passed, report.max_ulp, report.matched
-    (True, 0, (None,))
+    >>> report.passed, report.max_ulp, report.matched     # zero padding: every rule set
+    (True, 0, (None, 'onednn', 'eigen', 'xla'))
 
     ``candidate`` is called like the reference (:mod:`pooling_ref.ops`):
     ``candidate(x, **params)`` with the parameter names of the matching ``pooling_ref``
