@@ -19,6 +19,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ._candidate import DEFAULT_TIMEOUT, check_timeout
+from ._isolate import AVAILABLE as isolation_available
+
 __all__ = ["main"]
 
 VERIFY_EPILOG = """\
@@ -45,8 +48,11 @@ The function is called as FUNCTION(x, **params) with the parameter names of
 pooling_ref (pool_size, strides, padding, data_format / padding, data_format /
 kernel, bias, strides, padding, data_format, dilation_rate, groups).
 --supports values are Python literals (2, (2,3), None) or bare words (valid).
-The current directory is importable. Exit status: 0 pass, 1 a mismatch, 2 usage error
-(bad argument, module that cannot be imported).
+The current directory is importable. The function runs in a child process (a crash or
+a hang is a reported failure; --no-isolate runs it in this process), each call at most
+--timeout seconds. Exit status: 0 pass, 1 a mismatch, 2 usage error (bad argument, module
+that cannot be imported, a function whose signature cannot take the call), 130
+interrupted (Ctrl-C: a summary of what ran is printed).
 """
 
 SHAPE_EPILOG = """\
@@ -66,6 +72,17 @@ def _ints(text: str) -> tuple[int, ...]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers, got {text!r}") from None
+
+
+def _timeout(text: str) -> float | None:
+    """``--timeout``: seconds (> 0) or ``none``."""
+    if text.lower() == "none":
+        return None
+    try:
+        return check_timeout(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected seconds > 0 or 'none', got {text!r}") from None
 
 
 def _int_or_tuple(values: tuple[int, ...] | None):
@@ -120,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--tf-kernel", default=None, metavar="PATH",
                    help="TF kernel path whose special-value rules to follow "
                    "(onednn, eigen, xla), passed to the reference pooling functions")
+    c.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="S",
+                   help=f"seconds per call of the function (default {DEFAULT_TIMEOUT:g}; "
+                   f"'none': no limit); a call that takes longer is a failure")
+    c.add_argument("--no-isolate", dest="isolate", action="store_false",
+                   help="call the function in this process (default: in a child process, "
+                   "so a crash or a hang in native code is a reported failure; POSIX only)")
 
     s = sub.add_parser("shape", formatter_class=fmt, epilog=SHAPE_EPILOG,
                        help="output shape and padding of a pooling/conv configuration",
@@ -328,7 +351,8 @@ def _check(args) -> int:
     func = _load_target(args.target)
     report = check(func, args.op, cases=args.cases, seed=args.seed, dtype=args.dtype,
                    supports=supports, nan=args.nan, tf_kernel=args.tf_kernel,
-                   target=args.target)
+                   target=args.target, timeout=args.timeout,
+                   isolate=args.isolate and isolation_available)
     print(report)
     return 0 if report.passed else 1
 
@@ -422,6 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError) as e:
         print(f"pooling-ref {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:   # check: CheckInterrupted says what ran
+        sys.stdout.flush()
+        print(f"pooling-ref {args.command}: {e or 'interrupted (Ctrl-C)'}", file=sys.stderr)
+        return 130
     except BrokenPipeError:          # e.g. `pooling-ref check ... | head`
         sys.stdout = open(os.devnull, "w")  # silence the flush at exit
         return 1

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -35,6 +35,16 @@ import numpy as np
 
 from . import tf_kernels
 from ._arrays import finfo, is_float_dtype
+from ._candidate import (
+    DEFAULT_TIMEOUT,
+    Caller,
+    CheckInterrupted,
+    InProcess,
+    check_signature,
+    check_timeout,
+)
+from ._child import is_library
+from ._isolate import Isolated
 from ._repro import array_literal, snippet, value_text
 from .cases import (
     Case,
@@ -270,6 +280,8 @@ class Failure:
     corner: str = ""                 # the corner class the case was drawn for
     explanation: str = ""            # the special-value rule, in words
     context: list[str] = field(default_factory=list)   # padding split, window, values
+    call_error: str = ""             # "timed out after 30 s", "crashed: killed by signal ..."
+    where: str = ""                  # the candidate's last frames: "k.py:9 in f <- ..."
 
     @property
     def max_abs(self) -> float:
@@ -290,6 +302,8 @@ class Failure:
 
     @property
     def detail(self) -> str:
+        if self.call_error:
+            return self.call_error
         if self.exception is not None:
             return f"candidate raised {self.exception}"
         return str(self.comparison)
@@ -300,6 +314,8 @@ class Failure:
         lines = [f"case {self.case_index}{corner}: {self.op}  {shapes}  dtype {self.dtype}",
                  f"  params: {self.params}",
                  f"  {self.detail}"]
+        if self.where:
+            lines.append(f"  at {self.where}")
         if self.explanation:
             lines.append(f"  why: {self.explanation}")
         lines += ["  " + line for line in self.context]
@@ -329,10 +345,12 @@ class Report:
     left_out: list[str] = field(default_factory=list)   # what supports= kept out
     corners: dict = field(default_factory=dict)         # corner class -> cases drawn
     nan: str = "tf"
+    interrupted: str = ""            # Ctrl-C: what ran and where it stopped
+    notes: list[str] = field(default_factory=list)      # calls timed out, not run, ...
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.interrupted
 
     def __str__(self) -> str:
         extra = "" if self.nan == "tf" else f", nan={self.nan!r}"
@@ -340,6 +358,10 @@ class Report:
                 f": {self.cases} cases, ")
         left = ("\n  not drawn (supports=): " + "; ".join(self.left_out)
                 if self.left_out else "")
+        left += "".join(f"\n  note: {n}" for n in self.notes)
+        if self.interrupted:
+            return "\n".join([head + f"INTERRUPTED: {self.interrupted}" + left,
+                              *map(str, self.failures)])
         if self.passed:
             worst = (f"worst bound ratio {self.worst_ratio:.3g}" if spec(self.op).mode ==
                      "bound" else f"max ULP {self.max_ulp}")
@@ -377,11 +399,7 @@ def _candidate_source(candidate: Callable, target: str | None = None) -> tuple[l
     """
     if target is not None:
         module, _, attr = target.partition(":")
-        top, _, rest = attr.partition(".")
-        lines = [f"from {module} import {top} as candidate"]
-        if rest:
-            lines.append(f"candidate = candidate.{rest}")
-        return lines, target
+        return _import_lines(module, attr), target
     if isinstance(candidate, functools.partial):
         lines, name = _candidate_source(candidate.func)
         args = [repr(a) for a in candidate.args]
@@ -399,13 +417,44 @@ def _candidate_source(candidate: Callable, target: str | None = None) -> tuple[l
         for attr, value in sorted(vars(mod).items()) if mod else ():
             if value is candidate:
                 return _import_lines(module, attr), f"{module}.{attr}"
-    return [f"raise SystemExit('candidate {name} cannot be imported by name: define "
-            f"`candidate` here')"], name
+    message = f"candidate {name} cannot be imported by name: define `candidate` here"
+    return ["import sys", f"print({message!r}, file=sys.stderr)",
+            f"raise SystemExit({REPRODUCER_CANNOT_IMPORT})"], name
+
+
+#: Exit status of a reproducer that cannot import the candidate (1: the mismatch persists).
+REPRODUCER_CANNOT_IMPORT = 2
+
+
+def _import_root(module: str) -> str | None:
+    """The ``sys.path`` directory ``module`` was imported from (``None``: unknown, or a
+    library directory that is on every ``sys.path``)."""
+    file = getattr(sys.modules.get(module), "__file__", None)
+    if not file:
+        return None
+    root = os.path.dirname(os.path.abspath(file))
+    levels = module.count(".") + int(os.path.basename(file).startswith("__init__."))
+    for _ in range(levels):
+        root = os.path.dirname(root)
+    return None if is_library(os.path.join(root, "x")) else root
 
 
 def _import_lines(module: str, qualname: str) -> list[str]:
+    """Lines that bind ``candidate``: the directory ``module`` was imported from is put on
+    ``sys.path``; when its top-level package still cannot be found the script exits with
+    status 2 and says how to run it (the ``from ... import`` stays one line of its own)."""
     top, _, rest = qualname.partition(".")
-    lines = [f"from {module} import {top} as candidate"]
+    root = _import_root(module)
+    package = module.partition(".")[0]
+    hint = (f"cannot import {package!r}: run this script where it is importable (its "
+            f"directory on PYTHONPATH)")
+    lines = ["import importlib.util", "import sys"]
+    if root is not None:
+        lines.append(f"sys.path.insert(0, {root!r})  # where {module} was imported from")
+        hint += f"; it was imported from {root}"
+    lines += [f"if importlib.util.find_spec({package!r}) is None: "
+              f"print({hint!r}, file=sys.stderr); raise SystemExit({REPRODUCER_CANNOT_IMPORT})",
+              f"from {module} import {top} as candidate"]
     if rest:
         lines.append(f"candidate = candidate.{rest}")
     return lines
@@ -415,8 +464,10 @@ def reproducer(case: Case, candidate: Callable, *, nan: str = "tf",
                tf_kernel: str | None = None, target: str | None = None) -> str:
     """A script that rebuilds ``case`` bit for bit, calls the candidate and asserts a match.
 
-    It exits with an ``AssertionError`` (non-zero status) while the mismatch persists and
-    prints ``match`` once the candidate is fixed.
+    It exits with an ``AssertionError`` (status 1) while the mismatch persists and prints
+    ``match`` once the candidate is fixed. It first puts the directory the candidate's
+    module was imported from on ``sys.path`` (so it runs from any directory) and exits with
+    status 2, saying how to run it, when the module still cannot be found.
     """
     imports, _ = _candidate_source(candidate, target)
     s = case.spec
@@ -442,25 +493,35 @@ class _Outcome:
     exception: str | None = None
     traceback: str = ""
     result: object = None
+    call_error: str = ""         # the call gave no result: timed out, crashed
+    where: str = ""              # the candidate's last frames (raised, timed out, crashed)
+    timed_out: bool = False
 
     @property
     def failed(self) -> bool:
-        return self.exception is not None or not self.comparison.ok
+        return (self.exception is not None or bool(self.call_error)
+                or not self.comparison.ok)
 
 
-def _run(candidate: Callable, case: Case, nan: str = "tf",
+def _run(candidate: Callable | Caller, case: Case, nan: str = "tf",
          tf_kernel: str | None = None) -> _Outcome:
+    """Call the candidate (a plain callable: in-process, no time limit) on copies of the
+    case's arrays and compare its result with the reference."""
+    calls = candidate if isinstance(candidate, Caller) else InProcess(candidate, None)
     s = case.spec
     copies = {k: np.array(v, copy=True) for k, v in case.arrays.items()}
     args, kwargs = s.split(copies, case.scalar_params)
-    try:
-        result = candidate(*args, **kwargs)
-    except Exception as e:
-        tb = "".join(traceback.format_exception(type(e), e, e.__traceback__, limit=-3))
-        return _Outcome(exception=f"{type(e).__name__}: {e}", traceback=tb)
-    for k, v in case.arrays.items():
-        if copies[k].tobytes() != v.tobytes():
-            return _Outcome(_bad(s.mode, f"candidate modified its input {k!r}"))
+    calls.current = case
+    call = calls.call(args, kwargs, [*s.positional, *(k for k in s.keyword_arrays
+                                                      if k in kwargs)])
+    if call.status in ("timeout", "crashed"):
+        return _Outcome(call_error=call.error, where=call.where,
+                        timed_out=call.status == "timeout")
+    if call.status == "raised":
+        return _Outcome(exception=call.error, traceback=call.traceback, where=call.where)
+    result = call.result
+    if call.modified is not None:
+        return _Outcome(_bad(s.mode, f"candidate modified its input {call.modified!r}"))
     try:
         pos = [case.arrays[k] for k in s.positional]
         kw = {k: case.arrays[k] for k in s.keyword_arrays if k in case.arrays}
@@ -766,6 +827,8 @@ def check(
     shrink_failures: bool = True,
     max_failures: int = 3,
     fail_fast: bool = False,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    isolate: bool = False,
 ) -> Report:
     """Check ``candidate`` against ``pooling_ref`` on ``cases`` random cases of ``op``.
 
@@ -781,7 +844,8 @@ def check(
     function (``pool_size, strides, padding, data_format`` / ``padding, data_format`` /
     ``data_format, keepdims`` / ``kernel, bias, strides, padding, data_format,
     dilation_rate, groups``); optional ones are sometimes omitted. ``op`` is one of
-    :data:`pooling_ref.OPS`.
+    :data:`pooling_ref.OPS`. A candidate whose signature cannot take that call is a
+    ``TypeError`` before any case.
 
     * ``dtype``: float16/32/64, bfloat16 (with ml_dtypes), or an integer dtype where the
       op accepts integers (max pooling, global pooling, zero padding).
@@ -794,8 +858,17 @@ def check(
     * ``target``: ``"MODULE:FUNCTION"`` the reproducer imports (the CLI sets it).
     * ``shrink_failures``, ``max_failures`` (distinct failing cases to shrink and report),
       ``fail_fast`` (stop at the first failing case; ``report.cases`` counts those run).
+    * ``timeout``: seconds per candidate call (default 30; ``None``: no limit). A call
+      that takes longer is a failure, "timed out after N s", reported within twice the
+      limit; timed-out cases are not shrunk, and after 3 timed-out calls the check stops
+      calling the candidate (:mod:`pooling_ref._candidate` says how a call is stopped).
+    * ``isolate``: run the candidate in a child process (:mod:`pooling_ref._isolate`): a
+      crash or a hang in native code becomes a reported failure and the run goes on. The
+      candidate must be picklable (a function at the top level of an importable module).
 
-    A candidate that raises produces a failure, not an exception.
+    A candidate that raises produces a failure, not an exception. Ctrl-C raises
+    :class:`pooling_ref._candidate.CheckInterrupted` (a ``KeyboardInterrupt``) whose
+    message says what ran and which case was running; its ``.report`` is the partial report.
     """
     if not callable(candidate):
         raise TypeError(f"check: candidate must be callable, got {candidate!r}")
@@ -808,59 +881,126 @@ def check(
     if tf_kernel is not None and not isinstance(tf_kernel, str):
         raise TypeError(f"check: tf_kernel must be None or a str, got {tf_kernel!r}")
     max_failures = _check_int("max_failures", max_failures, 1)
+    timeout = check_timeout(timeout)
+    if not isinstance(isolate, bool):
+        raise TypeError(f"check: isolate must be True or False, got {isolate!r}")
     sup = Supports(op, supports)
     nan = nan if s.nan_rule else "tf"
     _, name = _candidate_source(candidate, target)
+    check_signature(candidate, s, name, tuple(k for k in s.keyword_arrays
+                                              if sup.allowed.get(k) == [None]))
+    calls = (Isolated(candidate, timeout, name, target) if isolate
+             else InProcess(candidate, timeout))
     failing: list[tuple[int, Case, _Outcome]] = []
     failed_count = run = max_ulp = 0
     worst_ratio = 0.0
     corners: dict[str, int] = {}
-    for i, case in enumerate(generate_cases(op, n, seed, dt, sup)):
-        run += 1
-        corners[case.corner or "plain"] = corners.get(case.corner or "plain", 0) + 1
-        with np.errstate(all="ignore"):
-            outcome = _run(candidate, case, nan, tf_kernel)
-        if outcome.comparison is not None and outcome.comparison.ok:
-            max_ulp = max(max_ulp, outcome.comparison.max_ulp)
-            worst_ratio = max(worst_ratio, outcome.comparison.worst_ratio)
-        if outcome.failed:
-            failed_count += 1
-            failing.append((i, case, outcome))
-            if fail_fast:
+    report = None
+    try:
+        for i, case in enumerate(generate_cases(op, n, seed, dt, sup)):
+            if calls.exhausted:
                 break
-    report = Report(op, name, seed, dt.name, run, failed_cases=failed_count,
-                    max_ulp=max_ulp, worst_ratio=worst_ratio, left_out=sup.left_out(),
-                    corners=corners, nan=nan)
-    failing.sort(key=lambda t: (t[1].size_key(), t[0]))   # shrink the smallest first
-    seen: set = set()
-    for i, case, outcome in failing:
-        if len(report.failures) >= max_failures:
-            break
-        with np.errstate(all="ignore"):
-            small, steps, outcome, context, why = _shrunk(
-                candidate, case, outcome, sup, nan, tf_kernel, shrink_failures)
-        ident = small.describe()          # one report per shape/parameter combination
-        if ident in seen:
-            continue
-        seen.add(ident)
-        report.failures.append(Failure(
-            op=op, params=small.scalar_params, shapes=small.shapes, dtype=dt.name,
-            comparison=outcome.comparison, exception=outcome.exception,
-            reproducer=reproducer(small, candidate, nan=nan, tf_kernel=tf_kernel,
-                                  target=target),
-            case_index=i, original_shapes=case.shapes, original_params=case.scalar_params,
-            shrink_steps=steps, traceback=outcome.traceback, corner=case.corner,
-            explanation=why, context=context))
+            run += 1
+            corners[case.corner or "plain"] = corners.get(case.corner or "plain", 0) + 1
+            with np.errstate(all="ignore"):
+                outcome = _run(calls, case, nan, tf_kernel)
+            if outcome.comparison is not None and outcome.comparison.ok:
+                max_ulp = max(max_ulp, outcome.comparison.max_ulp)
+                worst_ratio = max(worst_ratio, outcome.comparison.worst_ratio)
+            if outcome.failed:
+                failed_count += 1
+                failing.append((i, case, outcome))
+                if fail_fast:
+                    break
+        report = Report(op, name, seed, dt.name, run, failed_cases=failed_count,
+                        max_ulp=max_ulp, worst_ratio=worst_ratio, left_out=sup.left_out(),
+                        corners=corners, nan=nan)
+        failing.sort(key=lambda t: (t[1].size_key(), t[0]))   # shrink the smallest first
+        seen: set = set()
+        for i, case, outcome in failing:
+            if len(report.failures) >= max_failures:
+                break
+            with np.errstate(all="ignore"):
+                small, steps, outcome, context, why = _shrunk(
+                    calls, case, outcome, sup, nan, tf_kernel, shrink_failures)
+            ident = small.describe()          # one report per shape/parameter combination
+            if ident in seen:
+                continue
+            seen.add(ident)
+            report.failures.append(_failure(
+                i, case, small, steps, outcome, context, why, candidate, target, nan,
+                tf_kernel))
+    except KeyboardInterrupt:
+        summary = _interrupted_summary(name, op, n, run, failing, report, calls.current)
+        partial = report or Report(op, name, seed, dt.name, run, failed_cases=failed_count,
+                                   left_out=sup.left_out(), corners=corners, nan=nan)
+        partial.interrupted = summary
+        raise CheckInterrupted(f"check {name} as {op} {summary}", partial) from None
+    finally:
+        calls.close()
+    report.notes = calls.notes()
+    if run < n and not fail_fast:
+        report.notes.append(f"{n - run} of {n} cases not run")
     return report
 
 
-def _shrunk(candidate, case, outcome, sup, nan, tf_kernel, shrink_failures):
-    """The shrunk case, steps, its outcome, context lines and explanation."""
+def _failure(i: int, case: Case, small: Case, steps: int, outcome: _Outcome,
+             context: list[str], why: str, candidate, target, nan, tf_kernel) -> Failure:
+    """The reported :class:`Failure` of case ``i`` shrunk to ``small``."""
+    script = reproducer(small, candidate, nan=nan, tf_kernel=tf_kernel, target=target)
+    if outcome.call_error:
+        script = f"# in check(): {outcome.call_error}; this script may do the same\n{script}"
+    return Failure(
+        op=case.op, params=small.scalar_params, shapes=small.shapes, dtype=case.x.dtype.name,
+        comparison=outcome.comparison, exception=outcome.exception, reproducer=script,
+        case_index=i, original_shapes=case.shapes, original_params=case.scalar_params,
+        shrink_steps=steps, traceback=outcome.traceback, corner=case.corner,
+        explanation=why, context=context, call_error=outcome.call_error,
+        where=outcome.where)
+
+
+def _case_text(case: Case | None) -> str:
+    if case is None:
+        return "none"
+    shapes = ", ".join(f"{k} {v}" for k, v in case.shapes.items())
+    return f"{case.op}  {shapes}  dtype {case.x.dtype.name}  params {case.scalar_params}"
+
+
+def _interrupted_summary(name: str, op: str, n: int, run: int, failing: list,
+                         report: Report | None, current: Case | None) -> str:
+    """What ran before Ctrl-C and the case the candidate was running."""
+    failed = (f"{len(failing)} failed so far (case "
+              f"{', '.join(str(i) for i, _, _ in sorted(failing, key=lambda t: t[0])[:5])}"
+              f"{', ...' if len(failing) > 5 else ''})" if failing else "none failed so far")
+    doing = ("while shrinking the failing cases" if report is not None
+             else f"during case {run - 1}")
+    return (f"interrupted (Ctrl-C) {doing}; {run if report else run - 1} of {n} cases run, "
+            f"{failed}; the candidate was running: {_case_text(current)}")
+
+
+def _shrunk(calls, case, outcome, sup, nan, tf_kernel, shrink_failures):
+    """The shrunk case, steps, its outcome, context lines and explanation.
+
+    A timed-out case is not shrunk (each try could cost the whole time limit), and a try
+    that times out does not count as still failing; once the check's timed-out calls are
+    used up (``calls.exhausted``) no more tries are made. The outcome of the shrunk case
+    is the one its try gave (no call is repeated)."""
     small, steps = case, 0
-    if shrink_failures:
-        small, steps = shrink(case, lambda c: _run(candidate, c, nan, tf_kernel).failed,
-                              supports=sup)
-        outcome = _run(candidate, small, nan, tf_kernel)
+    if shrink_failures and not outcome.timed_out:
+        last: list = [case, outcome]
+
+        def still_fails(c: Case) -> bool:
+            if calls.exhausted:
+                return False
+            o = _run(calls, c, nan, tf_kernel)
+            if o.failed and not o.timed_out:
+                last[:] = [c, o]
+                return True
+            return False
+
+        small, steps = shrink(case, still_fails, supports=sup)
+        if small is last[0]:
+            outcome = last[1]
     context, why = _context(small, outcome, nan, tf_kernel)
     return small, steps, outcome, context, why
 
