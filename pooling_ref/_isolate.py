@@ -43,7 +43,8 @@ AVAILABLE = os.name == "posix"
 LOAD_TIMEOUT = 120.0
 #: Seconds a killed or closed child may take to go away.
 EXIT_WAIT = 5.0
-#: Seconds a stuck child gets to write its fault handler dump before it is killed.
+#: Seconds a stuck child gets to write its fault handler dump before it is killed (at most
+#: half the timeout: a hang is reported within twice the timeout).
 DUMP_WAIT = 0.3
 
 _BOOT = ("import runpy, sys; del sys.path[0]; "
@@ -109,18 +110,19 @@ class _Child:
         text = os.pread(self.fault.fileno(), 1 << 16, 0).decode("utf-8", "replace")
         return _child.where(_child.fault_frames(text))
 
-    def dump_where(self) -> str:
-        """Ask a stuck child for its stack (SIGUSR1) and read where the candidate is."""
+    def dump_where(self, wait: float) -> str:
+        """Ask a stuck child for its stack (SIGUSR1) and read where the candidate is
+        (waiting at most ``wait`` s for the dump)."""
         if not hasattr(signal, "SIGUSR1"):
             return ""
         try:
             self.proc.send_signal(signal.SIGUSR1)
         except OSError:
             return ""
-        deadline = time.monotonic() + DUMP_WAIT
+        deadline = time.monotonic() + wait
         while time.monotonic() < deadline and os.fstat(self.fault.fileno()).st_size == 0:
             time.sleep(0.01)
-        time.sleep(0.02)                       # let the dump finish
+        time.sleep(min(0.02, wait))            # let the dump finish
         return self.where()
 
     def death(self) -> str:
@@ -217,7 +219,7 @@ class Isolated(Caller):
                 raise
             return from_signal_handler(e)
         if message is None:
-            where_ = child.dump_where()
+            where_ = child.dump_where(min(DUMP_WAIT, self.timeout / 2))
             self._lost("", "")
             return self._timed_out(" (child process killed)", where_)
         return Call.of(message)

@@ -59,7 +59,8 @@ from .padding import normalize_zero_padding
 from .pooling import lowest
 from .tolerance import Comparison, compare
 
-__all__ = ["OPS", "Failure", "Report", "check", "compare_result", "reference"]
+__all__ = ["OPS", "CheckInterrupted", "Failure", "Report", "check", "compare_result",
+           "reference"]
 
 #: Upper bound on candidate calls spent shrinking one failing case.
 SHRINK_BUDGET = 400
