@@ -378,35 +378,49 @@ def _run(script: Path, cwd: Path) -> subprocess.CompletedProcess:
                           text=True, env=env, timeout=120)
 
 
-def _reproducer_dirs(tmp_path: Path) -> tuple[Path, Path, str]:
+def _reproducer_dirs(tmp_path: Path, package: bool = False) -> tuple[Path, Path, str]:
+    """``home/<name>.py`` (or ``home/<name>/kernels.py``, a package) holding ``_BUGGY``,
+    an empty ``elsewhere`` to run the reproducer from; the module name."""
     home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
     home.mkdir()
     elsewhere.mkdir()
     name = f"robust_repro_{uuid.uuid4().hex[:8]}"
-    (home / f"{name}.py").write_text(_BUGGY)
+    if package:
+        (home / name).mkdir()
+        (home / name / "__init__.py").write_text("")
+        name += ".kernels"
+    _source(home, name).write_text(_BUGGY)
     return home, elsewhere, name
+
+
+def _source(home: Path, module: str) -> Path:
+    return home.joinpath(*module.split(".")).with_suffix(".py")
 
 
 def _assert_runs_from_elsewhere(script: Path, home: Path, elsewhere: Path, name: str):
     p = _run(script, elsewhere)
     assert p.returncode == 1 and "AssertionError" in p.stderr, p.stderr   # still a bug
-    (home / f"{name}.py").write_text(_BUGGY.replace("BUG = 1", "BUG = 0"))
+    _source(home, name).write_text(_BUGGY.replace("BUG = 1", "BUG = 0"))
     p = _run(script, elsewhere)
     assert p.returncode == 0 and p.stdout.startswith("match"), p.stderr
-    (home / f"{name}.py").rename(elsewhere.parent / f"{name}.moved")
+    top = name.partition(".")[0]
+    home.joinpath(top).with_suffix("" if "." in name else ".py").rename(
+        elsewhere.parent / f"{top}.moved")
     p = _run(script, elsewhere)
     assert p.returncode == 2, p.stderr                                     # not "bug"
-    assert f"cannot import {name!r}" in p.stderr and "PYTHONPATH" in p.stderr
+    assert f"cannot import {top!r}" in p.stderr and "PYTHONPATH" in p.stderr
     assert "Traceback" not in p.stderr
 
 
-def test_reproducer_runs_from_another_directory(tmp_path, monkeypatch):
-    home, elsewhere, name = _reproducer_dirs(tmp_path)
+@pytest.mark.parametrize("package", [False, True])
+def test_reproducer_runs_from_another_directory(tmp_path, monkeypatch, package):
+    home, elsewhere, name = _reproducer_dirs(tmp_path, package)
     monkeypatch.syspath_prepend(str(home))
     try:
         report = check(importlib.import_module(name).pool, "max_pool2d", cases=3)
     finally:
-        sys.modules.pop(name, None)
+        for module in [m for m in sys.modules if m.startswith(name.partition(".")[0])]:
+            del sys.modules[module]
     script = elsewhere / "repro.py"
     script.write_text(report.failures[0].reproducer)
     _assert_runs_from_elsewhere(script, home, elsewhere, name)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,9 +42,8 @@ from ._candidate import (
     check_signature,
     check_timeout,
 )
-from ._child import is_library
 from ._isolate import Isolated
-from ._repro import array_literal, snippet, value_text
+from ._repro import CANNOT_IMPORT, array_literal, import_lines, snippet, value_text
 from .cases import (
     Case,
     Supports,
@@ -400,7 +398,7 @@ def _candidate_source(candidate: Callable, target: str | None = None) -> tuple[l
     """
     if target is not None:
         module, _, attr = target.partition(":")
-        return _import_lines(module, attr), target
+        return import_lines(module, attr), target
     if isinstance(candidate, functools.partial):
         lines, name = _candidate_source(candidate.func)
         args = [repr(a) for a in candidate.args]
@@ -413,52 +411,14 @@ def _candidate_source(candidate: Callable, target: str | None = None) -> tuple[l
     name = f"{module}.{qualname}" if module and qualname else repr(candidate)
     if module and module != "__main__":
         if qualname and "<" not in qualname and _resolve(module, qualname) is candidate:
-            return _import_lines(module, qualname), name
+            return import_lines(module, qualname), name
         mod = sys.modules.get(module)
         for attr, value in sorted(vars(mod).items()) if mod else ():
             if value is candidate:
-                return _import_lines(module, attr), f"{module}.{attr}"
+                return import_lines(module, attr), f"{module}.{attr}"
     message = f"candidate {name} cannot be imported by name: define `candidate` here"
     return ["import sys", f"print({message!r}, file=sys.stderr)",
-            f"raise SystemExit({REPRODUCER_CANNOT_IMPORT})"], name
-
-
-#: Exit status of a reproducer that cannot import the candidate (1: the mismatch persists).
-REPRODUCER_CANNOT_IMPORT = 2
-
-
-def _import_root(module: str) -> str | None:
-    """The ``sys.path`` directory ``module`` was imported from (``None``: unknown, or a
-    library directory that is on every ``sys.path``)."""
-    file = getattr(sys.modules.get(module), "__file__", None)
-    if not file:
-        return None
-    root = os.path.dirname(os.path.abspath(file))
-    levels = module.count(".") + int(os.path.basename(file).startswith("__init__."))
-    for _ in range(levels):
-        root = os.path.dirname(root)
-    return None if is_library(os.path.join(root, "x")) else root
-
-
-def _import_lines(module: str, qualname: str) -> list[str]:
-    """Lines that bind ``candidate``: the directory ``module`` was imported from is put on
-    ``sys.path``; when its top-level package still cannot be found the script exits with
-    status 2 and says how to run it (the ``from ... import`` stays one line of its own)."""
-    top, _, rest = qualname.partition(".")
-    root = _import_root(module)
-    package = module.partition(".")[0]
-    hint = (f"cannot import {package!r}: run this script where it is importable (its "
-            f"directory on PYTHONPATH)")
-    lines = ["import importlib.util", "import sys"]
-    if root is not None:
-        lines.append(f"sys.path.insert(0, {root!r})  # where {module} was imported from")
-        hint += f"; it was imported from {root}"
-    lines += [f"if importlib.util.find_spec({package!r}) is None: "
-              f"print({hint!r}, file=sys.stderr); raise SystemExit({REPRODUCER_CANNOT_IMPORT})",
-              f"from {module} import {top} as candidate"]
-    if rest:
-        lines.append(f"candidate = candidate.{rest}")
-    return lines
+            f"raise SystemExit({CANNOT_IMPORT})"], name
 
 
 def reproducer(case: Case, candidate: Callable, *, nan: str = "tf",
