@@ -226,6 +226,18 @@ def test_isolated_results_equal_in_process_results():
     assert bad.failed_cases == 5 and bad.failures[0].exception.startswith("ValueError")
 
 
+def test_cli_isolates_by_default_and_takes_a_timeout():
+    """A GIL-holding native hang would stop an in-process check for ever: the CLI's
+    default child process is killed after --timeout and the run goes on."""
+    bad = _bad_cases("max_pool2d", 8)
+    r = subprocess.run([str(SCRIPT), "check", "parity_tests.robust_kernels:hangs_in_native_code",
+                        "--op", "max_pool2d", "--cases", "8", "--timeout", str(LIMIT)],
+                       capture_output=True, text=True, cwd=ROOT, env=_env(), timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"8 cases, {len(bad)} FAILED" in r.stdout
+    assert r.stdout.count(f"\n  timed out after {LIMIT:g} s (child process killed)\n") == len(bad)
+
+
 # ----------------------------------------------------------------------------- Ctrl-C
 
 
