@@ -27,7 +27,6 @@ from __future__ import annotations
 import functools
 import importlib
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -35,7 +34,16 @@ import numpy as np
 
 from . import known
 from ._arrays import is_float_dtype
-from ._repro import array_literal, snippet, value_text
+from ._candidate import (
+    DEFAULT_TIMEOUT,
+    Caller,
+    CheckInterrupted,
+    InProcess,
+    check_signature,
+    check_timeout,
+)
+from ._isolate import Isolated
+from ._repro import CANNOT_IMPORT, array_literal, import_lines, snippet, value_text
 from .cases import (
     Case,
     Supports,
@@ -62,7 +70,8 @@ from .ops import OPS, forward_of, is_gradient, spec
 from .padding import normalize_zero_padding
 from .tolerance import Comparison, compare
 
-__all__ = ["OPS", "Failure", "Report", "check", "compare_result", "reference"]
+__all__ = ["OPS", "CheckInterrupted", "Failure", "Report", "check", "compare_result",
+           "reference"]
 
 #: Upper bound on candidate calls spent shrinking one failing case.
 SHRINK_BUDGET = 400
@@ -157,6 +166,8 @@ class Failure:
     corner: str = ""                 # the corner class the case was drawn for
     explanation: str = ""            # the special-value rule, in words
     context: list[str] = field(default_factory=list)   # padding split, window, values
+    call_error: str = ""             # "timed out after 30 s", "crashed: killed by signal ..."
+    where: str = ""                  # the candidate's last frames: "k.py:9 in f <- ..."
 
     @property
     def max_abs(self) -> float:
@@ -177,6 +188,8 @@ class Failure:
 
     @property
     def detail(self) -> str:
+        if self.call_error:
+            return self.call_error
         if self.exception is not None:
             return f"candidate raised {self.exception}"
         return str(self.comparison)
@@ -187,6 +200,8 @@ class Failure:
         lines = [f"case {self.case_index}{corner}: {self.op}  {shapes}  dtype {self.dtype}",
                  f"  params: {self.params}",
                  f"  {self.detail}"]
+        if self.where:
+            lines.append(f"  at {self.where}")
         if self.explanation:
             lines.append(f"  why: {self.explanation}")
         lines += ["  " + line for line in self.context]
@@ -220,10 +235,12 @@ class Report:
     matched: tuple = ()              # rule sets under which every passing case matched
     matched_cases: dict = field(default_factory=dict)   # rule set -> cases it matched
     known: dict = field(default_factory=dict)           # registry id -> cases it accepted
+    interrupted: str = ""            # Ctrl-C: what ran and where it stopped
+    notes: list[str] = field(default_factory=list)      # calls timed out, not run, ...
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.interrupted
 
     def rule_sets_text(self) -> str:
         """Which rule sets the candidate matched (and TF differences it reproduced)."""
@@ -248,6 +265,10 @@ class Report:
                 f": {self.cases} cases, ")
         left = ("\n  not drawn (supports=): " + "; ".join(self.left_out)
                 if self.left_out else "")
+        left += "".join(f"\n  note: {n}" for n in self.notes)
+        if self.interrupted:
+            return "\n".join([head + f"INTERRUPTED: {self.interrupted}" + left,
+                              *map(str, self.failures)])
         if self.passed:
             worst = (f"worst bound ratio {self.worst_ratio:.3g}" if spec(self.op).mode ==
                      "bound" else f"max ULP {self.max_ulp}")
@@ -286,11 +307,7 @@ def _candidate_source(candidate: Callable, target: str | None = None) -> tuple[l
     """
     if target is not None:
         module, _, attr = target.partition(":")
-        top, _, rest = attr.partition(".")
-        lines = [f"from {module} import {top} as candidate"]
-        if rest:
-            lines.append(f"candidate = candidate.{rest}")
-        return lines, target
+        return import_lines(module, attr), target
     if isinstance(candidate, functools.partial):
         lines, name = _candidate_source(candidate.func)
         args = [repr(a) for a in candidate.args]
@@ -303,29 +320,24 @@ def _candidate_source(candidate: Callable, target: str | None = None) -> tuple[l
     name = f"{module}.{qualname}" if module and qualname else repr(candidate)
     if module and module != "__main__":
         if qualname and "<" not in qualname and _resolve(module, qualname) is candidate:
-            return _import_lines(module, qualname), name
+            return import_lines(module, qualname), name
         mod = sys.modules.get(module)
         for attr, value in sorted(vars(mod).items()) if mod else ():
             if value is candidate:
-                return _import_lines(module, attr), f"{module}.{attr}"
-    return [f"raise SystemExit('candidate {name} cannot be imported by name: define "
-            f"`candidate` here')"], name
-
-
-def _import_lines(module: str, qualname: str) -> list[str]:
-    top, _, rest = qualname.partition(".")
-    lines = [f"from {module} import {top} as candidate"]
-    if rest:
-        lines.append(f"candidate = candidate.{rest}")
-    return lines
+                return import_lines(module, attr), f"{module}.{attr}"
+    message = f"candidate {name} cannot be imported by name: define `candidate` here"
+    return ["import sys", f"print({message!r}, file=sys.stderr)",
+            f"raise SystemExit({CANNOT_IMPORT})"], name
 
 
 def reproducer(case: Case, candidate: Callable, criteria: Criteria = DEFAULT_CRITERIA, *,
                target: str | None = None) -> str:
     """A script that rebuilds ``case`` bit for bit, calls the candidate and asserts a match.
 
-    It exits with an ``AssertionError`` (non-zero status) while the mismatch persists and
-    prints ``match`` once the candidate is fixed.
+    It exits with an ``AssertionError`` (status 1) while the mismatch persists and prints
+    ``match`` once the candidate is fixed. It first puts the directory the candidate's
+    module was imported from on ``sys.path`` (so it runs from any directory) and exits with
+    status 2, saying how to run it, when the module still cannot be found.
     """
     imports, _ = _candidate_source(candidate, target)
     s = case.spec
@@ -351,6 +363,9 @@ class _Outcome:
     result: object = None
     known: str | None = None          # registry id of a TF difference the call reproduced
     alone: tuple = ()                 # rule sets this case matched, none of them the run's
+    call_error: str = ""         # the call gave no result: timed out, crashed
+    where: str = ""              # the candidate's last frames (raised, timed out, crashed)
+    timed_out: bool = False
 
     @property
     def comparison(self) -> Comparison | None:
@@ -358,29 +373,37 @@ class _Outcome:
 
     @property
     def failed(self) -> bool:
+        if self.call_error:
+            return True
         if self.exception is not None:
             return self.known is None
         return not self.verdict.ok
 
 
-def _run(candidate: Callable, case: Case, criteria: Criteria = DEFAULT_CRITERIA,
+def _run(candidate: Callable | Caller, case: Case, criteria: Criteria = DEFAULT_CRITERIA,
          prefer: tuple = ()) -> _Outcome:
-    """Call ``candidate`` on a copy of ``case`` and judge its result (``prefer``: the rule
-    sets to report a mismatch against, see :func:`pooling_ref.judge.judge`)."""
+    """Call the candidate (a plain callable: in-process, no time limit) on copies of the
+    case's arrays and judge its result (``prefer``: the rule sets to report a mismatch
+    against, see :func:`pooling_ref.judge.judge`)."""
+    calls = candidate if isinstance(candidate, Caller) else InProcess(candidate, None)
     s = case.spec
     copies = {k: np.array(v, copy=True) for k, v in case.arrays.items()}
     args, kwargs = s.split(copies, case.scalar_params)
-    try:
-        result = candidate(*args, **kwargs)
-    except Exception as e:
-        tb = "".join(traceback.format_exception(type(e), e, e.__traceback__, limit=-3))
-        text = f"{type(e).__name__}: {e}"
-        entry = known.raised(s, case.arrays, case.scalar_params, text,
+    calls.current = case
+    call = calls.call(args, kwargs, [*s.positional, *(k for k in s.keyword_arrays
+                                                      if k in kwargs)])
+    if call.status in ("timeout", "crashed"):
+        return _Outcome(call_error=call.error, where=call.where,
+                        timed_out=call.status == "timeout")
+    if call.status == "raised":
+        entry = known.raised(s, case.arrays, case.scalar_params, call.error,
                              registry_paths(criteria.tf_kernel))
-        return _Outcome(exception=text, traceback=tb, known=entry)
-    for k, v in case.arrays.items():
-        if copies[k].tobytes() != v.tobytes():
-            return _Outcome(Verdict(_bad(s.mode, f"candidate modified its input {k!r}")))
+        return _Outcome(exception=call.error, traceback=call.traceback, where=call.where,
+                        known=entry)
+    result = call.result
+    if call.modified is not None:
+        return _Outcome(Verdict(_bad(s.mode,
+                                     f"candidate modified its input {call.modified!r}")))
     try:
         return _Outcome(criteria.verdict(s, result, case.arrays, case.scalar_params, prefer),
                         result=result)
@@ -764,6 +787,8 @@ def check(
     max_failures: int = 3,
     fail_fast: bool = False,
     progress: Callable[[int, int], object] | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    isolate: bool = False,
 ) -> Report:
     """Check ``candidate`` against ``pooling_ref`` on ``cases`` random cases of ``op``.
 
@@ -779,7 +804,8 @@ def check(
     function (``pool_size, strides, padding, data_format`` / ``padding, data_format`` /
     ``data_format, keepdims`` / ``kernel, bias, strides, padding, data_format,
     dilation_rate, groups``); optional ones are sometimes omitted. ``op`` is one of
-    :data:`pooling_ref.OPS`.
+    :data:`pooling_ref.OPS`. A candidate whose signature cannot take that call is a
+    ``TypeError`` before any case.
 
     * ``dtype``: float16/32/64, bfloat16 (with ml_dtypes), or an integer dtype where the
       op accepts integers (max pooling, global pooling, zero padding).
@@ -797,8 +823,17 @@ def check(
     * ``shrink_failures``, ``max_failures`` (distinct failing cases to shrink and report),
       ``fail_fast`` (stop at the first failing case; ``report.cases`` counts those run).
     * ``progress``: called as ``progress(done, total)`` after each case (the CLI's bar).
+    * ``timeout``: seconds per candidate call (default 30; ``None``: no limit). A call
+      that takes longer is a failure, "timed out after N s", reported within twice the
+      limit; timed-out cases are not shrunk, and after 3 timed-out calls the check stops
+      calling the candidate (:mod:`pooling_ref._candidate` says how a call is stopped).
+    * ``isolate``: run the candidate in a child process (:mod:`pooling_ref._isolate`): a
+      crash or a hang in native code becomes a reported failure and the run goes on. The
+      candidate must be picklable (a function at the top level of an importable module).
 
-    A candidate that raises produces a failure, not an exception.
+    A candidate that raises produces a failure, not an exception. Ctrl-C raises
+    :class:`pooling_ref._candidate.CheckInterrupted` (a ``KeyboardInterrupt``) whose
+    message says what ran and which case was running; its ``.report`` is the partial report.
     """
     if not callable(candidate):
         raise TypeError(f"check: candidate must be callable, got {candidate!r}")
@@ -813,21 +848,52 @@ def check(
         raise ValueError(f"check: nan must be 'tf' or 'propagate', got {nan!r}")
     criteria = Criteria(check_rule_option(tf_kernel), nan if s.nan_rule else "tf")
     max_failures = _check_int("max_failures", max_failures, 1)
+    timeout = check_timeout(timeout)
+    if not isinstance(isolate, bool):
+        raise TypeError(f"check: isolate must be True or False, got {isolate!r}")
     sup = Supports(op, supports)
     _, name = _candidate_source(candidate, target)
+    check_signature(candidate, s, name, tuple(k for k in s.keyword_arrays
+                                              if sup.allowed.get(k) == [None]))
+    calls = (Isolated(candidate, timeout, name, target) if isolate
+             else InProcess(candidate, timeout))
     tally = _Tally(criteria)
-    for i, case in enumerate(generate_cases(op, n, seed, dt, sup)):
-        with np.errstate(all="ignore"):
-            outcome = _run(candidate, case, criteria, tally.prefer())
-        tally.add(i, case, outcome)
-        if progress is not None:
-            progress(tally.run, n)
-        if fail_fast and tally.failing:
-            break
-    if criteria.tf_kernel == ANY:
-        tally.settle()
-    report = tally.report(op, name, seed, dt.name, sup)
-    failing = sorted(tally.failing, key=lambda t: (t[1].size_key(), t[0]))  # smallest first
+    report = None
+    try:
+        for i, case in enumerate(generate_cases(op, n, seed, dt, sup)):
+            if calls.exhausted:
+                break
+            with np.errstate(all="ignore"):
+                outcome = _run(calls, case, criteria, tally.prefer())
+            tally.add(i, case, outcome)
+            if progress is not None:
+                progress(tally.run, n)
+            if fail_fast and tally.failing:
+                break
+        if criteria.tf_kernel == ANY:
+            tally.settle()
+        report = tally.report(op, name, seed, dt.name, sup)
+        _report_failures(report, tally, calls, sup, candidate, target, max_failures,
+                         shrink_failures)
+    except KeyboardInterrupt:
+        summary = _interrupted_summary(name, op, n, tally.run, tally.failing, report,
+                                       calls.current)
+        partial = report or tally.report(op, name, seed, dt.name, sup)
+        partial.interrupted = summary
+        raise CheckInterrupted(f"check {name} as {op} {summary}", partial) from None
+    finally:
+        calls.close()
+    report.notes = calls.notes()
+    if tally.run < n and not fail_fast:
+        report.notes.append(f"{n - tally.run} of {n} cases not run")
+    return report
+
+
+def _report_failures(report: Report, tally: _Tally, calls, sup: Supports, candidate,
+                     target: str | None, max_failures: int, shrink_failures: bool) -> None:
+    """Shrink the failing cases, smallest first, and add one :class:`Failure` per distinct
+    shape / parameter combination (at most ``max_failures``) to ``report``."""
+    failing = sorted(tally.failing, key=lambda t: (t[1].size_key(), t[0]))
     prefer = (tally.chosen,) if tally.chosen is not None else tally.prefer()
     seen: set = set()
     for i, case, outcome, judged in failing:
@@ -835,21 +901,14 @@ def check(
             break
         with np.errstate(all="ignore"):
             small, steps, outcome, context, why = _shrunk(
-                candidate, case, outcome, sup, judged, prefer, shrink_failures)
+                calls, case, outcome, sup, judged, prefer, shrink_failures)
         ident = small.describe()          # one report per shape/parameter combination
         if ident in seen:
             continue
         seen.add(ident)
-        if case_alone := tally_alone(tally, i):
-            why = case_alone
-        report.failures.append(Failure(
-            op=op, params=small.scalar_params, shapes=small.shapes, dtype=dt.name,
-            comparison=outcome.comparison, exception=outcome.exception,
-            reproducer=reproducer(small, candidate, judged, target=target),
-            case_index=i, original_shapes=case.shapes, original_params=case.scalar_params,
-            shrink_steps=steps, traceback=outcome.traceback, corner=case.corner,
-            explanation=why, context=context))
-    return report
+        why = tally_alone(tally, i) or why
+        report.failures.append(_failure(i, case, small, steps, outcome, context, why,
+                                        candidate, target, judged))
 
 
 def tally_alone(tally: _Tally, index: int) -> str:
@@ -865,14 +924,65 @@ def tally_alone(tally: _Tally, index: int) -> str:
             f"gives both (judged against tf_kernel={set_name(tally.chosen)})")
 
 
-def _shrunk(candidate, case, outcome, sup, criteria: Criteria, prefer: tuple,
+def _failure(i: int, case: Case, small: Case, steps: int, outcome: _Outcome,
+             context: list[str], why: str, candidate, target, criteria: Criteria) -> Failure:
+    """The reported :class:`Failure` of case ``i`` shrunk to ``small``."""
+    script = reproducer(small, candidate, criteria, target=target)
+    if outcome.call_error:
+        script = f"# in check(): {outcome.call_error}; this script may do the same\n{script}"
+    return Failure(
+        op=case.op, params=small.scalar_params, shapes=small.shapes, dtype=case.x.dtype.name,
+        comparison=outcome.comparison, exception=outcome.exception, reproducer=script,
+        case_index=i, original_shapes=case.shapes, original_params=case.scalar_params,
+        shrink_steps=steps, traceback=outcome.traceback, corner=case.corner,
+        explanation=why, context=context, call_error=outcome.call_error,
+        where=outcome.where)
+
+
+def _case_text(case: Case | None) -> str:
+    if case is None:
+        return "none"
+    shapes = ", ".join(f"{k} {v}" for k, v in case.shapes.items())
+    return f"{case.op}  {shapes}  dtype {case.x.dtype.name}  params {case.scalar_params}"
+
+
+def _interrupted_summary(name: str, op: str, n: int, run: int, failing: list,
+                         report: Report | None, current: Case | None) -> str:
+    """What ran before Ctrl-C and the case the candidate was running."""
+    indices = sorted(t[0] for t in failing)
+    failed = (f"{len(failing)} failed so far (case "
+              f"{', '.join(str(i) for i in indices[:5])}"
+              f"{', ...' if len(failing) > 5 else ''})" if failing else "none failed so far")
+    doing = ("while shrinking the failing cases" if report is not None
+             else f"during case {run}")
+    return (f"interrupted (Ctrl-C) {doing}; {run} of {n} cases run, "
+            f"{failed}; the candidate was running: {_case_text(current)}")
+
+
+def _shrunk(calls, case, outcome, sup, criteria: Criteria, prefer: tuple,
             shrink_failures: bool):
-    """The shrunk case, steps, its outcome, context lines and explanation."""
+    """The shrunk case, steps, its outcome, context lines and explanation.
+
+    A timed-out case is not shrunk (each try could cost the whole time limit), and a try
+    that times out does not count as still failing; once the check's timed-out calls are
+    used up (``calls.exhausted``) no more tries are made. The outcome of the shrunk case
+    is the one its try gave (no call is repeated)."""
     small, steps = case, 0
-    if shrink_failures:
-        small, steps = shrink(case, lambda c: _run(candidate, c, criteria, prefer).failed,
-                              supports=sup)
-        outcome = _run(candidate, small, criteria, prefer)
+    if shrink_failures and not outcome.timed_out:
+        last: list = [case, outcome]
+
+        def still_fails(c: Case) -> bool:
+            if calls.exhausted:
+                return False
+            o = _run(calls, c, criteria, prefer)
+            if o.failed and not o.timed_out:
+                last[:] = [c, o]
+                return True
+            return False
+
+        small, steps = shrink(case, still_fails, supports=sup)
+        if small is last[0]:
+            outcome = last[1]
     context, why = _context(small, outcome, criteria)
     return small, steps, outcome, context, why
 
