@@ -45,19 +45,22 @@ PATHS = ("eager", "xla")
 #: Upstream multiples of t: mostly the pair whose sum is a negative subnormal (-2t + 1.5t).
 MAIN, OTHERS = (-2.0, 1.5), (-2.0, -1.5, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 1.5, 2.0)
 MAX_SIZE = {1: 10, 2: 7, 3: 5}
-MAX_WINDOW = {"max": {1: 4, 2: 4, 3: 3}, "avg": {1: 3, 2: 3, 3: 2}}   # avg: <= 9 shares
+#: Windows per axis: max pooling, up to 4 (3D: 3), the overlapping axis at least 3 (a cell
+#: chosen by two windows and passed over by a third); average pooling 1 or 2 (1D: 4 too) —
+#: real-cell counts that are powers of two, so the shares are exactly of size t.
+WINDOWS = {"max": {1: (1, 2, 3, 4), 2: (1, 2, 3, 4), 3: (1, 2, 3)},
+           "avg": {1: (1, 2, 4), 2: (1, 2), 3: (1, 2)}}
 #: Registry entries: the path adds an average's shares in another order (not modelled).
 ORDER_ENTRIES = ("onednn-avg-pool-grad-subnormal-order", "xla-avg-pool-grad-subnormal-order")
 
 
 @st.composite
 def flush_cases(draw, rank: int, kind: str):
-    """``(x, grad_out, params)``: one axis with overlapping windows (window >= 3 where the
-    size allows, stride 1: a cell chosen twice can be passed over later), the others
-    free; for average pooling sometimes a broadcast geometry (XLA's copy rule) instead.
-    The shares of average pooling are exact or flushed, so they do not depend on how a
-    path rounds ``grad_out / count``."""
-    kmax = MAX_WINDOW[kind][rank]
+    """``(x, grad_out, params)``: one axis with overlapping windows (stride 1, window from
+    :data:`WINDOWS`), the others free; for average pooling sometimes a broadcast geometry
+    (XLA's copy rule) instead. The shares of average pooling are exact or flushed, so they
+    do not depend on how a path rounds ``grad_out / count``."""
+    windows = WINDOWS[kind][rank]
     padding = draw(st.sampled_from(["valid", "same"]), label="padding")
     broadcast = kind == "avg" and draw(st.integers(0, 4), label="broadcast geometry") == 0
     overlap = draw(st.integers(0, rank - 1), label="overlap axis")
@@ -68,11 +71,13 @@ def flush_cases(draw, rank: int, kind: str):
             whole = draw(st.booleans(), label=f"whole axis {a}")
             k, s = (n, n) if whole else (1, 1)
         elif a == overlap:
-            k = draw(st.integers(min(3, kmax), kmax), label=f"k{a}")
+            least = 3 if kind == "max" else 2
+            k = draw(st.sampled_from([w for w in windows if w >= least]), label=f"k{a}")
             n, s = draw(st.integers(k + 1, MAX_SIZE[rank]), label=f"n{a}"), 1
         else:
             n = draw(st.integers(1, MAX_SIZE[rank]), label=f"n{a}")
-            k = draw(st.integers(1, kmax if padding == "same" else min(kmax, n)), label=f"k{a}")
+            fits = [w for w in windows if padding == "same" or w <= n]
+            k = draw(st.sampled_from(fits), label=f"k{a}")
             s = draw(st.integers(1, 2), label=f"s{a}")
         shape.append(n)
         pool.append(k)
