@@ -34,6 +34,7 @@ import pooling_ref as pr
 from pooling_ref import keras_ref, tf_kernels
 from pooling_ref._verify import scan_order_sensitive
 from pooling_ref.geometry import plan_window
+from pooling_ref.pooling import _real_counts as real_counts
 
 from . import _registry as reg
 from ._assert import assert_bitwise
@@ -93,21 +94,12 @@ def flush_cases(draw, rank: int, kind: str):
     m = np.where(rng.random(out) < 0.85, rng.choice(MAIN, size=out), rng.choice(OTHERS, out))
     if scaled:      # shares m * t: exact only for counts that are powers of two (TF's paths
         # divide or multiply by 1/count, which rounds differently; others stay < t: flushed)
-        counts = _real_counts(plan_window(shape, pool, strides, padding)).astype(np.int64)
+        counts = real_counts(plan_window(shape, pool, strides, padding), np.int64)
         m = m * np.where(counts & (counts - 1) == 0, counts, 1)
     g_cl = (m * float(T)).astype(np.float32)
     if fmt == "channels_first":
         x_cl, g_cl = np.moveaxis(x_cl, -1, 1).copy(), np.moveaxis(g_cl, -1, 1).copy()
     return x_cl, g_cl, {**params, "data_format": fmt}
-
-
-def _real_counts(g) -> np.ndarray:
-    """Real-cell count of every window, shaped ``(*out, 1)`` (from the geometry's per-axis
-    counts)."""
-    counts = np.ones((), np.float64)
-    for axis, c in enumerate(g.real_counts()):
-        counts = np.multiply.outer(counts, c) if axis else c.astype(np.float64)
-    return counts.reshape(*g.out_spatial, 1)
 
 
 def _kernel(path: str) -> str:
