@@ -93,6 +93,7 @@ import numpy as np
 
 from ._arrays import finfo
 from .geometry import CELL_HI, CELL_LO, TAP_HI, TAP_LO, WindowGeometry
+from .tf_kernels import flushed_add
 
 __all__ = ["AVAILABLE", "DISABLE_ENV", "INSTALL_HINT", "global_pool", "pool", "pool_grad",
            "special_cells"]
@@ -487,17 +488,9 @@ if AVAILABLE:
                     k += 1
         return k
 
-    @njit(cache=True, nogil=True, inline="always")
-    def _add_flushed(grad, i, a, tiny):
-        """``grad[i] += a`` under x86 DAZ + FTZ (``GradRules.flush``): a subnormal ``a`` is
-        read as a zero of its sign, a subnormal sum is written as one (``v * 0`` keeps the
-        sign), as :func:`pooling_ref.gradients._add` does."""
-        if abs(a) < tiny:
-            a = a * 0
-        s = grad[i] + a
-        if abs(s) < tiny:
-            s = s * 0
-        grad[i] = s
+    #: ``grad[i] = _add_flushed(grad[i], a, tiny)``: the flushed sum of
+    #: :attr:`GradRules.flush`, the very function the NumPy methods call.
+    _add_flushed = njit(cache=True, nogil=True, inline="always")(flushed_add)
 
     def _grad_kernel(rule):
         """The pooling-gradient kernel for one ``rule`` (:data:`_GRAD_RULES`; a compile-time
@@ -505,13 +498,13 @@ if AVAILABLE:
 
         @njit(cache=True, nogil=True, error_model="numpy")   # x / 0: inf, as NumPy
         def _grad_items(x, gout, grad, shape, taps_d, taps_h, taps_w, init, tol,
-                        last_axis_outer, flush, tiny, job_lo, job_hi):
+                        last_axis_outer, flush, tiny, zero, job_lo, job_hi):
             """Batch items ``job_lo <= b < job_hi`` of the gradient: ``grad`` (flat, like
             ``x``, shape ``(N, D, H, W, C)``, all ``+0``) receives what every output position
             sends its window's cells, positions in row-major order (3D: the last spatial
-            axis outermost), as the loop specification does. Only chosen cells are added
-            to: the loop adds ``+0`` to the others, which never changes a sum started at
-            ``+0`` (such a sum is never ``-0``)."""
+            axis outermost), as the loop specification does: the chosen cells their share,
+            the others ``zero`` (:meth:`GradRules.unchosen_zero`: ``-0``, which adds
+            nothing, or ``+0``)."""
             nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
             unc = uint64(shape[3])
             # Two halves for the running maximum and its cell, and unconditional adds
@@ -519,7 +512,6 @@ if AVAILABLE:
             # LLVM emits no masked stores (slow on AMD Zen; see the pooling kernel).
             best = np.empty(2 * unc, x.dtype)
             pick = np.empty(2 * unc, np.uint64)
-            zero = x.dtype.type(0)
             share = np.empty(unc, x.dtype)
             count = np.empty(unc, x.dtype)       # chosen / real cells, in the dtype
             cells = np.empty((taps_d[:, TAP_HI] - taps_d[:, TAP_LO]).max()
@@ -555,7 +547,7 @@ if AVAILABLE:
                             for c in range(unc):
                                 a = gout[go + c] if pick[src + c] == xi else zero
                                 if flush:
-                                    _add_flushed(grad, xi + c, a, tiny)
+                                    grad[xi + c] = _add_flushed(grad[xi + c], a, tiny)
                                 else:
                                     grad[xi + c] += a
                         continue
@@ -589,7 +581,7 @@ if AVAILABLE:
                                 chosen = v == best[c]
                             a = share[c] if chosen else zero
                             if flush:
-                                _add_flushed(grad, xi + c, a, tiny)
+                                grad[xi + c] = _add_flushed(grad[xi + c], a, tiny)
                             else:
                                 grad[xi + c] += a
 
@@ -1006,13 +998,14 @@ def _global_max_channels_first(a: np.ndarray, n: int, c: int) -> np.ndarray:
 
 def pool_grad(x_cl: np.ndarray, gout: np.ndarray, g: WindowGeometry, rule: str,
               tolerance: float = 0.0, *, order: str = "row-major",
-              flush: bool = False) -> np.ndarray | None:
+              flush: bool = False, unchosen: float = -0.0) -> np.ndarray | None:
     """The gradient of max pooling (``rule`` = a ``ties`` rule, or ``"tf3d"`` with its
     ``tolerance``) or average pooling (``rule="avg"``) for channels_last ``x_cl`` and
     upstream ``gout``, bit for bit the ``"loop"`` method of :mod:`pooling_ref.gradients`
     under :class:`pooling_ref.tf_kernels.GradRules` ``order`` (``"row-major"`` or
-    ``"last-axis-outer"``) and ``flush`` (every addend and partial sum flushed; ``x_cl`` is
-    compared as given, so the caller passes it flushed).
+    ``"last-axis-outer"``), ``flush`` (every addend and partial sum flushed; ``x_cl`` is
+    compared as given, so the caller passes it flushed) and ``unchosen`` (what a window adds
+    to the cells it does not choose, :meth:`~pooling_ref.tf_kernels.GradRules.unchosen_zero`).
     ``None`` for float16/bfloat16 (Numba has no half types; the caller runs NumPy)."""
     from .pooling import lowest
 
@@ -1030,7 +1023,8 @@ def pool_grad(x_cl: np.ndarray, gout: np.ndarray, g: WindowGeometry, rule: str,
         shape = np.array((*g3.in_spatial, x.shape[-1]), np.int64)
         tiny = x.dtype.type(np.finfo(x.dtype).tiny if flush and x.dtype.kind == "f" else 0)
         args = (x.reshape(-1), gout.reshape(-1), grad.reshape(-1), shape, *g3.taps, init,
-                tol, order == "last-axis-outer", flush and x.dtype.kind == "f", tiny)
+                tol, order == "last-axis-outer", flush and x.dtype.kind == "f", tiny,
+                x.dtype.type(unchosen))
         _launch(_GRAD_KERNELS[_GRAD_RULES[rule]], args, x.shape[0], x.nbytes + gout.nbytes)
     return grad
 

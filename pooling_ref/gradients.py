@@ -58,6 +58,7 @@ from . import tf_kernels
 from ._arrays import (
     as_input,
     check_method,
+    finfo,
     from_channels_last,
     is_float_dtype,
     to_channels_last,
@@ -101,28 +102,40 @@ def _offsets(g: WindowGeometry, order: str) -> list[tuple[int, tuple[int, ...]]]
 
 
 def _add(target: np.ndarray, value: np.ndarray, r: tf_kernels.GradRules, copy: bool) -> None:
-    """One step of a cell's sum: ``target += value``; under ``r.flush`` a subnormal
-    ``value`` is read as a zero of its sign (so ``+0 + -s = +0``) and a subnormal sum is
-    written as one (x86 DAZ + FTZ); with ``copy`` (no cell receives twice) an assignment
-    (XLA: no addition, nothing flushed)."""
+    """One step of a cell's sum: ``target += value``; under ``r.flush`` with
+    :func:`pooling_ref.tf_kernels.flushed_add` (x86 DAZ + FTZ, the one definition the
+    compiled kernel uses too); with ``copy`` (no cell receives twice) an assignment (XLA: no
+    addition, nothing flushed)."""
     if copy:
         target[...] = value
     elif not r.flush:
         target += value
     else:
-        target += tf_kernels.daz(value)
-        np.copyto(target, tf_kernels.daz(target))
+        np.copyto(target, tf_kernels.flushed_add(target, value, finfo(target.dtype).tiny))
 
 
 def _copies(g: WindowGeometry, r: tf_kernels.GradRules, op: str, outputs: int) -> bool:
     """Whether ``r.copy`` applies (measured, XLA CPU): max, a single output element (one
     window, batch and channel 1; two or more flush); average, every window with one real
-    cell and no cell in two windows (a division by 1 and a sum of one term, elided)."""
+    cell and no cell in two windows (a division by 1 and a sum of one term, elided), or
+    every spatial axis untouched (window 1, stride 1) or covered by one window (the
+    gradient is one share per window, broadcast: :func:`_avg_shares`)."""
     if not r.copy:
         return False
     if op == "max":
         return outputs == 1
-    return bool((_real_counts(g, np.float64) == 1).all() and cover_counts(g).max(initial=0) <= 1)
+    one_cell = (_real_counts(g, np.float64) == 1).all() and cover_counts(g).max(initial=0) <= 1
+    return bool(one_cell or all(
+        (k == 1 and s == 1) or (m == 1 and k - b >= n)
+        for n, k, s, (b, _), m in zip(g.in_spatial, g.window, g.strides, g.pads,
+                                      g.out_spatial)))
+
+
+def _unchosen(r: tf_kernels.GradRules, copy: bool, dtype: np.dtype) -> np.generic:
+    """What a max-pooling window sends the real cells it does not choose:
+    :meth:`~pooling_ref.tf_kernels.GradRules.unchosen_zero` (``-0``: nothing, or ``+0``), or
+    ``+0`` where XLA copies (:func:`_add` assigns then, and such a cell keeps its ``+0``)."""
+    return np.dtype(dtype).type(0) if copy else r.unchosen_zero(dtype)
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -248,8 +261,8 @@ def _max_grad_loop(x_cl, gout, g, ties, r):
     grad = np.zeros_like(x_cl)
     xs = tf_kernels.daz(x_cl) if r.flush else x_cl       # compared with subnormals as zeros
     n, c = x_cl.shape[0], x_cl.shape[-1]
-    zero = x_cl.dtype.type(0)
     copy = _copies(g, r, "max", gout.size)
+    zero = _unchosen(r, copy, x_cl.dtype)
     for pos in _positions(g, r.order):
         cells = real_window_at(xs, pos, g)
         target = real_window_at(grad, pos, g)           # a writable view of the same cells
@@ -266,7 +279,8 @@ def _max_grad_fast(x_cl, gout, g, ties, r):
     xs = tf_kernels.daz(x_cl) if r.flush else x_cl       # compared with subnormals as zeros
     xp = pad_spatial(xs, g, 0)
     offsets = window_offsets(g)
-    zero = x_cl.dtype.type(0)
+    copy = _copies(g, r, "max", gout.size)
+    zero = _unchosen(r, copy, x_cl.dtype)
     if ties in ("first", "xla"):
         best = np.zeros(gout.shape, x_cl.dtype)
         pick = np.full(gout.shape, -1, dtype=np.intp)
@@ -275,8 +289,7 @@ def _max_grad_fast(x_cl, gout, g, ties, r):
             take = real_v & ((pick < 0) | _moves(best, v, ties))
             np.copyto(best, v, where=take)
             np.copyto(pick, i, where=take)
-        return _scatter(x_cl, g, lambda i, _: np.where(pick == i, gout, zero), r, "max",
-                        gout.size)
+        return _scatter(x_cl, g, lambda i, _: np.where(pick == i, gout, zero), r, copy)
     fwd = _POOL_METHODS["max"]["fast"](xs, g)            # the forward maximum
 
     def chosen(offset):
@@ -287,7 +300,7 @@ def _max_grad_fast(x_cl, gout, g, ties, r):
         count += chosen(offset)
     share = _share(gout, count, ties)
     return _scatter(x_cl, g, lambda _, offset: np.where(chosen(offset), share, zero), r,
-                    "max", gout.size)
+                    copy)
 
 
 def _max_grad_compiled(x_cl, gout, g, ties, r):
@@ -299,17 +312,17 @@ def _max_grad_compiled(x_cl, gout, g, ties, r):
     if ties != "xla" and not _copies(g, r, "max", gout.size):
         xs = tf_kernels.daz(x_cl) if r.flush else x_cl   # compared with subnormals as zeros
         rule, tol = ("tf3d", _TF3D_TOLERANCE) if ties == "tf3d" else (ties, 0.0)
-        grad = _compiled.pool_grad(xs, gout, g, rule, tol, order=r.order, flush=r.flush)
+        grad = _compiled.pool_grad(xs, gout, g, rule, tol, order=r.order, flush=r.flush,
+                                   unchosen=r.unchosen_zero(x_cl.dtype))
     return _max_grad_fast(x_cl, gout, g, ties, r) if grad is None else grad
 
 
 def _scatter(x_cl: np.ndarray, g: WindowGeometry, sends, r: tf_kernels.GradRules,
-             op: str, outputs: int) -> np.ndarray:
+             copy: bool) -> np.ndarray:
     """Sum, per input cell, ``sends(i, offset)`` (what every window sends to its cell ``i``
-    at ``offset``, shaped like the output) in the loop's order (:func:`_add`); the real
-    region."""
+    at ``offset``, shaped like the output) in the loop's order (:func:`_add`, ``copy`` as
+    there); the real region."""
     gp = _padded_zeros(x_cl, g, x_cl.dtype)
-    copy = _copies(g, r, op, outputs)
     for i, offset in _offsets(g, r.order):          # each cell adds in the loop's order
         _add(shifted(gp, offset, g), sends(i, offset), r, copy)
     return _unpad(gp, g)
@@ -374,14 +387,23 @@ def max_pool_grad(
 # ----------------------------------------------------------------------------- average pooling
 
 
+def _avg_share(gout: np.ndarray, count, r: tf_kernels.GradRules) -> np.ndarray:
+    """What a window sends each of its real cells: ``grad_out / count`` in the dtype
+    (``count`` in the dtype too); under ``r.flush`` a subnormal quotient is written as a
+    zero of its sign (x86 FTZ) — not a division by 1, which XLA elides (its copies pass a
+    subnormal ``grad_out`` through; where a share is added, the addition flushes it)."""
+    share = gout / count
+    return np.where(count > 1, tf_kernels.daz(share), share) if r.flush else share
+
+
 def _avg_grad_loop(x_cl, gout, g, r):
     """Specification: each window sends ``grad_out / count`` to each of its real cells."""
     grad = np.zeros_like(x_cl)
     copy = _copies(g, r, "avg", gout.size)
     for pos in _positions(g, r.order):
         target = real_window_at(grad, pos, g)
-        count = math.prod(target.shape[1:-1])
-        share = gout[(slice(None), *pos, slice(None))] / x_cl.dtype.type(count)
+        count = x_cl.dtype.type(math.prod(target.shape[1:-1]))
+        share = _avg_share(gout[(slice(None), *pos, slice(None))], count, r)
         _add(target, np.broadcast_to(share.reshape(share.shape[0], *(1,) * g.rank,
                                                    share.shape[-1]), target.shape), r, copy)
     return grad
@@ -389,11 +411,11 @@ def _avg_grad_loop(x_cl, gout, g, r):
 
 def _avg_grad_fast(x_cl, gout, g, r):
     """All windows at once; bitwise equal to the loop (same shares, same order per cell)."""
-    share = gout / _real_counts(g, x_cl.dtype)
+    share = _avg_share(gout, _real_counts(g, x_cl.dtype), r)
     real = _real_mask(g)
     zero = x_cl.dtype.type(0)
     return _scatter(x_cl, g, lambda _, offset: np.where(shifted(real, offset, g), share, zero),
-                    r, "avg", gout.size)
+                    r, _copies(g, r, "avg", gout.size))
 
 
 def _avg_grad_compiled(x_cl, gout, g, r):

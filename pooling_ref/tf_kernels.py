@@ -33,9 +33,11 @@ one) is no rule: :func:`unspecified_global_max` leaves it to TF when a path is c
 
 Gradients (:func:`pooling_ref.max_pool_grad`, :func:`~pooling_ref.avg_pool_grad`) follow
 :data:`GRAD_RULES`, the gradient half of the same table: the tie rule, the order in which a
-cell adds overlapping windows, subnormal flushing and XLA's unflushed copy where windows do
-not overlap. The two eager paths have the same gradient rules (their 3D forwards differ on
-NaN: the gradient follows the path's own forward, registry ``eigen-max-pool3d-nan-by-packet``);
+cell adds overlapping windows, subnormal flushing (one function, :func:`flushed_add`, for
+every method), whether a window adds ``+0`` to the cells it does not choose (which decides
+the sign of a flushed sum), and XLA's copies and broadcasts. The two eager paths have the
+same gradient rules (their 3D forwards differ on NaN: the gradient follows the path's own
+forward, registry ``eigen-max-pool3d-nan-by-packet``);
 XLA's differ (docs/gradients.md, "Kernel paths").
 """
 
@@ -53,7 +55,8 @@ from ._arrays import finfo, is_float_dtype
 from .geometry import WindowGeometry
 
 __all__ = ["GRAD_RULES", "PATHS", "RULES", "GradRules", "Rules", "check_tf_kernel",
-           "detect_tf_kernel", "grad_rules", "known_differences", "registry_table", "rules"]
+           "detect_tf_kernel", "flushed_add", "grad_rules", "known_differences",
+           "registry_table", "rules"]
 
 #: Every valid ``tf_kernel``.
 PATHS = ("onednn", "eigen", "xla")
@@ -160,21 +163,58 @@ class GradRules:
       unless ``current >= next``: ties keep the first, a NaN attracts and loses it);
     * ``order``: the order in which a cell adds what overlapping windows send it:
       ``"row-major"`` output order, or ``"last-axis-outer"`` (TF's MaxPool3DGrad);
-    * ``flush``: subnormal ``x`` compared as zeros, and every partial sum of a cell (the
-      first term added to ``+0`` too) written as zero when subnormal;
-    * ``copy``: XLA adds nothing where its graph simplifies to a copy (max: a single
-      ``grad_out`` element; average: windows of one real cell that do not overlap): each
-      cell is the
-      ``grad_out`` value it receives, unflushed, ``-0`` kept (``+0`` where it receives none).
+    * ``flush``: subnormal ``x`` compared as zeros, and every addition to a cell reads a
+      subnormal term as a zero of its sign and writes a subnormal sum as a zero of its sign
+      (:func:`flushed_add`; the first term is added to ``+0`` too);
+    * ``unchosen`` (max only): what a window adds to its real cells that it does not choose —
+      ``"nothing"`` (TF's MaxPoolGrad and XLA's select-and-scatter add to the chosen cells
+      only) or ``"+0"`` (TF's MaxPool3DGrad adds ``select(chosen, grad, 0)`` over the whole
+      window). It shows only under ``flush``: a flushed partial sum can be ``-0``, and a
+      later ``+0`` makes it ``+0`` (:meth:`unchosen_zero`);
+    * ``copy``: XLA adds nothing where its graph simplifies to a copy or a broadcast (max: a
+      single ``grad_out`` element; average: every window with one real cell and no cell in
+      two windows, or every spatial axis either untouched — window 1, stride 1 — or one
+      window over the whole axis): each cell is the one value it receives — ``grad_out``
+      unflushed, or a share ``grad_out / count`` (count > 1) flushed with its sign — with
+      ``-0`` kept (``+0`` where it receives none).
     """
 
     ties: str = "first"
     order: str = "row-major"
     flush: bool = True
+    unchosen: str = "nothing"
     copy: bool = False
 
+    def unchosen_zero(self, dtype: np.dtype) -> np.generic:
+        """The value added to a window's real cells it does not choose: ``-0`` for
+        ``"nothing"`` (IEEE's additive identity: ``-0 + v`` is ``v`` for every ``v``,
+        ``-0`` included) or ``+0`` (which turns a ``-0`` sum into ``+0``).
 
-_EAGER_3D = GradRules(ties="tf3d", order="last-axis-outer")
+        >>> float(GradRules().unchosen_zero(np.dtype(np.float32)))
+        -0.0
+        """
+        return np.dtype(dtype).type(-0.0 if self.unchosen == "nothing" else 0.0)
+
+
+def flushed_add(total, addend, tiny):
+    """``total + addend`` under x86 DAZ + FTZ (:attr:`GradRules.flush`): a subnormal
+    ``addend`` is read as a zero of its sign and a subnormal sum is written as a zero of its
+    sign (``tiny``: the dtype's smallest normal). The one definition of the rule: NumPy
+    arrays and scalars use it as it is, and :mod:`pooling_ref._compiled` compiles it.
+
+    >>> t = np.finfo(np.float32).tiny
+    >>> total = flushed_add(np.float32(0.0), np.float32(-2 * t), t)       # normal: kept
+    >>> float(flushed_add(total, np.float32(1.5 * t), t))                 # -0.5t: -0
+    -0.0
+    >>> float(flushed_add(np.float32(0.0), np.float32(-0.5 * t), t))      # +0 + -0
+    0.0
+    """
+    a = addend * (abs(addend) >= tiny)          # x * False is a zero of x's sign; NaN stays
+    s = total + a
+    return s * (abs(s) >= tiny)
+
+
+_EAGER_3D = GradRules(ties="tf3d", order="last-axis-outer", unchosen="+0")
 #: ``(path, op, rank class) -> {dtype name: GradRules}`` for ``max_pool_grad`` /
 #: ``avg_pool_grad`` (measured, TF 2.21 CPU: ``tools/measure_gradient_paths.py``,
 #: docs/gradients.md "Kernel paths"). Dtypes not listed use the float32 rules, except that
@@ -182,8 +222,7 @@ _EAGER_3D = GradRules(ties="tf3d", order="last-axis-outer")
 #: order, IEEE subnormals.
 GRAD_RULES: dict[tuple[str | None, str, str], dict[str, GradRules]] = {
     (None, "max", "nd"): {"float32": GradRules(flush=False)},
-    (None, "max", "3d"): {"float32": GradRules(ties="tf3d", order="last-axis-outer",
-                                               flush=False)},
+    (None, "max", "3d"): {"float32": replace(_EAGER_3D, flush=False)},
     ("onednn", "max", "nd"): {"float32": GradRules()},
     ("onednn", "max", "3d"): {"float32": _EAGER_3D},
     ("xla", "max", "nd"): {"float32": GradRules(ties="xla", copy=True),
