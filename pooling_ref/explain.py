@@ -62,6 +62,8 @@ RULE_WORDS: dict[tuple[str, object], str] = {
     ("ties", "xla"): "the scan keeps the first of tied maxima; a NaN attracts the gradient",
     ("order", "row-major"): "overlapping windows added in row-major output order",
     ("order", "last-axis-outer"): "overlapping windows added with the last axis outermost",
+    ("unchosen", "+0"): "window cells that do not get the gradient receive +0",
+    ("unchosen", "nothing"): "window cells that do not get the gradient receive nothing",
     ("copy", False): "every gradient cell summed",
     ("copy", True): "a cell fed by one value copies it unflushed",
 }
