@@ -1,6 +1,7 @@
 """nox sessions: tests, lint, verify, doctest and the benchmark report.
 
     nox -s tests        # the parity suite, in parallel (same command as README/.ci/run)
+    nox -s explore      # random Hypothesis exploration, 10x the examples (contributors)
     nox -s lint         # ruff (with the C901 complexity limit) and lint-imports (layers)
     nox -s verify       # pooling-ref verify (randomized parity against installed Keras)
     nox -s bench        # benchmark suite -> ratio table, JSON and PNG under bench-results/
@@ -28,6 +29,17 @@ def tests(session: nox.Session) -> None:
     session.install(".[test]")
     session.run("python", "-m", "pytest", "-n", "auto", *session.posargs,
                 env={"CI": "true"})
+
+
+@nox.session(python=PYTHON)
+def explore(session: nox.Session) -> None:
+    """Random exploration for contributors: the Hypothesis tests with the ``explore``
+    profile (random seed, 10x the examples; each failure prints ``@reproduce_failure``).
+    ``nox -s explore -- --hypothesis-seed 7`` repeats a run; extra args go to pytest."""
+    session.install(".[test]")
+    session.run("python", "-m", "pytest", "-n", "auto",
+                "-m", "not slow", *session.posargs,
+                env={"CI": "true", "HYPOTHESIS_PROFILE": "explore"})
 
 
 @nox.session(python=PYTHON)
@@ -68,7 +80,8 @@ BACKEND_PARITY = ["parity_tests/test_pooling_keras.py", "parity_tests/test_zero_
 #: path), which need the TensorFlow backend (tf.GradientTape, tf.function) and are not run
 #: by the backend sessions.
 PARITY = [*BACKEND_PARITY, "parity_tests/test_special_values.py", "parity_tests/test_dtypes.py",
-          "parity_tests/test_known_defects.py", "parity_tests/test_gradients_keras.py"]
+          "parity_tests/test_known_defects.py", "parity_tests/test_gradients_keras.py",
+          "parity_tests/test_gradient_flush_keras.py"]
 
 
 #: The ops `verify` runs in the backend sessions. verify compares with the rules of

@@ -128,3 +128,28 @@ def negative_same_pad(x: np.ndarray, params: dict) -> bool:
     pool = np.broadcast_to(params["pool_size"], (3,))
     strides = np.broadcast_to(params.get("strides") or params["pool_size"], (3,))
     return any((-(-n // s) - 1) * s + k < n for n, k, s in zip(spatial, pool, strides))
+
+
+def depthwise_nan_cells(x: np.ndarray, kernel: np.ndarray, params: dict) -> np.ndarray:
+    """The outputs (channels_last) to which registry entry
+    ``xla-float64-depthwise-conv-nan-across-channels`` applies: a depthwise convolution
+    (``groups`` == input channels > 1) whose window holds a non-finite cell of *another*
+    channel than the filter's (TF's float64 XLA convolution multiplies it by a zero weight:
+    NaN). All False for other groupings. ``x`` is channels_last, ``params`` conv's keywords.
+
+    >>> x = np.array([np.inf, 1.0]).reshape(1, 1, 2)
+    >>> depthwise_nan_cells(x, np.ones((1, 1, 2)), {"groups": 2}).ravel().tolist()
+    [False, True]
+    """
+    groups, channels = params.get("groups", 1), x.shape[-1]
+    conv_params = {k: v for k, v in params.items() if k not in ("groups", "bias")}
+    out = pooling_ref.conv(np.zeros(x.shape), np.zeros(kernel.shape), **params).shape
+    if groups == 1 or groups != channels:
+        return np.zeros(out, bool)
+    bad = (~np.isfinite(x)).astype(np.float64)
+    taps = kernel.shape[:-2]
+    everywhere = pooling_ref.conv(bad.sum(axis=-1, keepdims=True), np.ones((*taps, 1, 1)),
+                                  **conv_params)                           # (N, *out, 1)
+    own = pooling_ref.conv(bad, np.ones((*taps, 1, channels)), groups=channels,
+                           **conv_params)                                  # (N, *out, C)
+    return np.repeat(everywhere - own > 0, kernel.shape[-1] // channels, axis=-1)

@@ -4,14 +4,18 @@ statuses that each command really returns (one scenario per documented status)."
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import time
 
 import pytest
 
 from pooling_ref import ops
 from pooling_ref.cli import EXIT_STATUS
 
-from .test_cli import _BREAK_IM2COL, _GOOD, _WRONG, run
+from .test_cli import _BREAK_IM2COL, _GOOD, _WRONG, SCRIPT, run
 from .test_cli_shards import _doc, _op
 
 
@@ -65,6 +69,32 @@ def _check(tmp_path, source: str, *extra: str):
                cwd=tmp_path)
 
 
+_HANGS = """
+import pathlib, time
+def pad(x, padding=1, data_format="channels_last"):
+    pathlib.Path("started").write_text("")
+    time.sleep(600)
+"""
+
+
+def _check_interrupted(tmp_path):
+    """``check`` of a kernel that hangs, stopped with SIGINT once its first call started."""
+    (tmp_path / "cand.py").write_text(_HANGS)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    p = subprocess.Popen([str(SCRIPT), "check", "cand:pad", "--op", "zero_pad2d", "--quiet"],
+                         cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+
 #: (command, status) -> a run that must end with that status (what the --help says).
 SCENARIOS = {
     ("verify", 0): lambda t: run("verify", "--cases", "2", "--ops", "max_pool1d", "-q"),
@@ -76,6 +106,7 @@ SCENARIOS = {
     ("check", 0): lambda t: _check(t, _GOOD),
     ("check", 1): lambda t: _check(t, _WRONG),
     ("check", 2): lambda t: _check(t, _GOOD, "--supports", "padding=1", "padding=2"),
+    ("check", 130): _check_interrupted,
     ("shape", 0): lambda t: run("shape", "--input", "1,4,2", "--op", "zero_pad"),
     ("shape", 2): lambda t: run("shape", "--input", "1,4,2", "--op", "conv"),
 }
@@ -90,7 +121,7 @@ def test_every_documented_status_has_a_scenario():
 def test_help_lists_the_exit_statuses(cmd):
     r = run(cmd, "--help")
     section = r.stdout.split("exit status:\n", 1)[1]
-    listed = {int(m.group(1)) for m in re.finditer(r"^  (\d)  \S", section, re.M)}
+    listed = {int(m.group(1)) for m in re.finditer(r"^  (\d+)  \S", section, re.M)}
     assert listed == set(EXIT_STATUS[cmd])
     for code, text in EXIT_STATUS[cmd].items():
         assert f"  {code}  {text.split()[0]}" in section

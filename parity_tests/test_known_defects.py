@@ -199,8 +199,8 @@ def test_keras_same_conv_differs_from_valid_conv_of_padded_input():
     strides 2 (seed 0), 116 of 288 outputs differ (max abs 9.5e-7; up to 256 ULP on
     outputs near zero), identically on every call — oneDNN takes a different summation
     path. Not a bug: both are within the error bound of the exact result. The same shapes
-    with batch 1 agree bit for bit. (TF_FACTS records the difference as 1 ULP on other
-    shapes.) Tests must therefore not compare Keras conv bitwise, not even with itself.
+    with batch 1 agree bit for bit. (Other shapes differ by 1 ULP, measured with TF 2.21.)
+    Tests must therefore not compare Keras conv bitwise, not even with itself.
     """
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 4, 11, 1)).astype(np.float32)
@@ -287,3 +287,30 @@ def test_eigen_pool3d_same_negative_pad():
     reg.expect("eigen-pool3d-same-negative-pad", bool(keras != want), EAGER,
                f"Keras gives {keras}, row 0 max is {want}")
     reg.skip_other_path("eigen-pool3d-same-negative-pad", EAGER)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_xla_float64_depthwise_conv_nan_across_channels(rank):
+    """Keras ConvND, float64, groups == input channels (registry
+    ``xla-float64-depthwise-conv-nan-across-channels``): x = [inf, 1] (two channels of one
+    cell), kernel ones, groups 2. Hand-derived grouped convolution: filter 0 reads channel
+    0 only (inf * 1 = inf), filter 1 channel 1 only (1 * 1 = 1). Keras compiles grouped
+    convolutions with XLA on the CPU whatever the eager path, and XLA's float64 convolution
+    gives filter 1 NaN (channel 0's inf times a zero weight). float32 is right (checked
+    here too, as is a grouping with two channels per group)."""
+    x = np.array([np.inf, 1.0]).reshape(1, *(1,) * rank, 2)
+    kernel = np.ones((*(1,) * rank, 1, 2))
+    want = [np.inf, 1.0]
+    assert pooling_ref.conv(x, kernel, groups=2).ravel().tolist() == want
+    assert reg.depthwise_nan_cells(x, kernel, {"groups": 2}).ravel().tolist() == [False, True]
+    for path in ("eager", "xla"):               # "eager": Keras runs XLA for groups > 1
+        keras = keras_ref.conv(x, kernel, groups=2, path=path).ravel()
+        assert keras[0] == np.inf, keras
+        reg.expect("xla-float64-depthwise-conv-nan-across-channels", bool(np.isnan(keras[1])),
+                   "xla", f"{path} call: Keras gives {keras.tolist()}")
+        for dtype in (np.float32,):
+            right = keras_ref.conv(x.astype(dtype), kernel.astype(dtype), groups=2, path=path)
+            assert right.ravel().tolist() == want, (dtype, right)
+    x4 = np.array([np.inf, 1.0, 2.0, 3.0]).reshape(1, *(1,) * rank, 4)     # 2 per group
+    assert keras_ref.conv(x4, np.ones((*(1,) * rank, 2, 2)), groups=2).ravel().tolist() == [
+        np.inf, 5.0]

@@ -25,7 +25,7 @@ import math
 import ml_dtypes
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pooling_ref as pr
@@ -285,31 +285,57 @@ def test_global_avg_overflow_hand_derived(dtype):
 # ----------------------------------------------------------------------------- convolution
 
 
+_DEPTHWISE_NAN = "xla-float64-depthwise-conv-nan-across-channels"
+
+
 @pytest.mark.parametrize("rank", [1, 2])
 @given(data=st.data())
 def test_conv_special_values(rank, data):
     """channels_last (the XLA reference), every float dtype, optional bias."""
     dtype = data.draw(st.sampled_from(FLOATS), label="dtype")
-    spatial = tuple(data.draw(st.integers(2, 5), label=f"n{i}") for i in range(rank))
-    ksize = tuple(data.draw(st.integers(1, 2), label=f"k{i}") for i in range(rank))
     cin, filters = data.draw(st.integers(1, 2), label="cin"), data.draw(st.integers(1, 2),
                                                                          label="filters")
+    _check_conv_special_values(data, rank, dtype, cin, filters, groups=1)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@settings(max_examples=15)       # each example compiles an XLA convolution (~0.3 s)
+@given(data=st.data())
+def test_grouped_conv_special_values(rank, dtype, data):
+    """Grouped and depthwise convolution (groups 2-3; depthwise: groups == C_in, depth
+    multiplier 1-2) with special values, channels_last, optional bias. float64 depthwise
+    is registry entry ``xla-float64-depthwise-conv-nan-across-channels``: a non-finite
+    cell of one channel makes every filter's output NaN there; asserted wherever a case
+    shows it (and expected nowhere else), then compared with that NaN in place."""
+    groups = data.draw(st.integers(2, 3), label="groups")
+    depthwise = data.draw(st.booleans(), label="depthwise")
+    cin = groups * (1 if depthwise else data.draw(st.integers(1, 2), label="C_in // groups"))
+    filters = groups * data.draw(st.integers(1, 2), label="filters // groups")
+    _check_conv_special_values(data, rank, np.dtype(dtype), cin, filters, groups)
+
+
+def _check_conv_special_values(data, rank, dtype, cin, filters, groups):
+    spatial = tuple(data.draw(st.integers(2, 5 if rank < 3 else 3), label=f"n{i}")
+                    for i in range(rank))
+    ksize = tuple(data.draw(st.integers(1, 2), label=f"k{i}") for i in range(rank))
     padding = data.draw(st.sampled_from(["valid", "same"]), label="padding")
     x = data.draw(special_arrays((1, *spatial, cin), dtype))
     # Non-finite weights only with "valid": see test_conv_same_nonfinite_kernel_difference.
-    kernel = data.draw(special_arrays((*ksize, cin, filters), dtype, label="kernel",
+    kernel = data.draw(special_arrays((*ksize, cin // groups, filters), dtype, label="kernel",
                                       finite=padding == "same"))
     bias = (data.draw(special_arrays((filters,), dtype, label="bias"))
             if data.draw(st.booleans(), label="use_bias") else None)
-    params = {"padding": padding}
+    params = {"padding": padding} if groups == 1 else {"padding": padding, "groups": groups}
     expected = keras_ref.conv(x, kernel, bias, **params)
     actual = tf_model("conv", dtype, lambda a, k, b: pr.conv(a, k, b, **params),
                       x, kernel, bias)
+    actual = _depthwise_nan(actual, expected, x, kernel, params)
     flush = flushes("conv", dtype)
     xf, kf = (daz(x), daz(kernel)) if flush else (x, kernel)
     bf = None if bias is None else _finite_abs(daz(bias) if flush else bias)
     mag = pr.conv(_finite_abs(xf), _finite_abs(kf), bf, **params)
-    terms = math.prod(ksize) * cin
+    terms = math.prod(ksize) * (cin // groups)
     # Flushing also applies inside TF, to each of the `terms` products and each of the
     # `terms` partial sums (and the bias addition): each changes by less than the smallest
     # normal, an absolute error the relative bound does not cover (e.g. tiny + 0.5 tiny with
@@ -317,6 +343,22 @@ def test_conv_special_values(rank, data):
     slack = (2 * terms + 1) * float(finfo(dtype).tiny) if flush else 0.0
     _exact_specials_then_bound(actual, expected, mag, terms, dtype, op="conv",
                                params=params, x=x, slack=slack)
+
+
+def _depthwise_nan(actual, expected, x, kernel, params):
+    """``actual`` with NaN where registry entry ``xla-float64-depthwise-conv-nan-across-
+    channels`` applies (float64 depthwise, a non-finite cell of another channel in the
+    window) and the case shows it; the entry is expected exactly on the paths it lists."""
+    if x.dtype != np.float64:
+        return actual
+    leaked = reg.depthwise_nan_cells(x, kernel, params) & ~np.isnan(actual)
+    if not leaked.any():
+        return actual
+    path = "xla" if keras_ref.backend() == "tensorflow" else keras_ref.eager_path()
+    reg.expect(_DEPTHWISE_NAN, bool(np.isnan(expected[leaked]).any()), path,
+               f"Keras gives {expected[leaked].tolist()} where pooling_ref gives "
+               f"{actual[leaked].tolist()}")
+    return np.where(leaked, np.nan, actual) if reg.applies(_DEPTHWISE_NAN, path) else actual
 
 
 @pytest.mark.parametrize("dtype", FLOATS[:3], ids=lambda d: np.dtype(d).name)

@@ -5,7 +5,10 @@ A kernel takes the channels_last input as compared (``xs``: under the plan's ``f
 subnormals read as zeros), the upstream gradient, the geometry and the call's
 :class:`pooling_ref.rules.GradPlan`, and returns the gradient (``None``: it cannot; the
 caller runs ``"fast"``). Contributions of overlapping windows are added to a cell
-starting from ``+0``, in the plan's ``order``.
+starting from ``+0``, in the plan's ``order``; under the plan's ``flush`` with
+:func:`pooling_ref.dtypes.flushed_add` (the one definition the compiled kernel compiles
+too), and a max-pooling window adds :meth:`~pooling_ref.rules.GradPlan.unchosen_zero` to
+the real cells it does not choose.
 
 >>> import numpy as np
 >>> from pooling_ref.geometry import plan_window
@@ -26,7 +29,7 @@ import numpy as np
 
 from . import _compiled, _fast
 from ._pool_kernels import take_greater
-from .dtypes import add_flushed, is_float_dtype, lowest
+from .dtypes import finfo, flush_subnormals, flushed_add, is_float_dtype, lowest
 from .geometry import WindowGeometry, real_count_grid
 from .rules import GradPlan
 from .windows import (
@@ -66,16 +69,15 @@ def _offsets(g: WindowGeometry, order: str) -> list[tuple[int, tuple[int, ...]]]
 
 
 def _add(target: np.ndarray, value: np.ndarray, plan: GradPlan) -> None:
-    """One step of a cell's sum: ``target += value``; under ``plan.flush`` a subnormal
-    ``value`` is read as a zero of its sign (so ``+0 + -s = +0``) and a subnormal sum is
-    written as one (x86 DAZ + FTZ); with ``copy`` (no cell receives twice) an assignment
-    (XLA: no addition, nothing flushed)."""
+    """One step of a cell's sum: ``target += value``; under ``plan.flush`` with
+    :func:`pooling_ref.dtypes.flushed_add` (x86 DAZ + FTZ); with ``copy`` (no cell receives
+    twice) an assignment (XLA: no addition, nothing flushed)."""
     if plan.copy:
         target[...] = value
     elif not plan.flush:
         target += value
     else:
-        add_flushed(target, value)
+        np.copyto(target, flushed_add(target, value, finfo(target.dtype).tiny))
 
 
 def _chosen(cells: np.ndarray, ties: str) -> np.ndarray:
@@ -123,7 +125,7 @@ def max_grad_loop(xs, gout, g, plan):
     (``xs``: the input as compared, under ``plan.flush`` with subnormals read as zeros)."""
     grad = np.zeros_like(xs)
     n, c = xs.shape[0], xs.shape[-1]
-    zero = xs.dtype.type(0)
+    zero = plan.unchosen_zero()
     ties = plan.ties
     for pos in _positions(g, plan.order):
         cells = real_window_at(xs, pos, g)
@@ -140,7 +142,7 @@ def max_grad_fast(xs, gout, g, plan):
     real = real_mask(g)
     xp = pad_spatial(xs, g, 0)
     offsets = window_offsets(g)
-    zero = xs.dtype.type(0)
+    zero = plan.unchosen_zero()
     ties = plan.ties
     if ties in ("first", "xla"):
         best = np.zeros(gout.shape, xs.dtype)
@@ -169,7 +171,8 @@ def max_grad_compiled(xs, gout, g, plan):
     if plan.ties == "xla" or plan.copy:
         return None
     rule, tol = ("tf3d", TF3D_TOLERANCE) if plan.ties == "tf3d" else (plan.ties, 0.0)
-    return _compiled.pool_grad(xs, gout, g, rule, tol, order=plan.order, flush=plan.flush)
+    return _compiled.pool_grad(xs, gout, g, rule, tol, order=plan.order, flush=plan.flush,
+                               unchosen=plan.unchosen_zero())
 
 
 def _scatter(x_cl: np.ndarray, g: WindowGeometry, sends, plan: GradPlan) -> np.ndarray:
@@ -182,13 +185,22 @@ def _scatter(x_cl: np.ndarray, g: WindowGeometry, sends, plan: GradPlan) -> np.n
     return unpad(gp, g)
 
 
+def _avg_share(gout: np.ndarray, count, plan: GradPlan) -> np.ndarray:
+    """What a window sends each of its real cells: ``grad_out / count`` in the dtype
+    (``count`` in the dtype too); under ``plan.flush`` a subnormal quotient is written as a
+    zero of its sign (x86 FTZ) — not a division by 1, which XLA elides (its copies pass a
+    subnormal ``grad_out`` through; where a share is added, the addition flushes it)."""
+    share = gout / count
+    return np.where(count > 1, flush_subnormals(share), share) if plan.flush else share
+
+
 def avg_grad_loop(x_cl, gout, g, plan):
     """Specification: each window sends ``grad_out / count`` to each of its real cells."""
     grad = np.zeros_like(x_cl)
     for pos in _positions(g, plan.order):
         target = real_window_at(grad, pos, g)
-        count = math.prod(target.shape[1:-1])
-        share = gout[(slice(None), *pos, slice(None))] / x_cl.dtype.type(count)
+        count = x_cl.dtype.type(math.prod(target.shape[1:-1]))
+        share = _avg_share(gout[(slice(None), *pos, slice(None))], count, plan)
         _add(target, np.broadcast_to(share.reshape(share.shape[0], *(1,) * g.rank,
                                                    share.shape[-1]), target.shape), plan)
     return grad
@@ -196,7 +208,7 @@ def avg_grad_loop(x_cl, gout, g, plan):
 
 def avg_grad_fast(x_cl, gout, g, plan):
     """All windows at once; bitwise equal to the loop (same shares, same order per cell)."""
-    share = gout / real_count_grid(g, x_cl.dtype)
+    share = _avg_share(gout, real_count_grid(g, x_cl.dtype), plan)
     real = real_mask(g)
     zero = x_cl.dtype.type(0)
     return _scatter(x_cl, g, lambda _, offset: np.where(shifted(real, offset, g), share, zero),

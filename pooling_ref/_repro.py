@@ -12,11 +12,16 @@ result = pooling_ref.max_pool(x, pool_size=2)
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["array_literal", "call_snippet", "snippet", "value_text"]
+from ._child import is_library
+
+__all__ = ["CANNOT_IMPORT", "array_literal", "call_snippet", "import_lines", "snippet",
+           "value_text"]
 
 #: Arrays up to this many bytes are embedded bit-exactly in the snippet.
 MAX_EMBED_BYTES = 1 << 16
@@ -105,3 +110,55 @@ def snippet(imports: Sequence[str], func: str, arrays: dict, params: dict,
 def call_snippet(func: str, arrays: dict[str, np.ndarray], params: dict) -> str:
     """A snippet defining each array and calling ``func(x, **arrays, **params)``."""
     return snippet(["import pooling_ref"], func, arrays, params)
+
+
+#: Exit status of a reproducer that cannot import the candidate (1: the mismatch persists).
+CANNOT_IMPORT = 2
+
+
+def _import_root(module: str) -> str | None:
+    """The ``sys.path`` directory ``module``'s top-level package was imported from
+    (``None``: unknown, or a library directory that is on every ``sys.path``)."""
+    top = sys.modules.get(module.partition(".")[0])
+    file = getattr(top, "__file__", None)
+    if file:
+        root = os.path.dirname(os.path.abspath(file))
+        if os.path.basename(file).startswith("__init__."):
+            root = os.path.dirname(root)
+    else:                                 # a namespace package: its first directory
+        paths = list(getattr(top, "__path__", None) or [])
+        if not paths:
+            return None
+        root = os.path.dirname(os.path.abspath(paths[0]))
+    return None if is_library(os.path.join(root, "x")) else root
+
+
+def import_lines(module: str, qualname: str) -> list[str]:
+    """Lines that bind ``candidate``: the directory ``module`` was imported from is put on
+    ``sys.path``; when its top-level package still cannot be found the script exits with
+    status 2 and says how to run it (the ``from ... import`` stays one line of its own).
+
+    >>> for line in import_lines("os.path", "join"):  # doctest: +ELLIPSIS
+    ...     print(line)
+    import importlib.util
+    import sys
+    if importlib.util.find_spec('os') is None: print("cannot import 'os': ...", file=sys...); ...
+    from os.path import join as candidate
+
+    (``os`` is in the standard library, so no directory is added.)
+    """
+    top, _, rest = qualname.partition(".")
+    root = _import_root(module)
+    package = module.partition(".")[0]
+    hint = (f"cannot import {package!r}: run this script where it is importable (its "
+            f"directory on PYTHONPATH)")
+    lines = ["import importlib.util", "import sys"]
+    if root is not None:
+        lines.append(f"sys.path.insert(0, {root!r})  # where {module} was imported from")
+        hint += f"; it was imported from {root}"
+    lines += [f"if importlib.util.find_spec({package!r}) is None: "
+              f"print({hint!r}, file=sys.stderr); raise SystemExit({CANNOT_IMPORT})",
+              f"from {module} import {top} as candidate"]
+    if rest:
+        lines.append(f"candidate = candidate.{rest}")
+    return lines

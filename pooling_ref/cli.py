@@ -22,6 +22,8 @@ from collections.abc import Sequence
 
 from . import _reports
 from . import _verify as V
+from ._candidate import DEFAULT_TIMEOUT, check_timeout
+from ._isolate import AVAILABLE as isolation_available
 from ._progress import Progress
 from ._shape_cmd import SHAPE_EXAMPLES, SHAPE_NOTES, shape, shape_parser
 from ._shards import parse_shard, shard_size
@@ -44,9 +46,10 @@ EXIT_STATUS = {
               2: "usage error: a file missing, unreadable or not a verify report, shards "
                  "of different runs, a shard given twice or missing, unwritable --json"},
     "check": {0: "every case passed",
-              1: "a failing case (a mismatch, or the function raised)",
+              1: "a failing case (a mismatch, the function raised, timed out or crashed)",
               2: "usage error: bad argument, a --supports key given twice, a module that "
-                 "cannot be imported"},
+                 "cannot be imported, a function whose signature cannot take the call",
+              130: "interrupted (Ctrl-C): a summary of what ran is printed"},
     "shape": {0: "the shape was printed", 2: "usage error: bad argument"},
 }
 
@@ -98,9 +101,22 @@ The function is called as FUNCTION(x, **params) with the parameter names of
 pooling_ref (pool_size, strides, padding, data_format / padding, data_format /
 kernel, bias, strides, padding, data_format, dilation_rate, groups).
 --supports values are Python literals (2, (2,3), None) or bare words (valid); each
-key once. The current directory is importable.
+key once. The current directory is importable. The function runs in a child process
+(a crash or a hang is a reported failure; --no-isolate runs it in this process), each
+call at most --timeout seconds.
 
 """)
+
+def _timeout(text: str) -> float | None:
+    """``--timeout``: seconds (> 0) or ``none``."""
+    if text.lower() == "none":
+        return None
+    try:
+        return check_timeout(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected seconds > 0 or 'none', got {text!r}") from None
+
 
 def _shard(text: str) -> tuple[int, int]:
     try:
@@ -162,6 +178,11 @@ def _merge_parser(sub) -> None:
     m.add_argument("--json", metavar="FILE", help="write the merged report as JSON to FILE")
 
 
+def _rule_set(text: str) -> str | None:
+    """``--tf-kernel`` value: ``none`` is the IEEE specification (``tf_kernel=None``)."""
+    return None if text.lower() == "none" else text.lower()
+
+
 def _check_parser(sub) -> None:
     """``check``'s options; each whose name is a keyword of :func:`pooling_ref.check` is
     passed on to it as given (:func:`_check_options`), so a new one is one line here."""
@@ -183,9 +204,17 @@ def _check_parser(sub) -> None:
                    "data_format=channels_last padding=valid groups=1 bias=None")
     c.add_argument("--nan", choices=["tf", "propagate"], default="tf",
                    help="max pooling NaN rule: tf (NaN ignored, default) or propagate")
-    c.add_argument("--tf-kernel", default=None, metavar="PATH",
-                   help="TF kernel path whose special-value rules to follow "
-                   "(onednn, eigen, xla), passed to the reference pooling functions")
+    c.add_argument("--tf-kernel", default="any", type=_rule_set,
+                   choices=["any", None, "onednn", "eigen", "xla"], metavar="RULES",
+                   help="which rule sets a result may follow: any (default: the IEEE "
+                   "specification or one TF CPU path's rules, the same for the whole run), "
+                   "none (IEEE only), onednn, eigen or xla (that path only)")
+    c.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="S",
+                   help=f"seconds per call of the function (default {DEFAULT_TIMEOUT:g}; "
+                   f"'none': no limit); a call that takes longer is a failure")
+    c.add_argument("--no-isolate", dest="isolate", action="store_false",
+                   help="call the function in this process (default: in a child process, "
+                   "so a crash or a hang in native code is a reported failure; POSIX only)")
     _quiet_option(c)
 
 
@@ -393,6 +422,7 @@ def _check_options(args) -> dict:
                 if p.kind is inspect.Parameter.KEYWORD_ONLY}
     options = {k: v for k, v in vars(args).items() if k in keywords}
     options["supports"] = _supports(args.supports)
+    options["isolate"] = args.isolate and isolation_available
     return options
 
 
@@ -424,6 +454,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TensorFlowMissing as e:
         print(f"pooling-ref {args.command}: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:   # check: CheckInterrupted says what ran
+        sys.stdout.flush()
+        print(f"pooling-ref {args.command}: {e or 'interrupted (Ctrl-C)'}", file=sys.stderr)
+        return 130
     except BrokenPipeError:          # e.g. `pooling-ref check ... | head`
         sys.stdout = open(os.devnull, "w")  # silence the flush at exit
         return 1

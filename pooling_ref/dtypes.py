@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["finfo", "flush_subnormals", "has_subnormal", "is_float_dtype", "lowest",
-           "never_greater"]
+__all__ = ["finfo", "flush_subnormals", "flushed_add", "has_subnormal", "is_float_dtype",
+           "lowest", "never_greater"]
 
 # ml_dtypes (shipped with TensorFlow) registers bfloat16 & co. as NumPy dtypes of kind "V".
 _EXTRA_FLOAT_NAMES = ("bfloat16",)
@@ -110,15 +110,20 @@ def flush_subnormals(a: np.ndarray, subnormal: bool | None = None) -> np.ndarray
     return np.where(sub, np.copysign(np.zeros((), a.dtype), a), a).astype(a.dtype)
 
 
-def add_flushed(target: np.ndarray, value: np.ndarray) -> None:
-    """``target += value`` under x86 DAZ + FTZ (the gradients' ``flush`` rule; its compiled
-    form is :func:`pooling_ref._compiled._grad._add_flushed`): a subnormal ``value`` is read
-    as a zero of its sign (so ``+0 + -s = +0``) and a subnormal sum is written as one.
+def flushed_add(total, addend, tiny):
+    """``total + addend`` under x86 DAZ + FTZ (the gradients' ``flush`` rule): a subnormal
+    ``addend`` is read as a zero of its sign and a subnormal sum is written as a zero of its
+    sign (``tiny``: the dtype's smallest normal). The one definition of the rule: NumPy
+    arrays and scalars use it as it is (:mod:`pooling_ref._grad_kernels`), and
+    :mod:`pooling_ref._compiled._grad` compiles it.
 
-    >>> t = np.float32([1e-45, 1.0])
-    >>> add_flushed(t, np.float32([1e-45, 1e-45]))
-    >>> t.tolist()
-    [0.0, 1.0]
+    >>> t = np.finfo(np.float32).tiny
+    >>> total = flushed_add(np.float32(0.0), np.float32(-2 * t), t)       # normal: kept
+    >>> float(flushed_add(total, np.float32(1.5 * t), t))                 # -0.5t: -0
+    -0.0
+    >>> float(flushed_add(np.float32(0.0), np.float32(-0.5 * t), t))      # +0 + -0
+    0.0
     """
-    target += flush_subnormals(value)
-    np.copyto(target, flush_subnormals(target))
+    a = addend * (abs(addend) >= tiny)          # x * False is a zero of x's sign; NaN stays
+    s = total + a
+    return s * (abs(s) >= tiny)

@@ -27,7 +27,8 @@ kernel paths, oneDNN and Eigen; see docs/gradients.md):
   ``current >= next``, so a NaN attracts the choice and loses it again.
 
 ``tf_kernel`` selects a path's rules (:data:`pooling_ref.rules.GRAD_RULES`): the tie
-rule above, the accumulation order and subnormal flushing (``None``: the eager tie rules
+rule above, the accumulation order, subnormal flushing (a flushed sum keeps its sign) and
+whether a window adds ``+0`` to the cells it does not choose (``None``: the eager tie rules
 with IEEE subnormals). docs/gradients.md, "Kernel paths", lists the measurements.
 
 Contributions of overlapping windows are added to a cell starting from ``+0`` (so a cell
@@ -152,9 +153,10 @@ def avg_pool_grad(
     divides) to each real cell; a cell sums what it receives in the order of
     :func:`max_pool_grad`, in ``x``'s dtype (float only). TF sums in another order: agreement within
     :func:`pooling_ref.tolerance.avg_pool_grad_bound`. ``tf_kernel`` (as
-    :func:`max_pool_grad`): subnormal partial sums flushed (not float16), and XLA's unflushed
-    copy of ``grad_out`` where every window has one real cell and none overlap; ``None``:
-    IEEE.
+    :func:`max_pool_grad`): subnormal partial sums flushed with their sign (not float16),
+    and XLA's copies and broadcasts (every window with one real cell and none overlapping:
+    ``grad_out`` unflushed; every axis untouched or one window: the share, flushed);
+    ``None``: IEEE.
     """
     op = "avg_pool_grad"
     x_cl, gout, g, fmt, method = _pool_args(op, x, grad_out, pool_size, strides, padding,

@@ -27,13 +27,22 @@ from __future__ import annotations
 import functools
 import importlib
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._repro import array_literal, snippet, value_text
+from . import known
+from ._candidate import (
+    DEFAULT_TIMEOUT,
+    Caller,
+    CheckInterrupted,
+    InProcess,
+    check_signature,
+    check_timeout,
+)
+from ._isolate import Isolated
+from ._repro import CANNOT_IMPORT, array_literal, import_lines, snippet, value_text
 from .cases import (
     Case,
     Supports,
@@ -42,17 +51,34 @@ from .cases import (
     generate_cases,
     window_cells,
 )
-from .dtypes import finfo, is_float_dtype, lowest
-from .ops import OPS, OpSpec, forward_of, is_gradient, spec
+from .dtypes import is_float_dtype
+from .explain import explain, window_of, window_values
+from .judge import (
+    ANY,
+    Criteria,
+    Verdict,
+    _bad,
+    _compare_one,
+    check_rule_option,
+    registry_paths,
+    set_name,
+)
+from .judge import (
+    RULE_SETS as _ALL_SETS,
+)
+from .ops import OPS, forward_of, is_gradient, spec
 from .padding import normalize_zero_padding
-from .tolerance import Comparison, compare, unspecified_global_max
+from .tolerance import Comparison, compare
 
-__all__ = ["OPS", "Failure", "Report", "check", "compare_result", "reference"]
+__all__ = ["OPS", "CheckInterrupted", "Failure", "Report", "check", "compare_result",
+           "reference"]
 
 #: Upper bound on candidate calls spent shrinking one failing case.
 SHRINK_BUDGET = 400
 #: Inputs up to this many elements are printed in full in a failure.
 SHOW_ELEMENTS = 64
+#: ``check``'s default criteria: any rule set, TF's NaN rule.
+DEFAULT_CRITERIA = Criteria()
 
 
 # ----------------------------------------------------------------------------- comparison
@@ -80,35 +106,8 @@ def _named(s, x, arrays: tuple, params: dict) -> tuple[dict, dict]:
     return named, scalars
 
 
-def _bad(mode: str, detail: str) -> Comparison:
-    return Comparison(False, mode, float("inf"), 0, float("inf"), None, detail)
-
-
-def _describe_result(result: object) -> str:
-    text = repr(result)
-    return f"{type(result).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
-
-
-def _compare_one(got_obj: object, expected: np.ndarray, bound, mode: str) -> Comparison:
-    try:
-        got = np.asarray(got_obj)
-    except Exception as e:
-        return _bad(mode, f"the result is not an array: np.asarray failed with "
-                          f"{type(e).__name__}: {e} (result: {_describe_result(got_obj)})")
-    if got.dtype.kind not in "iufb" and not is_float_dtype(got.dtype):
-        return _bad(mode, f"the result is not a numeric array: {_describe_result(got_obj)} "
-                          f"(expected an array of shape {expected.shape} and dtype "
-                          f"{expected.dtype})")
-    if got.shape != expected.shape:
-        return _bad(mode, f"wrong shape: got {got.shape}, expected {expected.shape}")
-    if got.dtype != expected.dtype:
-        return _bad(mode, f"wrong dtype: got {got.dtype}, expected {expected.dtype} "
-                          f"(the result must have the input's dtype)")
-    return compare(got, expected, bound)
-
-
 def compare_result(op: str, result: object, x: object, *arrays, nan: str = "tf",
-                   tf_kernel: str | None = None, **params) -> Comparison:
+                   tf_kernel: str | None = ANY, **params) -> Comparison:
     """Compare a candidate's ``result`` for ``op(x, *arrays, **params)`` with the reference.
 
     >>> import numpy as np
@@ -119,57 +118,16 @@ def compare_result(op: str, result: object, x: object, *arrays, nan: str = "tf",
     Bitwise for max pooling and zero padding; within the error bound of
     :mod:`pooling_ref.tolerance` for average pooling and convolution. Shape and dtype must
     be the reference's in both modes. Ops with several outputs compare each.
+    ``tf_kernel="any"`` (the default, as in :func:`check`): the result matches under one of
+    the rule sets (:mod:`pooling_ref.judge`); ``None`` or a path: under that one.
     """
     s = spec(op)
     named, scalars = _named(s, np.asarray(x), arrays, params)
-    expected = s.run_reference(named, scalars, nan=nan, tf_kernel=tf_kernel)
-    if s.family == "global_max_pool":     # what no TF path specifies (never for None)
-        expected = unspecified_global_max(result, expected, tf_kernel)
-    return compare_outputs(s, result, expected, s.error_bound(named, scalars), s.mode)
-
-
-def compare_outputs(s: OpSpec, result: object, expected, bound, mode: str) -> Comparison:
-    """Compare ``result`` with ``expected`` (each output of a multi-output op, e.g. a conv
-    gradient's ``(grad_x, grad_kernel, grad_bias)``; the first wrong one is named)."""
-    if s.outputs == 1:
-        return _compare_one(result, expected, bound, mode)
-    if not isinstance(result, (tuple, list)) or len(result) != s.outputs:
-        return _bad(mode, f"expected a tuple of {s.outputs} arrays, got "
-                          f"{_describe_result(result)}")
-    bounds = bound if bound is not None else (None,) * s.outputs
-    worst = None
-    for i, (g, e, b) in enumerate(zip(result, expected, bounds)):
-        c = _compare_one(g, e, b, mode)
-        if not c.ok:
-            c.detail = f"{s.output_names[i]} (output {i}) wrong: {c.detail}"
-            return c
-        worst = c if worst is None or c.worst_ratio > worst.worst_ratio else worst
-    return worst
+    criteria = Criteria(check_rule_option(tf_kernel, "compare_result"), nan)
+    return criteria.verdict(s, result, named, scalars).comparison
 
 
 # ----------------------------------------------------------------------------- explaining
-
-
-def _window_of(case: Case, index: tuple) -> tuple[list[list[int]], int, slice] | None:
-    """Input cells (per spatial axis), batch and channels behind output element ``index``
-    (for convolution every input channel of the filter's group)."""
-    if index is None or case.family not in ("max_pool", "avg_pool", "global_max_pool",
-                                            "global_avg_pool", "conv"):
-        return None
-    cf, r = case.channels_first, case.rank
-    batch = index[0]
-    if case.family.startswith("global"):
-        chan = index[1] if (cf or len(index) == 2) else index[-1]
-        return [list(range(n)) for n in case.spatial], batch, slice(chan, chan + 1)
-    out = index[2:] if cf else index[1:-1]
-    chan = index[1] if cf else index[-1]
-    chans = slice(chan, chan + 1)
-    if case.family == "conv":
-        groups = int(case.params.get("groups", 1))
-        cin_g, filters = case.params["kernel"].shape[-2:]
-        first = (chan // (filters // groups)) * cin_g
-        chans = slice(first, first + cin_g)
-    return window_cells(case, tuple(out))[:r], batch, chans
 
 
 def _cells_text(cells: list[list[int]]) -> str:
@@ -182,68 +140,8 @@ def _cells_text(cells: list[list[int]]) -> str:
     return ", ".join(one(c) for c in cells)
 
 
-def _window_values(case: Case, cells, batch: int, chans: slice) -> np.ndarray:
-    """The window's input cells, spatial axes first (a last channel axis only if > 1)."""
-    xb = np.moveaxis(case.x[batch], 0, -1) if case.channels_first else case.x[batch]
-    vals = xb[np.ix_(*cells)][..., chans]
-    return vals[..., 0] if vals.shape[-1] == 1 else vals
-
-
 def _chans_text(chans: slice) -> str:
     return str(chans.start) if chans.stop - chans.start == 1 else f"{chans.start}:{chans.stop}"
-
-
-def _explain(case: Case, got: np.ndarray, expected: np.ndarray, comparison: Comparison,
-             nan: str, tf_kernel: str | None) -> str:
-    """A sentence when the only difference is a known special-value rule, else ''."""
-    idx = comparison.first_index
-    if idx is None or got.shape != expected.shape:
-        return ""
-    g, e = got[idx], expected[idx]
-    fam = case.family
-    if fam == "max_pool" and nan == "tf" and is_float_dtype(case.x.dtype):
-        alt = case.spec.run_reference(case.arrays, case.scalar_params, nan="propagate",
-                                      tf_kernel=tf_kernel)
-        if compare(got, alt).ok:
-            return ("your kernel propagates NaN; TensorFlow ignores it — pass "
-                    "nan='propagate' if that is intended")
-    if not is_float_dtype(case.x.dtype):
-        if fam in ("max_pool", "global_max_pool", "zero_pad") and np.abs(
-                case.x.astype(np.float64)).max() > 2**24:
-            return ("integers beyond 2**24 differ: does your kernel convert them to float32 "
-                    "(which cannot tell 2**24 from 2**24 + 1)?")
-        return ""
-    gf, ef = float(g), float(e)
-    if gf == 0 and ef == 0 and np.signbit(gf) != np.signbit(ef):
-        w = _window_of(case, idx)
-        zeros = _window_values(case, *w) if w is not None else np.zeros(0)
-        zeros = zeros[zeros == 0]
-        if fam in ("max_pool", "global_max_pool") and len(set(np.signbit(zeros))) < 2:
-            return (f"-0.0 vs +0.0: the window's maximum is {value_text(e)} (no tie of "
-                    "zeros); your kernel changes the sign of zero")
-        return {"max_pool": "-0.0 vs +0.0: TF keeps the first of equal maxima (row-major "
-                            "window order)",
-                "global_max_pool": "-0.0 vs +0.0: TF's reduce_max keeps the last of equal "
-                                   "maxima (row-major order)",
-                "zero_pad": "-0.0 vs +0.0: zero padding must copy the input bit for bit "
-                            "(your kernel turned -0.0 into +0.0)"}.get(
-            fam, "-0.0 vs +0.0: the sign of a zero result differs")
-    if fam == "max_pool" and ef == float(lowest(case.x.dtype)) and (np.isinf(gf) or
-                                                                    np.isnan(gf)):
-        return ("all-NaN / all -inf window: TF gives the lowest finite value "
-                f"({value_text(e)}), not {value_text(g)} — start the running maximum at "
-                "the lowest finite value and replace it only by a strictly greater cell")
-    tiny = float(finfo(case.x.dtype).tiny)
-    if gf == 0 and ef != 0 and abs(ef) < tiny:
-        return ("subnormal flushed to zero: TF's default (oneDNN) kernel keeps subnormals; "
-                "pass tf_kernel='eigen' if your kernel follows TF's Eigen path")
-    if fam in ("avg_pool", "global_avg_pool", "conv") and np.isnan(ef) and not np.isnan(gf):
-        return ("your kernel skips NaN (a nanmean habit); TensorFlow propagates it: a "
-                "window holding NaN gives NaN")
-    if fam in ("avg_pool", "global_avg_pool") and np.isinf(ef) and np.isfinite(gf):
-        return ("the window sum overflows in TF (it accumulates in the input dtype: "
-                "[max, max] -> inf); your kernel accumulates in a wider type")
-    return ""
 
 
 # ----------------------------------------------------------------------------- report
@@ -268,6 +166,8 @@ class Failure:
     corner: str = ""                 # the corner class the case was drawn for
     explanation: str = ""            # the special-value rule, in words
     context: list[str] = field(default_factory=list)   # padding split, window, values
+    call_error: str = ""             # "timed out after 30 s", "crashed: killed by signal ..."
+    where: str = ""                  # the candidate's last frames: "k.py:9 in f <- ..."
 
     @property
     def max_abs(self) -> float:
@@ -288,6 +188,8 @@ class Failure:
 
     @property
     def detail(self) -> str:
+        if self.call_error:
+            return self.call_error
         if self.exception is not None:
             return f"candidate raised {self.exception}"
         return str(self.comparison)
@@ -298,6 +200,8 @@ class Failure:
         lines = [f"case {self.case_index}{corner}: {self.op}  {shapes}  dtype {self.dtype}",
                  f"  params: {self.params}",
                  f"  {self.detail}"]
+        if self.where:
+            lines.append(f"  at {self.where}")
         if self.explanation:
             lines.append(f"  why: {self.explanation}")
         lines += ["  " + line for line in self.context]
@@ -327,22 +231,50 @@ class Report:
     left_out: list[str] = field(default_factory=list)   # what supports= kept out
     corners: dict = field(default_factory=dict)         # corner class -> cases drawn
     nan: str = "tf"
+    tf_kernel: str | None = ANY                         # the rule sets asked for
+    matched: tuple = ()              # rule sets under which every passing case matched
+    matched_cases: dict = field(default_factory=dict)   # rule set -> cases it matched
+    known: dict = field(default_factory=dict)           # registry id -> cases it accepted
+    interrupted: str = ""            # Ctrl-C: what ran and where it stopped
+    notes: list[str] = field(default_factory=list)      # calls timed out, not run, ...
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.interrupted
+
+    def rule_sets_text(self) -> str:
+        """Which rule sets the candidate matched (and TF differences it reproduced)."""
+        if self.matched:
+            text = "matched tf_kernel=" + ", ".join(set_name(r) for r in self.matched)
+            text += " on every case" if len(self.matched_cases) else ""
+        elif self.matched_cases:
+            text = "no single rule set matched every case: " + ", ".join(
+                f"tf_kernel={set_name(r)} {n}" for r, n in self.matched_cases.items())
+        else:
+            text = "no case matched"
+        if self.known:
+            text += "; TensorFlow's known differences reproduced (accepted): " + ", ".join(
+                f"{k} ({n} case{'s' if n > 1 else ''})" for k, n in self.known.items())
+        return text
 
     def __str__(self) -> str:
         extra = "" if self.nan == "tf" else f", nan={self.nan!r}"
+        if self.tf_kernel != ANY:
+            extra += f", tf_kernel={self.tf_kernel!r}"
         head = (f"check {self.candidate} as {self.op} (seed {self.seed}, {self.dtype}{extra})"
                 f": {self.cases} cases, ")
         left = ("\n  not drawn (supports=): " + "; ".join(self.left_out)
                 if self.left_out else "")
+        left += "".join(f"\n  note: {n}" for n in self.notes)
+        if self.interrupted:
+            return "\n".join([head + f"INTERRUPTED: {self.interrupted}" + left,
+                              *map(str, self.failures)])
         if self.passed:
             worst = (f"worst bound ratio {self.worst_ratio:.3g}" if spec(self.op).mode ==
                      "bound" else f"max ULP {self.max_ulp}")
-            return head + f"all passed ({worst})" + left
-        lines = [head + f"{self.failed_cases} FAILED; smallest failing case(s):" + left]
+            return head + f"all passed ({worst}); {self.rule_sets_text()}" + left
+        lines = [head + f"{self.failed_cases} FAILED; smallest failing case(s):" + left,
+                 f"  passing cases: {self.rule_sets_text()}"]
         for f in self.failures:
             lines.append(str(f))
         return "\n".join(lines)
@@ -375,11 +307,7 @@ def _candidate_source(candidate: Callable, target: str | None = None) -> tuple[l
     """
     if target is not None:
         module, _, attr = target.partition(":")
-        top, _, rest = attr.partition(".")
-        lines = [f"from {module} import {top} as candidate"]
-        if rest:
-            lines.append(f"candidate = candidate.{rest}")
-        return lines, target
+        return import_lines(module, attr), target
     if isinstance(candidate, functools.partial):
         lines, name = _candidate_source(candidate.func)
         args = [repr(a) for a in candidate.args]
@@ -392,41 +320,34 @@ def _candidate_source(candidate: Callable, target: str | None = None) -> tuple[l
     name = f"{module}.{qualname}" if module and qualname else repr(candidate)
     if module and module != "__main__":
         if qualname and "<" not in qualname and _resolve(module, qualname) is candidate:
-            return _import_lines(module, qualname), name
+            return import_lines(module, qualname), name
         mod = sys.modules.get(module)
         for attr, value in sorted(vars(mod).items()) if mod else ():
             if value is candidate:
-                return _import_lines(module, attr), f"{module}.{attr}"
-    return [f"raise SystemExit('candidate {name} cannot be imported by name: define "
-            f"`candidate` here')"], name
+                return import_lines(module, attr), f"{module}.{attr}"
+    message = f"candidate {name} cannot be imported by name: define `candidate` here"
+    return ["import sys", f"print({message!r}, file=sys.stderr)",
+            f"raise SystemExit({CANNOT_IMPORT})"], name
 
 
-def _import_lines(module: str, qualname: str) -> list[str]:
-    top, _, rest = qualname.partition(".")
-    lines = [f"from {module} import {top} as candidate"]
-    if rest:
-        lines.append(f"candidate = candidate.{rest}")
-    return lines
-
-
-def reproducer(case: Case, candidate: Callable, *, nan: str = "tf",
-               tf_kernel: str | None = None, target: str | None = None) -> str:
+def reproducer(case: Case, candidate: Callable, criteria: Criteria = DEFAULT_CRITERIA, *,
+               target: str | None = None) -> str:
     """A script that rebuilds ``case`` bit for bit, calls the candidate and asserts a match.
 
-    It exits with an ``AssertionError`` (non-zero status) while the mismatch persists and
-    prints ``match`` once the candidate is fixed.
+    It exits with an ``AssertionError`` (status 1) while the mismatch persists and prints
+    ``match`` once the candidate is fixed. It first puts the directory the candidate's
+    module was imported from on ``sys.path`` (so it runs from any directory) and exits with
+    status 2, saying how to run it, when the module still cannot be found.
     """
     imports, _ = _candidate_source(candidate, target)
     s = case.spec
-    extra = "" if nan == "tf" else f", nan={nan!r}"
-    if tf_kernel is not None:
-        extra += f", tf_kernel={tf_kernel!r}"
+    extra = criteria.options()
     args = ", ".join([*s.positional,
                       *(f"{k}={k}" for k in s.keyword_arrays if k in case.params),
                       *(f"{k}={v!r}" for k, v in case.scalar_params.items())])
     after = [f"comparison = compare_result({case.op!r}, result, {args}{extra})",
              "print(comparison)",
-             "assert comparison.ok, comparison"]
+             "assert comparison.ok, str(comparison)"]
     return snippet(["from pooling_ref.oracle import compare_result", *imports],
                    "candidate", case.arrays, case.scalar_params, s.positional, after)
 
@@ -436,40 +357,62 @@ def reproducer(case: Case, candidate: Callable, *, nan: str = "tf",
 
 @dataclass
 class _Outcome:
-    comparison: Comparison | None = None
+    verdict: Verdict | None = None
     exception: str | None = None
     traceback: str = ""
     result: object = None
+    known: str | None = None          # registry id of a TF difference the call reproduced
+    alone: tuple = ()                 # rule sets this case matched, none of them the run's
+    call_error: str = ""         # the call gave no result: timed out, crashed
+    where: str = ""              # the candidate's last frames (raised, timed out, crashed)
+    timed_out: bool = False
+
+    @property
+    def comparison(self) -> Comparison | None:
+        return None if self.verdict is None else self.verdict.comparison
 
     @property
     def failed(self) -> bool:
-        return self.exception is not None or not self.comparison.ok
+        if self.call_error:
+            return True
+        if self.exception is not None:
+            return self.known is None
+        return not self.verdict.ok
 
 
-def _run(candidate: Callable, case: Case, nan: str = "tf",
-         tf_kernel: str | None = None) -> _Outcome:
+def _run(candidate: Callable | Caller, case: Case, criteria: Criteria = DEFAULT_CRITERIA,
+         prefer: tuple = ()) -> _Outcome:
+    """Call the candidate (a plain callable: in-process, no time limit) on copies of the
+    case's arrays and judge its result (``prefer``: the rule sets to report a mismatch
+    against, see :func:`pooling_ref.judge.judge`)."""
+    calls = candidate if isinstance(candidate, Caller) else InProcess(candidate, None)
     s = case.spec
     copies = {k: np.array(v, copy=True) for k, v in case.arrays.items()}
     args, kwargs = s.split(copies, case.scalar_params)
+    calls.current = case
+    call = calls.call(args, kwargs, [*s.positional, *(k for k in s.keyword_arrays
+                                                      if k in kwargs)])
+    if call.status in ("timeout", "crashed"):
+        return _Outcome(call_error=call.error, where=call.where,
+                        timed_out=call.status == "timeout")
+    if call.status == "raised":
+        entry = known.raised(s, case.arrays, case.scalar_params, call.error,
+                             registry_paths(criteria.tf_kernel))
+        return _Outcome(exception=call.error, traceback=call.traceback, where=call.where,
+                        known=entry)
+    result = call.result
+    if call.modified is not None:
+        return _Outcome(Verdict(_bad(s.mode,
+                                     f"candidate modified its input {call.modified!r}")))
     try:
-        result = candidate(*args, **kwargs)
-    except Exception as e:
-        tb = "".join(traceback.format_exception(type(e), e, e.__traceback__, limit=-3))
-        return _Outcome(exception=f"{type(e).__name__}: {e}", traceback=tb)
-    for k, v in case.arrays.items():
-        if copies[k].tobytes() != v.tobytes():
-            return _Outcome(_bad(s.mode, f"candidate modified its input {k!r}"))
-    try:
-        pos = [case.arrays[k] for k in s.positional]
-        kw = {k: case.arrays[k] for k in s.keyword_arrays if k in case.arrays}
-        c = compare_result(case.op, result, *pos, nan=nan, tf_kernel=tf_kernel, **kw,
-                           **case.scalar_params)
-        return _Outcome(c, result=result)
+        return _Outcome(criteria.verdict(s, result, case.arrays, case.scalar_params, prefer),
+                        result=result)
     except Exception as e:   # e.g. a result np.asarray cannot compare
-        return _Outcome(_bad(s.mode, f"comparing the result failed: {type(e).__name__}: {e}"))
+        return _Outcome(Verdict(_bad(s.mode, f"comparing the result failed: "
+                                             f"{type(e).__name__}: {e}")))
 
 
-def _context(case: Case, outcome: _Outcome, nan: str, tf_kernel: str | None
+def _context(case: Case, outcome: _Outcome, criteria: Criteria
              ) -> tuple[list[str], str]:
     """Lines showing the padding split, the input window, got/expected; and the 'why'."""
     if is_gradient(case.spec):
@@ -487,19 +430,17 @@ def _context(case: Case, outcome: _Outcome, nan: str, tf_kernel: str | None
         if case.x.size <= SHOW_ELEMENTS:
             lines.append(f"x = {array_literal(case.x)}")
         return lines, ""
-    try:
-        got = np.asarray(outcome.result)
-        expected = case.spec.run_reference(case.arrays, case.scalar_params, nan=nan,
-                                           tf_kernel=tf_kernel)
-    except Exception:  # pragma: no cover - the comparison succeeded on the same call
-        return lines, ""
     if case.spec.outputs != 1:
         return lines, ""
+    got, expected = np.asarray(outcome.result), np.asarray(outcome.verdict.expected)
+    if outcome.verdict.rule_set is not None or criteria.tf_kernel == ANY:
+        lines.append(f"expected: the reference under tf_kernel="
+                     f"{set_name(outcome.verdict.rule_set)}")
     idx = c.first_index
-    w = _window_of(case, idx)
+    w = window_of(case, idx)
     if w is not None:
         cells, b, ch = w
-        vals = _window_values(case, cells, b, ch)
+        vals = window_values(case, cells, b, ch)
         where = (f"x[{b}, {_chans_text(ch)}, {_cells_text(cells)}]" if case.channels_first
                  else f"x[{b}, {_cells_text(cells)}, {_chans_text(ch)}]")
         if case.channels_first and vals.ndim > len(cells):
@@ -509,7 +450,7 @@ def _context(case: Case, outcome: _Outcome, nan: str, tf_kernel: str | None
         else:
             lines.append(f"input window behind it: {where} ({vals.size} cells)")
     lines += _array_lines(case, got, expected)
-    return lines, _explain(case, got, expected, c, nan, tf_kernel)
+    return lines, explain(case, got, outcome.verdict, criteria)
 
 
 def _array_lines(case: Case, got: np.ndarray, expected: np.ndarray, got_name: str = "got"
@@ -750,6 +691,87 @@ def _check_int(name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
+@dataclass
+class _Tally:
+    """The outcomes of one run: which rule sets each passing case matched, the failing
+    cases with the criteria each is reported under, and the statistics of the report.
+
+    Under ``tf_kernel="any"`` the run must be explained by ONE rule set, as a TensorFlow
+    path is one set of rules for a whole run: :meth:`settle` picks the set that most cases
+    match and turns every passing case that set does not explain into a failure against it
+    (a kernel that flushes like one path but fills empty windows like another is neither).
+    """
+
+    criteria: Criteria
+    passing: list = field(default_factory=list)   # (index, case, outcome, rule sets)
+    failing: list = field(default_factory=list)   # (index, case, outcome, criteria)
+    corners: dict = field(default_factory=dict)
+    chosen: str | None = None                     # the set the run is judged against
+    run: int = 0
+
+    def add(self, index: int, case: Case, outcome: _Outcome) -> None:
+        self.run += 1
+        self.corners[case.corner or "plain"] = self.corners.get(case.corner or "plain", 0) + 1
+        if outcome.failed:
+            self.failing.append((index, case, outcome, self.criteria))
+        else:
+            self.passing.append((index, case, outcome, self._sets(outcome)))
+
+    def _sets(self, outcome: _Outcome) -> tuple:
+        if outcome.verdict is None:                   # a raise TensorFlow does too
+            return tuple(p for p in registry_paths(self.criteria.tf_kernel)
+                         if p in known.entry_paths(outcome.known))
+        return outcome.verdict.matched
+
+    def counts(self) -> dict:
+        """Rule set -> passing cases it matched, in :data:`judge.RULE_SETS` order."""
+        out: dict = {}
+        for *_, sets in self.passing:
+            for r in sets:
+                out[r] = out.get(r, 0) + 1
+        return {r: out[r] for r in sorted(out, key=list(_ALL_SETS).index)}
+
+    def prefer(self) -> tuple:
+        """The rule sets to report a mismatch against: those matched so far, most first."""
+        counts = self.counts()
+        return tuple(sorted(counts, key=lambda r: -counts[r]))
+
+    def settle(self) -> None:
+        """Judge the run against the one rule set most passing cases match (see above)."""
+        counts = self.counts()
+        if not counts:
+            return
+        self.chosen = max(counts, key=lambda r: counts[r])      # first set wins ties
+        strict = Criteria(self.chosen, self.criteria.nan)
+        keep = []
+        for index, case, outcome, sets in self.passing:
+            if self.chosen in sets:
+                keep.append((index, case, outcome, sets))
+                continue
+            outcome.alone = sets
+            outcome.verdict = strict.verdict(case.spec, outcome.result, case.arrays,
+                                             case.scalar_params)
+            self.failing.append((index, case, outcome, strict))
+        self.passing = keep
+
+    def report(self, op: str, name: str, seed: int, dtype: str, sup: Supports) -> Report:
+        comparisons = [o.comparison for _, _, o, _ in self.passing if o.comparison]
+        matched = None
+        for *_, sets in self.passing:
+            matched = sets if matched is None else tuple(r for r in matched if r in sets)
+        known_cases: dict = {}
+        for _, _, o, _ in self.passing:
+            entry = o.known or (o.verdict.known if o.verdict else None)
+            if entry:
+                known_cases[entry] = known_cases.get(entry, 0) + 1
+        return Report(op, name, seed, dtype, self.run, failed_cases=len(self.failing),
+                      max_ulp=max((c.max_ulp for c in comparisons), default=0),
+                      worst_ratio=max((c.worst_ratio for c in comparisons), default=0.0),
+                      left_out=sup.left_out(), corners=self.corners, nan=self.criteria.nan,
+                      tf_kernel=self.criteria.tf_kernel, matched=matched or (),
+                      matched_cases=self.counts(), known=known_cases)
+
+
 def check(
     candidate: Callable,
     op: str,
@@ -759,12 +781,14 @@ def check(
     dtype: str = "float32",
     supports: dict | None = None,
     nan: str = "tf",
-    tf_kernel: str | None = None,
+    tf_kernel: str | None = ANY,
     target: str | None = None,
     shrink_failures: bool = True,
     max_failures: int = 3,
     fail_fast: bool = False,
     progress: Callable[[int, int], object] | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    isolate: bool = False,
 ) -> Report:
     """Check ``candidate`` against ``pooling_ref`` on ``cases`` random cases of ``op``.
 
@@ -772,15 +796,16 @@ def check(
     >>> report = check(pooling_ref.zero_pad, "zero_pad2d", cases=10, seed=1)
     >>> print(report)  # doctest: +ELLIPSIS
     check pooling_ref.padding.zero_pad as zero_pad2d (seed 1, float32): 10 cases, all passed...
-    >>> report.passed, report.max_ulp
-    (True, 0)
+    >>> report.passed, report.max_ulp, report.matched     # zero padding: every rule set
+    (True, 0, (None, 'onednn', 'eigen', 'xla'))
 
     ``candidate`` is called like the reference (:mod:`pooling_ref.ops`):
     ``candidate(x, **params)`` with the parameter names of the matching ``pooling_ref``
     function (``pool_size, strides, padding, data_format`` / ``padding, data_format`` /
     ``data_format, keepdims`` / ``kernel, bias, strides, padding, data_format,
     dilation_rate, groups``); optional ones are sometimes omitted. ``op`` is one of
-    :data:`pooling_ref.OPS`.
+    :data:`pooling_ref.OPS`. A candidate whose signature cannot take that call is a
+    ``TypeError`` before any case.
 
     * ``dtype``: float16/32/64, bfloat16 (with ml_dtypes), or an integer dtype where the
       op accepts integers (max pooling, global pooling, zero padding).
@@ -788,82 +813,177 @@ def check(
       the report lists what was left out (see :class:`pooling_ref.cases.Supports`).
     * ``nan``: ``"tf"`` (TF's rules) or ``"propagate"`` (max pooling: a NaN in the window
       gives NaN, as ``np.max``); other ops ignore it.
-    * ``tf_kernel``: passed to the reference pooling functions (which TF kernel path's
-      special-value rules to follow) when given.
+    * ``tf_kernel``: ``"any"`` (default): a case passes when the whole result matches the
+      reference under one of the rule sets ``None`` (IEEE), ``"onednn"``, ``"eigen"``,
+      ``"xla"`` (:mod:`pooling_ref.judge`), or reproduces a registered TensorFlow difference
+      of one of those paths (:mod:`pooling_ref.known`); ``report.matched`` names the sets
+      matched on every case. One set (``None`` or a path): held to that set alone (and that
+      path's registered differences).
     * ``target``: ``"MODULE:FUNCTION"`` the reproducer imports (the CLI sets it).
     * ``shrink_failures``, ``max_failures`` (distinct failing cases to shrink and report),
       ``fail_fast`` (stop at the first failing case; ``report.cases`` counts those run).
     * ``progress``: called as ``progress(done, total)`` after each case (the CLI's bar).
+    * ``timeout``: seconds per candidate call (default 30; ``None``: no limit). A call
+      that takes longer is a failure, "timed out after N s", reported within twice the
+      limit; timed-out cases are not shrunk, and after 3 timed-out calls the check stops
+      calling the candidate (:mod:`pooling_ref._candidate` says how a call is stopped).
+    * ``isolate``: run the candidate in a child process (:mod:`pooling_ref._isolate`): a
+      crash or a hang in native code becomes a reported failure and the run goes on. The
+      candidate must be picklable (a function at the top level of an importable module).
 
-    A candidate that raises produces a failure, not an exception.
+    A candidate that raises produces a failure, not an exception. Ctrl-C raises
+    :class:`pooling_ref._candidate.CheckInterrupted` (a ``KeyboardInterrupt``) whose
+    message says what ran and which case was running; its ``.report`` is the partial report.
     """
     if not callable(candidate):
         raise TypeError(f"check: candidate must be callable, got {candidate!r}")
-    s = spec(op)
+    try:
+        s = spec(op)
+    except ValueError as e:
+        raise ValueError(f"check: {e}") from None
     n = _check_int("cases", cases, 1)
     seed = _check_int("seed", seed, 0)
     dt = check_dtype(dtype, op)
     if not isinstance(nan, str) or nan not in ("tf", "propagate"):
         raise ValueError(f"check: nan must be 'tf' or 'propagate', got {nan!r}")
-    if tf_kernel is not None and not isinstance(tf_kernel, str):
-        raise TypeError(f"check: tf_kernel must be None or a str, got {tf_kernel!r}")
+    criteria = Criteria(check_rule_option(tf_kernel), nan if s.nan_rule else "tf")
     max_failures = _check_int("max_failures", max_failures, 1)
+    timeout = check_timeout(timeout)
+    if not isinstance(isolate, bool):
+        raise TypeError(f"check: isolate must be True or False, got {isolate!r}")
     sup = Supports(op, supports)
-    nan = nan if s.nan_rule else "tf"
     _, name = _candidate_source(candidate, target)
-    failing: list[tuple[int, Case, _Outcome]] = []
-    failed_count = run = max_ulp = 0
-    worst_ratio = 0.0
-    corners: dict[str, int] = {}
-    for i, case in enumerate(generate_cases(op, n, seed, dt, sup)):
-        run += 1
-        corners[case.corner or "plain"] = corners.get(case.corner or "plain", 0) + 1
-        with np.errstate(all="ignore"):
-            outcome = _run(candidate, case, nan, tf_kernel)
-        if progress is not None:
-            progress(run, n)
-        if outcome.comparison is not None and outcome.comparison.ok:
-            max_ulp = max(max_ulp, outcome.comparison.max_ulp)
-            worst_ratio = max(worst_ratio, outcome.comparison.worst_ratio)
-        if outcome.failed:
-            failed_count += 1
-            failing.append((i, case, outcome))
-            if fail_fast:
+    check_signature(candidate, s, name, tuple(k for k in s.keyword_arrays
+                                              if sup.allowed.get(k) == [None]))
+    calls = (Isolated(candidate, timeout, name, target) if isolate
+             else InProcess(candidate, timeout))
+    tally = _Tally(criteria)
+    report = None
+    try:
+        for i, case in enumerate(generate_cases(op, n, seed, dt, sup)):
+            if calls.exhausted:
                 break
-    report = Report(op, name, seed, dt.name, run, failed_cases=failed_count,
-                    max_ulp=max_ulp, worst_ratio=worst_ratio, left_out=sup.left_out(),
-                    corners=corners, nan=nan)
-    failing.sort(key=lambda t: (t[1].size_key(), t[0]))   # shrink the smallest first
+            with np.errstate(all="ignore"):
+                outcome = _run(calls, case, criteria, tally.prefer())
+            tally.add(i, case, outcome)
+            if progress is not None:
+                progress(tally.run, n)
+            if fail_fast and tally.failing:
+                break
+        if criteria.tf_kernel == ANY:
+            tally.settle()
+        report = tally.report(op, name, seed, dt.name, sup)
+        _report_failures(report, tally, calls, sup, candidate, target, max_failures,
+                         shrink_failures)
+    except KeyboardInterrupt:
+        summary = _interrupted_summary(name, op, n, tally.run, tally.failing, report,
+                                       calls.current)
+        partial = report or tally.report(op, name, seed, dt.name, sup)
+        partial.interrupted = summary
+        raise CheckInterrupted(f"check {name} as {op} {summary}", partial) from None
+    finally:
+        calls.close()
+    report.notes = calls.notes()
+    if tally.run < n and not fail_fast:
+        report.notes.append(f"{n - tally.run} of {n} cases not run")
+    return report
+
+
+def _report_failures(report: Report, tally: _Tally, calls, sup: Supports, candidate,
+                     target: str | None, max_failures: int, shrink_failures: bool) -> None:
+    """Shrink the failing cases, smallest first, and add one :class:`Failure` per distinct
+    shape / parameter combination (at most ``max_failures``) to ``report``."""
+    failing = sorted(tally.failing, key=lambda t: (t[1].size_key(), t[0]))
+    prefer = (tally.chosen,) if tally.chosen is not None else tally.prefer()
     seen: set = set()
-    for i, case, outcome in failing:
+    for i, case, outcome, judged in failing:
         if len(report.failures) >= max_failures:
             break
         with np.errstate(all="ignore"):
             small, steps, outcome, context, why = _shrunk(
-                candidate, case, outcome, sup, nan, tf_kernel, shrink_failures)
+                calls, case, outcome, sup, judged, prefer, shrink_failures)
         ident = small.describe()          # one report per shape/parameter combination
         if ident in seen:
             continue
         seen.add(ident)
-        report.failures.append(Failure(
-            op=op, params=small.scalar_params, shapes=small.shapes, dtype=dt.name,
-            comparison=outcome.comparison, exception=outcome.exception,
-            reproducer=reproducer(small, candidate, nan=nan, tf_kernel=tf_kernel,
-                                  target=target),
-            case_index=i, original_shapes=case.shapes, original_params=case.scalar_params,
-            shrink_steps=steps, traceback=outcome.traceback, corner=case.corner,
-            explanation=why, context=context))
-    return report
+        why = tally_alone(tally, i) or why
+        report.failures.append(_failure(i, case, small, steps, outcome, context, why,
+                                        candidate, target, judged))
 
 
-def _shrunk(candidate, case, outcome, sup, nan, tf_kernel, shrink_failures):
-    """The shrunk case, steps, its outcome, context lines and explanation."""
+def tally_alone(tally: _Tally, index: int) -> str:
+    """Why case ``index`` failed although it matches a rule set: the run's other cases
+    match another one (``""`` when it is not such a case)."""
+    alone = next((o.alone for i, _, o, _ in tally.failing if i == index), ())
+    if not alone:
+        return ""
+    counts = tally.counts()
+    return (f"this case matches only tf_kernel={' / '.join(set_name(r) for r in alone)}, "
+            f"but {counts[tally.chosen]} of {tally.run} cases match tf_kernel="
+            f"{set_name(tally.chosen)}, which this one does not: no single TensorFlow path "
+            f"gives both (judged against tf_kernel={set_name(tally.chosen)})")
+
+
+def _failure(i: int, case: Case, small: Case, steps: int, outcome: _Outcome,
+             context: list[str], why: str, candidate, target, criteria: Criteria) -> Failure:
+    """The reported :class:`Failure` of case ``i`` shrunk to ``small``."""
+    script = reproducer(small, candidate, criteria, target=target)
+    if outcome.call_error:
+        script = f"# in check(): {outcome.call_error}; this script may do the same\n{script}"
+    return Failure(
+        op=case.op, params=small.scalar_params, shapes=small.shapes, dtype=case.x.dtype.name,
+        comparison=outcome.comparison, exception=outcome.exception, reproducer=script,
+        case_index=i, original_shapes=case.shapes, original_params=case.scalar_params,
+        shrink_steps=steps, traceback=outcome.traceback, corner=case.corner,
+        explanation=why, context=context, call_error=outcome.call_error,
+        where=outcome.where)
+
+
+def _case_text(case: Case | None) -> str:
+    if case is None:
+        return "none"
+    shapes = ", ".join(f"{k} {v}" for k, v in case.shapes.items())
+    return f"{case.op}  {shapes}  dtype {case.x.dtype.name}  params {case.scalar_params}"
+
+
+def _interrupted_summary(name: str, op: str, n: int, run: int, failing: list,
+                         report: Report | None, current: Case | None) -> str:
+    """What ran before Ctrl-C and the case the candidate was running."""
+    indices = sorted(t[0] for t in failing)
+    failed = (f"{len(failing)} failed so far (case "
+              f"{', '.join(str(i) for i in indices[:5])}"
+              f"{', ...' if len(failing) > 5 else ''})" if failing else "none failed so far")
+    doing = ("while shrinking the failing cases" if report is not None
+             else f"during case {run}")
+    return (f"interrupted (Ctrl-C) {doing}; {run} of {n} cases run, "
+            f"{failed}; the candidate was running: {_case_text(current)}")
+
+
+def _shrunk(calls, case, outcome, sup, criteria: Criteria, prefer: tuple,
+            shrink_failures: bool):
+    """The shrunk case, steps, its outcome, context lines and explanation.
+
+    A timed-out case is not shrunk (each try could cost the whole time limit), and a try
+    that times out does not count as still failing; once the check's timed-out calls are
+    used up (``calls.exhausted``) no more tries are made. The outcome of the shrunk case
+    is the one its try gave (no call is repeated)."""
     small, steps = case, 0
-    if shrink_failures:
-        small, steps = shrink(case, lambda c: _run(candidate, c, nan, tf_kernel).failed,
-                              supports=sup)
-        outcome = _run(candidate, small, nan, tf_kernel)
-    context, why = _context(small, outcome, nan, tf_kernel)
+    if shrink_failures and not outcome.timed_out:
+        last: list = [case, outcome]
+
+        def still_fails(c: Case) -> bool:
+            if calls.exhausted:
+                return False
+            o = _run(calls, c, criteria, prefer)
+            if o.failed and not o.timed_out:
+                last[:] = [c, o]
+                return True
+            return False
+
+        small, steps = shrink(case, still_fails, supports=sup)
+        if small is last[0]:
+            outcome = last[1]
+    context, why = _context(small, outcome, criteria)
     return small, steps, outcome, context, why
 
 

@@ -131,7 +131,7 @@ def avg_pool(
     if not is_float_dtype(x_cl.dtype):
         raise TypeError(
             f"avg_pool: x must have a floating dtype (Keras/TF AveragePooling rejects "
-            f"integers), got dtype {x_cl.dtype!r}"
+            f"integers), got dtype {x_cl.dtype.name}"
         )
     plan = plan_pool(check_tf_kernel(tf_kernel, "avg_pool"), "avg", x_cl.dtype, g)
     return from_channels_last(apply_rules.avg_pool(x_cl, g, plan, kernel), fmt)

@@ -33,8 +33,12 @@ registry.
 Global pooling (Keras: ``reduce_max`` / ``reduce_mean``) has rows of :data:`RULES` too
 (``"global_max"``, ``"global_avg"``; measured with ``tools/measure_global_paths.py``).
 Gradients follow :data:`GRAD_RULES`: the tie rule, the order in which a cell adds
-overlapping windows, subnormal flushing and XLA's unflushed copy where windows do not
-overlap (docs/gradients.md, "Kernel paths").
+overlapping windows, subnormal flushing (one function, :func:`pooling_ref.dtypes.flushed_add`,
+for every method), whether a window adds ``+0`` to the cells it does not choose (which
+decides the sign of a flushed sum), and XLA's copies and broadcasts. The two eager paths
+have the same gradient rules (their 3D forwards differ on NaN: the gradient follows the
+path's own forward, registry ``eigen-max-pool3d-nan-by-packet``); XLA's differ
+(docs/gradients.md, "Kernel paths").
 """
 
 from __future__ import annotations
@@ -159,21 +163,30 @@ class GradRules:
       unless ``current >= next``: ties keep the first, a NaN attracts and loses it);
     * ``order``: the order in which a cell adds what overlapping windows send it:
       ``"row-major"`` output order, or ``"last-axis-outer"`` (TF's MaxPool3DGrad);
-    * ``flush``: subnormal ``x`` compared as zeros, and every partial sum of a cell (the
-      first term added to ``+0`` too) written as zero when subnormal;
-    * ``copy``: XLA adds nothing where its graph simplifies to a copy (max: a single
-      ``grad_out`` element; average: windows of one real cell that do not overlap): each
-      cell is the
-      ``grad_out`` value it receives, unflushed, ``-0`` kept (``+0`` where it receives none).
+    * ``flush``: subnormal ``x`` compared as zeros, and every addition to a cell reads a
+      subnormal term as a zero of its sign and writes a subnormal sum as a zero of its sign
+      (:func:`pooling_ref.dtypes.flushed_add`; the first term is added to ``+0`` too);
+    * ``unchosen`` (max only): what a window adds to its real cells that it does not choose —
+      ``"nothing"`` (TF's MaxPoolGrad and XLA's select-and-scatter add to the chosen cells
+      only) or ``"+0"`` (TF's MaxPool3DGrad adds ``select(chosen, grad, 0)`` over the whole
+      window). It shows only under ``flush``: a flushed partial sum can be ``-0``, and a
+      later ``+0`` makes it ``+0`` (:meth:`GradPlan.unchosen_zero`);
+    * ``copy``: XLA adds nothing where its graph simplifies to a copy or a broadcast (max: a
+      single ``grad_out`` element; average: every window with one real cell and no cell in
+      two windows, or every spatial axis either untouched — window 1, stride 1 — or one
+      window over the whole axis: :func:`_xla_copies`): each cell is the one value it
+      receives — ``grad_out`` unflushed, or a share ``grad_out / count`` (count > 1) flushed
+      with its sign — with ``-0`` kept (``+0`` where it receives none).
     """
 
     ties: str = "first"
     order: str = "row-major"
     flush: bool = True
+    unchosen: str = "nothing"
     copy: bool = False
 
 
-_EAGER_3D = GradRules(ties="tf3d", order="last-axis-outer")
+_EAGER_3D = GradRules(ties="tf3d", order="last-axis-outer", unchosen="+0")
 #: ``(path, op, rank class) -> {dtype name: GradRules}`` for ``max_pool_grad`` /
 #: ``avg_pool_grad`` (measured, TF 2.21 CPU: ``tools/measure_gradient_paths.py``,
 #: docs/gradients.md "Kernel paths"). Dtypes not listed use the float32 rules, except that
@@ -181,8 +194,7 @@ _EAGER_3D = GradRules(ties="tf3d", order="last-axis-outer")
 #: order, IEEE subnormals.
 GRAD_RULES: dict[tuple[str | None, str, str], dict[str, GradRules]] = {
     (None, "max", "nd"): {"float32": GradRules(flush=False)},
-    (None, "max", "3d"): {"float32": GradRules(ties="tf3d", order="last-axis-outer",
-                                               flush=False)},
+    (None, "max", "3d"): {"float32": replace(_EAGER_3D, flush=False)},
     ("onednn", "max", "nd"): {"float32": GradRules()},
     ("onednn", "max", "3d"): {"float32": _EAGER_3D},
     ("xla", "max", "nd"): {"float32": GradRules(ties="xla", copy=True),
@@ -293,17 +305,33 @@ class PoolPlan(_Plan):
 class GradPlan(_Plan):
     """A :class:`GradRules` row resolved for one pooling gradient call: ``ties``
     (``GradRules.ties``, or the caller's ``ties=``), ``order``, ``flush`` (``False`` for
-    integers and float16) and ``copy`` (``GradRules.copy`` where XLA's graph is a copy for
-    this geometry: :func:`compile_grad_plan`)."""
+    integers and float16), ``copy`` (``GradRules.copy`` where XLA's graph is a copy or a
+    broadcast for this geometry: :func:`_xla_copies`) and ``unchosen`` (max pooling under
+    ``flush``: ``GradRules.unchosen``; ``"+0"`` under ``copy``, where a cell that receives
+    nothing keeps its ``+0``; otherwise ``"nothing"``, which is what adding ``+0`` does to
+    a sum that is never ``-0``)."""
 
     op: str
     dtype: np.dtype
     ties: str = "first"
     order: str = "row-major"
     flush: bool = False
+    unchosen: str = "nothing"
     copy: bool = False
 
-    NEUTRAL: ClassVar[dict] = {"order": "row-major", "flush": False, "copy": False}
+    NEUTRAL: ClassVar[dict] = {"order": "row-major", "flush": False, "unchosen": "nothing",
+                               "copy": False}
+
+    def unchosen_zero(self) -> np.generic:
+        """What a max-pooling window adds to (under ``copy``: writes into) the real cells it
+        does not choose, in the plan's dtype: ``-0`` for ``"nothing"`` (IEEE's additive
+        identity: ``-0 + v`` is ``v`` for every ``v``, ``-0`` included) or ``+0`` (which
+        turns a ``-0`` sum into ``+0``).
+
+        >>> float(GradPlan("max", np.dtype(np.float32)).unchosen_zero())
+        -0.0
+        """
+        return self.dtype.type(-0.0 if self.unchosen == "nothing" else 0.0)
 
 
 @dataclass(frozen=True)
@@ -375,25 +403,48 @@ def plan_pool(tf_kernel: str | None, op: str, dtype: np.dtype, g: WindowGeometry
 
 
 def _xla_copies(op: str, g: WindowGeometry, outputs: int) -> bool:
-    """Where XLA's gradient graph is a copy (measured, XLA CPU): max, a single output
-    element (one window, batch and channel 1; two or more flush); average, every window
-    with one real cell and no cell in two windows (a division by 1 and a sum of one term,
-    elided)."""
+    """Where XLA's gradient graph is a copy or a broadcast (measured, XLA CPU): max, a
+    single output element (one window, batch and channel 1; two or more flush); average,
+    every window with one real cell and no cell in two windows (a division by 1 and a sum
+    of one term, elided), or every spatial axis untouched (window 1, stride 1) or covered
+    by one window (the gradient is one share per window, broadcast).
+
+    >>> from pooling_ref.geometry import plan_window
+    >>> [_xla_copies("avg", plan_window((n,), (2,), (2,), "valid"), 1) for n in (2, 3, 4)]
+    [True, False, False]
+    """
     if op == "max":
         return outputs == 1
-    return all((c == 1).all() for c in g.real_counts()) and \
+    one_cell = all((c == 1).all() for c in g.real_counts()) and \
         int(cover_counts(g).max(initial=0)) <= 1
+    return one_cell or all(
+        (k == 1 and s == 1) or (m == 1 and k - b >= n)
+        for n, k, s, (b, _), m in zip(g.in_spatial, g.window, g.strides, g.pads,
+                                      g.out_spatial))
+
+
+def _unchosen(r: GradRules, op: str, flush: bool, copy: bool) -> str:
+    """``GradPlan.unchosen``: max pooling's ``r.unchosen`` where it shows (under ``flush``:
+    a flushed sum can be ``-0``); ``"+0"`` where XLA copies (the copy writes it into the
+    cells that receive nothing); ``"nothing"`` otherwise (average pooling chooses every real
+    cell, and without flushing no sum is ``-0``, so adding ``+0`` adds nothing)."""
+    if op != "max":
+        return "nothing"
+    if copy:
+        return "+0"
+    return r.unchosen if flush else "nothing"
 
 
 def compile_grad_plan(r: GradRules, op: str, dtype: np.dtype, g: WindowGeometry,
                       outputs: int, ties: str | None = None) -> GradPlan:
     """The :class:`GradPlan` of gradient rules ``r`` for ``op`` on ``dtype`` with ``outputs``
     output elements (``ties``: the caller's tie rule, else ``r.ties``)."""
-    known = {"ties": None, "order": None, "flush": None, "copy": None}
+    known = {"ties": None, "order": None, "flush": None, "unchosen": None, "copy": None}
     _unknown({f.name for f in fields(r)}, known, op, "GradRules")
     flush = r.flush and is_float_dtype(np.dtype(dtype))
+    copy = r.copy and _xla_copies(op, g, outputs)
     return GradPlan(op, np.dtype(dtype), ties or r.ties, r.order, flush,
-                    r.copy and _xla_copies(op, g, outputs))
+                    _unchosen(r, op, flush, copy), copy)
 
 
 def plan_grad(tf_kernel: str | None, op: str, dtype: np.dtype, g: WindowGeometry,

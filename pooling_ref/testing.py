@@ -30,7 +30,8 @@ def assert_matches(candidate: Callable, op: str, **check_kwargs) -> Report:
     """Run :func:`pooling_ref.check`; ``AssertionError(str(report))`` unless it passed.
 
     ``check_kwargs`` are those of :func:`pooling_ref.check` (``cases``, ``seed``,
-    ``dtype``, ``supports``, ``nan``, ``tf_kernel`` ...). Returns the report when it passed.
+    ``dtype``, ``supports``, ``nan``, ``tf_kernel``, ``timeout``, ``isolate`` ...). Returns
+    the report when it passed.
     """
     __tracebackhide__ = True
     report = check(candidate, op, **check_kwargs)

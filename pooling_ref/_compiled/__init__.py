@@ -394,13 +394,14 @@ def _global_max_channels_first(a: np.ndarray, n: int, c: int) -> np.ndarray:
 
 def pool_grad(x_cl: np.ndarray, gout: np.ndarray, g: WindowGeometry, rule: str,
               tolerance: float = 0.0, *, order: str = "row-major",
-              flush: bool = False) -> np.ndarray | None:
+              flush: bool = False, unchosen: float = -0.0) -> np.ndarray | None:
     """The gradient of max pooling (``rule`` = a ``ties`` rule, or ``"tf3d"`` with its
     ``tolerance``) or average pooling (``rule="avg"``) for channels_last ``x_cl`` and
     upstream ``gout``, bit for bit the ``"loop"`` method of :mod:`pooling_ref.gradients`
     under :class:`pooling_ref.rules.GradPlan` ``order`` (``"row-major"`` or
-    ``"last-axis-outer"``) and ``flush`` (every addend and partial sum flushed; ``x_cl`` is
-    compared as given, so the caller passes it flushed).
+    ``"last-axis-outer"``), ``flush`` (every addend and partial sum flushed; ``x_cl`` is
+    compared as given, so the caller passes it flushed) and ``unchosen`` (what a max window
+    adds to the cells it does not choose, :meth:`~pooling_ref.rules.GradPlan.unchosen_zero`).
     ``None`` for float16/bfloat16 (Numba has no half types; the caller runs NumPy)."""
     if x_cl.dtype.name in ("float16", "bfloat16"):
         return None
@@ -416,7 +417,8 @@ def pool_grad(x_cl: np.ndarray, gout: np.ndarray, g: WindowGeometry, rule: str,
         shape = np.array((*g3.in_spatial, x.shape[-1]), np.int64)
         tiny = x.dtype.type(np.finfo(x.dtype).tiny if flush and x.dtype.kind == "f" else 0)
         args = (x.reshape(-1), gout.reshape(-1), grad.reshape(-1), shape, *g3.taps, init,
-                tol, order == "last-axis-outer", flush and x.dtype.kind == "f", tiny)
+                tol, order == "last-axis-outer", flush and x.dtype.kind == "f", tiny,
+                x.dtype.type(unchosen))
         _launch(GRAD_KERNELS[GRAD_RULE_CODES[rule]], args, x.shape[0], x.nbytes + gout.nbytes)
     return grad
 

@@ -3,17 +3,20 @@ bit for bit the ``"loop"`` method of :mod:`pooling_ref.gradients`.
 
 Per output position (row-major, or 3D's last spatial axis outermost), the window's real
 cells (:func:`_window_cells`) receive its gradient: average pooling, every cell its share
-(:func:`_send_average`); ``"first"``, the cell the scan from the first real cell settles on
-(:func:`_send_first`); the others, every cell equal to (``"tf3d"``: within ``tol`` of) the
-forward maximum (:func:`_forward_max`, :func:`_send_tied`). Only chosen cells are added
-to: the loop adds ``+0`` to the others, which never changes a sum started at ``+0``.
-Buffers have two halves and adds are unconditional (``+ 0``), so LLVM emits no masked
-stores (slow on AMD Zen; see the pooling kernel).
+(:func:`_send_average`); ``"first"``, the cell the scan from the first real cell settles
+on (:func:`_send_first`); the others, every cell equal to (``"tf3d"``: within ``tol`` of)
+the forward maximum (:func:`_forward_max`, :func:`_send_tied`). The cells a max-pooling
+window does not choose receive ``zero`` (:meth:`pooling_ref.rules.GradPlan.unchosen_zero`:
+``-0``, which adds nothing, or ``+0``), as in the loop. Under ``flush`` every addition is
+:func:`pooling_ref.dtypes.flushed_add`, compiled (:data:`_add_flushed`). Buffers have two
+halves and adds are unconditional (``+ zero``), so LLVM emits no masked stores (slow on AMD
+Zen; see the pooling kernel).
 """
 
 import numpy as np
 from numba import njit, uint64
 
+from ..dtypes import flushed_add
 from ..geometry import CELL_HI, CELL_LO, TAP_HI, TAP_LO
 from ._modes import _G_AVG, _G_FIRST, _G_SPLIT, _G_TF3D, GRAD_RULE_CODES
 
@@ -33,23 +36,15 @@ def _window_cells(b, od, oh, ow, shape, taps_d, taps_h, taps_w, cells):
     return k
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _add_flushed(grad, i, a, tiny):
-    """``grad[i] += a`` under x86 DAZ + FTZ (the ``flush`` plan field): a subnormal ``a`` is
-    read as a zero of its sign, a subnormal sum is written as one (``v * 0`` keeps the
-    sign) — the compiled form of :func:`pooling_ref.dtypes.add_flushed`."""
-    if abs(a) < tiny:
-        a = a * 0
-    s = grad[i] + a
-    if abs(s) < tiny:
-        s = s * 0
-    grad[i] = s
+#: ``total + addend`` under x86 DAZ + FTZ (the ``flush`` plan field): the very function the
+#: NumPy methods call, compiled.
+_add_flushed = njit(cache=True, nogil=True, inline="always")(flushed_add)
 
 
 @njit(cache=True, inline="always")
 def _add(grad, i, a, flush, tiny):
     if flush:
-        _add_flushed(grad, i, a, tiny)
+        grad[i] = _add_flushed(grad[i], a, tiny)
     else:
         grad[i] += a
 
@@ -74,10 +69,9 @@ def _send_average(gout, grad, cells, ncells, go, unc, share, count, flush, tiny)
 
 
 @njit(cache=True, inline="always")
-def _send_first(x, gout, grad, cells, ncells, go, unc, best, pick, flush, tiny):
+def _send_first(x, gout, grad, cells, ncells, go, unc, best, pick, flush, tiny, zero):
     """``"first"``: the scan starts at the first real cell and moves on only to a strictly
-    greater one; that cell receives the gradient."""
-    zero = x.dtype.type(0)
+    greater one; that cell receives the gradient, the others ``zero``."""
     src = uint64(0)
     for c in range(unc):
         best[c] = x[cells[0] + c]
@@ -115,10 +109,9 @@ def _chosen(v, best, tol, rule):
 
 @njit(cache=True, inline="always")
 def _send_tied(x, gout, grad, cells, ncells, go, unc, best, share, count, tol, rule,
-               flush, tiny):
+               flush, tiny, zero):
     """Every cell equal to the maximum (``"tf3d"``: within ``tol``) receives the gradient
-    (``"split"``: its equal share)."""
-    zero = x.dtype.type(0)
+    (``"split"``: its equal share), the others ``zero``."""
     if rule == _G_SPLIT:
         for j in range(ncells):
             for c in range(unc):
@@ -142,10 +135,11 @@ def _grad_kernel(rule):
 
     @njit(cache=True, nogil=True, error_model="numpy")   # x / 0: inf, as NumPy
     def grad_items(x, gout, grad, shape, taps_d, taps_h, taps_w, init, tol,
-                   last_axis_outer, flush, tiny, job_lo, job_hi):
+                   last_axis_outer, flush, tiny, zero, job_lo, job_hi):
         """Batch items ``job_lo <= b < job_hi`` of the gradient: ``grad`` (flat, like
         ``x``, shape ``(N, D, H, W, C)``, all ``+0``) receives what every output position
-        sends its window's cells, in the loop specification's order."""
+        sends its window's cells, in the loop specification's order (the cells a max
+        window does not choose: ``zero``)."""
         nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
         unc = uint64(shape[3])
         best = np.empty(2 * unc, x.dtype)
@@ -165,11 +159,11 @@ def _grad_kernel(rule):
                                   tiny)
                 elif rule == _G_FIRST:
                     _send_first(x, gout, grad, cells, ncells, go, unc, best, pick, flush,
-                                tiny)
+                                tiny, zero)
                 else:
                     _forward_max(x, cells, ncells, unc, best, count, init)
                     _send_tied(x, gout, grad, cells, ncells, go, unc, best, share, count,
-                               tol, rule, flush, tiny)
+                               tol, rule, flush, tiny, zero)
 
     return grad_items
 

@@ -1,0 +1,103 @@
+"""Models of the registered TensorFlow differences that :func:`pooling_ref.check` accepts
+as TensorFlow's own behaviour (registry: ``pooling_ref/data/known_differences.json``).
+
+>>> import numpy as np
+>>> from pooling_ref.ops import spec
+>>> x = np.zeros((1, 2, 3, 3), np.float32)                     # channels_first, W == 3
+>>> arrays = {"x": x, "kernel": np.zeros((3, 1, 2, 3), np.float32),
+...           "bias": np.float32([1, 2, 3])}
+>>> scalars = {"data_format": "channels_first"}
+>>> [entry for entry, _ in models(spec("conv2d"), "xla")]
+['keras-cf-conv-bias-axis']
+>>> tf_gives = MODELS["keras-cf-conv-bias-axis"](spec("conv2d"), arrays, scalars, None, None)
+>>> tf_gives[0, :, 0, :]                                       # the bias along W
+array([[1., 2., 3.],
+       [1., 2., 3.],
+       [1., 2., 3.]], dtype=float32)
+
+A model takes the op's :class:`~pooling_ref.ops.OpSpec`, the call's arrays and scalar
+parameters, the candidate's result and the reference under the entry's path, and returns
+what TensorFlow gives there — or ``None`` where the entry does not apply. An entry is
+accepted only on the paths it lists, and only for a result that matches the model within
+the op's usual comparison (bitwise or the error bound). :data:`RAISES` lists the entries
+where TensorFlow raises instead of returning, by exception type name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from .keras_ref import known_differences
+from .ops import OpSpec
+
+__all__ = ["MODELS", "RAISES", "entry_paths", "models", "raised"]
+
+#: ``(spec, arrays, scalars, result, reference under the path) -> TF's result or None``.
+Model = Callable[[OpSpec, dict, dict, object, object], object]
+
+
+def _bias_along_last_axis(s: OpSpec, arrays: dict, scalars: dict, result, base):
+    """Keras ConvND, channels_first, with a bias, when the output's last spatial length
+    equals ``filters``: the bias is added along that spatial axis (and its gradient is
+    ``grad_out`` summed over every other axis)."""
+    if scalars.get("data_format") != "channels_first":
+        return None
+    filters = arrays["kernel"].shape[-1]
+    if s.family == "conv":
+        bias = arrays.get("bias")
+        if bias is None:
+            return None
+        plain = s.run_reference({**arrays, "bias": None}, scalars)
+        if plain.shape[-1] != filters:
+            return None
+        return (plain + bias.astype(plain.dtype)).astype(plain.dtype)
+    g = arrays["grad_out"]
+    if g.shape[-1] != filters:
+        return None
+    axes = tuple(range(g.ndim - 1))
+    return (base[0], base[1], g.sum(axis=axes, dtype=np.float64).astype(g.dtype))
+
+
+#: Registry id -> model, for the entries :func:`pooling_ref.check` accepts.
+MODELS: dict[str, Model] = {
+    "keras-cf-conv-bias-axis": _bias_along_last_axis,
+}
+
+#: Families each model applies to.
+_FAMILIES: dict[str, tuple[str, ...]] = {
+    "keras-cf-conv-bias-axis": ("conv", "conv_grad"),
+}
+
+#: Registry id -> ``(families, exception type name, condition)`` of the entries where
+#: TensorFlow raises: a candidate that raises that exception where the condition holds is
+#: TensorFlow's own behaviour there.
+RAISES: dict[str, tuple[tuple[str, ...], str, Callable[[OpSpec, dict, dict, str], bool]]] = {}
+
+
+def entry_paths(entry_id: str) -> tuple[str, ...]:
+    """The TF paths registry entry ``entry_id`` lists."""
+    return tuple(known_differences()[entry_id]["paths"])
+
+
+def models(s: OpSpec, path: str) -> Iterator[tuple[str, Model]]:
+    """The ``(registry id, model)`` pairs that apply to op ``s`` on TF path ``path``."""
+    registry = known_differences()
+    for entry_id, model in MODELS.items():
+        if s.family in _FAMILIES[entry_id] and path in registry[entry_id]["paths"]:
+            yield entry_id, model
+
+
+def raised(s: OpSpec, arrays: dict, scalars: dict, exception: str,
+           paths: tuple[str, ...]) -> str | None:
+    """The registry id of an entry where TensorFlow raises ``exception`` (``"TypeName:
+    message"``) for this call on one of ``paths``, or ``None``."""
+    registry = known_differences()
+    name = exception.partition(":")[0].strip()
+    for entry_id, (families, type_name, applies) in RAISES.items():
+        listed = registry[entry_id]["paths"]
+        if (s.family in families and name == type_name and any(p in listed for p in paths)
+                and applies(s, arrays, scalars, next(p for p in paths if p in listed))):
+            return entry_id
+    return None
