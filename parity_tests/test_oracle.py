@@ -378,8 +378,9 @@ def test_integer_limits_and_beyond_2_24(dtype):
 
 
 def _post(op, change):
-    """A candidate returning the reference result with ``change(result, x)`` applied."""
-    ref = spec(op).reference
+    """A candidate returning the reference result (the specification, as ``check``
+    compares with) with ``change(result, x)`` applied."""
+    ref = _spec(spec(op).reference)
 
     def candidate(x, *args, **params):
         return change(np.array(ref(x, *args, **params)), x)
