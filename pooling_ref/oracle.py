@@ -41,6 +41,7 @@ from .cases import (
     Supports,
     _geometry,
     check_dtype,
+    corner_of,
     generate_cases,
     window_cells,
 )
@@ -267,7 +268,7 @@ class Failure:
     original_params: dict = field(default_factory=dict)
     shrink_steps: int = 0
     traceback: str = ""
-    corner: str = ""                 # the corner class the case was drawn for
+    corner: str = ""                 # the corner class of the (shrunk) case: cases.corner_of
     explanation: str = ""            # the special-value rule, in words
     context: list[str] = field(default_factory=list)   # padding split, window, values
 
@@ -853,7 +854,7 @@ def check(
             reproducer=reproducer(small, candidate, nan=nan, tf_kernel=tf_kernel,
                                   target=target),
             case_index=i, original_shapes=case.shapes, original_params=case.scalar_params,
-            shrink_steps=steps, traceback=outcome.traceback, corner=case.corner,
+            shrink_steps=steps, traceback=outcome.traceback, corner=corner_of(small),
             explanation=why, context=context))
     return report
 
