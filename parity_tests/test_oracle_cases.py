@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
 import pooling_ref
+from parity_tests.test_cli import run
 from parity_tests.wrong_impls import CATALOGUE
 from pooling_ref._case import geometry
 from pooling_ref._draw import Ints, Normal, Pool
@@ -285,6 +286,15 @@ def test_bad_size_restrictions(op, supports, words):
     with pytest.raises(ValueError) as e:
         cases(op, supports=supports)                  # at once, not in the test
     assert words in str(e.value)
+
+
+def test_cli_supports_sizes():
+    r = run("check", "pooling_ref:max_pool", "--op", "max_pool2d", "--tf-kernel", "onednn",
+            "--supports", "batch=1", "spatial=(4,6)", "--cases", "20")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "not drawn (supports=): batch other than 1; spatial other than (4, 6)" in r.stdout
+    r = run("check", "pooling_ref:max_pool", "--op", "max_pool2d", "--supports", "batch=0")
+    assert r.returncode == 2 and "supports['batch']: invalid value 0" in r.stdout + r.stderr
 
 
 # ----------------------------------------------------------------------------- labels
