@@ -143,11 +143,11 @@ def spot(src: Source, case: Case, corner: str) -> Spot | None:
     negative = src.boolean(0.5)
     what, _, where = corner.rpartition(" ")
     if case.family == "avg_pool_grad":
-        g = case.params["grad_out"]
-        if what not in _VALUE or g.size == 0:
+        upstream = case.params["grad_out"]
+        if what not in _VALUE or upstream.size == 0:
             return None
-        at = {"first": 0, "middle": g.size // 2, "last": g.size - 1}[where]
-        return Spot("grad_out", np.unravel_index(at, g.shape), _VALUE[what])
+        at = {"first": 0, "middle": upstream.size // 2, "last": upstream.size - 1}[where]
+        return Spot("grad_out", np.unravel_index(at, upstream.shape), _VALUE[what])
     if not (what in _VALUE or corner.startswith("all-") or corner == "largest finite"):
         return None
     cells = window_cells(case, out)
