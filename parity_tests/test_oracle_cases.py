@@ -9,8 +9,11 @@ output length ceil(1 / 2) = 1, total pad (1 - 1) * 2 + 2 - 1 = 1.
 from __future__ import annotations
 
 import functools
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +24,7 @@ from hypothesis.errors import NoSuchExample
 import pooling_ref
 from parity_tests.test_cli import run
 from parity_tests.wrong_impls import CATALOGUE
+from pooling_ref import oracle
 from pooling_ref._case import geometry
 from pooling_ref._draw import Ints, Normal, Pool
 from pooling_ref._special import special_corners, tile_corners
@@ -38,8 +42,9 @@ from pooling_ref.oracle import check, compare_result
 from pooling_ref.strategies import ELEMENTWISE, HypothesisSource, cases
 
 #: Deterministic searches: the same examples on every run, no example database.
-FIXED = settings(derandomize=True, database=None, max_examples=400, deadline=None,
+FIXED = settings(derandomize=True, database=None, max_examples=3000, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+ROOT = Path(__file__).resolve().parents[1]
 #: Find one example, without shrinking it.
 SEARCH = settings(FIXED, max_examples=3000, phases=[Phase.generate])
 
@@ -52,12 +57,28 @@ def _spatial(x, params) -> tuple[int, ...]:
     return x.shape[2:] if params.get("data_format") == "channels_first" else x.shape[1:-1]
 
 
-@functools.cache
-def _minimal_failure(name: str, op: str) -> tuple[np.ndarray, dict]:
-    """The example Hypothesis shrinks a failing property to: ``compare_result`` of the
-    catalogue's wrong candidate ``name`` on ``op``."""
-    candidate = CATALOGUE[name].func
-    seen: list = []
+def _odd_same(case) -> bool:
+    """Max pooling 1D with "same" padding and an odd total pad."""
+    x, params = case
+    if params.get("padding") != "same":
+        return False
+    k = np.broadcast_to(params["pool_size"], (1,))[0]
+    s = np.broadcast_to(params.get("strides", params["pool_size"]), (1,))[0]
+    return sum(same_pads(_spatial(x, params)[0], int(k), int(s))) % 2 == 1
+
+
+#: Properties of a case that fail (return True) only for one structure.
+PREDICATES = {"channels > 8": lambda c: _channels(*c) > 8, "odd same pad": _odd_same,
+              "nan": lambda c: bool(np.isnan(c[0]).any())}
+
+
+def _search(kind: str, name: str, op: str) -> tuple[np.ndarray, dict]:
+    """The example Hypothesis shrinks to: for ``kind="predicate"`` the smallest case for
+    which ``PREDICATES[name]`` holds; for ``kind="kernel"`` the smallest case on which the
+    catalogue's wrong candidate ``name`` fails a ``compare_result`` property."""
+    if kind == "predicate":
+        return find(cases(op), PREDICATES[name], settings=FIXED)
+    candidate, seen = CATALOGUE[name].func, []
 
     @FIXED
     @given(cases(op))
@@ -71,6 +92,43 @@ def _minimal_failure(name: str, op: str) -> tuple[np.ndarray, dict]:
     with pytest.raises(AssertionError):
         matches()
     return seen[-1]           # Hypothesis runs the minimal example last
+
+
+def _encode(value):
+    if isinstance(value, np.ndarray):
+        return {"array": value.tobytes().hex(), "dtype": value.dtype.str, "shape": value.shape}
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    return value
+
+
+def _decode(value):
+    if isinstance(value, dict) and "array" in value:
+        a = np.frombuffer(bytes.fromhex(value["array"]), dtype=value["dtype"])
+        return a.reshape(value["shape"])
+    if isinstance(value, dict):
+        return {k: _decode(v) for k, v in value.items()}
+    return tuple(_decode(v) for v in value) if isinstance(value, list) else value
+
+
+def print_search(kind: str, name: str, op: str) -> None:
+    x, params = _search(kind, name, op)
+    print(json.dumps({"x": _encode(x), "params": _encode(params)}))
+
+
+@functools.cache
+def _shrunk(kind: str, name: str, op: str) -> tuple[np.ndarray, dict]:
+    """:func:`_search` in a fresh interpreter. Hypothesis' generation also draws constants
+    found in the local modules loaded so far, so in a test process it depends on which
+    tests ran before; a fresh interpreter loads the same modules every time."""
+    code = (f"from parity_tests.test_oracle_cases import print_search\n"
+            f"print_search({kind!r}, {name!r}, {op!r})")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=ROOT, env=env, timeout=900)
+    assert p.returncode == 0, p.stderr
+    found = json.loads(p.stdout.splitlines()[-1])
+    return _decode(found["x"]), _decode(found["params"])
 
 
 # ----------------------------------------------------------------------------- two sources
@@ -147,29 +205,20 @@ def _size(c: Case, axis: str) -> int:
 
 
 def test_channels_past_8_shrink_to_9():
-    x, params = find(cases("max_pool2d"), lambda c: _channels(*c) > 8, settings=FIXED)
+    x, params = _shrunk("predicate", "channels > 8", "max_pool2d")
     assert _channels(x, params) == 9 and x.size == 9            # batch 1, one cell
 
 
 def test_a_tail_bug_past_8_channels_shrinks_to_9():
     """A kernel whose remainder channels (C % 8 of C > 8) skip the last window cell fails
     first at 9 channels, with one cell and window 1 (the cell is skipped: TF's lowest)."""
-    x, params = _minimal_failure("max_channel_tail8_short", "max_pool1d")
+    x, params = _shrunk("kernel", "max_channel_tail8_short", "max_pool1d")
     assert _channels(x, params) == 9 and x.shape[0] == 1 and _spatial(x, params) == (1,)
     assert params == {"pool_size": 1}
 
 
-def _odd_same(case) -> bool:
-    x, params = case
-    if params.get("padding") != "same":
-        return False
-    k = np.broadcast_to(params["pool_size"], (1,))[0]
-    s = np.broadcast_to(params.get("strides", params["pool_size"]), (1,))[0]
-    return sum(same_pads(_spatial(x, params)[0], int(k), int(s))) % 2 == 1
-
-
 def test_odd_same_padding_shrinks_to_the_smallest_such_call():
-    x, params = find(cases("max_pool1d"), _odd_same, settings=FIXED)
+    x, params = _shrunk("predicate", "odd same pad", "max_pool1d")
     assert x.shape == (1, 1, 1) and params == {"pool_size": 2, "padding": "same"}
     assert x[0, 0, 0] == 0                                         # the simplest value
 
@@ -178,7 +227,7 @@ def test_odd_pad_cell_before_shrinks_to_a_visible_minimal_case():
     """Putting the odd "same" pad cell before (not after) shows first on 2 cells [a, b],
     window 2, stride 1: pads (0, 1) give [max(a, b), b], pads (1, 0) give [a, max(a, b)]
     (a pad cell is never the maximum), different unless a == b. The simplest: [0, 1]."""
-    x, params = _minimal_failure("max_odd_cell_before", "max_pool1d")
+    x, params = _shrunk("kernel", "max_odd_cell_before", "max_pool1d")
     assert x.shape == (1, 2, 1) and _odd_same((x, params))
     assert params == {"pool_size": 2, "strides": 1, "padding": "same"}
     assert x.ravel().tolist() == [0.0, 1.0]
@@ -186,15 +235,15 @@ def test_odd_pad_cell_before_shrinks_to_a_visible_minimal_case():
 
 def test_unrelated_failures_shrink_to_different_examples():
     """Each minimal example shows its own defect and nothing of the other's."""
-    tail = _minimal_failure("max_channel_tail8_short", "max_pool1d")
-    odd = _minimal_failure("max_odd_cell_before", "max_pool1d")
+    tail = _shrunk("kernel", "max_channel_tail8_short", "max_pool1d")
+    odd = _shrunk("kernel", "max_odd_cell_before", "max_pool1d")
     assert tail[0].shape != odd[0].shape and tail[1] != odd[1]
     assert _channels(*tail) == 9 and tail[1].get("padding", "valid") == "valid"
     assert _channels(*odd) == 1 and odd[1]["padding"] == "same"
 
 
 def test_nan_shrinks_to_one_nan_cell():
-    x, params = find(cases("max_pool2d"), lambda c: np.isnan(c[0]).any(), settings=FIXED)
+    x, params = _shrunk("predicate", "nan", "max_pool2d")
     assert np.isnan(x).sum() == 1 and x.shape[0] == 1 and _channels(x, params) == 1
 
 
@@ -350,6 +399,23 @@ def test_report_keeps_the_label_while_the_case_holds_it():
         x = eval(f.reproducer.split("x = ", 1)[1].splitlines()[0], {"np": np})
         holds = {"nan": np.isnan(x).any(), "-inf": np.isneginf(x).any()}
         assert any(word in f.corner and hit for word, hit in holds.items()), (f.corner, x)
+
+
+def test_a_window_of_only_minus_inf_is_not_called_nan_propagation():
+    """np.max's rules give -inf for a window of only -inf, as the nan='propagate' reference
+    does; without a NaN in x the hint is TF's lowest-finite rule, not NaN propagation."""
+    x = np.float32([[[-np.inf]]])
+    case = Case("max_pool1d", x, {"pool_size": 1})
+    expected = pooling_ref.max_pool(x, 1, tf_kernel=None)          # lowest finite
+    got = np.float32([[[-np.inf]]])
+    comparison = compare_result("max_pool1d", got, x, tf_kernel=None, pool_size=1)
+    why = oracle._explain(case, got, expected, comparison, "tf", None)
+    assert why.startswith("all-NaN / all -inf window: TF gives the lowest finite value"), why
+    x[0, 0, 0] = np.nan
+    comparison = compare_result("max_pool1d", np.float32([[[np.nan]]]), x, pool_size=1)
+    why = oracle._explain(Case("max_pool1d", x, {"pool_size": 1}), np.float32([[[np.nan]]]),
+                          expected, comparison, "tf", None)
+    assert why.startswith("your kernel propagates NaN"), why
 
 
 # ----------------------------------------------------------------------------- check's order
