@@ -259,9 +259,11 @@ def _max_grad_loop(x_cl, gout, g, ties, r):
     return grad
 
 
-def _max_grad_fast(x_cl, gout, g, ties, r):
+def _max_grad_fast(x_cl, gout, g, ties, r, scan=None):
     """All windows at once, one strided view per window cell; bitwise equal to the loop.
-    Memory: a few arrays of the output's size (no per-cell masks are kept)."""
+    Memory: a few arrays of the output's size (no per-cell masks are kept). ``scan``: the
+    row-major indices of the window cells in the order the first-maximum scan visits them
+    (default row-major; :mod:`pooling_ref.known` passes XLA's order where it differs)."""
     real = _real_mask(g)
     xs = tf_kernels.daz(x_cl) if r.flush else x_cl       # compared with subnormals as zeros
     xp = pad_spatial(xs, g, 0)
@@ -270,7 +272,8 @@ def _max_grad_fast(x_cl, gout, g, ties, r):
     if ties in ("first", "xla"):
         best = np.zeros(gout.shape, x_cl.dtype)
         pick = np.full(gout.shape, -1, dtype=np.intp)
-        for i, offset in enumerate(offsets):
+        for i in range(len(offsets)) if scan is None else scan:
+            offset = offsets[i]
             v, real_v = shifted(xp, offset, g), shifted(real, offset, g)
             take = real_v & ((pick < 0) | _moves(best, v, ties))
             np.copyto(best, v, where=take)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from . import tf_kernels
+from . import _known_conv, _known_pool, tf_kernels
 from .ops import OpSpec
 
 __all__ = ["MODELS", "RAISES", "entry_paths", "models", "raised"]
@@ -63,17 +63,40 @@ def _bias_along_last_axis(s: OpSpec, arrays: dict, scalars: dict, result, base):
 #: Registry id -> model, for the entries :func:`pooling_ref.check` accepts.
 MODELS: dict[str, Model] = {
     "keras-cf-conv-bias-axis": _bias_along_last_axis,
+    "xla-max-pool-grad-padded-scan-order": _known_pool.xla_scan_grad,
+    "eigen-avg-pool-grad-window-larger-than-input": _known_pool.eigen_avg_grad,
+    "dilated-conv-grad-kernel-nan": _known_conv.space_to_batch_grad_kernel,
+    "eigen-conv3d-grad-kernel-nan": _known_conv.eigen3d_grad_kernel,
 }
 
 #: Families each model applies to.
 _FAMILIES: dict[str, tuple[str, ...]] = {
     "keras-cf-conv-bias-axis": ("conv", "conv_grad"),
+    "xla-max-pool-grad-padded-scan-order": ("max_pool_grad",),
+    "eigen-avg-pool-grad-window-larger-than-input": ("avg_pool_grad",),
+    "dilated-conv-grad-kernel-nan": ("conv_grad",),
+    "eigen-conv3d-grad-kernel-nan": ("conv_grad",),
 }
+
+def _eager_cf_conv(dtypes: tuple[str, ...]) -> Callable[[OpSpec, dict, dict, str], bool]:
+    """Condition of TF's missing channels_first CPU convolution: 1D/2D, channels_first,
+    ``x`` of one of ``dtypes`` (registry ``eigen-cf-conv-unimplemented``,
+    ``cf-conv-float16-float64-unimplemented``)."""
+    def applies(s: OpSpec, arrays: dict, scalars: dict, path: str) -> bool:
+        return (s.rank < 3 and scalars.get("data_format") == "channels_first"
+                and np.asarray(arrays["x"]).dtype.name in dtypes)
+    return applies
+
 
 #: Registry id -> ``(families, exception type name, condition)`` of the entries where
 #: TensorFlow raises: a candidate that raises that exception where the condition holds is
 #: TensorFlow's own behaviour there.
-RAISES: dict[str, tuple[tuple[str, ...], str, Callable[[OpSpec, dict, dict, str], bool]]] = {}
+RAISES: dict[str, tuple[tuple[str, ...], str, Callable[[OpSpec, dict, dict, str], bool]]] = {
+    "eigen-cf-conv-unimplemented": (("conv", "conv_grad"), "UnimplementedError",
+                                    _eager_cf_conv(("float32",))),
+    "cf-conv-float16-float64-unimplemented": (("conv", "conv_grad"), "UnimplementedError",
+                                              _eager_cf_conv(("float16", "float64"))),
+}
 
 
 def entry_paths(entry_id: str) -> tuple[str, ...]:
@@ -97,7 +120,7 @@ def raised(s: OpSpec, arrays: dict, scalars: dict, exception: str,
     name = exception.partition(":")[0].strip()
     for entry_id, (families, type_name, applies) in RAISES.items():
         listed = registry[entry_id]["paths"]
-        if (s.family in families and name == type_name and any(p in listed for p in paths)
-                and applies(s, arrays, scalars, next(p for p in paths if p in listed))):
+        if s.family in families and name == type_name and any(
+                applies(s, arrays, scalars, p) for p in paths if p in listed):
             return entry_id
     return None
