@@ -1,6 +1,7 @@
 """nox sessions: tests, lint, verify, doctest and the benchmark report.
 
     nox -s tests        # the parity suite, in parallel (same command as README/.ci/run)
+    nox -s explore      # random Hypothesis exploration, 10x the examples (contributors)
     nox -s lint         # ruff
     nox -s verify       # pooling-ref verify (randomized parity against installed Keras)
     nox -s bench        # benchmark suite -> ratio table, JSON and PNG under bench-results/
@@ -28,6 +29,17 @@ def tests(session: nox.Session) -> None:
     session.install(".[test]")
     session.run("python", "-m", "pytest", "-n", "auto", *session.posargs,
                 env={"CI": "true"})
+
+
+@nox.session(python=PYTHON)
+def explore(session: nox.Session) -> None:
+    """Random exploration for contributors: the Hypothesis tests with the ``explore``
+    profile (random seed, 10x the examples; each failure prints ``@reproduce_failure``).
+    ``nox -s explore -- --hypothesis-seed 7`` repeats a run; extra args go to pytest."""
+    session.install(".[test]")
+    session.run("python", "-m", "pytest", "-n", "auto",
+                "-m", "not slow", *session.posargs,
+                env={"CI": "true", "HYPOTHESIS_PROFILE": "explore"})
 
 
 @nox.session(python=PYTHON)

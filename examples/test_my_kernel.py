@@ -41,4 +41,4 @@ def test_my_max_pool2d_matches_keras():
 def test_my_max_pool2d_property(case):
     x, params = case
     comparison = compare_result("max_pool2d", my_max_pool2d(x, **params), x, **params)
-    assert comparison.ok, comparison
+    assert comparison.ok, str(comparison)      # str: pytest would show the repr

@@ -151,7 +151,7 @@ ROWS: list[BadCall] = [
          id="bias-shape"),
     _row("conv", (X2, K2, np.zeros((1, 4), np.float32)), param="bias", value="(1, 4)",
          id="bias-2d"),
-    _row("conv", (X2, K2, np.array(["a"] * 4)), exc=TypeError, param="bias", value="<U1",
+    _row("conv", (X2, K2, np.array(["a"] * 4)), exc=TypeError, param="bias", value="str32",
          id="bias-str"),
     _row("conv", (X2, K2), {"groups": 0}, param="groups",
          cli=(*_C2, "--kernel-size", "3,3", "--groups", "0"), id="groups-0"),
@@ -178,6 +178,7 @@ ROWS: list[BadCall] = [
     _row("output_length", (4, 2, 1, "SAME!"), param="padding", value="'SAME!'",
          id="ol-padding"),
     _row("same_pads", (4, 2, 1.5), exc=TypeError, param="stride", value="1.5", id="sp-stride"),
+    _row("same_pads", (5, 3, 0), param="stride", value="0", id="sp-stride-0"),
     _row("im2col", (X2, (2, 2)), {"dilation_rate": 0}, param="dilation_rate", id="im2col-dil"),
     # ---- the oracle
     _row("check", (lambda x, **p: x, "max_pool4d"), param="op", value="'max_pool4d'",

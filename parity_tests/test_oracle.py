@@ -5,7 +5,7 @@ accepted) live in their own file over ``parity_tests/wrong_impls.py``. Here the
 candidates are small and built for one property each: most take the reference result and
 change exactly what a real kernel gets wrong (the NaN rule, the sign of zero, channels
 past 8 ...), so the test shows that the oracle finds, shrinks and explains that defect.
-Expected values are hand-derived or come from the TF facts in ``docs``/API.md.
+Expected values are hand-derived or come from the measured TF facts in ``docs`` and the registry.
 """
 
 from __future__ import annotations
@@ -476,13 +476,22 @@ def test_avg_skipping_nan_is_caught():
     assert "skips NaN" in report.failures[0].explanation
 
 
-def test_subnormal_flush_is_caught_and_named():
+def test_subnormal_flush_is_eigens_rule_and_named_when_held_to_another_path():
+    """Flushing subnormal results of 1D max pooling is exactly TF's Eigen rule: the default
+    (``tf_kernel="any"``) accepts it and says so; held to oneDNN's rules (or IEEE) it fails
+    with a hint that names the option matching it, built from the rule table."""
     def flush(r, x):
         tiny = np.finfo(r.dtype).tiny
         return np.where(np.abs(r) < tiny, r * 0, r).astype(r.dtype)    # keeps zero signs
 
-    report = _report_of(_post("max_pool1d", flush), "max_pool1d")
-    assert any("subnormal flushed to zero" in f.explanation for f in report.failures)
+    cand = _post("max_pool1d", flush)
+    report = check(cand, "max_pool1d")
+    assert report.passed and report.matched == ("eigen",), str(report)
+    assert "matched tf_kernel='eigen' on every case" in str(report)
+    report = _report_of(cand, "max_pool1d", tf_kernel="onednn")
+    assert report.failures and all(
+        "tf_kernel='eigen' (subnormal inputs read as zeros and subnormal results written as "
+        "zeros)" in f.explanation for f in report.failures), str(report)
 
 
 def test_float32_conversion_of_large_integers_is_caught():
@@ -564,7 +573,8 @@ def test_report_of_a_mismatch():
 def test_report_of_a_pass_and_left_out():
     report = check(CORRECT["pad_numpy_pad"][0], "zero_pad3d", cases=7, seed=3)
     assert report.passed and report.cases == 7 and report.failures == []
-    assert str(report).endswith("7 cases, all passed (max ULP 0)")
+    assert str(report).endswith("7 cases, all passed (max ULP 0); matched tf_kernel=None "
+                                "(IEEE), 'onednn', 'eigen', 'xla' on every case")
     report = check(_spec(pooling_ref.max_pool), "max_pool2d", cases=7,
                    supports={"padding": ["valid"]})
     assert str(report).endswith("not drawn (supports=): padding other than 'valid'")
@@ -880,6 +890,24 @@ def test_readme_pytest_example_runs(tmp_path):
                        cwd=tmp_path, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "passed" in p.stdout
+
+
+def test_readme_pytest_example_prints_the_readable_comparison(tmp_path):
+    """With a broken kernel, the example's property test fails with the comparison's text
+    (``MISMATCH ... at index ...``), not the dataclass repr ``Comparison(ok=False, ...)``."""
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    block = readme.split("<!-- pytest-example -->", 1)[1].split("```python", 1)[1]
+    code = textwrap.dedent(block.split("```", 1)[0])
+    broken = code.replace("np.where(cells[..., i] > out", "np.where(cells[..., i] >= out")
+    assert broken != code
+    broken = broken.replace("np.where(out == -np.inf", "-np.where(out == -np.inf")
+    (tmp_path / "test_my_kernel.py").write_text(broken)
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "-k", "property", str(tmp_path / "test_my_kernel.py")],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "AssertionError: MISMATCH (bitwise) at index" in p.stdout, p.stdout
+    assert "Comparison(ok=False" not in p.stdout
 
 
 def test_corner_names_are_known():

@@ -125,9 +125,9 @@ def test_supports_does_not_hide_a_real_bug():
 
 def test_eigen_max_pool3d_difference_is_real():
     """The reason ``keras_max_pool`` skips ``max_pool3d`` on the Eigen path: a NaN in the
-    last cell of a 2x2x2 window, C = 3, comes out NaN there (TF_FACTS "Two CPU kernel
-    paths"), where the oneDNN rule and pooling_ref ignore it. On the oneDNN path the Keras
-    layer ignores it, so the skip must not be taken there."""
+    last cell of a 2x2x2 window, C = 3, comes out NaN there (registry
+    eigen-max-pool3d-nan-by-packet), where the oneDNN rule and pooling_ref ignore it. On
+    the oneDNN path the Keras layer ignores it, so the skip must not be taken there."""
     x = np.ones((1, 2, 2, 2, 3), np.float32)
     x[0, 1, 1, 1, :] = np.nan
     got = keras_max_pool(x, 2)

@@ -305,7 +305,8 @@ def test_valid_window_larger_than_input(case):
 
 
 def test_tf_facts_examples_match_keras():
-    """The TF_FACTS examples, checked against Keras itself (hand values in test_pooling_spec)."""
+    """The hand-derived examples, checked against Keras itself (hand values in
+    test_pooling_spec)."""
     x5 = np.arange(1, 6, dtype=np.float32).reshape(1, 5, 1)
     x4 = np.arange(1, 5, dtype=np.float32).reshape(1, 4, 1)
     for x, params in ((x5, {"pool_size": 4, "strides": 1, "padding": "same"}),
@@ -325,7 +326,7 @@ def test_tf_facts_examples_match_keras():
 @settings(max_examples=10)   # a few shapes suffice: the point is the value, not the geometry
 @given(data=st.data())
 def test_empty_spatial_axis(data):
-    """TF_FACTS: a 0-length spatial axis returns an empty array of the right shape."""
+    """Measured with TF 2.21: a 0-length spatial axis returns an empty array of the right shape."""
     rank = data.draw(st.sampled_from([1, 2, 3]), label="rank")
     spatial = [data.draw(st.integers(1, 4), label=f"n{i}") for i in range(rank)]
     spatial[data.draw(st.integers(0, rank - 1), label="empty_axis")] = 0

@@ -138,7 +138,8 @@ def test_same_max_on_all_negative_input_ignores_padding():
 
 
 def test_first_maximum_wins_signed_zero():
-    # TF_FACTS: [-0, +0] -> -0 and [+0, -0] -> +0 (a cell replaces the max only if greater).
+    # hand-derived from TF's rule: [-0, +0] -> -0 and [+0, -0] -> +0 (a cell replaces the
+    # maximum only if greater).
     x = np.array([-0.0, 0.0, 0.0, -0.0], np.float32).reshape(1, 4, 1)
     for got in _all_methods(pr.max_pool, x, pool_size=2).values():
         assert np.signbit(got.ravel()).tolist() == [True, False]

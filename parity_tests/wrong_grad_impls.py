@@ -5,7 +5,7 @@ per family (max pooling, average pooling, convolution) with switches that introd
 one classic backward-pass mistake. ``WRONG_GRAD`` maps a name to ``(function, ops)`` — the
 gradient ops on which that mistake can show; ``CORRECT_GRAD`` maps a name to
 ``(function, ops)`` for implementations that must pass: the plain loops without a bug and
-the Keras/``tf.GradientTape`` wrappers. Candidate signatures (API.md, "Gradients"):
+the Keras/``tf.GradientTape`` wrappers. Candidate signatures (README, "Gradients"):
 ``f(x, grad_out, **params) -> grad_x`` for pooling, ``f(x, kernel, grad_out, **params) ->
 (grad_x, grad_kernel, grad_bias)`` for convolution. Every function is a module attribute
 under its own name (reproducer snippets import it).

@@ -29,8 +29,8 @@ from . import keras_ref, tolerance
 from ._repro import snippet
 from ._shards import shard_plan
 from .cases import Case, generate_cases
+from .judge import compare_outputs
 from .ops import OPS, families, forward_of, is_gradient, spec
-from .oracle import compare_outputs
 from .padding import normalize_zero_padding
 from .tf_kernels import detect_tf_kernel, unspecified_global_max
 
@@ -505,6 +505,6 @@ def _grad_reproducer(op: str, case: Case, method: str, path: str = "eager") -> s
              "assert comparison.ok, comparison"]
     return snippet(["import pooling_ref", "import pooling_ref.ops",
                     "from pooling_ref import keras_ref",
-                    "from pooling_ref.oracle import compare_outputs"],
+                    "from pooling_ref.judge import compare_outputs"],
                    f"pooling_ref.ops.spec({op!r}).reference", case.arrays, params,
                    s.positional, after)

@@ -162,6 +162,11 @@ def _merge_parser(sub) -> None:
     m.add_argument("--json", metavar="FILE", help="write the merged report as JSON to FILE")
 
 
+def _rule_set(text: str) -> str | None:
+    """``--tf-kernel`` value: ``none`` is the IEEE specification (``tf_kernel=None``)."""
+    return None if text.lower() == "none" else text.lower()
+
+
 def _check_parser(sub) -> None:
     """``check``'s options; each whose name is a keyword of :func:`pooling_ref.check` is
     passed on to it as given (:func:`_check_options`), so a new one is one line here."""
@@ -183,9 +188,11 @@ def _check_parser(sub) -> None:
                    "data_format=channels_last padding=valid groups=1 bias=None")
     c.add_argument("--nan", choices=["tf", "propagate"], default="tf",
                    help="max pooling NaN rule: tf (NaN ignored, default) or propagate")
-    c.add_argument("--tf-kernel", default=None, metavar="PATH",
-                   help="TF kernel path whose special-value rules to follow "
-                   "(onednn, eigen, xla), passed to the reference pooling functions")
+    c.add_argument("--tf-kernel", default="any", type=_rule_set,
+                   choices=["any", None, "onednn", "eigen", "xla"], metavar="RULES",
+                   help="which rule sets a result may follow: any (default: the IEEE "
+                   "specification or one TF CPU path's rules, the same for the whole run), "
+                   "none (IEEE only), onednn, eigen or xla (that path only)")
     _quiet_option(c)
 
 

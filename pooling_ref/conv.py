@@ -81,7 +81,7 @@ def _prepare(x, kernel, bias, strides, padding, data_format, dilation_rate, grou
     rank = a.ndim - 2
     w = np.asarray(kernel)
     if not (w.dtype.kind in "iuf" or is_float_dtype(w.dtype)):
-        raise TypeError(f"{op}: kernel must be a real numeric array, got dtype {w.dtype!r}")
+        raise TypeError(f"{op}: kernel must be a real numeric array, got dtype {w.dtype.name}")
     if w.ndim != rank + 2:
         raise ValueError(
             f"{op}: kernel must have shape (*kernel_size, C_in // groups, filters) with "
@@ -113,7 +113,7 @@ def _prepare(x, kernel, bias, strides, padding, data_format, dilation_rate, grou
     if bias is not None:
         b = np.asarray(bias)
         if not (b.dtype.kind in "iuf" or is_float_dtype(b.dtype)):
-            raise TypeError(f"{op}: bias must be a real numeric array, got dtype {b.dtype!r}")
+            raise TypeError(f"{op}: bias must be a real numeric array, got dtype {b.dtype.name}")
         if b.shape != (filters,):
             raise ValueError(
                 f"{op}: bias must be None or have shape (filters,) = ({filters},), "

@@ -127,6 +127,19 @@ def normalize_data_format(data_format: str | None, op: str | None = None) -> str
 # ----------------------------------------------------------------------------- formulas
 
 
+def _axis_args(n, window, stride, dilation, op: str) -> tuple[int, int, int, int]:
+    """The arguments of one axis as ints, checked (``n >= 0``, the others ``>= 1``);
+    errors name ``op``, the function the user called."""
+    n, window, stride, dilation = (_as_int(v, name, op) for v, name in (
+        (n, "n"), (window, "window"), (stride, "stride"), (dilation, "dilation")))
+    if n < 0:
+        raise ValueError(f"{op}: n must be >= 0, got {n!r}")
+    for name, v in (("window", window), ("stride", stride), ("dilation", dilation)):
+        if v < 1:
+            raise ValueError(f"{op}: {name} must be >= 1, got {v!r}")
+    return n, window, stride, dilation
+
+
 def output_length(n: int, window: int, stride: int, padding: str, dilation: int = 1) -> int:
     """Output length of one spatial axis (the Keras/TF formula).
 
@@ -138,16 +151,8 @@ def output_length(n: int, window: int, stride: int, padding: str, dilation: int 
     >>> output_length(4, 2, 2, "valid"), output_length(5, 3, 2, "same")
     (2, 3)
     """
-    n = _as_int(n, "n", "output_length")
-    window = _as_int(window, "window", "output_length")
-    stride = _as_int(stride, "stride", "output_length")
-    dilation = _as_int(dilation, "dilation", "output_length")
+    n, window, stride, dilation = _axis_args(n, window, stride, dilation, "output_length")
     padding = normalize_padding(padding, "output_length")
-    if n < 0:
-        raise ValueError(f"output_length: n must be >= 0, got {n!r}")
-    for name, v in (("window", window), ("stride", stride), ("dilation", dilation)):
-        if v < 1:
-            raise ValueError(f"output_length: {name} must be >= 1, got {v!r}")
     if n == 0:
         return 0
     if padding == "same":
@@ -169,6 +174,7 @@ def same_pads(n: int, window: int, stride: int, dilation: int = 1) -> tuple[int,
     >>> same_pads(5, 4, 1)
     (1, 2)
     """
+    n, window, stride, dilation = _axis_args(n, window, stride, dilation, "same_pads")
     out = output_length(n, window, stride, "same", dilation)
     if n == 0:
         return (0, 0)

@@ -160,7 +160,7 @@ del _r
 
 
 # ----------------------------------------------------------------------------- gradient ops
-# Backward passes (issue 11; API.md "Gradients"): ``max_pool{r}d_grad`` and
+# Backward passes (README, "Gradients"): ``max_pool{r}d_grad`` and
 # ``avg_pool{r}d_grad`` take ``candidate(x, grad_out, **params)`` and return grad_x;
 # ``conv{r}d_grad`` takes ``candidate(x, kernel, grad_out, **params)`` and returns
 # ``(grad_x, grad_kernel, grad_bias)``. Family ``<forward family>_grad``: the case generator

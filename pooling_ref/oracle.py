@@ -802,7 +802,10 @@ def check(
     """
     if not callable(candidate):
         raise TypeError(f"check: candidate must be callable, got {candidate!r}")
-    s = spec(op)
+    try:
+        s = spec(op)
+    except ValueError as e:
+        raise ValueError(f"check: {e}") from None
     n = _check_int("cases", cases, 1)
     seed = _check_int("seed", seed, 0)
     dt = check_dtype(dtype, op)

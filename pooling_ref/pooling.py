@@ -300,7 +300,7 @@ def avg_pool(
     if not is_float_dtype(x_cl.dtype):
         raise TypeError(
             f"avg_pool: x must have a floating dtype (Keras/TF AveragePooling rejects "
-            f"integers), got dtype {x_cl.dtype!r}"
+            f"integers), got dtype {x_cl.dtype.name}"
         )
     tf_kernel = tf_kernels.check_tf_kernel(tf_kernel, "avg_pool")
     out = tf_kernels.avg_pool(x_cl, g, lambda a: _METHODS["avg"][method](a, g), tf_kernel,

@@ -97,6 +97,10 @@ class Comparison:
     first_index: tuple | None = None
     detail: str = ""
 
+    def __repr__(self) -> str:
+        """The readable text (pytest shows ``repr`` when it explains ``assert c.ok``)."""
+        return f"Comparison({self})"
+
     def __str__(self) -> str:
         if self.ok:
             extra = f", worst bound ratio {self.worst_ratio:.3g}" if self.mode == "bound" else ""

@@ -97,7 +97,7 @@ def main() -> None:
         x = np.full(8, -5.0)
         x[:2] = vals
         pool_row(f"3D near-tie {vals}", "Max", _cl(x.reshape(2, 2, 2), 3), {"pool_size": 2})
-    print("# TF_FACTS 1D [1, 1, 1] k2 s1 and k3")
+    print("# 1D [1, 1, 1] k2 s1 and k3")
     pool_row("1D [1,1,1] k2 s1", "Max", _cl([1, 1, 1], 1), {"pool_size": 2, "strides": 1})
     pool_row("1D [1,1,1] k3", "Max", _cl([1, 1, 1], 1), {"pool_size": 3})
     conv_rows()
