@@ -88,6 +88,17 @@ def _eager_cf_conv(dtypes: tuple[str, ...]) -> Callable[[OpSpec, dict, dict, str
     return applies
 
 
+def _eager_grouped_conv(s: OpSpec, arrays: dict, scalars: dict, path: str) -> bool:
+    """Condition of TF's missing eager grouped convolution (registry
+    ``eager-grouped-conv-unimplemented``): 3D, or the gradient except oneDNN float32."""
+    x, kernel = np.asarray(arrays["x"]), np.asarray(arrays["kernel"])
+    c_in = x.shape[1] if scalars.get("data_format") == "channels_first" else x.shape[-1]
+    if c_in == kernel.shape[-2]:
+        return False
+    return s.rank == 3 or (s.family == "conv_grad"
+                           and not (path == "onednn" and x.dtype.name == "float32"))
+
+
 #: Registry id -> ``(families, exception type name, condition)`` of the entries where
 #: TensorFlow raises: a candidate that raises that exception where the condition holds is
 #: TensorFlow's own behaviour there.
@@ -96,6 +107,8 @@ RAISES: dict[str, tuple[tuple[str, ...], str, Callable[[OpSpec, dict, dict, str]
                                     _eager_cf_conv(("float32",))),
     "cf-conv-float16-float64-unimplemented": (("conv", "conv_grad"), "UnimplementedError",
                                               _eager_cf_conv(("float16", "float64"))),
+    "eager-grouped-conv-unimplemented": (("conv", "conv_grad"), "InvalidArgumentError",
+                                         _eager_grouped_conv),
 }
 
 
