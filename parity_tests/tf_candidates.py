@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from pooling_ref.padding import normalize_zero_padding  # noqa: E402
+from pooling_ref.padding import normalize_zero_padding
 
 tf.get_logger().setLevel("ERROR")      # one tf.function per call: retracing is the point
 

@@ -105,6 +105,8 @@ def space_to_batch_grad_kernel(s: OpSpec, arrays: dict, scalars: dict, result, b
 def eigen3d_grad_kernel(s: OpSpec, arrays: dict, scalars: dict, result, base):
     """Eigen 3D convolution: every tap that does not read a NaN / infinite cell is NaN
     (``x * 0`` for every other pair; module docstring)."""
+    if s.rank != 3:
+        return None
     p = _conv_args(s, arrays, scalars)
     every = tuple(np.ones((k, n), dtype=bool) for k, n in zip(p.g.window, p.g.in_spatial))
     return _with_nan_taps(p, base, every, _real_pairs(p.g))

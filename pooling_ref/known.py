@@ -25,6 +25,8 @@ where TensorFlow raises instead of returning, by exception type name.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -67,6 +69,10 @@ MODELS: dict[str, Model] = {
     "eigen-avg-pool-grad-window-larger-than-input": _known_pool.eigen_avg_grad,
     "dilated-conv-grad-kernel-nan": _known_conv.space_to_batch_grad_kernel,
     "eigen-conv3d-grad-kernel-nan": _known_conv.eigen3d_grad_kernel,
+    "eigen-pool3d-same-negative-pad": _known_pool.eigen_negative_pad,
+    "eager-max-pool3d-grad-window-larger-than-input": _known_pool.max_pool3d_grad_window,
+    "eigen-max-pool3d-nan-by-packet": _known_pool.eigen_max_pool3d_relaxed,
+    "eigen-max-pool3d-zero-sign": _known_pool.eigen_max_pool3d_zero_sign,
 }
 
 #: Families each model applies to.
@@ -76,6 +82,10 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "eigen-avg-pool-grad-window-larger-than-input": ("avg_pool_grad",),
     "dilated-conv-grad-kernel-nan": ("conv_grad",),
     "eigen-conv3d-grad-kernel-nan": ("conv_grad",),
+    "eigen-pool3d-same-negative-pad": ("max_pool", "avg_pool", "max_pool_grad"),
+    "eager-max-pool3d-grad-window-larger-than-input": ("max_pool_grad",),
+    "eigen-max-pool3d-nan-by-packet": ("max_pool",),
+    "eigen-max-pool3d-zero-sign": ("max_pool",),
 }
 
 def _eager_cf_conv(dtypes: tuple[str, ...]) -> Callable[[OpSpec, dict, dict, str], bool]:
@@ -118,10 +128,13 @@ def entry_paths(entry_id: str) -> tuple[str, ...]:
 
 
 def models(s: OpSpec, path: str) -> Iterator[tuple[str, Model]]:
-    """The ``(registry id, model)`` pairs that apply to op ``s`` on TF path ``path``."""
+    """The ``(registry id, model)`` pairs that apply to op ``s`` on TF path ``path`` (a
+    model with a ``path`` keyword gets ``path``: what TF gives there depends on it)."""
     registry = tf_kernels.known_differences()
     for entry_id, model in MODELS.items():
         if s.family in _FAMILIES[entry_id] and path in registry[entry_id]["paths"]:
+            if "path" in inspect.signature(model).parameters:
+                model = functools.partial(model, path=path)
             yield entry_id, model
 
 

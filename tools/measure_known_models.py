@@ -10,6 +10,7 @@ positions and the error bound)::
     TF_ENABLE_ONEDNN_OPTS=0 python tools/measure_known_models.py conv-grad-nan
     python tools/measure_known_models.py conv-grad-nan-xla
     TF_ENABLE_ONEDNN_OPTS=0 python tools/measure_known_models.py eigen-avg-grad
+    python tools/measure_known_models.py pool3d                      # once per eager path
 
 A line per case that the model gets wrong ("MISMATCH ...") and a summary: cases, how many
 the model reproduces, how many differ from the reference (the entry applies). The
@@ -128,7 +129,50 @@ def eigen_avg_grad(rng: np.random.Generator, n: int) -> dict:
     return stats
 
 
-EXPERIMENTS = {"xla-scan": xla_scan, "conv-grad-nan": conv_grad_nan,
+def pool3d(rng: np.random.Generator, n: int) -> dict:
+    """3D max / average pooling and gradients, eager, "same" with strides larger than the
+    window (Eigen's negative pad) or windows larger than the input (MaxPool3DGrad's
+    gradient windows); small integers (ties). TF vs the entries' models or the reference."""
+    path = keras_ref.eager_path()
+    entries = ["eigen-pool3d-same-negative-pad",
+               "eager-max-pool3d-grad-window-larger-than-input"]
+    stats = dict(cases=0, model=0, applies=0)
+    for _ in range(n):
+        shape = tuple(int(v) for v in rng.integers(1, 6, 3))
+        pool = tuple(int(v) for v in rng.integers(1, 4, 3))
+        if rng.random() < 0.4:
+            pool = tuple(m + int(rng.integers(0, 3)) for m in shape)
+        strides = tuple(int(v) for v in rng.integers(1, 5, 3))
+        params = {"pool_size": pool, "strides": strides, "padding": "same"}
+        x = rng.integers(-2, 3, (1, *shape, int(rng.integers(1, 3)))).astype(np.float32)
+        for kind, fam in (("Max", "max_pool"), ("Average", "avg_pool")):
+            fwd = getattr(pooling_ref, fam)(x, **params)
+            g = rng.integers(1, 9, fwd.shape).astype(np.float32)
+            runs = [(f"{fam}3d", {"x": x}, keras_ref.pool(kind, x, **params)),
+                    (f"{fam}3d_grad", {"x": x, "grad_out": g},
+                     keras_ref.pool_grad(kind, x, g, **params, path="eager"))]
+            for op, arrays, tf in runs:
+                s = spec(op)
+                base = s.run_reference(arrays, params, tf_kernel=path)
+                models = [m for m, _ in (_model_on(e, op, arrays, params, path)
+                                         for e in entries) if m is not None]
+                bound = s.error_bound(arrays, params)
+                fits = [compare_outputs(s, tf, m, bound, s.mode).ok for m in [base, *models]]
+                _tally(stats, any(fits), not fits[0], f"{op} x {x.shape} {params}")
+    return stats
+
+
+def _model_on(entry: str, op: str, arrays: dict, params: dict, path: str):
+    """The entry's model on ``path`` (None where the entry does not list the path)."""
+    s = spec(op)
+    for entry_id, model in known.models(s, path):
+        if entry_id == entry:
+            base = s.run_reference(arrays, params, tf_kernel=path if s.tf_kernel else None)
+            return model(s, arrays, params, None, base), base
+    return None, None
+
+
+EXPERIMENTS = {"pool3d": pool3d, "xla-scan": xla_scan, "conv-grad-nan": conv_grad_nan,
                "conv-grad-nan-xla": lambda rng, n: conv_grad_nan(rng, n, "xla"),
                "eigen-avg-grad": eigen_avg_grad}
 
