@@ -14,7 +14,7 @@ import pytest
 import pooling_ref
 from pooling_ref import known
 from pooling_ref._known_conv import cropped_pairs
-from pooling_ref._known_pool import eigen_avg_grad_windows, xla_scan_order
+from pooling_ref._known_pool import broadcast_windows, xla_scan_order
 from pooling_ref.geometry import plan_window
 from pooling_ref.judge import judge
 from pooling_ref.ops import families, spec
@@ -93,11 +93,11 @@ def test_xla_scan_model_does_not_apply_where_xla_scans_row_major():
 # ----------------------------------------------------------------------------- Eigen avg grad
 
 
-def test_eigen_avg_grad_windows_hand_derived():
+def test_broadcast_windows_hand_derived():
     """n = 4, pool 5, stride 3, pads (2, 2): output 0 starts at -2 -> cut to (0, 3), then
     0 + 5 > 4 -> re-cut to min(4, 5) = 4 cells; output 1 starts at 1: min(3, 5) = 3."""
-    assert eigen_avg_grad_windows(4, 5, 3, 2, 2) == [(0, 4), (1, 3)]
-    assert eigen_avg_grad_windows(5, 3, 2, 1, 3) == [(0, 2), (1, 3), (3, 2)]   # k <= n: right
+    assert broadcast_windows(4, 5, 3, 2, 2) == [(0, 4), (1, 3)]
+    assert broadcast_windows(5, 3, 2, 1, 3) == [(0, 2), (1, 3), (3, 2)]   # k <= n: right
 
 
 def test_eigen_avg_grad_model_and_judge():
@@ -237,3 +237,69 @@ def test_eigen_conv3d_model_is_for_3d_only():
               "grad_out": np.ones((1, 2, 1), np.float32)}
     assert _model("eigen-conv3d-grad-kernel-nan", "conv1d_grad", arrays,
                   {"strides": 2, "padding": "same"}, None) is None
+
+
+# ----------------------------------------------------------------------------- 3D pooling
+
+
+def test_eigen_max_pool3d_relaxation_accepts_only_what_a_packet_can_give():
+    """[1, NaN] and [0, -0] (window (1, 1, 2)): Eigen may give NaN or 1 for the first (a
+    cell of the window or NaN), either zero for the second; 5 is no cell of the window."""
+    x = np.float32([1, NAN, 0.0, -0.0]).reshape(1, 1, 1, 4, 1)
+    params = {"pool_size": (1, 1, 2)}
+
+    def verdict(values):
+        return judge("max_pool3d", np.float32(values).reshape(1, 1, 1, 2, 1), {"x": x},
+                     params)
+
+    v = verdict([NAN, -0.0])
+    assert v.ok and v.known == "eigen-max-pool3d-nan-by-packet" and v.matched == ("eigen",)
+    v = verdict([1, -0.0])                            # only the zero's sign differs
+    assert v.ok and v.known == "eigen-max-pool3d-zero-sign"
+    assert not verdict([5, 0.0]).ok and not verdict([1, 1.0]).ok
+    assert not judge("max_pool3d", np.float32([NAN, -0.0]).reshape(1, 1, 1, 2, 1),
+                     {"x": x}, params, tf_kernel="onednn").ok    # oneDNN: no such freedom
+    # a window of -inf and a padding cell: -inf (the Eigen 3D rule) or the lowest value
+    # (the pad cell as Eigen reads it); nothing else
+    x1 = np.float32([-INF]).reshape(1, 1, 1, 1, 1)
+    same = {"pool_size": (1, 1, 2), "padding": "same"}
+    low = np.finfo(np.float32).min
+    for got, ok in ((-INF, True), (low, True), (0.0, False)):
+        v = judge("max_pool3d", np.float32([got]).reshape(1, 1, 1, 1, 1), {"x": x1}, same)
+        assert v.ok is ok, got
+
+
+def test_eigen_negative_pad_windows_hand_derived():
+    """Rows [1, 2] [3, 4] [5, 6] (H = 3), pool (1, 1, 2), strides (1, 3, 1), 'same': H has
+    one output and total pad (1 - 1) * 3 + 1 - 3 = -2, so Eigen reads row 1 (-(-2) // 2);
+    W (pads (0, 1)): windows [3, 4] and [4]."""
+    x = np.arange(1, 7, dtype=np.float32).reshape(1, 1, 3, 2, 1)
+    params = {"pool_size": (1, 1, 2), "strides": (1, 3, 1), "padding": "same"}
+    model = known.MODELS["eigen-pool3d-same-negative-pad"]
+    assert model(spec("max_pool3d"), {"x": x}, params, None, None).ravel().tolist() == [4, 4]
+    assert model(spec("avg_pool3d"), {"x": x}, params, None, None).ravel().tolist() == \
+        [3.5, 4]
+    g = np.ones((1, 1, 1, 2, 1), np.float32)          # the right windows hold 1, 2 and 2:
+    grad = model(spec("max_pool3d_grad"), {"x": x, "grad_out": g}, params, None, None)
+    assert not grad.any()                             # none within 1e-5 of 4
+    x2 = np.arange(1, 3, dtype=np.float32).reshape(1, 1, 1, 2, 1)   # total -1: no shift
+    assert model(spec("max_pool3d"), {"x": x2}, {"pool_size": 1, "strides": (1, 1, 2),
+                                                 "padding": "same"}, None, None) is None
+
+
+def test_max_pool3d_grad_window_model_hand_derived():
+    """Window 6 over [1, 0, 0, 0, 1] (pads 2/3), stride 1, grad_out [1, 2, 4, 8, 16]: TF's
+    gradient window of output 0 is cells 0-4 (GetBroadcastSize), so the tie at cell 4 also
+    gets its 1: [7, 0, 0, 0, 31] (the windows' own cells give 30)."""
+    x = np.float32([1, 0, 0, 0, 1]).reshape(1, 1, 1, 5, 1)
+    g = np.float32([1, 2, 4, 8, 16]).reshape(1, 1, 1, 5, 1)
+    params = {"pool_size": (1, 1, 6), "strides": 1, "padding": "same"}
+    s = spec("max_pool3d_grad")
+    for path in ("onednn", "eigen"):
+        model = dict(known.models(s, path))["eager-max-pool3d-grad-window-larger-than-input"]
+        got = model(s, {"x": x, "grad_out": g}, params, None, None)
+        assert got.ravel().tolist() == [7, 0, 0, 0, 31]
+    v = judge("max_pool3d_grad", np.float32([7, 0, 0, 0, 31]).reshape(x.shape),
+              {"x": x, "grad_out": g}, params)
+    assert v.ok and v.known == "eager-max-pool3d-grad-window-larger-than-input"
+    assert v.matched == ("onednn", "eigen")

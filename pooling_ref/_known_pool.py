@@ -29,6 +29,7 @@ from .windows import real_window_at
 
 __all__ = ["broadcast_windows", "eigen_shifted_geometry", "xla_scan_order"]
 
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 #: XLA's loop emitter peels a window loop only while the loops inside it run fewer than
 #: this many iterations (``EmitLoopNest``: ``cumulative_loop_size < 64``).
 _PEEL_LIMIT = 64
@@ -293,8 +294,8 @@ def _window_values(x_cl: np.ndarray, g: WindowGeometry, result: np.ndarray) -> n
         for pos in itertools.product(*(range(m) for m in g.out_spatial)):
             cells = real_window_at(x_cl, pos, g)
             r = result[(slice(None), *pos, slice(None))]
-            hit = (cells == r[:, None, None, None, :]).reshape(r.shape[0], -1, r.shape[1])
-            found[(slice(None), *pos, slice(None))] = hit.any(axis=1)
+            hit = cells == r[:, None, None, None, :]
+            found[(slice(None), *pos, slice(None))] = hit.any(axis=(1, 2, 3))
     return found
 
 
@@ -319,12 +320,16 @@ def eigen_max_pool3d_relaxed(s: OpSpec, arrays: dict, scalars: dict, result, bas
         free = (np.abs(expected) < tiny) & (np.abs(got_cl) < tiny)
         if nan:
             loop = pooling._METHODS["max"]["loop"]
-            odd = ~(loop(np.where(np.isnan(x_cl), -np.inf, x_cl), g) > -np.inf) \
-                | (loop(np.isnan(x_cl).view(np.uint8), g) > 0)
+            odd = (loop((x_cl > -np.inf).view(np.uint8), g) == 0) \
+                | (loop(np.isnan(x_cl).view(np.uint8), g) > 0)      # no number / a NaN
             lowest = -finfo(x_cl.dtype).max
             plausible = np.isnan(got_cl) | (got_cl == -np.inf) | (got_cl == lowest) \
                 | _window_values(x_cl, g, got_cl)
-            free |= odd & plausible
+            nan_free = odd & plausible & (got_cl.view(_UINT[got_cl.dtype.itemsize])
+                                          != expected.view(_UINT[got_cl.dtype.itemsize]))
+            if not nan_free.any():
+                return None                  # nothing of this entry's (zero-sign's only)
+            free |= nan_free
     if not free.any():
         return None
     return from_channels_last(np.where(free, got_cl, expected).astype(x_cl.dtype), fmt)

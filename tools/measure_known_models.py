@@ -135,7 +135,8 @@ def pool3d(rng: np.random.Generator, n: int) -> dict:
     gradient windows); small integers (ties). TF vs the entries' models or the reference."""
     path = keras_ref.eager_path()
     entries = ["eigen-pool3d-same-negative-pad",
-               "eager-max-pool3d-grad-window-larger-than-input"]
+               "eager-max-pool3d-grad-window-larger-than-input",
+               "eigen-avg-pool-grad-window-larger-than-input"]
     stats = dict(cases=0, model=0, applies=0)
     for _ in range(n):
         shape = tuple(int(v) for v in rng.integers(1, 6, 3))
