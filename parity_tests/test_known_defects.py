@@ -275,6 +275,14 @@ def test_eigen_max_pool3d_nan_and_zero_sign():
                f"[1, NaN] -> {keras[0]}")
     reg.expect("eigen-max-pool3d-zero-sign", bool(np.signbit(keras[1])), EAGER,
                f"[+0, -0] -> {keras[1]}")
+    # the gradient follows Eigen's own forward: [2, NaN, 1] (C = 1) scans to 1, cell 2
+    x3 = np.float32([2, np.nan, 1]).reshape(1, 1, 1, 3, 1)
+    grad = keras_ref.pool_grad("Max", x3, np.ones((1, 1, 1, 1, 1), np.float32), (1, 1, 3))
+    ours = pooling_ref.max_pool_grad(x3, np.ones((1, 1, 1, 1, 1), np.float32), (1, 1, 3),
+                                     tf_kernel=EAGER).ravel()
+    assert ours.tolist() == [1, 0, 0]                                         # the rules
+    reg.expect("eigen-max-pool3d-nan-by-packet", grad.ravel().tolist() == [0, 0, 1], EAGER,
+               f"gradient of [2, NaN, 1]: {grad.ravel().tolist()}")
     reg.skip_other_path("eigen-max-pool3d-zero-sign", EAGER)
 
 

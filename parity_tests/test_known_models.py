@@ -303,3 +303,53 @@ def test_max_pool3d_grad_window_model_hand_derived():
               {"x": x, "grad_out": g}, params)
     assert v.ok and v.known == "eager-max-pool3d-grad-window-larger-than-input"
     assert v.matched == ("onednn", "eigen")
+
+
+def test_run_judged_by_one_path_keeps_a_case_that_path_explains_by_a_known_difference():
+    """Eigen 3D max pooling of [NaN] with a "same" padding cell: TF may give the lowest
+    value (the pad as Eigen reads it, registry eigen-max-pool3d-nan-by-packet) — which is
+    what tf_kernel=None / 'onednn' give too. When the run is judged against 'eigen' (here
+    two cases of subnormals flushed: [3s, s] -> 0, only 'eigen' / 'xla'), that case must
+    stay accepted through the registered difference, not fail as "matches only 'onednn'"."""
+    from pooling_ref.cases import Case
+    from pooling_ref.judge import Criteria
+    from pooling_ref.oracle import _run, _Tally
+
+    tiny = np.finfo(np.float32).smallest_subnormal
+    flushed = Case("max_pool3d", np.float32([3 * tiny, tiny]).reshape(1, 1, 1, 2, 1),
+                   {"pool_size": (1, 1, 2)})
+    padded = Case("max_pool3d", np.float32([NAN]).reshape(1, 1, 1, 1, 1),
+                  {"pool_size": (1, 1, 2), "padding": "same"})
+    tally = _Tally(Criteria())
+    for i, case in enumerate([flushed, flushed]):
+        tally.add(i, case, _run(lambda x, **p: pooling_ref.max_pool(x, **p, tf_kernel="eigen"),
+                                case))
+    low = np.float32([np.finfo(np.float32).min]).reshape(1, 1, 1, 1, 1)
+    outcome = _run(lambda x, **p: low, padded)
+    assert outcome.verdict.ok and "eigen" not in outcome.verdict.matched
+    tally.add(2, padded, outcome)
+    tally.settle()
+    assert tally.chosen == "eigen" and not tally.failing and len(tally.passing) == 3
+    assert tally.passing[-1][2].verdict.known == "eigen-max-pool3d-nan-by-packet"
+
+
+def test_eigen_max_pool3d_grad_follows_a_forward_eigen_may_give():
+    """Window (1, 1, 3) over [2, NaN, 1] (C = 1): a scalar lane scans 2, then NaN takes
+    over, then 1 replaces it: TF's forward is 1 and its gradient goes to cell 2; the Eigen
+    rules (NaN ignored) say 2 and cell 0. Either is a forward Eigen may give; the NaN cell
+    never receives (|NaN - y| < 1e-5 is false), nor do two cells 1 apart."""
+    x = np.float32([2, NAN, 1]).reshape(1, 1, 1, 3, 1)
+    g = np.ones((1, 1, 1, 1, 1), np.float32)
+    params = {"pool_size": (1, 1, 3)}
+    arrays = {"x": x, "grad_out": g}
+
+    def verdict(values):
+        return judge("max_pool3d_grad", np.float32(values).reshape(x.shape), arrays, params,
+                     tf_kernel="eigen")
+
+    v = verdict([0, 0, 1])              # (also XLA's rule: its scan moves on past a NaN)
+    assert v.ok and v.known == "eigen-max-pool3d-nan-by-packet" and v.matched == ("eigen",)
+    assert verdict([1, 0, 0]).ok                      # the Eigen rules themselves
+    assert not verdict([0, 1, 0]).ok and not verdict([1, 0, 1]).ok
+    assert not judge("max_pool3d_grad", np.float32([0, 0, 1]).reshape(x.shape), arrays,
+                     params, tf_kernel="onednn").ok

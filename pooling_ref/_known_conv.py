@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._known_pool import _call
+from ._known_args import call_args
 from .conv import _prepare as _conv_prepare
 from .geometry import WindowGeometry
 from .ops import OpSpec
@@ -32,7 +32,7 @@ __all__ = ["cropped_pairs", "eigen3d_grad_kernel", "space_to_batch_grad_kernel"]
 
 def _conv_args(s: OpSpec, arrays: dict, scalars: dict):
     """The prepared convolution (channels_last ``x``, kernel, geometry, groups)."""
-    a = _call(s, arrays, scalars)
+    a = call_args(s, arrays, scalars)
     p, _, _ = _conv_prepare(a["x"], a["kernel"], None, a["strides"], a["padding"],
                                    a["data_format"], a["dilation_rate"], a["groups"],
                                    "loop")

@@ -15,41 +15,29 @@ what TensorFlow gives — or ``None`` where the entry does not apply.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 from dataclasses import replace
 
 import numpy as np
 
-from . import gradients, pooling, tf_kernels
+from . import gradients, tf_kernels
 from ._arrays import finfo, from_channels_last, is_float_dtype, to_channels_last
+from ._known_args import pool_grad_args
+from ._known_eigen3d import (
+    eigen_max_pool3d_relaxed,
+    eigen_negative_pad_pool,
+    eigen_shifted_geometry,
+    odd_windows,
+    tf_forward,
+)
 from .geometry import WindowGeometry
 from .ops import OpSpec
-from .windows import real_window_at
 
-__all__ = ["broadcast_windows", "eigen_shifted_geometry", "xla_scan_order"]
+__all__ = ["broadcast_windows", "xla_scan_order"]
 
-_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 #: XLA's loop emitter peels a window loop only while the loops inside it run fewer than
 #: this many iterations (``EmitLoopNest``: ``cumulative_loop_size < 64``).
 _PEEL_LIMIT = 64
-
-
-def _call(s: OpSpec, arrays: dict, scalars: dict) -> dict:
-    """Every argument of the reference call, defaults filled in, by name."""
-    args, kwargs = s.split(arrays, scalars)
-    bound = inspect.signature(s.reference).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return dict(bound.arguments)
-
-
-def _pool_grad_args(s: OpSpec, arrays: dict, scalars: dict):
-    """``(x_cl, grad_out_cl, geometry, data_format)`` of a pooling gradient call."""
-    a = _call(s, arrays, scalars)
-    x_cl, gout, g, fmt, _ = gradients._pool_args(
-        s.name, a["x"], a["grad_out"], a["pool_size"], a["strides"], a["padding"],
-        a["data_format"], "fast")
-    return x_cl, gout, g, fmt
 
 
 # ----------------------------------------------------------------------------- XLA scan order
@@ -108,7 +96,7 @@ def xla_scan_order(g: WindowGeometry) -> tuple[int, ...]:
 def xla_scan_grad(s: OpSpec, arrays: dict, scalars: dict, result, base):
     """Max pooling gradient under XLA where its scan order is not row-major: the XLA tie
     rule (:data:`pooling_ref.tf_kernels.GRAD_RULES`) over :func:`xla_scan_order`."""
-    x_cl, gout, g, fmt = _pool_grad_args(s, arrays, scalars)
+    x_cl, gout, g, fmt, _ = pool_grad_args(s, arrays, scalars)
     order = xla_scan_order(g)
     if order == tuple(range(g.cells)):
         return None
@@ -157,7 +145,7 @@ def eigen_avg_grad(s: OpSpec, arrays: dict, scalars: dict, result, base):
     """Average pooling gradient of TF's Eigen ``AvgPoolGrad`` (1D/2D) where a "same"
     window is larger than the input: each output sends ``grad_out * (1 / size)`` to the
     cells of :func:`broadcast_windows`, added in output order as TF's loop does."""
-    x_cl, gout, g, fmt = _pool_grad_args(s, arrays, scalars)
+    x_cl, gout, g, fmt, _ = pool_grad_args(s, arrays, scalars)
     if not is_float_dtype(x_cl.dtype):
         return None
     axes = _broadcast_axes(g)
@@ -171,58 +159,6 @@ def eigen_avg_grad(s: OpSpec, arrays: dict, scalars: dict, result, base):
         grad[(slice(None), *(slice(b, b + n) for b, n in spans), slice(None))] += \
             share[(slice(None), *(None,) * g.rank, slice(None))]
     return from_channels_last(grad, fmt)
-
-
-# ------------------------------------------------------------- Eigen 3D "same", negative pad
-
-
-def eigen_shifted_geometry(g: WindowGeometry) -> WindowGeometry | None:
-    """The windows TF's Eigen 3D pooling reads for "same" geometry ``g``, or ``None`` where
-    they are ``g``'s. Eigen pads ``total // 2`` before (C++ division, truncating) even when
-    the total pad ``(out - 1) * stride + window - n`` is negative (a stride larger than the
-    window): then the windows start ``-total // 2`` cells *into* the axis (registry
-    ``eigen-pool3d-same-negative-pad``; a total of -1 moves nothing). The result has a
-    negative pad before on those axes: read it with the loop methods (real cells only).
-
-    >>> from pooling_ref.geometry import plan_window
-    >>> eigen_shifted_geometry(plan_window((1, 3, 2), (1, 1, 2), (1, 3, 1), "same")).pads
-    ((0, 0), (-1, 0), (0, 1))
-    """
-    pads, moved = [], False
-    for n, k, st, m, pad in zip(g.in_spatial, g.window, g.strides, g.out_spatial, g.pads):
-        total = (m - 1) * st + k - n
-        if total <= -2:
-            pads.append((-((-total) // 2), 0))
-            moved = True
-        else:
-            pads.append(pad)
-    return replace(g, pads=tuple(pads)) if moved else None
-
-
-def _pool_args(s: OpSpec, arrays: dict, scalars: dict):
-    a = _call(s, arrays, scalars)
-    x_cl, g, fmt, _ = pooling._prepare(s.name, a["x"], a["pool_size"], a["strides"],
-                                       a["padding"], a["data_format"], "loop")
-    return x_cl, g, fmt
-
-
-def _tf_forward(kind: str, x_cl: np.ndarray, g: WindowGeometry, path: str) -> np.ndarray:
-    """TF's eager pooling of ``x_cl`` (channels_last) on ``path``: the path's rules
-    (tf_kernels), on Eigen 3D over the windows Eigen reads (:func:`eigen_shifted_geometry`)."""
-    g2 = (eigen_shifted_geometry(g) if path == "eigen" and g.rank == 3 else None) or g
-    method = pooling._METHODS[kind]["loop"]
-    rule = tf_kernels.max_pool if kind == "max" else tf_kernels.avg_pool
-    return rule(x_cl, g2, lambda a: method(a, g2), path)
-
-
-def eigen_negative_pad_pool(s: OpSpec, arrays: dict, scalars: dict, result, base):
-    """Eigen 3D max / average pooling, "same" with a negative total pad: the shifted
-    windows (:func:`eigen_shifted_geometry`)."""
-    x_cl, g, fmt = _pool_args(s, arrays, scalars)
-    if g.rank != 3 or eigen_shifted_geometry(g) is None or not is_float_dtype(x_cl.dtype):
-        return None
-    return from_channels_last(_tf_forward(s.family.removesuffix("_pool"), x_cl, g, "eigen"),
-                              fmt)
 
 
 # ------------------------------------------------------------------ MaxPool3DGrad (eager)
@@ -251,16 +187,16 @@ def _eager_max_pool3d_grad(s: OpSpec, arrays: dict, scalars: dict, path: str,
     gradient windows of ``GetBroadcastSize`` differ from the windows' cells, a "same"
     window larger than the input; ``"shift"``: Eigen's forward reads shifted windows);
     ``None`` elsewhere."""
-    x_cl, gout, g, fmt = _pool_grad_args(s, arrays, scalars)
+    x_cl, gout, g, fmt, padding = pool_grad_args(s, arrays, scalars)
     if g.rank != 3 or not is_float_dtype(x_cl.dtype):
         return None
     axes = _broadcast_axes(g)
-    shifted = path == "eigen" and eigen_shifted_geometry(g) is not None
+    shifted = path == "eigen" and eigen_shifted_geometry(g, padding) is not None
     if (axes is None) if when == "window" else not shifted:
         return None
     if axes is None:
         axes = [[(lo, hi - lo) for _, _, lo, hi in t.tolist()] for t in g.taps]
-    forward = _tf_forward("max", x_cl, g, path)
+    forward = tf_forward("max", x_cl, g, padding, path)
     r = tf_kernels.grad_rules(path, "max", x_cl.dtype, g.rank)
     return from_channels_last(_tf3d_grad(x_cl, gout, g, forward, axes, r), fmt)
 
@@ -283,58 +219,80 @@ def eigen_negative_pad(s: OpSpec, arrays: dict, scalars: dict, result, base):
     return eigen_negative_pad_pool(s, arrays, scalars, result, base)
 
 
-# ------------------------------------------------ Eigen 3D max pooling: NaN and zero sign
 
 
-def _window_values(x_cl: np.ndarray, g: WindowGeometry, result: np.ndarray) -> np.ndarray:
-    """Where ``result`` (shaped like the pooling output) equals one of its window's real
-    cells."""
-    found = np.zeros(result.shape, dtype=bool)
-    with np.errstate(invalid="ignore"):
-        for pos in itertools.product(*(range(m) for m in g.out_spatial)):
-            cells = real_window_at(x_cl, pos, g)
-            r = result[(slice(None), *pos, slice(None))]
-            hit = cells == r[:, None, None, None, :]
-            found[(slice(None), *pos, slice(None))] = hit.any(axis=(1, 2, 3))
-    return found
+#: At most this many combinations of Eigen's possible 3D forwards are tried.
+_FORWARD_CHOICES = 512
 
 
-def eigen_max_pool3d_relaxed(s: OpSpec, arrays: dict, scalars: dict, result, base, *,
-                             nan: bool = True):
-    """Eigen's 3D max pooling where it follows no rule (registry
-    ``eigen-max-pool3d-nan-by-packet``, ``eigen-max-pool3d-zero-sign``): ``base`` (the
-    Eigen rules) with ``result``'s cell taken where TF's is unspecified — a window's zero
-    maximum (either sign; a subnormal there, compared as zero), and with ``nan``, a window
-    holding a NaN or no number, where TF gives NaN, -inf, the lowest finite value (a
-    padding cell) or one of the window's cells, whichever the SIMD packet kept. Nothing
-    else is relaxed; ``None`` where nothing is."""
-    x_cl, g, fmt = _pool_args(s, arrays, scalars)
-    got = np.asarray(result)
-    if g.rank != 3 or got.shape != np.shape(base) or got.dtype != x_cl.dtype \
-            or not is_float_dtype(x_cl.dtype):
+def _forward_options(x_cl, g, axes, odd_at, padded: bool) -> list:
+    """For one window Eigen decides by lane (``odd_at``: ``(n, *pos, c)``), the forward
+    values it may give (NaN, the lowest value where the window has padding, each of its
+    cells), one per distinct set of gradient-window cells they would select."""
+    n, *pos, c = odd_at
+    window = x_cl[(n, *g.real_cells(pos), c)].ravel()
+    grad_cells = x_cl[(n, *(slice(b, b + k) for b, k in (axes[i][o] for i, o in
+                                                          enumerate(pos))), c)].ravel()
+    values = [np.nan, *window.tolist()] + ([float(-finfo(x_cl.dtype).max)] if padded else [])
+    options, seen = [], set()
+    with np.errstate(invalid="ignore", over="ignore"):
+        for v in values:
+            y = x_cl.dtype.type(v)
+            key = tuple(gradients._tied(grad_cells, y, "tf3d").tolist())
+            if key not in seen:
+                seen.add(key)
+                options.append(y)
+    return options
+
+
+def eigen3d_max_grad(s: OpSpec, arrays: dict, scalars: dict, result, base):
+    """Eigen's 3D max pooling gradient where its forward follows no rule (registry
+    ``eigen-max-pool3d-nan-by-packet``): TF's MaxPool3DGrad sends each window's gradient to
+    the cells within 1e-5 of TF's own forward, which in a window holding a NaN or no number
+    is NaN, the lowest value or one of its cells, by SIMD lane. The gradient of the
+    combination of such forwards that gives ``result`` — searched per batch item and
+    channel (they do not mix), at most 512 combinations each; the other windows as the
+    Eigen rules say — or ``None``."""
+    x_cl, gout, g, fmt, padding = pool_grad_args(s, arrays, scalars)
+    got = np.asarray(result) if result is not None else None
+    if g.rank != 3 or not is_float_dtype(x_cl.dtype) or got is None \
+            or got.shape != np.shape(base) or got.dtype != x_cl.dtype:
         return None
-    got_cl = to_channels_last(got, fmt)
-    expected = to_channels_last(np.asarray(base), fmt)
-    tiny = finfo(x_cl.dtype).tiny
-    with np.errstate(invalid="ignore"):
-        free = (np.abs(expected) < tiny) & (np.abs(got_cl) < tiny)
-        if nan:
-            loop = pooling._METHODS["max"]["loop"]
-            odd = (loop((x_cl > -np.inf).view(np.uint8), g) == 0) \
-                | (loop(np.isnan(x_cl).view(np.uint8), g) > 0)      # no number / a NaN
-            lowest = -finfo(x_cl.dtype).max
-            plausible = np.isnan(got_cl) | (got_cl == -np.inf) | (got_cl == lowest) \
-                | _window_values(x_cl, g, got_cl)
-            nan_free = odd & plausible & (got_cl.view(_UINT[got_cl.dtype.itemsize])
-                                          != expected.view(_UINT[got_cl.dtype.itemsize]))
-            if not nan_free.any():
-                return None                  # nothing of this entry's (zero-sign's only)
-            free |= nan_free
-    if not free.any():
+    g2 = eigen_shifted_geometry(g, padding) or g
+    odd = odd_windows(x_cl, g2)
+    if not odd.any():
         return None
-    return from_channels_last(np.where(free, got_cl, expected).astype(x_cl.dtype), fmt)
+    axes = _broadcast_axes(g) or [[(lo, hi - lo) for _, _, lo, hi in t.tolist()]
+                                  for t in g.taps]
+    forward = tf_forward("max", x_cl, g, padding, "eigen")
+    r = tf_kernels.grad_rules("eigen", "max", x_cl.dtype, g.rank)
+    want = to_channels_last(got, fmt)
+    bits = {2: np.uint16, 4: np.uint32, 8: np.uint64}[x_cl.dtype.itemsize]
+    groups: dict = {}
+    for at in np.argwhere(odd):
+        groups.setdefault((int(at[0]), int(at[-1])), []).append(tuple(int(v) for v in at))
+    for (n, c), where in groups.items():
+        options = [_forward_options(x_cl, g2, axes, at, g2.padded) for at in where]
+        if np.prod([len(o) for o in options], dtype=np.float64) > _FORWARD_CHOICES:
+            return None
+        for choice in itertools.product(*options):
+            trial = forward.copy()
+            for at, y in zip(where, choice):
+                trial[at] = y
+            grad = _tf3d_grad(x_cl, gout, g, trial, axes, r)
+            if (np.ascontiguousarray(grad[n, ..., c]).view(bits)
+                    == np.ascontiguousarray(want[n, ..., c]).view(bits)).all():
+                forward = trial
+                break
+        else:
+            return None
+    return from_channels_last(_tf3d_grad(x_cl, gout, g, forward, axes, r), fmt)
 
 
-def eigen_max_pool3d_zero_sign(s: OpSpec, arrays: dict, scalars: dict, result, base):
-    """:func:`eigen_max_pool3d_relaxed` for the sign of a zero maximum only."""
-    return eigen_max_pool3d_relaxed(s, arrays, scalars, result, base, nan=False)
+def eigen3d_nan_by_packet(s: OpSpec, arrays: dict, scalars: dict, result, base):
+    """Registry ``eigen-max-pool3d-nan-by-packet``: the forward's relaxation
+    (:func:`pooling_ref._known_eigen3d.eigen_max_pool3d_relaxed`), the gradient's search
+    (:func:`eigen3d_max_grad`)."""
+    if s.family == "max_pool_grad":
+        return eigen3d_max_grad(s, arrays, scalars, result, base)
+    return eigen_max_pool3d_relaxed(s, arrays, scalars, result, base)

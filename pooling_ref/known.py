@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from . import _known_conv, _known_pool, tf_kernels
+from . import _known_conv, _known_eigen3d, _known_pool, tf_kernels
 from .ops import OpSpec
 
 __all__ = ["MODELS", "RAISES", "entry_paths", "models", "raised"]
@@ -71,8 +71,8 @@ MODELS: dict[str, Model] = {
     "eigen-conv3d-grad-kernel-nan": _known_conv.eigen3d_grad_kernel,
     "eigen-pool3d-same-negative-pad": _known_pool.eigen_negative_pad,
     "eager-max-pool3d-grad-window-larger-than-input": _known_pool.max_pool3d_grad_window,
-    "eigen-max-pool3d-nan-by-packet": _known_pool.eigen_max_pool3d_relaxed,
-    "eigen-max-pool3d-zero-sign": _known_pool.eigen_max_pool3d_zero_sign,
+    "eigen-max-pool3d-nan-by-packet": _known_pool.eigen3d_nan_by_packet,
+    "eigen-max-pool3d-zero-sign": _known_eigen3d.eigen_max_pool3d_zero_sign,
 }
 
 #: Families each model applies to.
@@ -84,7 +84,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "eigen-conv3d-grad-kernel-nan": ("conv_grad",),
     "eigen-pool3d-same-negative-pad": ("max_pool", "avg_pool", "max_pool_grad"),
     "eager-max-pool3d-grad-window-larger-than-input": ("max_pool_grad",),
-    "eigen-max-pool3d-nan-by-packet": ("max_pool",),
+    "eigen-max-pool3d-nan-by-packet": ("max_pool", "max_pool_grad"),
     "eigen-max-pool3d-zero-sign": ("max_pool",),
 }
 
