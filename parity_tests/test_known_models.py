@@ -353,3 +353,20 @@ def test_eigen_max_pool3d_grad_follows_a_forward_eigen_may_give():
     assert not verdict([0, 1, 0]).ok and not verdict([1, 0, 1]).ok
     assert not judge("max_pool3d_grad", np.float32([0, 0, 1]).reshape(x.shape), arrays,
                      params, tf_kernel="onednn").ok
+
+
+def test_eigen_conv3d_negative_pad_model_hand_derived():
+    """x = [a, b, c] along D, a 1-cell kernel k, strides (3, 1, 1), 'same': one output,
+    total pad -2: Eigen's window is row 1 (b * k), the specification's row 0 (a * k)."""
+    x = np.float32([0.5, -0.25, 2.0]).reshape(1, 3, 1, 1, 1)
+    kernel = np.float32([3.0]).reshape(1, 1, 1, 1, 1)
+    params = {"strides": (3, 1, 1), "padding": "same"}
+    arrays = {"x": x, "kernel": kernel}
+    model = known.MODELS["eigen-conv3d-same-negative-pad"](spec("conv3d"), arrays, params,
+                                                            None, None)
+    assert model.ravel().tolist() == [-0.75]
+    assert pooling_ref.conv(x, kernel, **params).ravel().tolist() == [1.5]
+    v = judge("conv3d", model, arrays, params)
+    assert v.ok and v.known == "eigen-conv3d-same-negative-pad" and v.matched == ("eigen",)
+    assert known.MODELS["eigen-conv3d-same-negative-pad"](
+        spec("conv3d"), arrays, {"strides": (2, 1, 1), "padding": "same"}, None, None) is None

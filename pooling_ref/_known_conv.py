@@ -1,4 +1,4 @@
-"""Models of registered TensorFlow differences of convolution gradients (used by
+"""Models of registered TensorFlow differences of convolutions and their gradients (used by
 :mod:`pooling_ref.known`; registry ``pooling_ref/data/known_differences.json``).
 
 >>> import numpy as np
@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._arrays import from_channels_last, to_channels_last
 from ._known_args import call_args
 from .conv import _prepare as _conv_prepare
+from .conv import conv as conv_op
 from .geometry import WindowGeometry
 from .ops import OpSpec
 
-__all__ = ["cropped_pairs", "eigen3d_grad_kernel", "space_to_batch_grad_kernel"]
+__all__ = ["cropped_pairs", "eigen3d_grad_kernel", "eigen_conv3d_negative_pad",
+           "space_to_batch_grad_kernel"]
 
 
 def _conv_args(s: OpSpec, arrays: dict, scalars: dict):
@@ -110,3 +113,35 @@ def eigen3d_grad_kernel(s: OpSpec, arrays: dict, scalars: dict, result, base):
     p = _conv_args(s, arrays, scalars)
     every = tuple(np.ones((k, n), dtype=bool) for k, n in zip(p.g.window, p.g.in_spatial))
     return _with_nan_taps(p, base, every, _real_pairs(p.g))
+
+
+def eigen_conv3d_negative_pad(s: OpSpec, arrays: dict, scalars: dict, result, base):
+    """Eigen's eager 3D convolution, "same" with a total pad of -2 or less on an axis (a
+    stride larger than the kernel): like its 3D pooling, Eigen pads ``total / 2`` before
+    (C++ division) and so starts the windows ``-total // 2`` cells into the axis (registry
+    ``eigen-conv3d-same-negative-pad``). The convolution of those windows: the input cropped
+    there (and zero-padded as "same" elsewhere), then "valid"."""
+    a = call_args(s, arrays, scalars)
+    if s.family != "conv" or s.rank != 3 or str(a["padding"]).lower() != "same":
+        return None
+    g = _conv_args(s, arrays, scalars).g
+    width, crops, moved = [], [], False
+    for n, k, st, d, m, pad in zip(g.in_spatial, g.window, g.strides, g.dilation,
+                                   g.out_spatial, g.pads):
+        total = (m - 1) * st + (k - 1) * d + 1 - n
+        if total <= -2:
+            width.append((0, 0))
+            crops.append(slice((-total) // 2, None))
+            moved = True
+        else:
+            width.append(pad)
+            crops.append(slice(None))
+    if not moved:
+        return None
+    fmt = a["data_format"]
+    x_cl = to_channels_last(np.asarray(a["x"]), fmt)[(slice(None), *crops, slice(None))]
+    x_cl = np.pad(x_cl, ((0, 0), *width, (0, 0)))
+    out = conv_op(x_cl, a["kernel"], a["bias"], a["strides"], "valid", "channels_last",
+                  a["dilation_rate"], a["groups"])
+    out = out[(slice(None), *(slice(0, m) for m in g.out_spatial), slice(None))]
+    return from_channels_last(out, fmt)

@@ -73,6 +73,7 @@ MODELS: dict[str, Model] = {
     "eager-max-pool3d-grad-window-larger-than-input": _known_pool.max_pool3d_grad_window,
     "eigen-max-pool3d-nan-by-packet": _known_pool.eigen3d_nan_by_packet,
     "eigen-max-pool3d-zero-sign": _known_eigen3d.eigen_max_pool3d_zero_sign,
+    "eigen-conv3d-same-negative-pad": _known_conv.eigen_conv3d_negative_pad,
 }
 
 #: Families each model applies to.
@@ -86,6 +87,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "eager-max-pool3d-grad-window-larger-than-input": ("max_pool_grad",),
     "eigen-max-pool3d-nan-by-packet": ("max_pool", "max_pool_grad"),
     "eigen-max-pool3d-zero-sign": ("max_pool",),
+    "eigen-conv3d-same-negative-pad": ("conv",),
 }
 
 def _eager_cf_conv(dtypes: tuple[str, ...]) -> Callable[[OpSpec, dict, dict, str], bool]:
