@@ -97,6 +97,10 @@ def test_correct_candidate_is_accepted(name, op):
 TF_RULE_ENTRIES = {
     ("max_flush_subnormals", "max_pool1d"): (("eigen",), None),     # Eigen 1D/2D: DAZ
     ("max_flush_subnormals", "max_pool2d"): (("eigen",), None),
+    # Eigen 3D decides NaN windows by SIMD lane (eigen-max-pool3d-nan-by-packet): NaN and
+    # -inf are values a lane may give
+    ("max_np_maximum", "max_pool3d"): (("eigen",), "eigen-max-pool3d-nan-by-packet"),
+    ("max_running_from_neg_inf", "max_pool3d"): (("eigen",), None),
     ("conv_keras_bias_axis", "conv1d"): (None, "keras-cf-conv-bias-axis"),
     ("conv_keras_bias_axis", "conv2d"): (None, "keras-cf-conv-bias-axis"),
     ("conv_keras_bias_axis", "conv3d"): (None, "keras-cf-conv-bias-axis"),

@@ -512,10 +512,13 @@ _wrong("avg_ignores_data_format", _np_pool, _AVG, "treats channels_first as chan
        "ignore_format", kind="avg")
 # pooling: special values
 _wrong("max_np_maximum", _np_pool, _MAX, "np.maximum reduction: a NaN in the window gives "
-       "NaN (TF ignores NaN)", "nan_propagates", kind="max")
+       "NaN (TF ignores NaN); on 3D a value Eigen's SIMD lanes may give (a default check "
+       "accepts it there as tf_kernel='eigen')", "nan_propagates", kind="max",
+       check_kwargs={"tf_kernel": "onednn"})
 _wrong("max_running_from_neg_inf", _np_pool, _MAX, "running maximum starts at -inf: a "
-       "window of only NaN / -inf gives -inf (TF: the lowest finite value)",
-       "no_lowest_finite", kind="max")
+       "window of only NaN / -inf gives -inf (TF oneDNN: the lowest finite value); on 3D "
+       "Eigen's rule (a default check accepts it there as tf_kernel='eigen')",
+       "no_lowest_finite", kind="max", check_kwargs={"tf_kernel": "onednn"})
 _wrong("max_last_tie_wins", _np_pool, _MAX, "v >= best: the last of equal maxima wins, "
        "visible as max(-0, +0) = +0 (TF: the first, -0)", "last_tie_wins", kind="max")
 _wrong("max_plus_zero", _np_pool, _MAX, "fused '+ 0' epilogue: a -0 maximum comes out +0",
