@@ -338,3 +338,34 @@ def test_eigen_pool3d_same_negative_pad():
             np.testing.assert_array_equal(model, keras_ref.pool(kind, x, **params))
         assert model.ravel()[0] == np.mean(x[0, 0, 1, :, 0])        # row 1, by hand
     reg.skip_other_path("eigen-pool3d-same-negative-pad", EAGER)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64"])
+@pytest.mark.parametrize("kind", ["Max", "Average"])
+def test_pool3d_float16_float64_no_kernel(kind, dtype):
+    """Keras {kind}Pooling3D of ones (1, 4, 4, 4, 2) in float16 / float64: TF has no CPU
+    kernel eagerly (NotFoundError / InvalidArgumentError), nor under XLA for float64 max
+    pooling (TypeError); the other XLA calls run (registry
+    ``pool3d-float16-float64-no-kernel``; check accepts the error there)."""
+    from pooling_ref import known
+    from pooling_ref.ops import spec
+
+    x = np.ones((1, 4, 4, 4, 2), dtype)
+    op = f"{'max' if kind == 'Max' else 'avg'}_pool3d"
+    for where, path in (("eager", EAGER), ("xla", "xla")):
+        try:
+            out, error = keras_ref.pool(kind, x, 2, path=where), None
+        except Exception as e:             # the error type is the measurement
+            out, error = None, e
+        entry = "pool3d-float16-float64-no-kernel"
+        if known.RAISES[entry][2](spec(op), {"x": x}, {}, path):   # the entry's condition
+            reg.expect(entry, error is not None, path, f"{kind}Pooling3D {dtype} {where}: "
+                                                       f"{error!r}")
+        else:
+            assert error is None, f"{kind}Pooling3D {dtype} {where} raised {error!r}"
+        if error is not None:
+            text = f"{type(error).__name__}: {error}"
+            assert known.raised(spec(op), {"x": x}, {}, text, (path,)) == \
+                "pool3d-float16-float64-no-kernel"
+        else:
+            np.testing.assert_array_equal(out, np.ones((1, 2, 2, 2, 2), dtype))

@@ -228,7 +228,8 @@ def test_every_model_and_raise_is_a_registry_entry_of_real_families():
         assert entry_id in registry and set(fams) <= valid, entry_id
     for entry_id, (fams, type_name, condition) in known.RAISES.items():
         assert entry_id in registry and set(fams) <= valid and callable(condition)
-        assert type_name in registry[entry_id]["tf_gives"], entry_id
+        for name in (type_name,) if isinstance(type_name, str) else type_name:
+            assert name in registry[entry_id]["tf_gives"], (entry_id, name)
 
 
 def test_eigen_conv3d_model_is_for_3d_only():
@@ -370,3 +371,17 @@ def test_eigen_conv3d_negative_pad_model_hand_derived():
     assert v.ok and v.known == "eigen-conv3d-same-negative-pad" and v.matched == ("eigen",)
     assert known.MODELS["eigen-conv3d-same-negative-pad"](
         spec("conv3d"), arrays, {"strides": (2, 1, 1), "padding": "same"}, None, None) is None
+
+
+def test_raises_no_3d_pooling_kernel_for_float16_float64():
+    x16 = {"x": np.ones((1, 2, 2, 2, 1), np.float16)}
+    x64 = {"x": np.ones((1, 2, 2, 2, 1), np.float64)}
+    x32 = {"x": np.ones((1, 2, 2, 2, 1), np.float32)}
+    entry = "pool3d-float16-float64-no-kernel"
+    assert known.raised(spec("avg_pool3d"), x16, {}, "NotFoundError: no kernel",
+                        ("onednn",)) == entry
+    assert known.raised(spec("max_pool3d"), x64, {}, "TypeError: no double", ("xla",)) == entry
+    assert known.raised(spec("avg_pool3d"), x64, {}, "NotFoundError: x", ("xla",)) is None
+    assert known.raised(spec("max_pool3d"), x32, {}, "NotFoundError: x", ("eigen",)) is None
+    assert known.raised(spec("max_pool2d"), {"x": np.ones((1, 2, 2, 1), np.float16)}, {},
+                        "NotFoundError: x", ("eigen",)) is None

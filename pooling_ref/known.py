@@ -111,16 +111,30 @@ def _eager_grouped_conv(s: OpSpec, arrays: dict, scalars: dict, path: str) -> bo
                            and not (path == "onednn" and x.dtype.name == "float32"))
 
 
-#: Registry id -> ``(families, exception type name, condition)`` of the entries where
+def _pool3d_half_double(s: OpSpec, arrays: dict, scalars: dict, path: str) -> bool:
+    """Condition of TF's missing 3D pooling kernels (registry
+    ``pool3d-float16-float64-no-kernel``): float16 / float64 eagerly; float64 max pooling
+    under XLA too (MaxPool3D's op definition has no float64)."""
+    dtype = np.asarray(arrays["x"]).dtype.name
+    if s.rank != 3 or dtype not in ("float16", "float64"):
+        return False
+    return path != "xla" or (dtype == "float64" and s.family.startswith("max_pool"))
+
+
+#: Registry id -> ``(families, exception type name(s), condition)`` of the entries where
 #: TensorFlow raises: a candidate that raises that exception where the condition holds is
 #: TensorFlow's own behaviour there.
-RAISES: dict[str, tuple[tuple[str, ...], str, Callable[[OpSpec, dict, dict, str], bool]]] = {
+RAISES: dict[str, tuple[tuple[str, ...], str | tuple[str, ...],
+                        Callable[[OpSpec, dict, dict, str], bool]]] = {
     "eigen-cf-conv-unimplemented": (("conv", "conv_grad"), "UnimplementedError",
                                     _eager_cf_conv(("float32",))),
     "cf-conv-float16-float64-unimplemented": (("conv", "conv_grad"), "UnimplementedError",
                                               _eager_cf_conv(("float16", "float64"))),
     "eager-grouped-conv-unimplemented": (("conv", "conv_grad"), "InvalidArgumentError",
                                          _eager_grouped_conv),
+    "pool3d-float16-float64-no-kernel": (
+        ("max_pool", "avg_pool", "max_pool_grad", "avg_pool_grad"),
+        ("NotFoundError", "InvalidArgumentError", "TypeError"), _pool3d_half_double),
 }
 
 
@@ -148,7 +162,8 @@ def raised(s: OpSpec, arrays: dict, scalars: dict, exception: str,
     name = exception.partition(":")[0].strip()
     for entry_id, (families, type_name, applies) in RAISES.items():
         listed = registry[entry_id]["paths"]
-        if s.family in families and name == type_name and any(
+        names = (type_name,) if isinstance(type_name, str) else type_name
+        if s.family in families and name in names and any(
                 applies(s, arrays, scalars, p) for p in paths if p in listed):
             return entry_id
     return None
