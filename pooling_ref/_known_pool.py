@@ -132,13 +132,18 @@ def broadcast_windows(n: int, k: int, stride: int, before: int, out: int
     return windows
 
 
+def _window_axes(g: WindowGeometry) -> list[list[tuple[int, int]]]:
+    """Per axis, ``(start, size)`` of each output window's real cells (pooling: no
+    dilation)."""
+    return [[(lo, hi - lo) for _, _, lo, hi in t.tolist()] for t in g.taps]
+
+
 def _broadcast_axes(g: WindowGeometry) -> list[list[tuple[int, int]]] | None:
     """Per axis, :func:`broadcast_windows` of ``g``; ``None`` where they are the windows'
     real cells (every window fits: the gradient windows are right)."""
     axes = [broadcast_windows(n, k, st, b, m) for n, k, st, (b, _), m in
             zip(g.in_spatial, g.window, g.strides, g.pads, g.out_spatial)]
-    right = [[(lo, hi - lo) for _, _, lo, hi in t.tolist()] for t in g.taps]
-    return None if axes == right else axes
+    return None if axes == _window_axes(g) else axes
 
 
 def eigen_avg_grad(s: OpSpec, arrays: dict, scalars: dict, result, base):
@@ -194,8 +199,7 @@ def _eager_max_pool3d_grad(s: OpSpec, arrays: dict, scalars: dict, path: str,
     shifted = path == "eigen" and eigen_shifted_geometry(g, padding) is not None
     if (axes is None) if when == "window" else not shifted:
         return None
-    if axes is None:
-        axes = [[(lo, hi - lo) for _, _, lo, hi in t.tolist()] for t in g.taps]
+    axes = axes or _window_axes(g)
     forward = tf_forward("max", x_cl, g, padding, path)
     r = tf_kernels.grad_rules(path, "max", x_cl.dtype, g.rank)
     return from_channels_last(_tf3d_grad(x_cl, gout, g, forward, axes, r), fmt)
@@ -262,8 +266,7 @@ def eigen3d_max_grad(s: OpSpec, arrays: dict, scalars: dict, result, base):
     odd = odd_windows(x_cl, g2)
     if not odd.any():
         return None
-    axes = _broadcast_axes(g) or [[(lo, hi - lo) for _, _, lo, hi in t.tolist()]
-                                  for t in g.taps]
+    axes = _broadcast_axes(g) or _window_axes(g)
     forward = tf_forward("max", x_cl, g, padding, "eigen")
     r = tf_kernels.grad_rules("eigen", "max", x_cl.dtype, g.rank)
     want = to_channels_last(got, fmt)

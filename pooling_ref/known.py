@@ -17,7 +17,10 @@ array([[1., 2., 3.],
 
 A model takes the op's :class:`~pooling_ref.ops.OpSpec`, the call's arrays and scalar
 parameters, the candidate's result and the reference under the entry's path, and returns
-what TensorFlow gives there — or ``None`` where the entry does not apply. An entry is
+what TensorFlow gives there — or ``None`` where the entry does not apply (a model with a
+``path`` keyword is told the path: what TF gives depends on it). Where TF leaves a cell
+unspecified (Eigen's 3D max pooling by SIMD lane) the model returns the candidate's value
+there if it is one TF may give. An entry is
 accepted only on the paths it lists, and only for a result that matches the model within
 the op's usual comparison (bitwise or the error bound). :data:`RAISES` lists the entries
 where TensorFlow raises instead of returning, by exception type name.
@@ -89,6 +92,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "eigen-max-pool3d-zero-sign": ("max_pool",),
     "eigen-conv3d-same-negative-pad": ("conv",),
 }
+
 
 def _eager_cf_conv(dtypes: tuple[str, ...]) -> Callable[[OpSpec, dict, dict, str], bool]:
     """Condition of TF's missing channels_first CPU convolution: 1D/2D, channels_first,
