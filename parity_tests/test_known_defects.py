@@ -396,3 +396,32 @@ def test_pool3d_float16_float64_no_kernel(kind, dtype):
                 "pool3d-float16-float64-no-kernel"
         else:
             np.testing.assert_array_equal(out, np.ones((1, 2, 2, 2, 2), dtype))
+
+
+@pytest.mark.parametrize("rank", [2, 3])
+def test_xla_max_pool_padded_scan_order_zero_sign(rank):
+    """Keras MaxPooling2D/3D under XLA, pool 2, 'same' (registry
+    ``xla-max-pool-padded-scan-order-zero-sign``): x [[-1, 0, 0], [-0, 0, 1]] (H 2, W 3:
+    pads (0, 1) on W; 3D: one depth slice). Hand-derived: row-major, window (0, 0) meets
+    +0 at (0, 1) first (+0); XLA peels W's last cell and scans (0,0) (1,0) (0,1) (1,1),
+    meeting -0 first (-0). Window (0, 1): 0 then 1 (1). The model gives TF's bits; the
+    eager paths keep row-major."""
+    from pooling_ref import known
+    from pooling_ref.ops import spec
+
+    x = np.float32([[-1, 0, 0], [-0.0, 0, 1]]).reshape(1, *(1,) * (rank - 2), 2, 3, 1)
+    params = {"pool_size": 2, "padding": "same"}
+    row_major = np.float32([0.0, 1.0])
+    scanned = np.float32([-0.0, 1.0])
+    ref = pooling_ref.max_pool(x, **params, tf_kernel="xla")
+    assert np.signbit(ref.ravel()).tolist() == np.signbit(row_major).tolist()
+    model = known.MODELS["xla-max-pool-padded-scan-order-zero-sign"](
+        spec(f"max_pool{rank}d"), {"x": x}, params, None, ref)
+    assert model.ravel().tolist() == scanned.tolist()
+    assert np.signbit(model.ravel()).tolist() == [True, False]
+    for where, path in (("xla", "xla"), ("eager", EAGER)):
+        tf_gives = keras_ref.pool("Max", x, 2, padding="same", path=where).ravel()
+        assert tf_gives.tolist() == [0.0, 1.0], tf_gives
+        reg.expect("xla-max-pool-padded-scan-order-zero-sign",
+                   bool(np.signbit(tf_gives[0])), path, f"{where}: Keras gives {tf_gives!r}")
+    reg.skip_other_path("xla-max-pool-padded-scan-order-zero-sign", EAGER)

@@ -90,6 +90,28 @@ def test_xla_scan_model_does_not_apply_where_xla_scans_row_major():
                   {"pool_size": 2}, "xla") is None
 
 
+def test_xla_scan_max_pool_model_and_judge():
+    """3D, pool 2, 'same' on (1, 2, 3): D has one output (bounded, no check), W pads (0, 1)
+    and is peeled, so each window scans (d, h, w < 1) before w = 1. Window (0, 0, 0) holds
+    -1, +0 at (0, 0, 1) and -0 at (0, 1, 0), +0 at (0, 1, 1): row-major meets +0 first,
+    XLA's order -0. Window (0, 0, 1): +0 at (0, 0, 2), -0 at (0, 1, 2): both orders meet
+    +0 first."""
+    x = np.float32([[-1, 0, 0], [-0.0, 0, -0.0]]).reshape(1, 1, 2, 3, 1)
+    params = {"pool_size": 2, "padding": "same"}
+    model = _model("xla-max-pool-padded-scan-order-zero-sign", "max_pool3d", {"x": x},
+                   params, "xla")
+    assert np.signbit(model.ravel()).tolist() == [True, False]
+    assert model.ravel().tolist() == [0.0, 0.0]
+    v = judge("max_pool3d", model, {"x": x}, params, tf_kernel="xla")  # (3D Eigen: any sign)
+    assert v.ok and v.known == "xla-max-pool-padded-scan-order-zero-sign"
+    assert not judge("max_pool3d", model, {"x": x}, params, tf_kernel=None).ok
+    # a nonzero maximum, or a valid (row-major) geometry: the model does not apply
+    assert _model("xla-max-pool-padded-scan-order-zero-sign", "max_pool3d", {"x": x + 1},
+                  params, "xla") is None
+    assert _model("xla-max-pool-padded-scan-order-zero-sign", "max_pool3d", {"x": x},
+                  {"pool_size": (1, 2, 2)}, "xla") is None
+
+
 # ----------------------------------------------------------------------------- Eigen avg grad
 
 

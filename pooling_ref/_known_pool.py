@@ -1,12 +1,16 @@
 """Models of registered TensorFlow differences of pooling gradients (used by
 :mod:`pooling_ref.known`; registry ``pooling_ref/data/known_differences.json``).
 
+>>> import numpy as np
 >>> from pooling_ref.geometry import plan_window
 >>> g = plan_window((2, 3), (2, 2), (1, 1), "same")      # pads (0, 1) on both axes
 >>> xla_scan_order(g)                                     # cells (0,0) (1,0) (0,1) (1,1)
 (0, 2, 1, 3)
 >>> xla_scan_order(plan_window((4, 4), (2, 3), (1, 1), "same"))     # row-major here
 (0, 1, 2, 3, 4, 5)
+>>> x = np.float32([[-1, 0, 0], [-0.0, 0, 1]]).reshape(1, 2, 3, 1)   # window 0: (1, 0) first
+>>> xla_first_zero(x, plan_window((2, 3), (2, 2), (2, 2), "same"))[0, :, :, 0]
+array([[1, 0]], dtype=int8)
 
 Each model takes the op's :class:`~pooling_ref.ops.OpSpec`, the call's arrays and scalar
 parameters, the candidate's result and the reference under the entry's path, and returns
@@ -21,7 +25,7 @@ import numpy as np
 
 from ._arrays import from_channels_last, to_channels_last
 from ._grad_kernels import accumulate, max_grad_fast, positions, tied
-from ._known_args import pool_grad_args
+from ._known_args import pool_args, pool_grad_args
 from ._known_eigen3d import (
     eigen_max_pool3d_relaxed,
     eigen_negative_pad_pool,
@@ -33,9 +37,10 @@ from .apply_rules import flush_input
 from .dtypes import finfo, is_float_dtype
 from .geometry import WindowGeometry
 from .ops import OpSpec
-from .rules import plan_grad
+from .rules import plan_grad, plan_pool
+from .windows import pad_spatial, real_mask, shifted, window_offsets
 
-__all__ = ["broadcast_windows", "xla_scan_order"]
+__all__ = ["broadcast_windows", "xla_first_zero", "xla_scan_order"]
 
 #: XLA's loop emitter peels a window loop only while the loops inside it run fewer than
 #: this many iterations (``EmitLoopNest``: ``cumulative_loop_size < 64``).
@@ -93,6 +98,39 @@ def xla_scan_order(g: WindowGeometry) -> tuple[int, ...]:
         last = g.window[peeled] - 1
         cells.sort(key=lambda ic: (ic[1][peeled] == last, ic[0]))
     return tuple(i for i, _ in cells)
+
+
+def xla_first_zero(xs: np.ndarray, g: WindowGeometry) -> np.ndarray:
+    """``(N, *out, C)`` int8: the sign bit of each window's first zero cell (``-1``: none)
+    in XLA's scan order (:func:`xla_scan_order`), over the real cells of ``xs`` (channels
+    last, as compared: subnormals already read as zeros under a flushing plan)."""
+    real, xp, offsets = real_mask(g), pad_spatial(xs, g, 0), window_offsets(g)
+    first = np.full((xs.shape[0], *g.out_spatial, xs.shape[-1]), -1, np.int8)
+    for i in xla_scan_order(g):
+        v = shifted(xp, offsets[i], g)
+        hit = shifted(real, offsets[i], g) & (v == 0) & (first < 0)
+        first[hit] = np.signbit(v)[hit]
+    return first
+
+
+def xla_scan_max_pool(s: OpSpec, arrays: dict, scalars: dict, result, base):
+    """Max pooling under XLA where its scan order is not row-major (registry
+    ``xla-max-pool-padded-scan-order-zero-sign``): XLA's ``reduce_window`` keeps the first
+    of equal maxima in :func:`xla_scan_order`, so a zero maximum has the sign of the first
+    zero cell in that order. ``base`` (the XLA rules) with that sign; ``None`` where no
+    sign changes."""
+    x_cl, g, fmt, _ = pool_args(s, arrays, scalars)
+    if not is_float_dtype(x_cl.dtype) or xla_scan_order(g) == tuple(range(g.cells)):
+        return None
+    want = to_channels_last(np.asarray(base), fmt)
+    plan = plan_pool("xla", "max", x_cl.dtype, g)
+    first = xla_first_zero(flush_input(x_cl) if plan.flush != "none" else x_cl, g)
+    zero = (want == 0) & (first >= 0)
+    signed = np.where(first == 1, np.array(-0.0, want.dtype), np.array(0.0, want.dtype))
+    out = np.where(zero, signed, want).astype(want.dtype)
+    if np.array_equal(np.signbit(out), np.signbit(want)):
+        return None
+    return from_channels_last(out, fmt)
 
 
 def xla_scan_grad(s: OpSpec, arrays: dict, scalars: dict, result, base):

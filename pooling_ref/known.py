@@ -70,6 +70,7 @@ def _bias_along_last_axis(s: OpSpec, arrays: dict, scalars: dict, result, base):
 MODELS: dict[str, Model] = {
     "keras-cf-conv-bias-axis": _bias_along_last_axis,
     "xla-max-pool-grad-padded-scan-order": _known_pool.xla_scan_grad,
+    "xla-max-pool-padded-scan-order-zero-sign": _known_pool.xla_scan_max_pool,
     "eigen-avg-pool-grad-window-larger-than-input": _known_pool.eigen_avg_grad,
     "dilated-conv-grad-kernel-nan": _known_conv.space_to_batch_grad_kernel,
     "eigen-conv3d-grad-kernel-nan": _known_conv.eigen3d_grad_kernel,
@@ -84,6 +85,7 @@ MODELS: dict[str, Model] = {
 _FAMILIES: dict[str, tuple[str, ...]] = {
     "keras-cf-conv-bias-axis": ("conv", "conv_grad"),
     "xla-max-pool-grad-padded-scan-order": ("max_pool_grad",),
+    "xla-max-pool-padded-scan-order-zero-sign": ("max_pool",),
     "eigen-avg-pool-grad-window-larger-than-input": ("avg_pool_grad",),
     "dilated-conv-grad-kernel-nan": ("conv_grad",),
     "eigen-conv3d-grad-kernel-nan": ("conv_grad",),
