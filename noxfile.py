@@ -81,7 +81,22 @@ BACKEND_PARITY = ["parity_tests/test_pooling_keras.py", "parity_tests/test_zero_
 #: by the backend sessions.
 PARITY = [*BACKEND_PARITY, "parity_tests/test_special_values.py", "parity_tests/test_dtypes.py",
           "parity_tests/test_known_defects.py", "parity_tests/test_gradients_keras.py",
-          "parity_tests/test_gradient_flush_keras.py"]
+          "parity_tests/test_gradient_flush_keras.py", "parity_tests/test_known_grad_defects.py",
+          "parity_tests/test_oracle_accepts_tf.py"]
+
+
+@nox.session(python=PYTHON)
+def accept_tf(session: nox.Session) -> None:
+    """The whole TensorFlow candidate zoo (parity_tests/tf_candidates.py: Keras layers,
+    keras.ops, tf.nn ops and GradientTape gradients, every family and rank) through
+    ``pooling_ref.check`` with default arguments: XLA, then eager with oneDNN and with
+    Eigen. Prints a table per run; fails if any candidate is rejected. ``-- float64``
+    (or float16) checks that dtype for the families that take it."""
+    session.install(".[test]")
+    run = ["python", "-m", "parity_tests.tf_candidates"]
+    session.run(*run, "xla", *session.posargs)
+    for flag in ("1", "0"):
+        session.run(*run, "eager", *session.posargs, env={"TF_ENABLE_ONEDNN_OPTS": flag})
 
 
 #: The ops `verify` runs in the backend sessions. verify compares with the rules of

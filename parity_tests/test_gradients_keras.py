@@ -32,8 +32,9 @@ from hypothesis import strategies as st
 pytest.importorskip("tensorflow")
 
 import pooling_ref as pr
-from pooling_ref import keras_ref, methods
+from pooling_ref import keras_ref, known, methods
 from pooling_ref._verify import scan_order_sensitive
+from pooling_ref.ops import spec
 from pooling_ref.tolerance import avg_pool_grad_bound, compare, conv_grad_bounds
 
 from ._assert import assert_bitwise, assert_within_bound
@@ -102,8 +103,24 @@ def _tf_kernel(path: str, dtype) -> str:
     return pr.detect_tf_kernel(dtype) if path == "eager" else "xla"
 
 
+def _xla_scan_model(x, params, grad_out):
+    """XLA's gradient where XLA scans windows out of row-major order and the order decides
+    (registry ``xla-max-pool-grad-padded-scan-order``, pooling_ref.known), else ``None``."""
+    if not scan_order_sensitive(x, params):
+        return None                          # every order picks the same cells
+    return known.MODELS["xla-max-pool-grad-padded-scan-order"](
+        spec(f"max_pool{x.ndim - 2}d_grad"), {"x": x, "grad_out": grad_out}, params, None,
+        None)
+
+
 def _check_max(x, params, grad_out, path="eager"):
     expected = keras_ref.pool_grad("Max", x, grad_out, **params, path=path)
+    model = _xla_scan_model(x, params, grad_out) if path == "xla" else None
+    if model is not None:                    # XLA's scan order: the known model, bitwise
+        assert_bitwise(model, expected, op="max_pool_grad", params=params,
+                       arrays={"x": x, "grad_out": grad_out},
+                       what="XLA's scan-order model differs from tf.GradientTape (xla)")
+        return
     for method in METHODS:
         kw = {**_kw(params, method), "tf_kernel": _tf_kernel(path, x.dtype)}
         got = pr.max_pool_grad(x, grad_out, **kw)
@@ -127,16 +144,12 @@ def _fewer_on_xla(data, path: str) -> None:
 def test_max_pool_grad(rank, path, data):
     """Bitwise, float32, every method, each path with its ``tf_kernel``; ties, special
     values (subnormals too; NaN in eager 3D only in ``test_max_pool3d_grad_nan``),
-    overlapping windows, strides > window, "same"."""
+    overlapping windows, strides > window, "same" (under XLA, where its scan order decides:
+    the model of ``xla-max-pool-grad-padded-scan-order``)."""
     _fewer_on_xla(data, path)
     case = data.draw(pool_cases(ranks=(rank,)), label="case")
     x = _with_specials(data, case.x, allow_nan=rank < 3 or path == "xla")
     grad_out = _draw_upstream(data, pr.max_pool(x, **case.params))
-    if path == "xla" and str(case.params.get("padding")).lower() == "same":
-        # XLA scans some padded windows in another order (registry
-        # xla-max-pool-grad-padded-scan-order, test_xla_padded_scan_order): only windows
-        # whose choice does not depend on the order are compared there.
-        assume(not scan_order_sensitive(x, case.params))
     if rank == 3 and path == "eager":
         # TF's 3D gradient follows TF's own forward; where the eager forward itself is wrong
         # (Eigen path: test_max_pool3d_grad_eigen_forward_defect) this is not a gradient
@@ -158,8 +171,6 @@ def test_max_pool_grad_float16_float64(dtype, path, data):
     case = data.draw(pool_cases(ranks=(1, 2), dtypes=(dtype,)), label="case")
     x = _with_specials(data, case.x, allow_nan=True)
     grad_out = _draw_upstream(data, pr.max_pool(x, **case.params))
-    if path == "xla" and str(case.params.get("padding")).lower() == "same":
-        assume(not scan_order_sensitive(x, case.params))     # as in test_max_pool_grad
     _check_max(x, case.params, grad_out, path)
 
 
@@ -344,10 +355,13 @@ def test_xla_max_pool_grad_subnormal_upstream():
 
 
 def test_xla_padded_scan_order():
-    """Registry ``xla-max-pool-grad-padded-scan-order`` (not modelled): with "same" padding
-    XLA scans some windows column-first — pool 2, stride 1 on a 2x3 input (pads (0, 1) on
-    both axes), window (0, 0) with the maximum tied at (0, 1) and (1, 0) sends it to (1, 0);
-    row-major (pooling_ref, and XLA's other windows and unpadded inputs) picks (0, 1)."""
+    """Registry ``xla-max-pool-grad-padded-scan-order``: XLA's loop emitter peels the last
+    cell of one window axis, so such windows are scanned "all but the last cell, then the
+    last cell" (pooling_ref.known's model, hand-derived below). pool 2, stride 1 on a 2x3
+    input (pads (0, 1) on both axes): window (0, 0) with the maximum tied at (0, 1) and
+    (1, 0) is scanned columns first and sends it to (1, 0); row-major picks (0, 1). The
+    registry's example: pool 3, stride 2 on 2x4: (1, 1) before (0, 2). pool (2, 2, W),
+    strides (1, 1, W): H is peeled for W = 63 (the loops inside run < 64 times), not 64."""
     x = np.full((1, 2, 3, 1), -5, np.float32)
     x[0, 0, 1, 0] = x[0, 1, 0, 0] = 1
     g = np.zeros((1, 2, 3, 1), np.float32)
@@ -359,6 +373,31 @@ def test_xla_padded_scan_order():
     assert tf.sum() == 1 and (tf[0, 1] == 1 or tf[1, 0] == 1), tf
     expect("xla-max-pool-grad-padded-scan-order", bool(tf[1, 0] == 1), "xla",
            detail=f"XLA's gradient {tf.tolist()}")
+    if tf[1, 0] != 1:
+        return
+    cases = [(x, g, params, [[0, 0, 0], [1, 0, 0]])]
+    x2 = np.float32([[-1, -4, 3, 4], [0, 3, -1, -1]]).reshape(1, 2, 4, 1)
+    cases.append((x2, np.ones((1, 1, 2, 1), np.float32),
+                  {"pool_size": 3, "strides": 2, "padding": "same"}, [[0, 0, 0, 1],
+                                                                      [0, 1, 0, 0]]))
+    for xi, gi, pi, hand in cases:
+        model = _xla_scan_model(xi, pi, gi)
+        np.testing.assert_array_equal(model[0, :, :, 0], hand)
+        assert_bitwise(model, keras_ref.pool_grad("Max", xi, gi, **pi, path="xla"),
+                       op="max_pool_grad", params=pi, arrays={"x": xi, "grad_out": gi})
+    for w, peeled in ((63, True), (64, False)):
+        x3 = np.full((1, 2, 3, w, 1), -5, np.float32)
+        x3[0, 1, 0, 0, 0] = x3[0, 0, 1, 0, 0] = 1       # tied: (1, 0, 0) and (0, 1, 0)
+        g3 = np.zeros((1, 2, 3, 1, 1), np.float32)
+        g3[0, 0, 0, 0, 0] = 1
+        p3 = {"pool_size": (2, 2, w), "strides": (1, 1, w), "padding": "same"}
+        tf3 = keras_ref.pool_grad("Max", x3, g3, **p3, path="xla")
+        assert tf3[0, 1, 0, 0, 0] == peeled and tf3[0, 0, 1, 0, 0] == (not peeled), w
+        model = _xla_scan_model(x3, p3, g3)
+        assert (model is not None) == peeled
+        assert_bitwise(pr.max_pool_grad(x3, g3, **p3, tf_kernel="xla") if model is None
+                       else model, tf3, op="max_pool_grad", params=p3,
+                       arrays={"x": x3, "grad_out": g3})
 
 
 # ----------------------------------------------------------------------------- average pooling

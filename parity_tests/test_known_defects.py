@@ -46,7 +46,8 @@ def test_keras_channels_first_conv_bias_added_along_last_spatial_axis():
     Observed in TF 2.21.0 / Keras 3.15.1 (eager and XLA alike):
     ``Conv2D(3, (3, 1), data_format="channels_first")`` on zeros (1, 2, 3, 3) with bias
     [1, 2, 3] gives [1, 2, 3] along W in every filter instead of the constant bias[f] per
-    filter f (the bias is broadcast against the last axis, which happens to fit).
+    filter f (the bias is broadcast against the last axis, which happens to fit). On the
+    Eigen path the eager Conv2D raises instead; Conv3D (run under XLA by Keras) shows it.
     """
     x = np.zeros((1, 2, 3, 3), np.float32)                    # C=2, H=3, W=3 == filters
     kernel = np.zeros((3, 1, 2, 3), np.float32)
@@ -70,6 +71,13 @@ def test_keras_channels_first_conv_bias_added_along_last_spatial_axis():
     # the project's reference path (channels_last, transposed back) is right
     ref = keras_ref.conv(x, kernel, bias, **params)
     np.testing.assert_array_equal(ref, correct)
+    # Keras runs Conv3D channels_first under XLA from every eager path (Eigen too)
+    x3, kernel3 = np.zeros((1, 2, 1, 3, 3), np.float32), np.zeros((1, 3, 1, 2, 3), np.float32)
+    keras3 = keras_ref.conv(x3, kernel3, bias, path="eager", native_channels_first=True,
+                            **params)
+    reg.expect("keras-cf-conv-bias-axis",
+               not np.array_equal(keras3, pooling_ref.conv(x3, kernel3, bias, **params)), EAGER,
+               f"Conv3D gives {keras3.ravel().tolist()}")
 
 
 @pytest.mark.parametrize("path", ["eager", "xla"])
@@ -95,6 +103,32 @@ def test_keras_channels_first_conv_bias_right_when_width_differs_from_filters(pa
                         conv_bound(x, kernel, bias, **params), op="conv",
                         params=dict(params, path=path),
                         arrays={"x": x, "kernel": kernel, "bias": bias})
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64"])
+def test_channels_first_conv_float16_float64_unimplemented(dtype):
+    """Keras Conv2D channels_first, float16 / float64, eager: UnimplementedError on both
+    eager paths (oneDNN's channels_first kernel is float32 only); under XLA it runs.
+
+    Observed in TF 2.21.0 / Keras 3.15.1 (registry ``cf-conv-float16-float64-unimplemented``;
+    check accepts the error there: pooling_ref.known.RAISES).
+    """
+    x = np.ones((1, 2, 3, 3), dtype)
+    kernel = np.ones((1, 1, 2, 3), dtype)
+    params = {"data_format": "channels_first"}
+    _, error = _eager_conv_or_error(x, kernel, None, path="eager", native_channels_first=True,
+                                    **params)
+    reg.expect("cf-conv-float16-float64-unimplemented", error is not None, EAGER, repr(error))
+    if error is not None:
+        from pooling_ref import known
+        from pooling_ref.ops import spec
+
+        text = f"UnimplementedError: {error}"
+        assert known.raised(spec("conv2d"), {"x": x, "kernel": kernel}, params, text,
+                            (EAGER,)) == "cf-conv-float16-float64-unimplemented"
+    xla = keras_ref.conv(x, kernel, None, path="xla", native_channels_first=True, **params)
+    np.testing.assert_array_equal(xla, np.full((1, 3, 3, 3), 2, dtype))   # 2 channels of 1
+    reg.skip_other_path("cf-conv-float16-float64-unimplemented", EAGER)
 
 
 # ------------------------------------------------- (b) oneDNN eager conv, strides > kernel
@@ -241,6 +275,14 @@ def test_eigen_max_pool3d_nan_and_zero_sign():
                f"[1, NaN] -> {keras[0]}")
     reg.expect("eigen-max-pool3d-zero-sign", bool(np.signbit(keras[1])), EAGER,
                f"[+0, -0] -> {keras[1]}")
+    # the gradient follows Eigen's own forward: [2, NaN, 1] (C = 1) scans to 1, cell 2
+    x3 = np.float32([2, np.nan, 1]).reshape(1, 1, 1, 3, 1)
+    grad = keras_ref.pool_grad("Max", x3, np.ones((1, 1, 1, 1, 1), np.float32), (1, 1, 3))
+    ours = pooling_ref.max_pool_grad(x3, np.ones((1, 1, 1, 1, 1), np.float32), (1, 1, 3),
+                                     tf_kernel=EAGER).ravel()
+    assert ours.tolist() == [1, 0, 0]                                         # the rules
+    reg.expect("eigen-max-pool3d-nan-by-packet", grad.ravel().tolist() == [0, 0, 1], EAGER,
+               f"gradient of [2, NaN, 1]: {grad.ravel().tolist()}")
     reg.skip_other_path("eigen-max-pool3d-zero-sign", EAGER)
 
 
@@ -286,6 +328,15 @@ def test_eigen_pool3d_same_negative_pad():
     keras = keras_ref.pool("Max", x, **params).ravel()[0]
     reg.expect("eigen-pool3d-same-negative-pad", bool(keras != want), EAGER,
                f"Keras gives {keras}, row 0 max is {want}")
+    if keras != want:           # the model: windows moved -total // 2 = 1 row into H
+        from pooling_ref import known
+        from pooling_ref.ops import spec
+
+        for kind, op in (("Max", "max_pool3d"), ("Average", "avg_pool3d")):
+            model = known.MODELS["eigen-pool3d-same-negative-pad"](
+                spec(op), {"x": x}, params, None, None)
+            np.testing.assert_array_equal(model, keras_ref.pool(kind, x, **params))
+        assert model.ravel()[0] == np.mean(x[0, 0, 1, :, 0])        # row 1, by hand
     reg.skip_other_path("eigen-pool3d-same-negative-pad", EAGER)
 
 
@@ -314,3 +365,63 @@ def test_xla_float64_depthwise_conv_nan_across_channels(rank):
     x4 = np.array([np.inf, 1.0, 2.0, 3.0]).reshape(1, *(1,) * rank, 4)     # 2 per group
     assert keras_ref.conv(x4, np.ones((*(1,) * rank, 2, 2)), groups=2).ravel().tolist() == [
         np.inf, 5.0]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64"])
+@pytest.mark.parametrize("kind", ["Max", "Average"])
+def test_pool3d_float16_float64_no_kernel(kind, dtype):
+    """Keras {kind}Pooling3D of ones (1, 4, 4, 4, 2) in float16 / float64: TF has no CPU
+    kernel eagerly (NotFoundError / InvalidArgumentError), nor under XLA for float64 max
+    pooling (TypeError); the other XLA calls run (registry
+    ``pool3d-float16-float64-no-kernel``; check accepts the error there)."""
+    from pooling_ref import known
+    from pooling_ref.ops import spec
+
+    x = np.ones((1, 4, 4, 4, 2), dtype)
+    op = f"{'max' if kind == 'Max' else 'avg'}_pool3d"
+    for where, path in (("eager", EAGER), ("xla", "xla")):
+        try:
+            out, error = keras_ref.pool(kind, x, 2, path=where), None
+        except Exception as e:             # the error type is the measurement
+            out, error = None, e
+        entry = "pool3d-float16-float64-no-kernel"
+        if known.RAISES[entry][2](spec(op), {"x": x}, {}, path):   # the entry's condition
+            reg.expect(entry, error is not None, path, f"{kind}Pooling3D {dtype} {where}: "
+                                                       f"{error!r}")
+        else:
+            assert error is None, f"{kind}Pooling3D {dtype} {where} raised {error!r}"
+        if error is not None:
+            text = f"{type(error).__name__}: {error}"
+            assert known.raised(spec(op), {"x": x}, {}, text, (path,)) == \
+                "pool3d-float16-float64-no-kernel"
+        else:
+            np.testing.assert_array_equal(out, np.ones((1, 2, 2, 2, 2), dtype))
+
+
+@pytest.mark.parametrize("rank", [2, 3])
+def test_xla_max_pool_padded_scan_order_zero_sign(rank):
+    """Keras MaxPooling2D/3D under XLA, pool 2, 'same' (registry
+    ``xla-max-pool-padded-scan-order-zero-sign``): x [[-1, 0, 0], [-0, 0, 1]] (H 2, W 3:
+    pads (0, 1) on W; 3D: one depth slice). Hand-derived: row-major, window (0, 0) meets
+    +0 at (0, 1) first (+0); XLA peels W's last cell and scans (0,0) (1,0) (0,1) (1,1),
+    meeting -0 first (-0). Window (0, 1): 0 then 1 (1). The model gives TF's bits; the
+    eager paths keep row-major."""
+    from pooling_ref import known
+    from pooling_ref.ops import spec
+
+    x = np.float32([[-1, 0, 0], [-0.0, 0, 1]]).reshape(1, *(1,) * (rank - 2), 2, 3, 1)
+    params = {"pool_size": 2, "padding": "same"}
+    row_major = np.float32([0.0, 1.0])
+    scanned = np.float32([-0.0, 1.0])
+    ref = pooling_ref.max_pool(x, **params, tf_kernel="xla")
+    assert np.signbit(ref.ravel()).tolist() == np.signbit(row_major).tolist()
+    model = known.MODELS["xla-max-pool-padded-scan-order-zero-sign"](
+        spec(f"max_pool{rank}d"), {"x": x}, params, None, ref)
+    assert model.ravel().tolist() == scanned.tolist()
+    assert np.signbit(model.ravel()).tolist() == [True, False]
+    for where, path in (("xla", "xla"), ("eager", EAGER)):
+        tf_gives = keras_ref.pool("Max", x, 2, padding="same", path=where).ravel()
+        assert tf_gives.tolist() == [0.0, 1.0], tf_gives
+        reg.expect("xla-max-pool-padded-scan-order-zero-sign",
+                   bool(np.signbit(tf_gives[0])), path, f"{where}: Keras gives {tf_gives!r}")
+    reg.skip_other_path("xla-max-pool-padded-scan-order-zero-sign", EAGER)

@@ -26,7 +26,6 @@ import pooling_ref
 from parity_tests.wrong_impls import (
     CATALOGUE,
     CORRECT,
-    WRONG,
     Entry,
     keras_max_pool,
     max_channels_last_only,
@@ -56,11 +55,11 @@ ORACLE_GAPS: dict[str, str] = {}
 
 
 def _pairs(correct: bool) -> list:
-    """(name, op) of the second edition's catalogue entries; the first edition's tables
-    (``WRONG`` / ``CORRECT``) are checked the same way by ``test_oracle.py``."""
+    """(name, op) of the catalogue's entries: every wrong one; the correct ones of the
+    second edition (the first edition's ``CORRECT`` table is checked by ``test_oracle.py``)."""
     pairs = []
     for name, e in CATALOGUE.items():
-        if e.correct is not correct or name in WRONG or name in CORRECT:
+        if e.correct is not correct or (correct and name in CORRECT):
             continue
         for op in e.ops:
             gap = ORACLE_GAPS.get(f"{name}-{op}", ORACLE_GAPS.get(name))
@@ -88,6 +87,39 @@ def test_correct_candidate_is_accepted(name, op):
         report = check(entry.func, op, seed=seed, fail_fast=True, **kw)
         assert report.passed, f"{name} ({entry.what}) rejected:\n{report}"
         assert report.cases == CASES
+
+
+# ----------------------------------------------------------------------------- TF's rules
+
+#: Wrong entries a default check accepts because each is exactly what TensorFlow does on
+#: some path (their catalogue ``check_kwargs`` name the criteria under which they are
+#: wrong): ``(name, op) -> (rule sets the report must name, registry entry it must name)``.
+TF_RULE_ENTRIES = {
+    ("max_flush_subnormals", "max_pool1d"): (("eigen",), None),     # Eigen 1D/2D: DAZ
+    ("max_flush_subnormals", "max_pool2d"): (("eigen",), None),
+    # Eigen 3D decides NaN windows by SIMD lane (eigen-max-pool3d-nan-by-packet): NaN and
+    # -inf are values a lane may give
+    ("max_np_maximum", "max_pool3d"): (("eigen",), "eigen-max-pool3d-nan-by-packet"),
+    ("max_running_from_neg_inf", "max_pool3d"): (("eigen",), None),
+    ("conv_keras_bias_axis", "conv1d"): (None, "keras-cf-conv-bias-axis"),
+    ("conv_keras_bias_axis", "conv2d"): (None, "keras-cf-conv-bias-axis"),
+    ("conv_keras_bias_axis", "conv3d"): (None, "keras-cf-conv-bias-axis"),
+}
+
+
+@pytest.mark.parametrize("name,op", sorted(TF_RULE_ENTRIES), ids="-".join)
+def test_default_check_names_the_tf_rule_a_wrong_entry_follows(name, op):
+    """The default check passes such an entry and says which TF rule it matched; under the
+    entry's own criteria (``test_wrong_candidate_is_caught``) it is still caught."""
+    entry = CATALOGUE[name]
+    assert "tf_kernel" in entry.check_kwargs and not entry.correct
+    matched, known = TF_RULE_ENTRIES[(name, op)]
+    report = check(entry.func, op)
+    assert report.passed, str(report)
+    if matched is not None:
+        assert report.matched == matched, str(report)
+    if known is not None:
+        assert known in report.known and known in str(report), str(report)
 
 
 # ----------------------------------------------------------------------------- supports=

@@ -413,7 +413,9 @@ class Entry:
     """One catalogued candidate: what it gets wrong (or does differently), where it shows.
 
     ``check_kwargs``: the extra ``check`` options it is checked with (``dtype``,
-    ``supports``, ``nan``). ``keras``: a Keras-layer wrapper, checked with the running
+    ``supports``, ``nan``; ``tf_kernel`` for a candidate that is exactly one TF path's rule
+    or a registered TF difference, which a default check accepts: the criteria under which
+    it is wrong). ``keras``: a Keras-layer wrapper, checked with the running
     TensorFlow's kernel path (``tf_kernel=pooling_ref.detect_tf_kernel()``);
     ``skip_on`` maps a kernel path to the ops left out there and why.
     """
@@ -513,18 +515,21 @@ _wrong("avg_ignores_data_format", _np_pool, _AVG, "treats channels_first as chan
        "ignore_format", kind="avg")
 # pooling: special values
 _wrong("max_np_maximum", _np_pool, _MAX, "np.maximum reduction: a NaN in the window gives "
-       "NaN (TF ignores NaN)", "nan_propagates", kind="max")
+       "NaN (TF ignores NaN); on 3D a value Eigen's SIMD lanes may give (a default check "
+       "accepts it there as tf_kernel='eigen')", "nan_propagates", kind="max",
+       check_kwargs={"tf_kernel": "onednn"})
 _wrong("max_running_from_neg_inf", _np_pool, _MAX, "running maximum starts at -inf: a "
-       "window of only NaN / -inf gives -inf (TF: the lowest finite value)",
-       "no_lowest_finite", kind="max")
+       "window of only NaN / -inf gives -inf (TF oneDNN: the lowest finite value); on 3D "
+       "Eigen's rule (a default check accepts it there as tf_kernel='eigen')",
+       "no_lowest_finite", kind="max", check_kwargs={"tf_kernel": "onednn"})
 _wrong("max_last_tie_wins", _np_pool, _MAX, "v >= best: the last of equal maxima wins, "
        "visible as max(-0, +0) = +0 (TF: the first, -0)", "last_tie_wins", kind="max")
 _wrong("max_plus_zero", _np_pool, _MAX, "fused '+ 0' epilogue: a -0 maximum comes out +0",
        "plus_zero", kind="max")
-_wrong("max_flush_subnormals", _np_pool, _MAX, "flushes subnormal inputs to zero (FTZ/DAZ); "
-       "TF's oneDNN path keeps them (its Eigen path flushes: on 1D/2D this IS Eigen's rule, "
-       "which the default tf_kernel='any' accepts, so it is checked against oneDNN)",
-       "flush_subnormals", kind="max", check_kwargs={"tf_kernel": "onednn"})
+_wrong("max_flush_subnormals", _np_pool, _MAX, "flushes subnormal inputs to zero (FTZ/DAZ): "
+       "wrong for TF's oneDNN path (keeps their bits); on 1D/2D exactly the Eigen path's rule "
+       "(a default check accepts it as tf_kernel='eigen')", "flush_subnormals",
+       kind="max", check_kwargs={"tf_kernel": "onednn"})
 _wrong("avg_nanmean", _np_pool, _AVG, "nanmean habit: skips NaN and divides by the number "
        "of non-NaN cells (TF: NaN propagates)", "nanmean", kind="avg")
 _wrong("avg_float64_sum", _np_pool, _AVG, "sums float32 in float64: within the bound, but "
@@ -572,8 +577,10 @@ _wrong("pad_int_via_float32", _np_zero_pad, _PAD, "int32 padded through a float3
 _wrong("conv_flipped_kernel", _np_conv, _CONV, "true convolution (kernel flipped)",
        "flip_kernel")
 _wrong("conv_missing_bias", _np_conv, _CONV, "bias ignored", "drop_bias")
-_wrong("conv_keras_bias_axis", _np_conv, _CONV, "Keras' channels_first bias bug",
-       "keras_bias_axis")
+_wrong("conv_keras_bias_axis", _np_conv, _CONV, "Keras' channels_first bias bug: wrong "
+       "for the specification (tf_kernel=None); a default check accepts it as the "
+       "registered TF difference keras-cf-conv-bias-axis", "keras_bias_axis",
+       check_kwargs={"tf_kernel": None})
 _wrong("conv_ignores_dilation", _np_conv, _CONV, "dilation ignored", "ignore_dilation")
 _wrong("conv_ignores_groups", _np_conv, _CONV, "groups ignored", "ignore_groups")
 _wrong("conv_interleaved_groups", _np_conv, _CONV, "group g reads channels g::groups",

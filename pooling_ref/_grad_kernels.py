@@ -42,8 +42,9 @@ from .windows import (
     window_offsets,
 )
 
-__all__ = ["TF3D_TOLERANCE", "avg_grad_compiled", "avg_grad_fast", "avg_grad_loop",
-           "max_grad_compiled", "max_grad_fast", "max_grad_loop"]
+__all__ = ["TF3D_TOLERANCE", "accumulate", "avg_grad_compiled", "avg_grad_fast",
+           "avg_grad_loop", "max_grad_compiled", "max_grad_fast", "max_grad_loop", "positions",
+           "tied"]
 
 #: TF's MaxPool3DGrad: a cell is "the maximum" when ``|x - max| < 1e-5`` (in x's dtype).
 TF3D_TOLERANCE = 1e-5
@@ -54,7 +55,7 @@ TF3D_TOLERANCE = 1e-5
 _ACCUMULATION_KEY = {"row-major": lambda o: o, "last-axis-outer": lambda o: o[::-1]}
 
 
-def _positions(g: WindowGeometry, order: str) -> list[tuple[int, ...]]:
+def positions(g: WindowGeometry, order: str) -> list[tuple[int, ...]]:
     """Output positions in accumulation order (see :data:`_ACCUMULATION_KEY`)."""
     return sorted(itertools.product(*(range(m) for m in g.out_spatial)),
                   key=_ACCUMULATION_KEY[order])
@@ -62,13 +63,13 @@ def _positions(g: WindowGeometry, order: str) -> list[tuple[int, ...]]:
 
 def _offsets(g: WindowGeometry, order: str) -> list[tuple[int, tuple[int, ...]]]:
     """``(row-major index, offset)`` of the window cells in the order that adds, at every
-    input cell, in :func:`_positions` order: along each axis a later output reaches a cell
+    input cell, in :func:`positions` order: along each axis a later output reaches a cell
     through an earlier window cell, so the order is the same key, descending."""
     cells = list(enumerate(window_offsets(g)))
     return sorted(cells, key=lambda ic: _ACCUMULATION_KEY[order](ic[1]), reverse=True)
 
 
-def _add(target: np.ndarray, value: np.ndarray, plan: GradPlan) -> None:
+def accumulate(target: np.ndarray, value: np.ndarray, plan: GradPlan) -> None:
     """One step of a cell's sum: ``target += value``; under ``plan.flush`` with
     :func:`pooling_ref.dtypes.flushed_add` (x86 DAZ + FTZ); with ``copy`` (no cell receives
     twice) an assignment (XLA: no addition, nothing flushed)."""
@@ -92,7 +93,7 @@ def _chosen(cells: np.ndarray, ties: str) -> np.ndarray:
     best = np.full(cells[:, 0].shape, lowest(cells.dtype), dtype=cells.dtype)
     for i in range(k):               # the forward maximum (the max pooling scan)
         take_greater(best, cells[:, i])
-    return _tied(cells, best[:, None, :], ties)
+    return tied(cells, best[:, None, :], ties)
 
 
 def _scan_moves(best: np.ndarray, v: np.ndarray, ties: str) -> np.ndarray:
@@ -102,7 +103,7 @@ def _scan_moves(best: np.ndarray, v: np.ndarray, ties: str) -> np.ndarray:
         return ~(best >= v) if ties == "xla" else v > best
 
 
-def _tied(v: np.ndarray, maximum: np.ndarray, ties: str) -> np.ndarray:
+def tied(v: np.ndarray, maximum: np.ndarray, ties: str) -> np.ndarray:
     """Which cells count as the window's maximum: equal to it (``"all"``, ``"split"``) or,
     TF's 3D rule (``"tf3d"``), within ``1e-5`` of it in ``x``'s dtype — so near-ties share
     and an infinite maximum (``inf - inf = NaN``) sends nothing (measured, TF 2.21)."""
@@ -127,18 +128,21 @@ def max_grad_loop(xs, gout, g, plan):
     n, c = xs.shape[0], xs.shape[-1]
     zero = plan.unchosen_zero()
     ties = plan.ties
-    for pos in _positions(g, plan.order):
+    for pos in positions(g, plan.order):
         cells = real_window_at(xs, pos, g)
         target = real_window_at(grad, pos, g)           # a writable view of the same cells
         chosen = _chosen(cells.reshape(n, math.prod(cells.shape[1:-1]), c), ties)
         share = _share(gout[(slice(None), *pos, slice(None))], chosen.sum(axis=1), ties)
-        _add(target, np.where(chosen, share[:, None, :], zero).reshape(target.shape), plan)
+        accumulate(target, np.where(chosen, share[:, None, :], zero).reshape(target.shape), plan)
     return grad
 
 
-def max_grad_fast(xs, gout, g, plan):
+def max_grad_fast(xs, gout, g, plan, scan=None):
     """All windows at once, one strided view per window cell; bitwise equal to the loop.
-    Memory: a few arrays of the output's size (no per-cell masks are kept)."""
+    Memory: a few arrays of the output's size (no per-cell masks are kept). ``scan`` (the
+    first-maximum rules only): the row-major indices of the window cells in the order the
+    scan visits them (``None``: row-major; :mod:`pooling_ref.known` passes XLA's order
+    where it differs, registry ``xla-max-pool-grad-padded-scan-order``)."""
     real = real_mask(g)
     xp = pad_spatial(xs, g, 0)
     offsets = window_offsets(g)
@@ -147,7 +151,8 @@ def max_grad_fast(xs, gout, g, plan):
     if ties in ("first", "xla"):
         best = np.zeros(gout.shape, xs.dtype)
         pick = np.full(gout.shape, -1, dtype=np.intp)
-        for i, offset in enumerate(offsets):
+        for i in range(len(offsets)) if scan is None else scan:
+            offset = offsets[i]
             v, real_v = shifted(xp, offset, g), shifted(real, offset, g)
             take = real_v & ((pick < 0) | _scan_moves(best, v, ties))
             np.copyto(best, v, where=take)
@@ -156,7 +161,7 @@ def max_grad_fast(xs, gout, g, plan):
     fwd = _fast.max_pool(xs, g)                          # the forward maximum
 
     def chosen(offset):
-        return shifted(real, offset, g) & _tied(shifted(xp, offset, g), fwd, ties)
+        return shifted(real, offset, g) & tied(shifted(xp, offset, g), fwd, ties)
 
     count = np.zeros(gout.shape, np.int64) if ties == "split" else None
     for offset in offsets if ties == "split" else ():
@@ -177,11 +182,11 @@ def max_grad_compiled(xs, gout, g, plan):
 
 def _scatter(x_cl: np.ndarray, g: WindowGeometry, sends, plan: GradPlan) -> np.ndarray:
     """Sum, per input cell, ``sends(i, offset)`` (what every window sends to its cell ``i``
-    at ``offset``, shaped like the output) in the loop's order (:func:`_add`); the real
+    at ``offset``, shaped like the output) in the loop's order (:func:`accumulate`); the real
     region."""
     gp = padded_zeros(x_cl, g, x_cl.dtype)
     for i, offset in _offsets(g, plan.order):       # each cell adds in the loop's order
-        _add(shifted(gp, offset, g), sends(i, offset), plan)
+        accumulate(shifted(gp, offset, g), sends(i, offset), plan)
     return unpad(gp, g)
 
 
@@ -197,11 +202,11 @@ def _avg_share(gout: np.ndarray, count, plan: GradPlan) -> np.ndarray:
 def avg_grad_loop(x_cl, gout, g, plan):
     """Specification: each window sends ``grad_out / count`` to each of its real cells."""
     grad = np.zeros_like(x_cl)
-    for pos in _positions(g, plan.order):
+    for pos in positions(g, plan.order):
         target = real_window_at(grad, pos, g)
         count = x_cl.dtype.type(math.prod(target.shape[1:-1]))
         share = _avg_share(gout[(slice(None), *pos, slice(None))], count, plan)
-        _add(target, np.broadcast_to(share.reshape(share.shape[0], *(1,) * g.rank,
+        accumulate(target, np.broadcast_to(share.reshape(share.shape[0], *(1,) * g.rank,
                                                    share.shape[-1]), target.shape), plan)
     return grad
 

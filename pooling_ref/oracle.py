@@ -749,9 +749,14 @@ class _Tally:
             if self.chosen in sets:
                 keep.append((index, case, outcome, sets))
                 continue
+            verdict = strict.verdict(case.spec, outcome.result, case.arrays,
+                                     case.scalar_params)
+            if verdict.ok:      # the chosen set explains it too, by a registered difference
+                outcome.verdict = verdict
+                keep.append((index, case, outcome, verdict.matched))
+                continue
             outcome.alone = sets
-            outcome.verdict = strict.verdict(case.spec, outcome.result, case.arrays,
-                                             case.scalar_params)
+            outcome.verdict = verdict
             self.failing.append((index, case, outcome, strict))
         self.passing = keep
 

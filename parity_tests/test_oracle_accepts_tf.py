@@ -1,0 +1,71 @@
+"""``pooling_ref.check`` with DEFAULT arguments accepts TensorFlow (issue 19).
+
+The candidates are the wrappers a user would write (``parity_tests/tf_candidates.py``):
+Keras layers, ``keras.ops``, ``tf.nn`` ops and ``tf.GradientTape`` gradients. Each must pass
+``check(candidate, op)`` — 100 cases, seed 0, every corner class — and the report must
+name the rule set of the path the process runs: ``detect_tf_kernel()`` eagerly (oneDNN or
+Eigen: CI runs this file on both, see ``.ci/run``), ``"xla"`` under
+``tf.function(jit_compile=True)``. Where TF differs from the specification on purpose
+(a path's rules) or by a registered known difference, that is what check accepts.
+
+Kept cheap for CI (about a minute of CPU per path): the ``tf.nn`` and ``keras.ops``
+wrappers for every rank, the Keras layers for one rank per family, XLA once per family.
+``nox -s accept_tf`` runs the whole zoo (every candidate, rank and path).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("tensorflow")
+
+import pooling_ref
+from parity_tests import tf_candidates as tfc
+
+EAGER = pooling_ref.detect_tf_kernel()
+
+#: Keras layers (eagerly): one rank per family, every rank used.
+KERAS_EAGER = ("max_pool3d", "avg_pool2d", "global_max_pool1d", "global_avg_pool3d",
+               "zero_pad2d", "conv2d", "max_pool2d_grad", "avg_pool3d_grad", "conv1d_grad")
+#: Under XLA, one op per family: (op, api).
+XLA = (("max_pool2d", "keras"), ("avg_pool3d", "tf.nn"), ("global_max_pool2d", "keras"),
+       ("global_avg_pool1d", "tf.nn"), ("zero_pad3d", "keras"), ("conv1d", "keras"),
+       ("max_pool2d_grad", "tf.nn"), ("avg_pool1d_grad", "keras"), ("conv2d_grad", "tf.nn"))
+
+
+def _selection() -> list[tfc.Candidate]:
+    picks = tfc.candidates(apis=("tf.nn", "keras.ops"), where="eager")
+    picks += tfc.candidates(ops=KERAS_EAGER, apis=("keras",), where="eager")
+    picks += [c for op, api in XLA for c in tfc.candidates(ops=(op,), apis=(api,),
+                                                             where="xla")]
+    return picks
+
+
+SELECTION = _selection()
+
+
+def test_selection_covers_every_family_rank_and_path():
+    from pooling_ref.ops import families
+
+    grad_or_fwd = {(c.op, c.api, c.where) for c in SELECTION}
+    for family in families():
+        for rank in (1, 2, 3):
+            op = f"{family.removesuffix('_grad')}{rank}d" + (
+                "_grad" if family.endswith("_grad") else "")
+            assert (op, "tf.nn", "eager") in grad_or_fwd, op
+        assert any(c.op.startswith(family.removesuffix("_grad")) and c.api == "keras"
+                   and c.where == "eager" and c.op.endswith("_grad") == family.endswith(
+                       "_grad") for c in SELECTION), family
+        assert any(c.where == "xla" and c.op.endswith("_grad") == family.endswith("_grad")
+                   and c.op.startswith(family.removesuffix("_grad")) for c in SELECTION), \
+            family
+
+
+@pytest.mark.parametrize("candidate", SELECTION, ids=lambda c: f"{c}-{c.op}")
+def test_check_accepts_tf_with_default_arguments(candidate):
+    report = pooling_ref.check(candidate.fn, candidate.op)
+    assert report.passed, f"{candidate} rejected by check({candidate.op}):\n{report}"
+    path = EAGER if candidate.where == "eager" else "xla"
+    assert path in report.matched, (
+        f"{candidate}: the report names {report.matched}, not the path this process runs "
+        f"({path}):\n{report}")
