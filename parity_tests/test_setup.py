@@ -50,3 +50,24 @@ def test_docs_state_the_number_of_bad_input_rows():
     text = (ROOT / "docs" / "semantics.md").read_text(encoding="utf-8")
     match = re.search(r"`parity_tests/bad_inputs.py` lists (\d+) such calls", text)
     assert match and int(match.group(1)) == len(ROWS), (match and match.group(1), len(ROWS))
+
+
+def test_the_wheel_holds_every_module_of_the_package(tmp_path):
+    """README's commands install a built wheel (not the source tree): every ``.py`` file
+    and data file under ``pooling_ref/`` must be in it (a subpackage left out of the
+    setuptools configuration breaks ``import pooling_ref`` only after ``pip install .``)."""
+    import shutil
+    import zipfile
+
+    root = Path(__file__).resolve().parents[1]
+    clean = tmp_path / "src"            # a stale build/ directory would hide a missing package
+    shutil.copytree(root, clean, ignore=shutil.ignore_patterns(
+        "build", "dist", "*.egg-info", ".venv*", ".git", ".nox", "__pycache__", ".*cache"))
+    p = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                        str(tmp_path), str(clean)], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    (wheel,) = tmp_path.glob("pooling_ref-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    source = {f.relative_to(root).as_posix() for f in (root / "pooling_ref").rglob("*")
+              if f.is_file() and "__pycache__" not in f.parts and f.suffix in (".py", ".json")}
+    assert source and source <= names, sorted(source - names)
