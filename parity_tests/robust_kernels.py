@@ -21,9 +21,10 @@ MARKER = "POOLING_REF_TEST_MARKER"
 
 
 def _bad(x: np.ndarray) -> bool:
-    """The cases these kernels misbehave on: a batch of exactly 3 and more than 6 cells
-    (2 of the first 8 max_pool2d cases of seed 0; checked by the tests)."""
-    return x.shape[0] == 3 and x.size > 6
+    """The cases these kernels misbehave on: a batch of exactly 3 and more than 40 cells
+    (2 of the first 8 max_pool2d cases of seed 0, fewer than the 3 timed-out calls after
+    which check stops calling; checked by the tests)."""
+    return x.shape[0] == 3 and x.size > 40
 
 
 def _mark() -> None:

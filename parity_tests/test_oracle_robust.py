@@ -42,8 +42,8 @@ LIMIT = 2.5
 def _bad_cases(op: str, n: int) -> list:
     """The cases of ``check(..., cases=n)`` (seed 0) on which the kernels misbehave."""
     bad = [c for c in generate_cases(op, n, 0) if K._bad(c.x)]
-    assert 0 < len(bad) < n          # some cases misbehave, the others must still run
-    return bad
+    assert 0 < len(bad) < min(n, 3)  # some misbehave (fewer than check's limit of 3
+    return bad                       # timed-out calls), the others must still run
 
 
 def _env(**extra) -> dict:
