@@ -19,23 +19,13 @@ from pooling_ref.geometry import plan_window
 PACKAGE = Path(pooling_ref.__file__).resolve().parent
 #: The module size limit (lines), the common brief's "~500 lines".
 MAX_LINES = 500
-#: Modules over the limit that another change rewrites (issue 20, the oracle side).
-OVER_LIMIT_PENDING = {
-    "oracle.py": "check(), its report, reproducers and the rule-set runs (issue 19) in one "
-                 "module: the lead splits it into a package next (issue 20, second half)",
-    "_verify.py": "verify reads the op table (issue 20, second half)",
-}
-
-
 def _modules() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_no_module_exceeds_the_size_limit(path, request):
+def test_no_module_exceeds_the_size_limit(path):
     name = str(path.relative_to(PACKAGE))
-    if name in OVER_LIMIT_PENDING:
-        request.applymarker(pytest.mark.xfail(reason=OVER_LIMIT_PENDING[name], strict=True))
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{name} has {lines} lines (limit {MAX_LINES})"
 

@@ -314,3 +314,57 @@ def test_xla_float64_depthwise_conv_nan_across_channels(rank):
     x4 = np.array([np.inf, 1.0, 2.0, 3.0]).reshape(1, *(1,) * rank, 4)     # 2 per group
     assert keras_ref.conv(x4, np.ones((*(1,) * rank, 2, 2)), groups=2).ravel().tolist() == [
         np.inf, 5.0]
+
+
+# ------------------------------------------------------------------ gradient defects
+
+
+def test_max_pool3d_grad_same_window_larger_than_input():
+    """TF's MaxPool3DGrad, "same" window 6 over 5 cells (pads 2/3), stride 1, on
+    x = [1, 0, 0, 0, 1] (registry ``tf-max-pool3d-grad-same-window-larger``): window 0 holds
+    cells 0-3 (max at cell 0), windows 1 and 2 cells 0-4 (tied at 0 and 4: both get it,
+    TF's 3D rule), windows 3 and 4 cells 1-4 and 2-4 (max at 4). With grad_out
+    [1, 2, 4, 8, 16]: cell 0 gets 1+2+4 = 7, cell 4 gets 2+4+8+16 = 30 (hand-derived; TF's
+    forward agrees). The eager paths also give cell 4 window 0's gradient (31); under XLA
+    (first of tied maxima: cell 4 gets 8+16 = 24, also hand-derived) the result is right,
+    and 1D / 2D eager are right."""
+    x = np.float32([1, 0, 0, 0, 1]).reshape(1, 1, 1, 5, 1)
+    g = np.float32([1, 2, 4, 8, 16]).reshape(1, 1, 1, 5, 1)
+    params = {"pool_size": (1, 1, 6), "strides": 1, "padding": "same"}
+    assert pooling_ref.max_pool_grad(x, g, **params).ravel().tolist() == [7, 0, 0, 0, 30]
+    assert pooling_ref.max_pool_grad(x, g, **params, tf_kernel="xla").ravel().tolist() == [
+        7, 0, 0, 0, 24]
+    assert keras_ref.pool("Max", x, **params).ravel().tolist() == [1, 1, 1, 1, 1]
+    for path, want in ((EAGER, [7, 0, 0, 0, 30]), ("xla", [7, 0, 0, 0, 24])):
+        tf_gives = keras_ref.pool_grad("Max", x, g, **params,
+                                       path="xla" if path == "xla" else "eager").ravel()
+        reg.expect("tf-max-pool3d-grad-same-window-larger", tf_gives.tolist() != want, path,
+                   f"TF gives {tf_gives.tolist()}, want {want}")
+    for rank in (1, 2):                        # the same windows in 1D / 2D: right
+        xr, gr = x.reshape((1,) * rank + (5, 1)), g.reshape((1,) * rank + (5, 1))
+        p = {**params, "pool_size": (1,) * (rank - 1) + (6,)}
+        assert keras_ref.pool_grad("Max", xr, gr, **p).ravel().tolist() == [7, 0, 0, 0, 24]
+    reg.skip_other_path("tf-max-pool3d-grad-same-window-larger", EAGER)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_eigen_avg_pool_grad_same_window_larger_than_input(rank):
+    """TF's AvgPoolGrad, "same" window 5 over 4 cells (pads 2/2), stride 1 (registry
+    ``eigen-avg-pool-grad-same-window-larger``): windows hold cells 0-2, 0-3, 0-3, 1-3, so
+    with grad_out [1, 2, 3, 4] cell 0 receives 1/3 + 2/4 + 3/4 = 19/12, cells 1 and 2
+    1/3 + 2/4 + 3/4 + 4/3 = 35/12, cell 3 2/4 + 3/4 + 4/3 = 31/12 (hand-derived). The
+    Eigen eager path gives other counts; oneDNN eager and XLA give these."""
+    shape = (1,) * rank + (4, 1)
+    x = np.zeros(shape, np.float32)
+    g = np.float32([1, 2, 3, 4]).reshape(shape)
+    params = {"pool_size": (1,) * (rank - 1) + (5,), "strides": 1, "padding": "same"}
+    want = np.float32([19 / 12, 35 / 12, 35 / 12, 31 / 12])
+    ours = pooling_ref.avg_pool_grad(x, g, **params).ravel()
+    np.testing.assert_allclose(ours, want, rtol=1e-6)
+    for path in (EAGER, "xla"):
+        tf_gives = keras_ref.pool_grad("Average", x, g, **params,
+                                       path="xla" if path == "xla" else "eager").ravel()
+        reg.expect("eigen-avg-pool-grad-same-window-larger",
+                   not np.allclose(tf_gives, want, rtol=1e-6), path,
+                   f"TF gives {tf_gives.tolist()}, want {want.tolist()}")
+    reg.skip_other_path("eigen-avg-pool-grad-same-window-larger", EAGER)
