@@ -25,8 +25,8 @@ from pooling_ref.tolerance import compare, conv_bound
 keras_ref = pytest.importorskip("pooling_ref.keras_ref")
 tf = pytest.importorskip("tensorflow")
 
-pytestmark = pytest.mark.known_defect
-EAGER = reg.eager_path()
+pytestmark = [pytest.mark.parity, pytest.mark.known_defect]
+EAGER = keras_ref.eager_path()
 
 
 def _eager_conv_or_error(*args, **kwargs):

@@ -50,3 +50,28 @@ def test_docs_state_the_number_of_bad_input_rows():
     text = (ROOT / "docs" / "semantics.md").read_text(encoding="utf-8")
     match = re.search(r"`parity_tests/bad_inputs.py` lists (\d+) such calls", text)
     assert match and int(match.group(1)) == len(ROWS), (match and match.group(1), len(ROWS))
+
+
+def _collected_modules(marker: str) -> set[str]:
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", marker,
+                           "-p", "no:randomly", "parity_tests"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return {line.split("::")[0].removeprefix("parity_tests/")
+            for line in done.stdout.splitlines() if "::" in line}
+
+
+def test_the_parity_subset_is_a_marker():
+    """.ci/run and nox select the TensorFlow parity subset by marker (``-m parity``; the
+    backend sessions ``-m any_backend``), set in each module: these are the modules that
+    compare with TensorFlow's kernels and layers."""
+    backend = {"test_pooling_keras.py", "test_zero_pad_keras.py", "test_conv_keras.py",
+               "test_functional_forms.py", "test_keras_backends.py"}
+    tf_only = {"test_special_values.py", "test_dtypes.py", "test_known_defects.py",
+               "test_gradients_keras.py", "test_gradient_flush_keras.py"}
+    assert _collected_modules("any_backend") == backend
+    assert _collected_modules("parity") == backend | tf_only
+    for script in (ROOT / ".ci" / "run", ROOT / "noxfile.py"):
+        text = script.read_text(encoding="utf-8")
+        assert '"parity"' in text or "-m parity" in text, script
+        assert "test_pooling_keras.py" not in text, f"{script} lists test files again"
