@@ -26,14 +26,6 @@ from .windows import im2col
 
 __version__ = "0.1.0"
 
-
-def __getattr__(name: str):
-    if name == "OPS":                   # every op of the table, read when asked
-        return all_ops()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-
 __all__ = [
     "OPS",
     "Report",
@@ -52,3 +44,9 @@ __all__ = [
     "same_pads",
     "zero_pad",
 ]
+
+
+def __getattr__(name: str):
+    if name == "OPS":                   # every op of the table, read when asked
+        return all_ops()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

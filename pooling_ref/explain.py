@@ -12,8 +12,11 @@ your kernel divides by the full window (2 cells, counting padding: torch's and O
 count_include_pad); TensorFlow divides by the number of real cells in the window
 
 Each hint is a small function of ``(case, got, verdict, criteria)`` returning a sentence or
-``""``; :func:`explain` returns the first that applies. Where the difference is a rule of a
-TensorFlow path, the sentence is built from the rule tables
+``""``; an op's table entry lists the hints that apply to it (``OpSpec.hints``, op-specific
+words bound with ``functools.partial``) and :func:`explain` returns the first that applies.
+The entry's ``window_of`` (:func:`pool_window`, :func:`global_window`,
+:func:`conv_window`) names the input cells behind an output element. Where the difference
+is a rule of a TensorFlow path, the sentence is built from the rule tables
 (:data:`pooling_ref.rules.RULES`, :data:`~pooling_ref.rules.GRAD_RULES`) and names
 the ``tf_kernel`` option that selects it.
 """
