@@ -313,7 +313,7 @@ def test_verify_reports_a_mismatch_with_exit_1(tmp_path):
     assert res["status"] == "MISMATCH"
     assert {m["method"] for m in res["mismatches"]} == {"im2col"}
     assert "FAILED" in r.stdout and "MISMATCH max_pool1d method=im2col" in r.stdout
-    assert "keras = keras_runner(x, pool_size=" in r.stdout
+    assert "keras = s.keras(x, pool_size=" in r.stdout
     assert "assert comparison.ok" in r.stdout
 
 

@@ -1,27 +1,18 @@
 """The script verify prints for a mismatch: ``pooling_ref`` (the op's reference, one
 method) against the op's Keras runner on the case; it fails while they differ.
 
-The reference and the runner are imported by name (:func:`pooling_ref._repro.
-import_lines`), from any directory. An op registered outside the package must be
-registered in the script's interpreter too (as it was in verify's) for the error bound of a
-bound-mode op.
+Both are looked up in the op table, as verify ran them (an op registered outside the
+package must be registered in the script's interpreter too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from .._repro import import_lines, snippet
+from .._repro import snippet
 from ..cases import Case
 from ..ops import spec
 from .paths import bounded, on_xla, tf_kernel_of
 
 __all__ = ["reproducer"]
-
-
-def _bind(func: Callable, name: str) -> list[str]:
-    """Lines that bind ``name`` to ``func`` in a fresh interpreter."""
-    return [*import_lines(func.__module__, func.__qualname__), f"{name} = candidate"]
 
 
 def reproducer(op: str, case: Case, method: str, path: str = "eager") -> str:
@@ -41,12 +32,11 @@ def reproducer(op: str, case: Case, method: str, path: str = "eager") -> str:
     arrays = ", ".join(f"{k!r}: {k}" for k in case.arrays)
     bound = (f"s.error_bound({{{arrays}}}, {case.scalar_params!r})" if mode == "bound"
              else "None")
-    after = [f"keras = keras_runner({', '.join([*s.positional, *keyword])})",
-             f"s = pooling_ref.ops.spec({op!r})",
+    after = [f"keras = s.keras({', '.join([*s.positional, *keyword])})",
              f"comparison = compare_outputs(s, result, keras, {bound}, {mode!r})",
              "print(comparison)",
              "assert comparison.ok, comparison"]
     imports = ["import pooling_ref", "import pooling_ref.ops",
                "from pooling_ref.judge import compare_outputs",
-               *_bind(s.keras, "keras_runner"), *_bind(s.reference, "reference")]
-    return snippet(imports, "reference", case.arrays, params, s.positional, after)
+               f"s = pooling_ref.ops.spec({op!r})"]
+    return snippet(imports, "s.reference", case.arrays, params, s.positional, after)
