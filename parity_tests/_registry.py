@@ -49,8 +49,6 @@ def _listed(entry_id: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _installed() -> dict[str, str]:
-    from pooling_ref import keras_ref
-
     return keras_ref.versions()
 
 
@@ -84,9 +82,6 @@ def skip_other_path(entry_id: str, path: str) -> None:
         other = "TF version" if by_version else "kernel path"
         pytest.skip(f"{entry_id}: different {other} ({path}; the registry lists "
                     f"{_listed(entry_id)}) - checked that it does not happen here")
-
-
-eager_path = keras_ref.eager_path
 
 
 def lenient_unmodelled(actual, expected, x, params, path):

@@ -313,15 +313,16 @@ def test_verify_reports_a_mismatch_with_exit_1(tmp_path):
     assert res["status"] == "MISMATCH"
     assert {m["method"] for m in res["mismatches"]} == {"im2col"}
     assert "FAILED" in r.stdout and "MISMATCH max_pool1d method=im2col" in r.stdout
-    assert "keras = keras_ref.run('max_pool1d'" in r.stdout
+    assert "keras = s.keras(x, pool_size=" in r.stdout
     assert "assert comparison.ok" in r.stdout
 
 
 _KERAS_RAISES = """
-from pooling_ref import keras_ref
-def _raise(op, *args, **kw):
+import dataclasses
+from pooling_ref import ops
+def _raise(*args, **kw):
     raise RuntimeError("simulated Keras failure")
-keras_ref.run = _raise
+ops.register(dataclasses.replace(ops.spec("max_pool1d"), keras=_raise))
 """
 
 

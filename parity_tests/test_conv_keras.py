@@ -36,6 +36,8 @@ from pooling_ref.tolerance import conv_bound
 keras_ref = pytest.importorskip("pooling_ref.keras_ref")
 pytest.importorskip("tensorflow")
 
+pytestmark = [pytest.mark.parity, pytest.mark.any_backend]
+
 METHODS = [*methods.names("conv"), None]          # None: the default (method not passed)
 LOG_ENV = "POOLING_REF_BOUND_LOG"
 

@@ -15,6 +15,8 @@ from pooling_ref import keras_ref
 from pooling_ref.keras_ref import detect_tf_kernel
 from pooling_ref.tolerance import conv_bound
 
+pytestmark = pytest.mark.parity
+
 keras_ref.require_tf()
 
 # int8 is left out: Keras 3 reads dtype="int8" as a quantization policy and refuses it.

@@ -34,6 +34,8 @@ from ._assert import assert_within_bound
 from .conv_strategies import conv_cases
 from .strategies import pool_cases
 
+pytestmark = [pytest.mark.parity, pytest.mark.any_backend]
+
 tf, keras = keras_ref.require_tf()
 
 KINDS = {"Max": ("max_pool", "MAX"), "Average": ("average_pool", "AVG")}

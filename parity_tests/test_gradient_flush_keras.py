@@ -40,6 +40,8 @@ from . import _registry as reg
 from ._assert import assert_bitwise
 from .test_gradient_flush import _issue_case
 
+pytestmark = pytest.mark.parity
+
 T = np.float32(np.finfo(np.float32).tiny)
 METHODS = ("loop", "fast", None)            # None: the default ("auto": compiled with Numba)
 PATHS = ("eager", "xla")
@@ -103,7 +105,7 @@ def flush_cases(draw, rank: int, kind: str):
 
 
 def _kernel(path: str) -> str:
-    return reg.eager_path() if path == "eager" else "xla"
+    return keras_ref.eager_path() if path == "eager" else "xla"
 
 
 def _fewer_on_xla(data, path: str) -> None:
@@ -122,7 +124,7 @@ def test_max_pool_grad_flushed_sums(rank, path, data):
     if path == "xla" and params["padding"] == "same":
         assume(not scan_order_sensitive(x, params))   # registry xla-max-pool-grad-padded-...
     if path == "eager":
-        assume(not reg.eigen_shifts_windows(x, params, reg.eager_path()))   # forward defect
+        assume(not reg.eigen_shifts_windows(x, params, keras_ref.eager_path()))   # forward defect
     expected = keras_ref.pool_grad("Max", x, g, **params, path=path)
     for method in METHODS:
         kw = {**params, "tf_kernel": _kernel(path)} | ({} if method is None else
@@ -143,7 +145,7 @@ def test_avg_pool_grad_flushed_sums(rank, path, data):
     _fewer_on_xla(data, path)
     x, g, params = data.draw(flush_cases(rank, "avg"), label="case")
     if path == "eager":
-        assume(not reg.eigen_shifts_windows(x, params, reg.eager_path()))
+        assume(not reg.eigen_shifts_windows(x, params, keras_ref.eager_path()))
     expected = keras_ref.pool_grad("Average", x, g, **params, path=path)
     kernel = _kernel(path)
     for method in METHODS:

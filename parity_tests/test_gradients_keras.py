@@ -42,6 +42,8 @@ from ._registry import expect
 from .conv_strategies import conv_cases
 from .strategies import pool_cases
 
+pytestmark = pytest.mark.parity
+
 #: ``None`` = the ``method`` keyword omitted (the default, "auto").
 METHODS = (*(m for m in methods.names("max_pool_grad") if m != "compiled"), None)
 #: Injected into x: NaN, infinities, signed zeros, huge values, subnormals (1e-40, -3e-45:

@@ -25,6 +25,8 @@ from ._assert import assert_bitwise
 
 pytest.importorskip("tensorflow")
 
+pytestmark = [pytest.mark.parity, pytest.mark.any_backend]
+
 PATH = keras_ref.eager_path()
 F32 = np.float32
 S = float(np.finfo(F32).smallest_subnormal)

@@ -25,8 +25,8 @@ from pooling_ref.tolerance import compare, conv_bound
 keras_ref = pytest.importorskip("pooling_ref.keras_ref")
 tf = pytest.importorskip("tensorflow")
 
-pytestmark = pytest.mark.known_defect
-EAGER = reg.eager_path()
+pytestmark = [pytest.mark.parity, pytest.mark.known_defect]
+EAGER = keras_ref.eager_path()
 
 
 def _eager_conv_or_error(*args, **kwargs):
@@ -425,3 +425,5 @@ def test_xla_max_pool_padded_scan_order_zero_sign(rank):
         reg.expect("xla-max-pool-padded-scan-order-zero-sign",
                    bool(np.signbit(tf_gives[0])), path, f"{where}: Keras gives {tf_gives!r}")
     reg.skip_other_path("xla-max-pool-padded-scan-order-zero-sign", EAGER)
+
+

@@ -24,7 +24,7 @@ from pooling_ref.ops import spec
 keras_ref = pytest.importorskip("pooling_ref.keras_ref")
 tf = pytest.importorskip("tensorflow")
 
-pytestmark = pytest.mark.known_defect
+pytestmark = [pytest.mark.known_defect, pytest.mark.parity]
 EAGER = reg.eager_path()
 NAN, INF = np.nan, np.inf
 

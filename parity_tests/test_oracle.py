@@ -28,7 +28,8 @@ import pooling_ref
 from parity_tests.wrong_impls import CORRECT, WRONG
 from pooling_ref.cases import CORNERS, Supports, generate_cases, window_cells
 from pooling_ref.ops import OPS, spec
-from pooling_ref.oracle import Failure, Report, _run, check, shrink
+from pooling_ref.oracle import Failure, Report, check, shrink
+from pooling_ref.oracle.call import run_case as _run
 
 # Correct-but-different implementations whose special-value rules differ from TF's on
 # purpose: np.max propagates NaN; float64 sums do not overflow where TF's float32 sum does.
@@ -111,6 +112,7 @@ def test_reference_receives_the_tf_kernel_it_is_given():
 def test_a_gradient_op_can_be_registered(monkeypatch):
     """Gradient ops are registry entries: candidate(x, grad_out, **params) is the call."""
     from pooling_ref import ops
+    from pooling_ref.oracle import moves
 
     def avg_grad(x, grad_out, pool_size, strides=None, padding="valid",
                  data_format="channels_last"):
@@ -125,7 +127,8 @@ def test_a_gradient_op_can_be_registered(monkeypatch):
     grad = dataclasses.replace(spec("avg_pool1d"), name="avg_pool1d_grad",
                                family="avg_pool_grad", reference=avg_grad, mode="bitwise",
                                bound=None, positional=("x", "grad_out"), methods=False,
-                               tf_kernel=False)
+                               tf_kernel=False, forward="avg_pool1d", hints=(),
+                               moves=(moves.gradient,))
     monkeypatch.setitem(ops._REGISTRY, grad.name, grad)
     calls = []
 
@@ -294,7 +297,7 @@ def test_zero_pad_cases_reach_asymmetric_pairs(rank):
 def _window_position(case, value_test) -> set[str]:
     """Where (first/middle/last real cell of some window) cells passing value_test sit."""
     found = set()
-    g_out = pooling_ref.cases._geometry(case).out_spatial
+    g_out = pooling_ref.cases.geometry(case).out_spatial
     for out in np.ndindex(*g_out):
         cells = window_cells(case, out)
         for b in range(case.x.shape[0]):
@@ -356,7 +359,7 @@ def test_tile_straddling_sizes(op):
         if "kernel" in c.params:
             chans.add(c.params["kernel"].shape[-1])
         batches.add(c.x.shape[0])
-        out = pooling_ref.cases._geometry(c)
+        out = pooling_ref.cases.geometry(c)
         rows.add(out.out_spatial[-1] if out else c.spatial[-1])
     assert {5, 9, 17} <= chans, chans
     assert {5, 9} <= batches

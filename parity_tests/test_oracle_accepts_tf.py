@@ -22,6 +22,7 @@ pytest.importorskip("tensorflow")
 import pooling_ref
 from parity_tests import tf_candidates as tfc
 
+pytestmark = pytest.mark.parity
 EAGER = pooling_ref.detect_tf_kernel()
 
 #: Keras layers (eagerly): one rank per family, every rank used.

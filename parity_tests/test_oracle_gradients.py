@@ -9,14 +9,13 @@ bug can show; every correct one (``CORRECT_GRAD``, plain NumPy loops and the Ker
   and size corner class), 2 cases per seed for convolution — each conv case compiles an
   XLA function (~4 s here); the convolution gradients are compared with Keras far more
   widely in ``test_gradients_keras.py``.
-* Measured TF defects (TF 2.21), where the reference keeps the forward's windows: a Keras
-  failure must be one of them (asserted per failing case, so a new difference fails):
-  MaxPool3DGrad with a "same" window larger than the input, both eager paths
-  (:func:`test_max_pool3d_grad_window_larger_than_input_defect`); on Eigen
-  (``TF_ENABLE_ONEDNN_OPTS=0``, the default on this AVX2 machine) max pooling cases where
-  TF's own eager forward differs (3D windows holding NaN, 3D strides > window; see
-  ``test_gradients_keras.py``) and AvgPoolGrad with a "same" window larger than the input
-  (:func:`test_eigen_avg_pool_grad_defect`).
+* Measured TF defects, where the reference keeps the forward's windows: a Keras failure
+  must be one of the registry's (asserted per failing case, so a new difference fails;
+  the conditions are verify's, :func:`pooling_ref._verify.known_defect`):
+  ``eager-max-pool3d-grad-window-larger-than-input`` (both eager paths),
+  ``eigen-avg-pool-grad-window-larger-than-input``, and max pooling cases where TF's own eager
+  forward differs (registered forward differences; the gradient follows the forward).
+  Each entry is shown in ``test_known_defects.py``.
 * Subnormal inputs are not drawn for max pooling gradients: TF's MaxPoolGrad flushes them
   on both paths (they tie with 0), a rule ``gradients.max_pool_grad`` does not model.
 
@@ -99,34 +98,12 @@ def _tf_kernel() -> str:
     return "onednn" if _pywrap_util_port.IsMklEnabled() else "eigen"
 
 
-def _window_exceeds_input(case) -> bool:
-    """A "same" window longer than the input along some axis."""
-    if str(case.params.get("padding", "")).lower() != "same":
-        return False
-    window = np.broadcast_to(case.params["pool_size"], (case.rank,))
-    return any(k > n for k, n in zip(window, case.spatial))
+def _tf_difference(op: str, case) -> str:
+    """Which registered TF gradient defect a failing case belongs to ('' for none): the
+    registry's conditions, as verify skips them (:func:`pooling_ref._verify.known_defect`)."""
+    from pooling_ref._verify import known_defect
 
-
-def _forward_differs(case) -> bool:
-    """TF's own eager forward differs from pooling_ref's (a forward defect: the gradient
-    follows TF's forward)."""
-    from pooling_ref import keras_ref
-
-    params = {k: v for k, v in case.params.items() if k != "grad_out"}
-    ours = pooling_ref.max_pool(case.x, **params)
-    return keras_ref.pool("Max", case.x, **params).tobytes() != ours.tobytes()
-
-
-def _tf_difference(op: str, case, path: str) -> str:
-    """Which measured TF gradient defect a failing case belongs to ('' for none)."""
-    s = spec(op)
-    if s.family == "max_pool_grad" and s.rank == 3 and _window_exceeds_input(case):
-        return "MaxPool3DGrad window > input"                  # both paths
-    if s.family == "max_pool_grad" and path == "eigen" and _forward_differs(case):
-        return "Eigen forward differs"
-    if s.family == "avg_pool_grad" and path == "eigen" and _window_exceeds_input(case):
-        return "Eigen AvgPoolGrad window > input"
-    return ""
+    return known_defect(spec(op), case, "eager")
 
 
 @pytest.mark.parametrize("name,op", _pairs(CORRECT_GRAD, KERAS))
@@ -139,50 +116,9 @@ def test_keras_gradient_is_accepted_for_every_seed(name, op):
                        tf_kernel=path)
         cases = generate_cases(op, n, seed=seed)
         unexplained = [f for f in report.failures
-                       if not _tf_difference(op, cases[f.case_index], path)]
+                       if not _tf_difference(op, cases[f.case_index])]
         assert not unexplained, f"{name} rejected on {path}:\n{report}"
         assert len(report.failures) == report.failed_cases, str(report)
-
-
-def test_eigen_avg_pool_grad_defect():
-    """TF's Eigen AvgPoolGrad, "same" window 5 over 4 cells (pads 2/2), stride 1: windows
-    hold cells 0-2, 0-3, 0-3, 1-3, so with grad_out [1, 2, 3, 4] cell 0 receives
-    1/3 + 2/4 + 3/4 = 19/12 (hand-derived). oneDNN gives that; Eigen does not (measured
-    TF 2.21) — asserted, so the day Eigen is fixed this test says so."""
-    pytest.importorskip("tensorflow")
-    from pooling_ref import keras_ref
-
-    x = np.zeros((1, 4, 1), np.float32)
-    g = np.float32([1, 2, 3, 4]).reshape(1, 4, 1)
-    all4 = 1 / 3 + 2 / 4 + 3 / 4 + 4 / 3                    # cells 1 and 2: every window
-    expected = np.float32([1 / 3 + 2 / 4 + 3 / 4, all4, all4, 2 / 4 + 3 / 4 + 4 / 3])
-    ours = pooling_ref.avg_pool_grad(x, g, 5, strides=1, padding="same")[0, :, 0]
-    np.testing.assert_allclose(ours, expected, rtol=1e-6)
-    tf = keras_ref.pool_grad("Average", x, g, pool_size=5, strides=1, padding="same")[0, :, 0]
-    if _tf_kernel() == "onednn":
-        np.testing.assert_allclose(tf, expected, rtol=1e-6)
-    else:
-        assert not np.allclose(tf, expected, rtol=1e-3), f"Eigen AvgPoolGrad fixed? {tf}"
-
-
-def test_max_pool3d_grad_window_larger_than_input_defect():
-    """TF's MaxPool3DGrad, "same" window 6 over 5 cells (pads 2/3), stride 1, on
-    x = [1, 0, 0, 0, 1]: window 0 holds cells 0-3 (max at cell 0), windows 1 and 2 cells
-    0-4 (ties at 0 and 4: both get it, TF's 3D rule), windows 3 and 4 cells 1-4 and 2-4
-    (max at 4). With grad_out [1, 2, 4, 8, 16]: cell 0 gets 1+2+4 = 7, cell 4 gets
-    2+4+8+16 = 30 (hand-derived; TF's forward agrees). TF 2.21 gives cell 4 also window
-    0's gradient (31) on both eager paths — asserted, so a fix shows."""
-    pytest.importorskip("tensorflow")
-    from pooling_ref import keras_ref
-
-    x = np.float32([1, 0, 0, 0, 1]).reshape(1, 1, 1, 5, 1)
-    g = np.float32([1, 2, 4, 8, 16]).reshape(1, 1, 1, 5, 1)
-    params = {"pool_size": (1, 1, 6), "strides": 1, "padding": "same"}
-    expected = np.float32([7, 0, 0, 0, 30])
-    assert pooling_ref.max_pool_grad(x, g, **params).ravel().tolist() == expected.tolist()
-    assert keras_ref.pool("Max", x, **params).ravel().tolist() == [1, 1, 1, 1, 1]
-    tf = keras_ref.pool_grad("Max", x, g, **params).ravel()
-    assert tf.tolist() == [7, 0, 0, 0, 31], f"MaxPool3DGrad changed: {tf}"
 
 
 # ----------------------------------------------------------------------------- the cases
@@ -414,8 +350,7 @@ def test_verify_gradient_mismatch_has_a_failing_reproducer(tmp_path):
     assert {m["method"] for m in res["mismatches"]} == {"fast"}
     repro = tmp_path / "repro.py"
     repro.write_text(res["mismatches"][0]["reproducer"])
-    assert "keras_ref.pool_grad('Max', x, grad_out, **params, path='eager')" in \
-        repro.read_text()
+    assert "keras = s.keras(x, grad_out, pool_size=" in repro.read_text()
     p = _run_script(repro, tmp_path)              # sitecustomize breaks it here too
     assert p.returncode != 0 and "AssertionError" in p.stderr, p.stdout + p.stderr
     (tmp_path / "sitecustomize.py").unlink()

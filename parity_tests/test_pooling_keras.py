@@ -46,6 +46,8 @@ from .strategies import (
     spatial_cells,
 )
 
+pytestmark = [pytest.mark.parity, pytest.mark.any_backend]
+
 #: ``None`` = the ``method`` keyword omitted (the default, "auto").
 METHODS = (*(m for m in methods.names("max_pool") if m != "compiled"), None)   # None: auto
 POOL_FUNCS = {"Max": ("max_pool", pr.max_pool), "Average": ("avg_pool", pr.avg_pool)}

@@ -71,3 +71,29 @@ def test_the_wheel_holds_every_module_of_the_package(tmp_path):
     source = {f.relative_to(root).as_posix() for f in (root / "pooling_ref").rglob("*")
               if f.is_file() and "__pycache__" not in f.parts and f.suffix in (".py", ".json")}
     assert source and source <= names, sorted(source - names)
+
+
+def _collected_modules(marker: str) -> set[str]:
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", marker,
+                           "-p", "no:randomly", "parity_tests"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return {line.split("::")[0].removeprefix("parity_tests/")
+            for line in done.stdout.splitlines() if "::" in line}
+
+
+def test_the_parity_subset_is_a_marker():
+    """.ci/run and nox select the TensorFlow parity subset by marker (``-m parity``; the
+    backend sessions ``-m any_backend``), set in each module: these are the modules that
+    compare with TensorFlow's kernels and layers."""
+    backend = {"test_pooling_keras.py", "test_zero_pad_keras.py", "test_conv_keras.py",
+               "test_functional_forms.py", "test_keras_backends.py"}
+    tf_only = {"test_special_values.py", "test_dtypes.py", "test_known_defects.py",
+               "test_gradients_keras.py", "test_gradient_flush_keras.py",
+               "test_known_grad_defects.py", "test_oracle_accepts_tf.py"}
+    assert _collected_modules("any_backend") == backend
+    assert _collected_modules("parity") == backend | tf_only
+    for script in (ROOT / ".ci" / "run", ROOT / "noxfile.py"):
+        text = script.read_text(encoding="utf-8")
+        assert '"parity"' in text or "-m parity" in text, script
+        assert "test_pooling_keras.py" not in text, f"{script} lists test files again"

@@ -35,6 +35,8 @@ from pooling_ref import keras_ref, rules
 from pooling_ref.dtypes import finfo, flush_subnormals
 from pooling_ref.tolerance import compare, error_bound, unspecified_global_max
 
+pytestmark = pytest.mark.parity
+
 keras_ref.require_tf()
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
@@ -130,7 +132,7 @@ def test_pooling_special_values_bitwise(kind, rank, data):
     method = data.draw(st.sampled_from(["loop", "im2col", "fast"]), label="method")
     fn = pr.max_pool if kind == "Max" else pr.avg_pool
     expected = keras_ref.pool(kind, x, **params)
-    path = reg.eager_path(dtype)
+    path = keras_ref.eager_path(dtype)
     if reg.eigen_shifts_windows(x, params, path):
         return      # a TF defect, shown by test_known_defects.test_eigen_pool3d_same_negative_pad
     actual = fn(x, **params, method=method, tf_kernel=path)
@@ -201,7 +203,7 @@ def _global_case(data, rank):
 
 def _kernel_of(path: str, dtype) -> str:
     """The tf_kernel following Keras ``path`` (``"eager"``: this process's, for dtype)."""
-    return reg.eager_path(dtype) if path == "eager" else "xla"
+    return keras_ref.eager_path(dtype) if path == "eager" else "xla"
 
 
 @pytest.mark.parametrize("path", ["eager", "xla"])
@@ -246,7 +248,7 @@ def test_global_max_unspecified_cells():
     s = float(np.finfo(np.float32).smallest_subnormal)
     tail = np.array([-1] * 8 + [s], np.float32).reshape(1, 9, 1)
     head = np.array([s] + [-1] * 8, np.float32).reshape(1, 9, 1)
-    path = reg.eager_path()
+    path = keras_ref.eager_path()
     assert keras_ref.global_pool("Max", head).ravel()[0] == 0
     kept = keras_ref.global_pool("Max", tail).ravel()[0]
     assert pr.global_max_pool(tail, tf_kernel=path).ravel()[0] == 0        # modelled: DAZ
@@ -386,7 +388,7 @@ def test_max_pool_rules_hand_derived(dtype, method):
     rows = [[nan, 3, 3, 3], [nan, nan, nan, nan], [-inf, -inf, -inf, -inf], [-0.0, 0.0, -1, -2],
             [0.0, -0.0, -1, -2], [inf, nan, 1, 2], [nan, -inf, nan, -inf]]
     x = np.array(rows, np.float64).astype(dtype).reshape(7, 4, 1)
-    path = reg.eager_path(dtype)
+    path = keras_ref.eager_path(dtype)
     for tf_kernel in ("onednn", "eigen", "xla"):
         empty = -inf if tf_kernel == "xla" or (dtype == BF16 and tf_kernel == "onednn") \
             else -float(finfo(dtype).max)
@@ -494,7 +496,7 @@ def _subnormal_input(dtype: np.dtype) -> tuple[np.ndarray, float]:
 def test_subnormals_modelled_per_path(op, dtype):
     """Pooling of subnormals: pooling_ref with the running path's rules equals TF bitwise."""
     x, _ = _subnormal_input(dtype)
-    path = reg.eager_path(dtype)
+    path = keras_ref.eager_path(dtype)
     tf_out, ours = MODELLED_SUB_OPS[op](x, path)
     assert_bitwise(ours, tf_out, op=op, params={"tf_kernel": path}, arrays={"x": x})
 

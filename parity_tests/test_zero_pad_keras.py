@@ -20,6 +20,8 @@ from pooling_ref import methods
 keras_ref = pytest.importorskip("pooling_ref.keras_ref")
 pytest.importorskip("tensorflow")
 
+pytestmark = [pytest.mark.parity, pytest.mark.any_backend]
+
 METHODS = [*methods.names("zero_pad"), None]          # None: the default (method not passed)
 
 

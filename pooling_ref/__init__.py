@@ -13,11 +13,12 @@ own kernel against this reference for any op in :data:`OPS`
 (:mod:`pooling_ref.testing` and :mod:`pooling_ref.strategies` bring it into pytest).
 """
 
+from . import optable  # noqa: F401  (registers the built-in ops: the op table)
 from .conv import conv
 from .geometry import output_length, same_pads
 from .gradients import avg_pool_grad, conv_grad, max_pool_grad
 from .keras_ref import detect_tf_kernel
-from .ops import OPS
+from .ops import all_ops
 from .oracle import Report, check
 from .padding import zero_pad
 from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
@@ -43,3 +44,9 @@ __all__ = [
     "same_pads",
     "zero_pad",
 ]
+
+
+def __getattr__(name: str):
+    if name == "OPS":                   # every op of the table, read when asked
+        return all_ops()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,9 +13,9 @@ import numpy as np
 
 from .dtypes import is_float_dtype
 from .geometry import WindowGeometry, plan_window
-from .ops import OpSpec, spec
+from .ops import OpSpec, forward_of, spec
 
-__all__ = ["Case", "geometry", "window_cells"]
+__all__ = ["Case", "forward_case", "geometry", "window_cells"]
 
 
 @dataclass
@@ -67,10 +67,6 @@ class Case:
     def spatial(self) -> tuple[int, ...]:
         return self.x.shape[2:] if self.channels_first else self.x.shape[1:-1]
 
-    def call_args(self) -> tuple[list, dict]:
-        """``(args, kwargs)`` of the call (see :meth:`OpSpec.split`)."""
-        return self.spec.split(self.arrays, self.scalar_params)
-
     def size_key(self) -> tuple[int, int, int]:
         """Smaller is simpler: (total elements, parameter complexity, special values)."""
         elements = sum(int(a.size) for a in self.arrays.values())
@@ -92,6 +88,20 @@ class Case:
     def describe(self) -> str:
         shapes = ", ".join(f"{k}{v}" for k, v in self.shapes.items())
         return f"{self.op}({shapes}, {self.scalar_params}) [{self.x.dtype.name}]"
+
+
+def forward_case(case: Case) -> Case:
+    """The forward call behind a gradient case (``conv2d_grad`` -> ``conv2d`` with its
+    kernel; ``grad_out`` left out).
+
+    >>> g = Case("max_pool1d_grad", np.zeros((1, 2, 1)), {"grad_out": np.zeros((1, 1, 1)),
+    ...                                                   "pool_size": 2})
+    >>> forward_case(g).describe()
+    "max_pool1d(x(1, 2, 1), {'pool_size': 2}) [float64]"
+    """
+    f = forward_of(case.spec)
+    params = {k: v for k, v in case.params.items() if k != "grad_out"}
+    return Case(f.name, case.x, params, case.corner)
 
 
 def _complexity(value: object) -> int:

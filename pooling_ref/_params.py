@@ -23,9 +23,10 @@ from ._draw import Source
 from ._special import FLOAT_CORNERS, INT_CORNERS
 from ._supports import Supports
 from .geometry import normalize_padding, output_length
-from .ops import OpSpec, forward_of, is_gradient
+from .ops import OpSpec
 
-__all__ = ["Draft", "draft", "limit"]
+__all__ = ["Draft", "draft", "draw_conv", "draw_global", "draw_pool", "draw_zero_pad",
+           "limit"]
 
 
 # ----------------------------------------------------------------------------- sizes
@@ -168,7 +169,7 @@ def _data_format(src: Source, params: dict, sup: Supports) -> None:
         params["data_format"] = fmt
 
 
-def _pool(src: Source, s: OpSpec, sz: _Sizes, sup: Supports, corner: str, limit: int
+def draw_pool(src: Source, s: OpSpec, sz: _Sizes, sup: Supports, corner: str, limit: int
           ) -> Draft:
     rank, params = s.rank, {}
     spatial = _spatial(src, sup, rank, limit)
@@ -202,7 +203,7 @@ def _pool(src: Source, s: OpSpec, sz: _Sizes, sup: Supports, corner: str, limit:
     return Draft(sz.n, sz.c, spatial, params)
 
 
-def _global(src: Source, s: OpSpec, sz: _Sizes, sup: Supports, corner: str, limit: int
+def draw_global(src: Source, s: OpSpec, sz: _Sizes, sup: Supports, corner: str, limit: int
             ) -> Draft:
     params: dict = {}
     spatial = _spatial(src, sup, s.rank, limit + 1)
@@ -215,7 +216,7 @@ def _global(src: Source, s: OpSpec, sz: _Sizes, sup: Supports, corner: str, limi
     return Draft(sz.n, sz.c, spatial, params)
 
 
-def _zero_pad(src: Source, s: OpSpec, sz: _Sizes, sup: Supports, corner: str, limit: int
+def draw_zero_pad(src: Source, s: OpSpec, sz: _Sizes, sup: Supports, corner: str, limit: int
               ) -> Draft:
     params: dict = {}
     spatial = _spatial(src, sup, s.rank, limit)
@@ -241,7 +242,7 @@ def _pad_pair(src: Source) -> tuple[int, int]:
     return before, after
 
 
-def _conv(src: Source, s: OpSpec, sz: _Sizes, sup: Supports, corner: str, limit: int
+def draw_conv(src: Source, s: OpSpec, sz: _Sizes, sup: Supports, corner: str, limit: int
           ) -> Draft | None:
     rank, params = s.rank, {}
     groups, cin_g, f_g = _channel_groups(src, sz, sup, corner)
@@ -343,13 +344,10 @@ def _kernel_size(src: Source, sup: Supports, spatial: list[int], dilation: list[
     return kernel_size
 
 
-#: The drawer of each (forward) family.
-_FAMILIES = {"max_pool": _pool, "avg_pool": _pool, "global_max_pool": _global,
-             "global_avg_pool": _global, "zero_pad": _zero_pad, "conv": _conv}
-
-
 def draft(src: Source, s: OpSpec, sup: Supports, corner: str, limit: int) -> Draft | None:
-    """The sizes and parameters of one case of ``s`` (``None``: this draw does not fit
-    ``supports``; draw again)."""
-    fwd = forward_of(s) if is_gradient(s) else s
-    return _FAMILIES[fwd.family](src, s, _sizes(src, sup, corner), sup, corner, limit)
+    """The sizes and parameters of one case of ``s``, by its entry's drawer
+    (``draw_pool``, ``draw_global``, ``draw_zero_pad``, ``draw_conv``; a gradient op
+    draws its forward op's); ``None``: this draw does not fit ``supports``, draw again."""
+    if s.draw is None:
+        raise ValueError(f"{s.name}: its op table entry has no case drawer (draw=)")
+    return s.draw(src, s, _sizes(src, sup, corner), sup, corner, limit)

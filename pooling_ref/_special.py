@@ -23,9 +23,9 @@ from ._case import Case, geometry, window_cells
 from ._draw import Element, Pool, Source
 from ._supports import Supports
 from .dtypes import finfo, is_float_dtype
-from .ops import OpSpec, forward_of, is_gradient
+from .ops import OpSpec
 
-__all__ = ["CORNERS", "FLOAT_CORNERS", "INT_CORNERS", "TILE_CORNERS", "Spot",
+__all__ = ["CORNERS", "FLOAT_CORNERS", "INT_CORNERS", "TILE_CORNERS", "Corners", "Spot",
            "corner_elements", "corner_of", "ramp", "special_classes", "spot"]
 
 #: Special-value corners of float inputs, cycled through on every other case.
@@ -55,23 +55,39 @@ _TILE_KEY = {"channels": "channels", "batch": "batch", "rows": "spatial"}
 # ----------------------------------------------------------------------------- which corners
 
 
+@dataclass(frozen=True)
+class Corners:
+    """Which special-value corners an op's cases get, and where they go (an op table
+    field, :attr:`pooling_ref.ops.OpSpec.corners`).
+
+    >>> Corners(largest_finite=("float32",)).applies("largest finite", np.dtype("float16"))
+    False
+
+    ``into``: the array the special values go into (``"grad_out"``: an average pooling
+    gradient, which ``x`` does not affect; it gets the NaN / inf and tie corners only);
+    ``largest_finite``: the dtypes that get the largest finite values (``None``: all; sums
+    of them overflow, and only float32/64 define which way, as TF); ``subnormal``: whether
+    subnormal inputs are drawn; ``plain_ties``: half the plain float cases hold integers
+    -2..2, full of ties (max pooling gradients: ties decide where the gradient goes).
+    """
+
+    into: str = "x"
+    largest_finite: tuple[str, ...] | None = None
+    subnormal: bool = True
+    plain_ties: bool = False
+
+    def applies(self, corner: str, dtype: np.dtype) -> bool:
+        if self.into == "grad_out":
+            return corner in _GRAD_OUT_CORNERS
+        if corner == "largest finite" and self.largest_finite is not None:
+            return dtype.name in self.largest_finite
+        return self.subnormal or corner != "subnormal"
+
+
 def special_corners(dtype: np.dtype, op: OpSpec) -> tuple[str, ...]:
     """The special-value corners drawn for ``op`` in ``dtype``, in round-robin order."""
     corners = FLOAT_CORNERS if is_float_dtype(dtype) else INT_CORNERS
-    return tuple(c for c in corners if _applies(c, dtype, op))
-
-
-def _applies(corner: str, dtype: np.dtype, op: OpSpec) -> bool:
-    if op.family == "avg_pool_grad":
-        return corner in _GRAD_OUT_CORNERS
-    if is_gradient(op):
-        # max_pool_grad: subnormal x too (TF's paths compare them as zeros, tf_kernel
-        # models it; the specification, tf_kernel=None, compares them as IEEE numbers)
-        return _applies(corner, dtype, forward_of(op))
-    if corner == "largest finite" and op.family in ("avg_pool", "conv"):
-        # sums of the largest values overflow; only float32/64 define which way (as TF)
-        return op.family == "avg_pool" and dtype.name in ("float32", "float64")
-    return not (corner == "subnormal" and op.family == "conv")
+    return tuple(c for c in corners if op.corners.applies(c, dtype))
 
 
 def tile_corners(sup: Supports) -> tuple[str, ...]:
@@ -88,7 +104,7 @@ def corner_elements(src: Source, s: OpSpec, dtype: np.dtype, corner: str, plain:
     is drawn from otherwise): ties, signed zeros, subnormals, integer limits or values
     beyond ``2**24``; in ``grad_out`` for average pooling gradients, else in ``x``."""
     wide = src.boolean(0.5)               # drawn for every corner: the draws stay aligned
-    if s.family == "avg_pool_grad":
+    if s.corners.into == "grad_out":
         pools = {"ties": (0.0, 1.0, -1.0, 2.0, -2.0), "signed-zero ties": (0.0, -0.0, -1.0)}
         return {"grad_out": Pool(pools[corner])} if corner in pools else {}
     if corner == "ties":          # mostly equal maxima: a window's maximum in several cells
@@ -142,7 +158,7 @@ def spot(src: Source, case: Case, corner: str) -> Spot | None:
     out = tuple(src.integer(0, max(o, 1) - 1) for o in g.out_spatial) if g else (0,) * case.rank
     negative = src.boolean(0.5)
     what, _, where = corner.rpartition(" ")
-    if case.family == "avg_pool_grad":
+    if case.spec.corners.into == "grad_out":
         upstream = case.params["grad_out"]
         if what not in _VALUE or upstream.size == 0:
             return None

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from ._draw import Source
 from .geometry import normalize_data_format, normalize_padding
 from .ops import spec
-from .padding import normalize_zero_padding
 
 if TYPE_CHECKING:
     from ._case import Case
@@ -70,8 +69,8 @@ class Supports:
                 return t
             if key in SIZE_KEYS:
                 return _positive(value)
-            if key == "padding" and self.spec.family == "zero_pad":
-                return normalize_zero_padding(value, r)
+            if key in self.spec.normalize:          # an op's own form (zero padding)
+                return self.spec.normalize[key](value, r)
             if key == "padding":
                 return normalize_padding(value)
             if key == "data_format":

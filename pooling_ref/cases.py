@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._case import Case, geometry, window_cells
+from ._case import Case, forward_case, geometry, window_cells
 from ._draw import Element, Ints, Normal, NumpySource, Source
 from ._params import draft, limit
 from ._special import (
@@ -56,11 +56,11 @@ from ._special import (
 )
 from ._supports import Supports
 from .dtypes import is_float_dtype
-from .ops import OPS, OpSpec, forward_of, is_gradient, spec
+from .ops import OpSpec, all_ops, forward_of, is_gradient, spec
 
 __all__ = [
     "CORNERS",
-    "OPS",
+    "OPS",  # noqa: F822 (module __getattr__: the op table, read when asked)
     "Case",
     "Supports",
     "any_case",
@@ -68,7 +68,9 @@ __all__ = [
     "check_dtype",
     "corner_of",
     "draw_case",
+    "forward_case",
     "generate_cases",
+    "geometry",
     "special_classes",
     "window_cells",
 ]
@@ -77,7 +79,12 @@ FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 #: The largest case index whose sizes :func:`pooling_ref.strategies.cases` reaches.
 LAST_INDEX = 99
-_geometry = geometry          # the name callers used before
+
+
+def __getattr__(name: str):
+    if name == "OPS":                   # the op table, read when asked
+        return all_ops()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ----------------------------------------------------------------------------- dtypes
@@ -183,7 +190,7 @@ def _elements(src: Source, s: OpSpec, dtype: np.dtype, corner: str) -> dict[str,
     else:
         mode = src.choice(["mixed", "negative", "positive", "ints"], [0.4, 0.3, 0.1, 0.2])
         x = Ints(-4, 4) if mode == "ints" else Normal(mode)
-        if src.boolean(0.5) and s.family == "max_pool_grad" and not corner:
+        if src.boolean(0.5) and s.corners.plain_ties and not corner:
             x = Ints(-2, 2)
     other = x if x == Ints(-4, 4) else Normal()
     elements = {"x": x, "kernel": other, "bias": other, "grad_out": Normal()}

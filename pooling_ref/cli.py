@@ -29,7 +29,7 @@ from ._shape_cmd import SHAPE_EXAMPLES, SHAPE_NOTES, shape, shape_parser
 from ._shards import parse_shard, shard_size
 from .cases import check_dtype
 from .keras_ref import TensorFlowMissing
-from .ops import spec
+from .ops import is_gradient, spec
 from .oracle import check
 
 __all__ = ["main"]
@@ -152,8 +152,8 @@ def _verify_parser(sub) -> None:
                        description="Randomized parity of every op and method against the "
                        "installed Keras/TensorFlow:\n\n" + V.coverage())
     v.add_argument("--cases", type=int, default=80,
-                   help=f"cases per op (default 80: {len(V.ALL_OPS)} ops, "
-                   f"{80 * len(V.ALL_OPS)} cases; {VERIFY_DEFAULT_TIME})")
+                   help=f"cases per op (default 80: {len(V.verified_ops())} ops, "
+                   f"{80 * len(V.verified_ops())} cases; {VERIFY_DEFAULT_TIME})")
     v.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     v.add_argument("--ops", nargs="+", metavar="OP",
                    help="ops (e.g. conv2d) or families (e.g. max_pool); default all")
@@ -270,7 +270,7 @@ def _verify_ops(args) -> list[str]:
         raise ValueError(f"--cases must be >= 1, got {args.cases}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
-    ops = V.expand_ops(args.ops) if args.ops else list(V.ALL_OPS)
+    ops = V.expand_ops(args.ops) if args.ops else list(V.verified_ops())
     _check_writable(args.json)
     return ops
 
@@ -283,10 +283,11 @@ def _print_header(args, versions: dict, path: str, ops: list[str]) -> None:
           f"Keras {versions['keras']}; {args.cases} cases per op, seed {args.seed}{share}; "
           f"TF kernel path: {path}")
     print(V.reference_paths(path))
-    if any(V.is_gradient(V.spec(op)) for op in ops):
+    if any(is_gradient(spec(op)) for op in ops):
         print(V.gradient_paths(path))
-    print("Known TF/Keras defects (see README):")
-    for d in V.KNOWN_DEFECTS:
+    print("Known TF/Keras defects verify steers clear of (registry "
+          "pooling_ref/data/known_differences.json):")
+    for d in V.avoided_defects():
         print(f"  - {d}")
     sys.stdout.flush()
 

@@ -12,8 +12,11 @@ your kernel divides by the full window (2 cells, counting padding: torch's and O
 count_include_pad); TensorFlow divides by the number of real cells in the window
 
 Each hint is a small function of ``(case, got, verdict, criteria)`` returning a sentence or
-``""``; :func:`explain` returns the first that applies. Where the difference is a rule of a
-TensorFlow path, the sentence is built from the rule tables
+``""``; an op's table entry lists the hints that apply to it (``OpSpec.hints``, op-specific
+words bound with ``functools.partial``) and :func:`explain` returns the first that applies.
+The entry's ``window_of`` (:func:`pool_window`, :func:`global_window`,
+:func:`conv_window`) names the input cells behind an output element. Where the difference
+is a rule of a TensorFlow path, the sentence is built from the rule tables
 (:data:`pooling_ref.rules.RULES`, :data:`~pooling_ref.rules.GRAD_RULES`) and names
 the ``tf_kernel`` option that selects it.
 """
@@ -25,13 +28,16 @@ from dataclasses import fields
 import numpy as np
 
 from ._repro import value_text
-from .cases import Case, _geometry, window_cells
+from .cases import Case, geometry, window_cells
 from .dtypes import is_float_dtype, lowest
 from .judge import RULE_SETS, Criteria, Verdict, rule_sets, set_name
 from .rules import IEEE, grad_rules, rules
 from .tolerance import compare
 
-__all__ = ["RULE_WORDS", "explain", "rule_differences", "window_of", "window_values"]
+__all__ = ["RULE_WORDS", "conv_window", "empty_window", "explain", "full_window",
+           "global_window", "nan_rule", "nan_skipped", "overflow", "pad_split",
+           "pool_window", "rule_differences", "rule_set", "wide_ints", "window_of",
+           "window_values", "zero_sign"]
 
 #: What each value of a rule-table field means (:class:`pooling_ref.rules.Rules`,
 #: :class:`~pooling_ref.rules.GradRules`); a test checks every value in the tables
@@ -68,17 +74,10 @@ RULE_WORDS: dict[tuple[str, object], str] = {
                     "unflushed, an average's share flushed with its sign)",
 }
 
-#: Op family -> ``(rule table, op key)`` of :func:`rules_of`.
-_RULE_TABLE = {"max_pool": ("forward", "max"), "avg_pool": ("forward", "avg"),
-               "global_max_pool": ("forward", "global_max"),
-               "global_avg_pool": ("forward", "global_avg"),
-               "max_pool_grad": ("grad", "max"), "avg_pool_grad": ("grad", "avg")}
-
-
 def rules_of(case: Case, rule_set: str | None):
     """The rule-table row of ``case`` under ``rule_set`` (``None``: IEEE), or ``None`` for
-    ops without path rules."""
-    table, key = _RULE_TABLE.get(case.family, (None, None))
+    ops without path rules (the entry's ``rules``: ``("forward" | "grad", op key)``)."""
+    table, key = case.spec.rules or (None, None)
     dtype, rank = case.x.dtype, case.rank
     if table == "grad":
         return grad_rules(rule_set, key, dtype, rank)
@@ -108,24 +107,38 @@ def rule_differences(case: Case, a: str | None, b: str | None) -> list[str]:
 
 def window_of(case: Case, index: tuple) -> tuple[list[list[int]], int, slice] | None:
     """Input cells (per spatial axis), batch and channels behind output element ``index``
-    (for convolution every input channel of the filter's group)."""
-    if index is None or case.family not in ("max_pool", "avg_pool", "global_max_pool",
-                                            "global_avg_pool", "conv"):
+    (the entry's ``window_of``: :func:`pool_window`, :func:`global_window`,
+    :func:`conv_window`; ``None`` for ops without one)."""
+    if index is None or case.spec.window_of is None:
         return None
-    cf, r = case.channels_first, case.rank
-    batch = index[0]
-    if case.family.startswith("global"):
-        chan = index[1] if (cf or len(index) == 2) else index[-1]
-        return [list(range(n)) for n in case.spatial], batch, slice(chan, chan + 1)
-    out = index[2:] if cf else index[1:-1]
-    chan = index[1] if cf else index[-1]
-    chans = slice(chan, chan + 1)
-    if case.family == "conv":
-        groups = int(case.params.get("groups", 1))
-        cin_g, filters = case.params["kernel"].shape[-2:]
-        first = (chan // (filters // groups)) * cin_g
-        chans = slice(first, first + cin_g)
-    return window_cells(case, tuple(out))[:r], batch, chans
+    return case.spec.window_of(case, index)
+
+
+def _out_and_channel(case: Case, index: tuple) -> tuple[tuple, int]:
+    cf = case.channels_first
+    return tuple(index[2:] if cf else index[1:-1]), index[1] if cf else index[-1]
+
+
+def pool_window(case: Case, index: tuple) -> tuple[list[list[int]], int, slice]:
+    """A pooling window: its real cells, in the output's channel."""
+    out, chan = _out_and_channel(case, index)
+    return window_cells(case, out)[:case.rank], index[0], slice(chan, chan + 1)
+
+
+def global_window(case: Case, index: tuple) -> tuple[list[list[int]], int, slice]:
+    """Global pooling: every cell of the output's channel."""
+    cf = case.channels_first
+    chan = index[1] if (cf or len(index) == 2) else index[-1]
+    return [list(range(n)) for n in case.spatial], index[0], slice(chan, chan + 1)
+
+
+def conv_window(case: Case, index: tuple) -> tuple[list[list[int]], int, slice]:
+    """A convolution window: its real cells, every input channel of the filter's group."""
+    out, chan = _out_and_channel(case, index)
+    groups = int(case.params.get("groups", 1))
+    cin_g, filters = case.params["kernel"].shape[-2:]
+    first = (chan // (filters // groups)) * cin_g
+    return window_cells(case, out)[:case.rank], index[0], slice(first, first + cin_g)
 
 
 def window_values(case: Case, cells, batch: int, chans: slice) -> np.ndarray:
@@ -138,8 +151,9 @@ def window_values(case: Case, cells, batch: int, chans: slice) -> np.ndarray:
 # ----------------------------------------------------------------------------- hints
 
 
-def _hint_rule_set(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
-    """The result (or the first wrong cell) is what another rule set gives."""
+def rule_set(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """The result (or the first wrong cell) is what another rule set gives (ops with
+    path rules)."""
     if rules_of(case, None) is None:
         return ""
     compared = rule_sets(case.spec, criteria.tf_kernel)
@@ -161,8 +175,9 @@ def _hint_rule_set(case: Case, got, verdict: Verdict, criteria: Criteria) -> str
     return ""
 
 
-def _hint_nan_rule(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
-    if (case.family != "max_pool" or criteria.nan != "tf" or not is_float_dtype(case.x.dtype)
+def nan_rule(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """Max pooling: the kernel propagates NaN where TensorFlow ignores it."""
+    if (criteria.nan != "tf" or not is_float_dtype(case.x.dtype)
             or not np.isnan(case.x).any()):       # without NaN it is the -inf rule
         return ""
     alt = criteria.reference(case.spec, case.arrays, case.scalar_params, verdict.rule_set,
@@ -173,9 +188,9 @@ def _hint_nan_rule(case: Case, got, verdict: Verdict, criteria: Criteria) -> str
     return ""
 
 
-def _hint_wide_ints(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
-    if is_float_dtype(case.x.dtype) or case.family not in (
-            "max_pool", "global_max_pool", "zero_pad"):
+def wide_ints(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """Ops exact on integers: integers beyond 2**24 went through float32."""
+    if is_float_dtype(case.x.dtype):
         return ""
     if np.abs(case.x.astype(np.float64)).max(initial=0) > 2**24:
         return ("integers beyond 2**24 differ: does your kernel convert them to float32 "
@@ -190,7 +205,12 @@ def _cell(got, verdict: Verdict):
     return got[idx], np.asarray(verdict.expected)[idx], idx
 
 
-def _hint_zero_sign(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+def zero_sign(case: Case, got, verdict: Verdict, criteria: Criteria, *,
+              words: str = "-0.0 vs +0.0: the sign of a zero result differs",
+              maxima: bool = False) -> str:
+    """-0.0 vs +0.0 at the first wrong cell, in the op's ``words`` (bind them with
+    ``functools.partial``); ``maxima``: an op that picks a maximum, where a window without
+    a tie of zeros means the kernel changed the sign."""
     cell = _cell(got, verdict)
     if cell is None or cell[0] != 0 or cell[1] != 0 or np.signbit(cell[0]) == np.signbit(
             cell[1]):
@@ -198,21 +218,16 @@ def _hint_zero_sign(case: Case, got, verdict: Verdict, criteria: Criteria) -> st
     w = window_of(case, cell[2])
     zeros = window_values(case, *w) if w is not None else np.zeros(0)
     zeros = zeros[zeros == 0]
-    if case.family in ("max_pool", "global_max_pool") and len(set(np.signbit(zeros))) < 2:
+    if maxima and len(set(np.signbit(zeros))) < 2:
         return (f"-0.0 vs +0.0: the window's maximum is {value_text(cell[1])} (no tie of "
                 "zeros); your kernel changes the sign of zero")
-    return {"max_pool": "-0.0 vs +0.0: TF keeps the first of equal maxima (row-major "
-                        "window order)",
-            "global_max_pool": "-0.0 vs +0.0: TF's reduce_max keeps the last of equal "
-                               "maxima (row-major order)",
-            "zero_pad": "-0.0 vs +0.0: zero padding must copy the input bit for bit "
-                        "(your kernel turned -0.0 into +0.0)"}.get(
-        case.family, "-0.0 vs +0.0: the sign of a zero result differs")
+    return words
 
 
-def _hint_empty_window(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+def empty_window(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """Max pooling: a window without a number gives the lowest finite value in TF."""
     cell = _cell(got, verdict)
-    if cell is None or case.family != "max_pool" or cell[1] != lowest(case.x.dtype):
+    if cell is None or cell[1] != lowest(case.x.dtype):
         return ""
     if np.isinf(cell[0]) or np.isnan(cell[0]):
         return ("all-NaN / all -inf window: TF gives the lowest finite value "
@@ -222,9 +237,10 @@ def _hint_empty_window(case: Case, got, verdict: Verdict, criteria: Criteria) ->
     return ""
 
 
-def _hint_nan_skipped(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+def nan_skipped(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """Sums: the kernel skips NaN where TensorFlow propagates it."""
     cell = _cell(got, verdict)
-    if cell is None or case.family not in ("avg_pool", "global_avg_pool", "conv"):
+    if cell is None:
         return ""
     if np.isnan(cell[1]) and not np.isnan(cell[0]):
         return ("your kernel skips NaN (a nanmean habit); TensorFlow propagates it: a "
@@ -232,9 +248,10 @@ def _hint_nan_skipped(case: Case, got, verdict: Verdict, criteria: Criteria) -> 
     return ""
 
 
-def _hint_overflow(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+def overflow(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """Averages: TF's window sum overflows in the input dtype."""
     cell = _cell(got, verdict)
-    if cell is None or case.family not in ("avg_pool", "global_avg_pool"):
+    if cell is None:
         return ""
     if np.isinf(cell[1]) and np.isfinite(cell[0]):
         return ("the window sum overflows in TF (it accumulates in the input dtype: "
@@ -249,10 +266,10 @@ def _within(case: Case, got, alt) -> bool:
     return compare(got, alt, bound).ok
 
 
-def _hint_full_window(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+def full_window(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
     """Average pooling divided by the full window (``count_include_pad``)."""
-    g = _geometry(case)
-    if case.family != "avg_pool" or g is None or not g.padded:
+    g = geometry(case)
+    if g is None or not g.padded:
         return ""
     real = np.ones((), np.float64)
     for axis, counts in enumerate(g.real_counts()):
@@ -272,41 +289,37 @@ def _hint_full_window(case: Case, got, verdict: Verdict, criteria: Criteria) -> 
     return ""
 
 
-def _hint_pad_split(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
-    """'same' padding with the odd cell before instead of after."""
-    g = _geometry(case)
-    if g is None or not any(b != a for b, a in g.pads) or case.family not in (
-            "max_pool", "avg_pool", "conv"):
+def pad_split(case: Case, got, verdict: Verdict, criteria: Criteria, *,
+              exact: bool = False) -> str:
+    """'same' padding with the odd cell before instead of after (the input, and a kernel,
+    flipped along the spatial axes); ``exact``: compared by value (max pooling), else
+    within the op's comparison."""
+    g = geometry(case)
+    if g is None or not any(b != a for b, a in g.pads):
         return ""
     spatial = tuple(range(2, case.x.ndim) if case.channels_first
                     else range(1, case.x.ndim - 1))
     arrays = {**case.arrays, "x": np.ascontiguousarray(np.flip(case.x, spatial))}
-    if case.family == "conv":
+    if "kernel" in arrays:
         kernel = case.arrays["kernel"]
         arrays["kernel"] = np.ascontiguousarray(np.flip(kernel, tuple(range(case.rank))))
     flipped = criteria.reference(case.spec, arrays, case.scalar_params, verdict.rule_set)
     alt = np.ascontiguousarray(np.flip(flipped, spatial))
-    same_values = case.family == "max_pool" and np.array_equal(got, alt, equal_nan=True)
-    if same_values or (case.family != "max_pool" and _within(case, got, alt)):
+    if np.array_equal(got, alt, equal_nan=True) if exact else _within(case, got, alt):
         pads = [(a, b) for b, a in g.pads]
         return (f"your kernel puts the odd 'same' padding cell before the input (pads "
                 f"{pads} per axis); TensorFlow puts it after: {list(g.pads)}")
     return ""
 
 
-_HINTS = (_hint_rule_set, _hint_nan_rule, _hint_wide_ints, _hint_zero_sign,
-          _hint_empty_window, _hint_nan_skipped, _hint_overflow, _hint_full_window,
-          _hint_pad_split)
-
-
 def explain(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
-    """The first hint that applies to ``got`` (a forward result of ``case`` that differs
-    as ``verdict`` says), or ``""``."""
+    """The first of the entry's hints (``case.spec.hints``) that applies to ``got`` (a
+    forward result of ``case`` that differs as ``verdict`` says), or ``""``."""
     got = np.asarray(got)
     if verdict.expected is None or got.shape != np.shape(verdict.expected):
         return ""
     with np.errstate(all="ignore"):
-        for hint in _HINTS:
+        for hint in case.spec.hints:
             text = hint(case, got, verdict, criteria)
             if text:
                 return text

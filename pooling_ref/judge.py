@@ -31,7 +31,7 @@ from . import known
 from .dtypes import is_float_dtype
 from .ops import OpSpec, spec
 from .rules import PATHS
-from .tolerance import Comparison, compare, unspecified_global_max
+from .tolerance import Comparison, compare
 
 __all__ = ["ANY", "RULE_SETS", "Criteria", "Verdict", "check_rule_option", "compare_outputs",
            "judge", "registry_paths", "rule_sets", "set_name"]
@@ -157,12 +157,12 @@ class Verdict:
 
 def expected_under(s: OpSpec, arrays: dict, scalars: dict, rule_set: str | None,
                    result: object = None, *, nan: str = "tf"):
-    """The reference result under ``rule_set``; for global max pooling under a TF path, the
-    cells no path specifies taken from ``result`` (the sign of a zero maximum:
-    :func:`pooling_ref.tolerance.unspecified_global_max`)."""
+    """The reference result under ``rule_set``; where the op's entry names cells no TF path
+    specifies (``unspecified``: global max pooling's sign of a zero maximum,
+    :func:`pooling_ref.tolerance.unspecified_global_max`), those taken from ``result``."""
     expected = s.run_reference(arrays, scalars, nan=nan, tf_kernel=rule_set)
-    if s.family == "global_max_pool" and result is not None:
-        expected = unspecified_global_max(result, expected, rule_set)
+    if s.unspecified is not None and result is not None:
+        expected = s.unspecified(result, expected, rule_set)
     return expected
 
 

@@ -334,24 +334,6 @@ def conv(x, kernel, bias=None, strides=1, padding="valid", data_format="channels
     return np.ascontiguousarray(out)
 
 
-def run(op: str, x, **params) -> np.ndarray:
-    """Reference for an oracle op name (``"max_pool2d"``, ``"conv3d"``, ...)."""
-    family = op[:-2]
-    if family == "max_pool":
-        return pool("Max", x, **params)
-    if family == "avg_pool":
-        return pool("Average", x, **params)
-    if family == "global_max_pool":
-        return global_pool("Max", x, **params)
-    if family == "global_avg_pool":
-        return global_pool("Average", x, **params)
-    if family == "zero_pad":
-        return zero_pad(x, **params)
-    if family == "conv":
-        return conv(x, **params)
-    raise ValueError(f"keras_ref.run: unknown op {op!r}")
-
-
 # ----------------------------------------------------------------------------- gradients
 # Gradient references (issue 11): tf.GradientTape through the same Keras layers, with the
 # upstream gradient ``grad_out`` given explicitly (``output_gradients``).

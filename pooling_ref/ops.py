@@ -1,44 +1,47 @@
-"""The one registry of ops: what ``check``, ``verify``, the CLI and the case generator know.
+"""The op table: one :class:`OpSpec` entry per op, and :func:`register`, which makes an op
+visible everywhere (``check``, ``compare_result``, the case generator, the Hypothesis
+strategies, ``pooling-ref check`` / ``verify --ops``, :data:`pooling_ref.OPS`).
 
 >>> spec("conv2d").family, spec("conv2d").rank, spec("conv2d").mode
 ('conv', 2, 'bound')
 >>> spec("max_pool1d").positional, spec("conv1d").keyword_arrays
 (('x',), ('kernel', 'bias'))
->>> "global_avg_pool3d" in OPS
-True
+>>> "global_avg_pool3d" in all_ops(), forward_of(spec("conv2d_grad")).name
+(True, 'conv2d')
 
-Each op name (``max_pool2d``, ``global_avg_pool1d``, ``zero_pad3d``, ``conv1d`` ...) has one
-:class:`OpSpec`: its family and spatial rank, the ``pooling_ref`` function that is the
-reference, how results are compared (``"bitwise"`` or ``"bound"``, the error bound of
-:mod:`pooling_ref.tolerance`), which arrays are passed positionally and which by keyword,
-the scalar parameter names and those a candidate may restrict with ``supports=``.
+An entry carries everything op-specific, in the style of PyTorch's OpInfo: the reference
+function and how it is called, how results are compared (``"bitwise"`` or ``"bound"``, the
+error bound of :mod:`pooling_ref.tolerance`), its methods, the ``supports=`` keys; how its
+cases are drawn (``draw``, ``corners``, ``normalize``), shrunk (``moves``) and explained
+(``context``, ``window_of``, ``rules``, ``hints``); how ``pooling-ref verify`` runs it in
+Keras (``keras``, ``keras_xla``, ``keras_mode``, ``keras_mode_xla``) and, for a gradient,
+its forward op (``forward``). The behaviours are small callables defined next to the
+mechanism that calls them; families share them. The built-in entries are
+:mod:`pooling_ref.optable`. Adding an op is one :func:`register` call (see
+``parity_tests/test_optable.py``, which adds a min pooling from the test module alone).
 
 A candidate is called exactly like the reference::
 
     candidate(*positional_arrays, **keyword_arrays, **params)
 
 so ``candidate(x, **params)`` for pooling and zero padding, ``candidate(x, kernel=...,
-bias=..., **params)`` for convolution and, for gradient ops registered with
-``positional=("x", "grad_out")`` or ``("x", "kernel", "grad_out")``,
-``candidate(x, grad_out, **params)`` / ``candidate(x, kernel, grad_out, **params)``.
-Gradient ops are added with :func:`register` (``outputs=3`` for a conv gradient, which
-returns ``(grad_x, grad_kernel, grad_bias)``).
+bias=..., **params)`` for convolution, ``candidate(x, grad_out, **params)`` /
+``candidate(x, kernel, grad_out, **params)`` for the gradient ops (``outputs=3`` for a
+convolution gradient, which returns ``(grad_x, grad_kernel, grad_bias)``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
-from . import methods, tolerance
-from .conv import conv
-from .gradients import avg_pool_grad, conv_grad, max_pool_grad
-from .padding import zero_pad
-from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
+from . import methods
 
-__all__ = ["OPS", "OpSpec", "families", "forward_of", "is_gradient", "register", "spec"]
+__all__ = ["OPS", "OpSpec", "all_ops", "families", "forward_of",  # noqa: F822 (OPS:
+           "is_gradient", "register", "spec"]               # module __getattr__)
 
 #: ``bound(arrays, params) -> ndarray`` — the elementwise error bound of one call.
 BoundFn = Callable[[dict, dict], np.ndarray]
@@ -46,10 +49,12 @@ BoundFn = Callable[[dict, dict], np.ndarray]
 
 @dataclass(frozen=True)
 class OpSpec:
-    """Everything the oracle needs to know about one op (see the module docstring)."""
+    """One op: everything ``check``, ``verify``, the CLI and the case generator know of it
+    (see the module docstring). The behaviour fields default to "none": an op without
+    ``draw`` cannot be drawn, one without ``keras`` is not run by ``verify``."""
 
     name: str
-    family: str
+    family: str                                 # a label: --ops FAMILY, the method table
     rank: int
     reference: Callable
     mode: str                                   # candidate vs reference: bitwise | bound
@@ -66,6 +71,24 @@ class OpSpec:
     bound: BoundFn | None = None                # error bound in "bound" mode
     output_names: tuple[str, ...] = ("result",)  # names of the results, in order
     method_names: tuple[str, ...] = ()          # methods= it has kernels for (methods.names)
+    compiled: bool = False                      # has a Numba kernel (methods.TABLE)
+    forward: str | None = None                  # a gradient op: the name of its forward op
+    # -- case drawing (pooling_ref.cases): sizes and parameters, special-value corners
+    draw: Callable | None = None                # _params drawer -> Draft (or None: again)
+    corners: Any = None                         # _special.Corners: which, into which array
+    normalize: dict = field(default_factory=dict)   # param -> (value, rank) -> normal form
+    # -- the oracle: shrinking and the report (pooling_ref.oracle, pooling_ref.explain)
+    moves: tuple[Callable, ...] = ()            # shrink moves, most drastic first
+    context: Callable | None = None             # (case) -> report lines on its geometry
+    window_of: Callable | None = None           # (case, out index) -> input cells behind it
+    rules: tuple[str, str] | None = None        # rule table ("forward"|"grad", op key)
+    hints: tuple[Callable, ...] = ()            # explain: the hints that apply, in order
+    unspecified: Callable | None = None         # (result, expected, path): cells no TF
+    #                                             path specifies, taken from result
+    # -- pooling-ref verify: the Keras runner, called like the candidate
+    keras: Callable | None = None               # keras(*arrays, **params[, path="xla"])
+    keras_xla: bool = False                     # --tf-kernel xla compiles it with XLA
+    keras_mode_xla: str | None = None           # comparison under XLA (None: keras_mode)
 
     @property
     def arrays(self) -> tuple[str, ...]:
@@ -100,15 +123,35 @@ _REGISTRY: dict[str, OpSpec] = {}
 
 
 def register(op: OpSpec) -> OpSpec:
-    """Add ``op`` to the registry (``OPS`` is rebuilt); returns it. An op whose family has a
-    row in the method table (:mod:`pooling_ref.methods`) and no ``method_names`` of its own
-    gets that row's methods."""
-    global OPS
-    if not op.method_names and op.family in methods.TABLE:
+    """Add (or replace) ``op`` in the table; returns the entry as stored. An op whose
+    family has a row in the method table (:mod:`pooling_ref.methods`) and no
+    ``method_names`` of its own gets that row's methods.
+
+    Every reader looks the table up when it runs (:data:`OPS` too), so the op is at once
+    valid for ``check``, ``verify --ops``, ``strategies.cases`` and the CLI."""
+    if not isinstance(op, OpSpec):
+        raise TypeError(f"register: op must be an OpSpec, got {op!r}")
+    if op.mode not in ("bitwise", "bound") or (op.mode == "bound" and op.bound is None):
+        raise ValueError(f"register: {op.name}: mode must be 'bitwise', or 'bound' with a "
+                         f"bound; got mode={op.mode!r}, bound={op.bound!r}")
+    row = methods.TABLE.get(op.family, {})
+    if not op.method_names and row:
         op = replace(op, method_names=methods.names(op.family))
+    if "compiled" in row and not op.compiled:
+        op = replace(op, compiled=True)
     _REGISTRY[op.name] = op
-    OPS = tuple(_REGISTRY)
     return op
+
+
+def all_ops() -> tuple[str, ...]:
+    """Every registered op name, in registration order (what :data:`OPS` reads)."""
+    return tuple(_REGISTRY)
+
+
+def __getattr__(name: str):
+    if name == "OPS":                  # read when asked: an op registered later is in it
+        return all_ops()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def spec(op: object) -> OpSpec:
@@ -120,7 +163,7 @@ def spec(op: object) -> OpSpec:
     ValueError: op must be one of max_pool1d, max_pool2d, ...; got 'max_pool4d'
     """
     if not isinstance(op, str) or op not in _REGISTRY:
-        raise ValueError(f"op must be one of {', '.join(OPS)}; got {op!r}")
+        raise ValueError(f"op must be one of {', '.join(_REGISTRY)}; got {op!r}")
     return _REGISTRY[op]
 
 
@@ -129,88 +172,13 @@ def families() -> tuple[str, ...]:
     return tuple(dict.fromkeys(s.family for s in _REGISTRY.values()))
 
 
-# ----------------------------------------------------------------------------- the ops
-
-_WINDOW = ("pool_size", "strides", "padding", "data_format")
-_CONV = ("strides", "padding", "data_format", "dilation_rate", "groups")
-_GLOBAL = ("data_format", "keepdims")
-#: ``supports=`` keys of every op that restrict sizes, not parameters (conv adds filters).
-_SIZES = ("batch", "channels", "spatial")
-
-OPS: tuple[str, ...] = ()
-for _r in (1, 2, 3):
-    register(OpSpec(f"max_pool{_r}d", "max_pool", _r, max_pool, "bitwise", "bitwise",
-                    _WINDOW, (*_WINDOW, *_SIZES), int_dtypes=True, nan_rule=True,
-                    tf_kernel=True))
-for _r in (1, 2, 3):
-    register(OpSpec(f"avg_pool{_r}d", "avg_pool", _r, avg_pool, "bound", "bitwise",
-                    _WINDOW, (*_WINDOW, *_SIZES), tf_kernel=True,
-                    bound=lambda a, p: tolerance.avg_pool_bound(a["x"], **p)))
-for _r in (1, 2, 3):
-    register(OpSpec(f"global_max_pool{_r}d", "global_max_pool", _r, global_max_pool,
-                    "bitwise", "bitwise", _GLOBAL, (*_GLOBAL, *_SIZES), int_dtypes=True,
-                    tf_kernel=True, methods=False))
-for _r in (1, 2, 3):
-    register(OpSpec(f"global_avg_pool{_r}d", "global_avg_pool", _r, global_avg_pool,
-                    "bound", "bound", _GLOBAL, (*_GLOBAL, *_SIZES), int_dtypes=True,
-                    tf_kernel=True,
-                    methods=False,
-                    bound=lambda a, p: tolerance.global_avg_pool_bound(a["x"], **p)))
-for _r in (1, 2, 3):
-    register(OpSpec(f"zero_pad{_r}d", "zero_pad", _r, zero_pad, "bitwise", "bitwise",
-                    ("padding", "data_format"), ("padding", "data_format", *_SIZES),
-                    int_dtypes=True))
-for _r in (1, 2, 3):
-    register(OpSpec(f"conv{_r}d", "conv", _r, conv, "bound", "bound", _CONV,
-                    (*_CONV, "kernel_size", "bias", *_SIZES, "filters"),
-                    keyword_arrays=("kernel", "bias"),
-                    bound=lambda a, p: tolerance.conv_bound(a["x"], a["kernel"],
-                                                            a.get("bias"), **p)))
-del _r
-
-
-# ----------------------------------------------------------------------------- gradient ops
-# Backward passes (README, "Gradients"): ``max_pool{r}d_grad`` and
-# ``avg_pool{r}d_grad`` take ``candidate(x, grad_out, **params)`` and return grad_x;
-# ``conv{r}d_grad`` takes ``candidate(x, kernel, grad_out, **params)`` and returns
-# ``(grad_x, grad_kernel, grad_bias)``. Family ``<forward family>_grad``: the case generator
-# draws the forward op's case and a ``grad_out`` shaped like its result. Max pooling
-# gradients are compared bit for bit (the tie rule of ``tf_kernel`` for the rank:
-# ``gradients.max_pool_grad``; pooling gradients take ``tf_kernel`` like the forward ops);
-# average pooling and convolution gradients within the bounds derived in tolerance.py.
-
-GRAD_SUFFIX = "_grad"
-
-
 def is_gradient(op: OpSpec) -> bool:
-    """Whether ``op`` is a backward pass (its family ends in ``_grad``)."""
-    return op.family.endswith(GRAD_SUFFIX)
+    """Whether ``op`` is a backward pass (its entry names a forward op)."""
+    return op.forward is not None
 
 
 def forward_of(op: OpSpec) -> OpSpec:
     """The forward op of a gradient op (``max_pool2d_grad`` -> ``max_pool2d``)."""
-    return spec(op.name.removesuffix(GRAD_SUFFIX))
-
-
-def _register_gradients() -> None:
-    pool_arrays = ("x", "grad_out")
-    for r in (1, 2, 3):
-        register(OpSpec(f"max_pool{r}d_grad", "max_pool_grad", r, max_pool_grad, "bitwise",
-                        "bitwise", _WINDOW, (*_WINDOW, *_SIZES), positional=pool_arrays,
-                        output_names=("grad_x",), tf_kernel=True))
-    for r in (1, 2, 3):
-        register(OpSpec(f"avg_pool{r}d_grad", "avg_pool_grad", r, avg_pool_grad, "bound",
-                        "bound", _WINDOW, (*_WINDOW, *_SIZES), positional=pool_arrays,
-                        output_names=("grad_x",), tf_kernel=True,
-                        bound=lambda a, p: tolerance.avg_pool_grad_bound(
-                            a["x"], a["grad_out"], **p)))
-    for r in (1, 2, 3):
-        register(OpSpec(f"conv{r}d_grad", "conv_grad", r, conv_grad, "bound", "bound",
-                        _CONV, (*_CONV, "kernel_size", *_SIZES, "filters"),
-                        positional=("x", "kernel", "grad_out"),
-                        outputs=3, output_names=("grad_x", "grad_kernel", "grad_bias"),
-                        bound=lambda a, p: tolerance.conv_grad_bounds(
-                            a["x"], a["kernel"], a["grad_out"], **p)))
-
-
-_register_gradients()
+    if op.forward is None:
+        raise ValueError(f"{op.name} is not a gradient op (its entry has no forward op)")
+    return spec(op.forward)
