@@ -25,7 +25,7 @@ keras_ref = pytest.importorskip("pooling_ref.keras_ref")
 tf = pytest.importorskip("tensorflow")
 
 pytestmark = [pytest.mark.known_defect, pytest.mark.parity]
-EAGER = reg.eager_path()
+EAGER = keras_ref.eager_path()
 NAN, INF = np.nan, np.inf
 
 
