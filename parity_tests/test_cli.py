@@ -406,3 +406,19 @@ def test_verify_names_what_its_skipped_cases_were():
     assert _skip_kind([defect, defect]) == "known TF defect"
     assert _skip_kind([error]) == "Keras error"
     assert _skip_kind([error, defect, defect]) == "Keras error; 2 known TF defect"
+
+
+def test_verify_skips_keras_results_that_a_registered_model_gives(tmp_path):
+    """On the Eigen path, seed 0's max_pool3d cases hold one where Keras gives the shifted
+    windows of registry ``eigen-pool3d-same-negative-pad`` (pool (1, 2, 3), strides 3,
+    'same': a negative pad total); verify counts it as that known difference, not as a
+    mismatch (before, 'TF_ENABLE_ONEDNN_OPTS=0 pooling-ref verify' failed on it)."""
+    pytest.importorskip("tensorflow")
+    out = tmp_path / "r.json"
+    r = run("verify", "--ops", "max_pool3d", "--json", str(out), "-q",
+            env_extra={"TF_ENABLE_ONEDNN_OPTS": "0"})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    res = json.loads(out.read_text())["ops"]["max_pool3d"]
+    assert res["mismatches"] == []
+    assert [s["keras_error"] for s in res["skipped"]] == [
+        "known TF difference eigen-pool3d-same-negative-pad"]
