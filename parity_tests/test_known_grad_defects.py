@@ -131,14 +131,16 @@ def test_eager_max_pool3d_grad_window_larger_than_input():
     1, grad_out [1, 2, 4, 8, 16]: window 0 holds cells 0-3 (maximum at 0), windows 1-2 all
     five (ties at 0 and 4: TF's 3D rule sends to both), windows 3-4 cells 1-4 / 2-4; cell 4
     gets 2 + 4 + 8 + 16 = 30 (hand-derived). TF's gradient window of output 0 is cut to
-    cells 0-4, so cell 4 also gets window 0's 1: 31."""
+    cells 0-4, so cell 4 also gets window 0's 1: 31. XLA's rule (the first maximum: the
+    ties of windows 1-2 go to cell 0) gives [7, 0, 0, 0, 24], its own reference."""
     x = np.float32([1, 0, 0, 0, 1]).reshape(1, 1, 1, 5, 1)
     g = np.float32([1, 2, 4, 8, 16]).reshape(1, 1, 1, 5, 1)
     params = {"pool_size": (1, 1, 6), "strides": 1, "padding": "same"}
     arrays = {"x": x, "grad_out": g}
-    right = pooling_ref.max_pool_grad(x, g, **params, tf_kernel=EAGER)
-    assert right.ravel().tolist() == [7, 0, 0, 0, 30]
+    hand = {EAGER: [7, 0, 0, 0, 30], "xla": [7, 0, 0, 0, 24]}
     for where, path in (("eager", EAGER), ("xla", "xla")):
+        right = pooling_ref.max_pool_grad(x, g, **params, tf_kernel=path)
+        assert right.ravel().tolist() == hand[path]
         got = keras_ref.pool_grad("Max", x, g, **params, path=where)
         differs = not np.array_equal(got, right)
         reg.expect("eager-max-pool3d-grad-window-larger-than-input", differs, path,
