@@ -378,6 +378,58 @@ def test_eigen_max_pool3d_grad_follows_a_forward_eigen_may_give():
                      params, tf_kernel="onednn").ok
 
 
+def test_eigen_max_pool3d_grad_many_windows_decided_by_lane():
+    """Ten windows (1, 1, 2), stride 2, over [i + 1, NaN] (C = 1): a scalar lane ends on
+    the NaN, so TF's forward is NaN in every window and its gradient is all zeros; the
+    Eigen rules say i + 1 and send g_i = 2^i to cell 2i. Each window may give either
+    (2^10 combinations, more than the search tries at once): the windows do not overlap, so
+    each is decided alone, and any mix of them is accepted; a gradient at the NaN cell or
+    with a wrong value is not."""
+    x = np.float32([[i + 1, NAN] for i in range(10)]).reshape(1, 1, 1, 20, 1)
+    g = np.float32([2.0 ** i for i in range(10)]).reshape(1, 1, 1, 10, 1)
+    params = {"pool_size": (1, 1, 2), "strides": (1, 1, 2)}
+    arrays = {"x": x, "grad_out": g}
+
+    def verdict(chosen, at=0):
+        values = np.zeros(20, np.float32)
+        for i in chosen:
+            values[2 * i + at] = 2.0 ** i
+        return judge("max_pool3d_grad", values.reshape(x.shape), arrays, params,
+                     tf_kernel="eigen")
+
+    v = verdict([])                                   # every lane a scalar one: all NaN
+    assert v.ok and v.known == "eigen-max-pool3d-nan-by-packet" and v.matched == ("eigen",)
+    assert verdict([0, 3, 4, 9]).ok and verdict(range(10)).ok
+    assert not verdict([0, 3], at=1).ok               # the NaN cell never receives
+    values = np.zeros(20, np.float32)
+    values[0] = 3.0                                   # neither g_0 nor nothing
+    assert not judge("max_pool3d_grad", values.reshape(x.shape), arrays, params,
+                     tf_kernel="eigen").ok
+
+
+def test_eigen_max_pool3d_grad_overlapping_windows_as_scalar_lanes():
+    """x = [1, NaN, 2, NaN, 3, NaN, 4, NaN, 5, NaN, 6], window (1, 1, 3), stride 1: nine
+    overlapping windows, each with a NaN (3^9 combinations of possible forwards). A scalar
+    lane (C = 1) gives x[w + 2] for [a, NaN, b] (the NaN takes over, b replaces it) and NaN
+    for [NaN, b, NaN]: output w (grad_out 2^w) sends to cell w + 2 for even w, nowhere for
+    odd w — cells 2, 4, 6, 8, 10 get 1, 4, 16, 64, 256. The Eigen rules (NaN ignored) would
+    send odd w's to cell w + 1."""
+    x = np.float32([1, NAN, 2, NAN, 3, NAN, 4, NAN, 5, NAN, 6]).reshape(1, 1, 1, 11, 1)
+    g = np.float32([2.0 ** w for w in range(9)]).reshape(1, 1, 1, 9, 1)
+    params = {"pool_size": (1, 1, 3), "strides": 1}
+    arrays = {"x": x, "grad_out": g}
+    want = np.zeros(11, np.float32)
+    want[[2, 4, 6, 8, 10]] = [1, 4, 16, 64, 256]
+    v = judge("max_pool3d_grad", want.reshape(x.shape), arrays, params, tf_kernel="eigen")
+    assert v.ok and v.known == "eigen-max-pool3d-nan-by-packet"
+    assert pooling_ref.max_pool_grad(x, g, **params, tf_kernel="eigen").ravel().tolist() \
+        == [0, 0, 1 + 2, 0, 4 + 8, 0, 16 + 32, 0, 64 + 128, 0, 256]     # the rules differ
+    wrong = want.copy()
+    wrong[10] = 255.0
+    assert not judge("max_pool3d_grad", wrong.reshape(x.shape), arrays, params,
+                     tf_kernel="eigen").ok
+
+
 def test_eigen_conv3d_negative_pad_model_hand_derived():
     """x = [a, b, c] along D, a 1-cell kernel k, strides (3, 1, 1), 'same': one output,
     total pad -2: Eigen's window is row 1 (b * k), the specification's row 0 (a * k)."""

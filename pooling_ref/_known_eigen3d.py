@@ -36,7 +36,7 @@ from .ops import OpSpec
 from .rules import plan_pool
 from .windows import real_window_at
 
-__all__ = ["eigen_shifted_geometry", "odd_windows", "tf_forward"]
+__all__ = ["eigen_shifted_geometry", "odd_windows", "scalar_lane_max", "tf_forward"]
 
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
@@ -103,6 +103,32 @@ def odd_windows(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return (loop((x_cl > -np.inf).view(np.uint8), g) == 0) \
             | (loop(np.isnan(x_cl).view(np.uint8), g) > 0)
+
+
+def scalar_lane_max(x_cl: np.ndarray, g: WindowGeometry, at: tuple):
+    """The maximum a scalar lane of Eigen's 3D max pooling gives for the window of output
+    ``at`` (``(n, *pos, c)``): the padded window's cells row-major (a padding cell read as
+    the lowest value), each cell not less than the running maximum taking over — so a NaN
+    takes over and the next number replaces it, and the last of equal maxima wins
+    (module docstring: measured).
+
+    >>> from pooling_ref.geometry import plan_window
+    >>> g = plan_window((1, 1, 4), (1, 1, 2), (1, 1, 2), "valid")
+    >>> x = np.float32([2, np.nan, np.nan, 1]).reshape(1, 1, 1, 4, 1)
+    >>> [float(scalar_lane_max(x, g, (0, 0, 0, w, 0))) for w in (0, 1)]
+    [nan, 1.0]
+    """
+    n, *pos, c = at
+    lowest = x_cl.dtype.type(-finfo(x_cl.dtype).max)
+    m = x_cl.dtype.type(-np.inf)
+    spans = [range(o * st - b, o * st - b + k)
+             for o, st, (b, _), k in zip(pos, g.strides, g.pads, g.window)]
+    for cell in itertools.product(*spans):
+        inside = all(0 <= i < size for i, size in zip(cell, g.in_spatial))
+        v = x_cl[(n, *cell, c)] if inside else lowest
+        if not v < m:
+            m = v
+    return m
 
 
 def _window_values(x_cl: np.ndarray, g: WindowGeometry, result: np.ndarray) -> np.ndarray:

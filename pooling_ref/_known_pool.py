@@ -31,6 +31,7 @@ from ._known_eigen3d import (
     eigen_negative_pad_pool,
     eigen_shifted_geometry,
     odd_windows,
+    scalar_lane_max,
     tf_forward,
 )
 from .apply_rules import flush_input
@@ -295,9 +296,10 @@ def eigen3d_max_grad(s: OpSpec, arrays: dict, scalars: dict, result, base):
     ``eigen-max-pool3d-nan-by-packet``): TF's MaxPool3DGrad sends each window's gradient to
     the cells within 1e-5 of TF's own forward, which in a window holding a NaN or no number
     is NaN, the lowest value or one of its cells, by SIMD lane. The gradient of the
-    combination of such forwards that gives ``result`` — searched per batch item and
-    channel (they do not mix), at most 512 combinations each; the other windows as the
-    Eigen rules say — or ``None``."""
+    combination of such forwards that gives ``result`` — searched per batch item, channel
+    and group of overlapping windows (:func:`overlapping_windows`: they do not mix), at
+    most :data:`_FORWARD_CHOICES` combinations each; the other windows as the Eigen rules
+    say — or ``None``."""
     x_cl, gout, g, fmt, padding = pool_grad_args(s, arrays, scalars)
     got = np.asarray(result) if result is not None else None
     if g.rank != 3 or not is_float_dtype(x_cl.dtype) or got is None \
@@ -315,23 +317,77 @@ def eigen3d_max_grad(s: OpSpec, arrays: dict, scalars: dict, result, base):
     groups: dict = {}
     for at in np.argwhere(odd):
         groups.setdefault((int(at[0]), int(at[-1])), []).append(tuple(int(v) for v in at))
-    for (n, c), where in groups.items():
-        options = [_forward_options(x_cl, g2, axes, at, g2.padded) for at in where]
-        if np.prod([len(o) for o in options], dtype=np.float64) > _FORWARD_CHOICES:
-            return None
-        for choice in itertools.product(*options):
-            trial = forward.copy()
-            for at, y in zip(where, choice):
-                trial[at] = y
-            grad = _tf3d_grad(x_cl, gout, g, trial, axes, plan)
-            if (np.ascontiguousarray(grad[n, ..., c]).view(bits)
-                    == np.ascontiguousarray(want[n, ..., c]).view(bits)).all():
-                forward = trial
-                break
-        else:
-            return None
+    for where in groups.values():
+        for part in overlapping_windows(where, axes):
+            forward = _search_forward(x_cl, gout, g, g2, forward, part, axes, plan,
+                                      want, bits)
+            if forward is None:
+                return None
     return from_channels_last(_tf3d_grad(x_cl, gout, g, forward, axes, plan), fmt)
 
+
+def overlapping_windows(where: list[tuple], axes) -> list[list[tuple]]:
+    """``where`` (window positions ``(n, *pos, c)`` of one batch item and channel) split
+    into groups whose gradient windows (``axes``: per axis ``(start, size)``) overlap,
+    directly or through others: a cell's gradient depends on the windows of its group only.
+
+    >>> axes = [[(0, 1)], [(0, 1)], [(0, 2), (2, 2), (3, 2)]]     # W windows 0-1, 2-3, 3-4
+    >>> overlapping_windows([(0, 0, 0, 0, 0), (0, 0, 0, 1, 0), (0, 0, 0, 2, 0)], axes)
+    [[(0, 0, 0, 0, 0)], [(0, 0, 0, 1, 0), (0, 0, 0, 2, 0)]]
+    """
+    def box(at):
+        return [axes[i][o] for i, o in enumerate(at[1:-1])]
+
+    def meet(a, b):
+        return all(ba < bb + nb and bb < ba + na for (ba, na), (bb, nb) in zip(a, b))
+
+    boxes = [box(at) for at in where]
+    label = list(range(len(where)))
+
+    def root(i):
+        while label[i] != i:
+            i = label[i]
+        return i
+
+    for i, j in itertools.combinations(range(len(where)), 2):
+        if meet(boxes[i], boxes[j]):
+            label[root(j)] = root(i)
+    parts: dict = {}
+    for i, at in enumerate(where):
+        parts.setdefault(root(i), []).append(at)
+    return list(parts.values())
+
+
+def _search_forward(x_cl, gout, g, g2, forward, part, axes, plan, want, bits):
+    """``forward`` with the windows of ``part`` (one group of
+    :func:`overlapping_windows`) set to values Eigen may give whose gradient is ``want``
+    on the group's cells, or ``None``. Tried first: every window as a scalar lane
+    (:func:`scalar_lane_max`), then as a packet lane (the Eigen rules' ``forward``), then
+    every combination of :func:`_forward_options` unless there are more than
+    :data:`_FORWARD_CHOICES`."""
+    n, c = part[0][0], part[0][-1]
+    cells = np.zeros(x_cl.shape[1:-1], bool)
+    for at in part:
+        cells[tuple(slice(b, b + k) for b, k in
+                    (axes[i][o] for i, o in enumerate(at[1:-1])))] = True
+    target = np.ascontiguousarray(want[n, ..., c]).view(bits)[cells]
+    for choice in _forward_choices(x_cl, g2, forward, part, axes):
+        trial = forward.copy()
+        for at, y in zip(part, choice):
+            trial[at] = y
+        grad = _tf3d_grad(x_cl, gout, g, trial, axes, plan)
+        if (np.ascontiguousarray(grad[n, ..., c]).view(bits)[cells] == target).all():
+            return trial
+    return None
+
+
+def _forward_choices(x_cl, g2, forward, part, axes):
+    """The forwards :func:`_search_forward` tries for ``part``, in its order."""
+    yield tuple(scalar_lane_max(x_cl, g2, at) for at in part)
+    yield tuple(forward[at] for at in part)
+    options = [_forward_options(x_cl, g2, axes, at, g2.padded) for at in part]
+    if np.prod([len(o) for o in options], dtype=np.float64) <= _FORWARD_CHOICES:
+        yield from itertools.product(*options)
 
 def eigen3d_nan_by_packet(s: OpSpec, arrays: dict, scalars: dict, result, base):
     """Registry ``eigen-max-pool3d-nan-by-packet``: the forward's relaxation
