@@ -8,7 +8,7 @@ the forward's choices, so where TF's own eager forward differs (a registered for
 difference), its gradient is not compared either.
 
 >>> sorted(CONDITIONS)[0]
-'eigen-avg-pool-grad-window-larger-than-input'
+'eager-max-pool3d-grad-window-larger-than-input'
 """
 
 from __future__ import annotations
