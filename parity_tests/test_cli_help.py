@@ -77,19 +77,27 @@ def pad(x, padding=1, data_format="channels_last"):
 """
 
 
+def _sigint_as_terminal():
+    """In the command's process: SIGINT as a terminal user has it. A job started in the
+    background by a non-interactive shell (``cmd &``, as some CI runners do) ignores
+    SIGINT, and the command inherits that: Ctrl-C could then never reach it (the check ran
+    its 3 timed-out calls and exited 1 in such a run)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _check_interrupted(tmp_path):
     """``check`` of a kernel that hangs, stopped with SIGINT once its first call started."""
     (tmp_path / "cand.py").write_text(_HANGS)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     p = subprocess.Popen([str(SCRIPT), "check", "cand:pad", "--op", "zero_pad2d", "--quiet"],
                          cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_as_terminal)
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / "started").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=240)     # generous: a loaded CI machine
+        out, err = p.communicate(timeout=120)
     finally:
         p.kill()
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
