@@ -210,6 +210,16 @@ def eigen_avg_grad(s: OpSpec, arrays: dict, scalars: dict, result, base):
 # ------------------------------------------------------------------ MaxPool3DGrad (eager)
 
 
+def grad_window(axes, pos) -> tuple[slice, ...]:
+    """The spatial cells of output ``pos``'s gradient window (``axes``: per axis
+    ``(start, size)`` of each output's window), as slices.
+
+    >>> grad_window([[(0, 2), (1, 3)]], (1,))
+    (slice(1, 4, None),)
+    """
+    return tuple(slice(b, b + k) for b, k in (axes[i][o] for i, o in enumerate(pos)))
+
+
 def _tf3d_grad(x_cl, gout, g, forward, axes, plan) -> np.ndarray:
     """TF's eager ``MaxPool3DGrad``: each output sends its gradient to every cell of its
     gradient window (``axes``: per axis ``(start, size)``) within ``1e-5`` of TF's
@@ -219,7 +229,7 @@ def _tf3d_grad(x_cl, gout, g, forward, axes, plan) -> np.ndarray:
     xs = flush_input(x_cl) if plan.flush else x_cl
     zero = plan.unchosen_zero()
     for pos in positions(g, plan.order):
-        cells = tuple(slice(b, b + n) for b, n in (axes[i][o] for i, o in enumerate(pos)))
+        cells = grad_window(axes, pos)
         at = (slice(None), *cells, slice(None))
         y = forward[(slice(None), *pos, slice(None))][:, None, None, None, :]
         chosen = tied(xs[at], y, "tf3d")
@@ -277,8 +287,7 @@ def _forward_options(x_cl, g, axes, odd_at, padded: bool) -> list:
     cells), one per distinct set of gradient-window cells they would select."""
     n, *pos, c = odd_at
     window = x_cl[(n, *g.real_cells(pos), c)].ravel()
-    grad_cells = x_cl[(n, *(slice(b, b + k) for b, k in (axes[i][o] for i, o in
-                                                          enumerate(pos))), c)].ravel()
+    grad_cells = x_cl[(n, *grad_window(axes, pos), c)].ravel()
     values = [np.nan, *window.tolist()] + ([float(-finfo(x_cl.dtype).max)] if padded else [])
     options, seen = [], set()
     with np.errstate(invalid="ignore", over="ignore"):
@@ -368,8 +377,7 @@ def _search_forward(x_cl, gout, g, g2, forward, part, axes, plan, want, bits):
     n, c = part[0][0], part[0][-1]
     cells = np.zeros(x_cl.shape[1:-1], bool)
     for at in part:
-        cells[tuple(slice(b, b + k) for b, k in
-                    (axes[i][o] for i, o in enumerate(at[1:-1])))] = True
+        cells[grad_window(axes, at[1:-1])] = True
     target = np.ascontiguousarray(want[n, ..., c]).view(bits)[cells]
     for choice in _forward_choices(x_cl, g2, forward, part, axes):
         trial = forward.copy()
