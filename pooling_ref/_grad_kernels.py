@@ -30,7 +30,7 @@ import numpy as np
 from . import _compiled, _fast
 from ._pool_kernels import take_greater
 from .dtypes import finfo, flush_subnormals, flushed_add, is_float_dtype, lowest
-from .geometry import WindowGeometry, real_count_grid
+from .geometry import WindowGeometry, divisor_grid
 from .rules import GradPlan
 from .windows import (
     pad_spatial,
@@ -83,6 +83,8 @@ def _add(target: np.ndarray, value: np.ndarray, plan: GradPlan) -> None:
 def _chosen(cells: np.ndarray, ties: str) -> np.ndarray:
     """Booleans ``(N, K, C)``: which real cells ``(N, K, C)`` of one window get its gradient."""
     k = cells.shape[1]
+    if k == 0:                      # a window without a real cell (dilated "same", pads)
+        return np.zeros(cells.shape, dtype=bool)
     if ties in ("first", "xla"):    # start at the first real cell; move on only if greater
         best, pick = cells[:, 0].copy(), np.zeros(cells[:, 0].shape, dtype=np.intp)
         for i in range(1, k):       # ("xla": unless current >= next)
@@ -195,11 +197,13 @@ def _avg_share(gout: np.ndarray, count, plan: GradPlan) -> np.ndarray:
 
 
 def avg_grad_loop(x_cl, gout, g, plan):
-    """Specification: each window sends ``grad_out / count`` to each of its real cells."""
+    """Specification: each window sends ``grad_out / count`` to each of its real cells
+    (``count``: the window's divisor, :func:`~pooling_ref.geometry.divisor_grid`)."""
     grad = np.zeros_like(x_cl)
+    divisors = divisor_grid(g, x_cl.dtype)
     for pos in _positions(g, plan.order):
         target = real_window_at(grad, pos, g)
-        count = x_cl.dtype.type(math.prod(target.shape[1:-1]))
+        count = divisors[pos]
         share = _avg_share(gout[(slice(None), *pos, slice(None))], count, plan)
         _add(target, np.broadcast_to(share.reshape(share.shape[0], *(1,) * g.rank,
                                                    share.shape[-1]), target.shape), plan)
@@ -208,7 +212,7 @@ def avg_grad_loop(x_cl, gout, g, plan):
 
 def avg_grad_fast(x_cl, gout, g, plan):
     """All windows at once; bitwise equal to the loop (same shares, same order per cell)."""
-    share = _avg_share(gout, real_count_grid(g, x_cl.dtype), plan)
+    share = _avg_share(gout, divisor_grid(g, x_cl.dtype), plan)
     real = real_mask(g)
     zero = x_cl.dtype.type(0)
     return _scatter(x_cl, g, lambda _, offset: np.where(shifted(real, offset, g), share, zero),

@@ -54,6 +54,8 @@ def max_pool(
     method: str = "auto",
     nan: str = "tf",
     tf_kernel: str | None = "onednn",
+    ceil_mode: bool = False,
+    dilation_rate: IntOrTuple = 1,
 ) -> np.ndarray:
     """Max pooling with Keras ``MaxPooling1D/2D/3D`` semantics (spatial rank read from ``x``).
 
@@ -79,10 +81,24 @@ def max_pool(
     >>> x = np.array([np.nan, 1., -np.inf, -np.inf], dtype=np.float32).reshape(1, 4, 1)
     >>> max_pool(x, 2)[0, :, 0], max_pool(x, 2, nan="propagate")[0, :, 0]
     (array([ 1.0000000e+00, -3.4028235e+38], dtype=float32), array([ nan, -inf], dtype=float32))
+
+    The general window model (keyword-only; the defaults are Keras'): ``padding`` may also
+    be ``"same_lower"`` (ONNX ``SAME_LOWER``: the odd cell before) or explicit pads
+    ``((before, after), ...)`` per spatial axis; ``ceil_mode=True`` rounds the output
+    length up, dropping a last window that would start in the right padding (torch, ONNX);
+    ``dilation_rate`` spaces the window taps (``tf.nn.pool``, torch, ONNX), and "same"
+    padding is sized from the dilated window. Padding cells are never selected.
+
+    >>> x = np.arange(1., 10., dtype=np.float32).reshape(1, 9, 1)
+    >>> max_pool(x, 4, padding=((2, 2),), ceil_mode=True)[0, :, 0]   # 3 windows, not 4
+    array([2., 6., 9.], dtype=float32)
+    >>> max_pool(x, 2, strides=1, padding="same_lower", dilation_rate=3)[0, :, 0]  # pads (2, 1)
+    array([2., 3., 4., 5., 6., 7., 8., 9., 7.], dtype=float32)
     """
     if not isinstance(nan, str) or nan not in ("tf", "propagate"):
         raise ValueError(f"max_pool: nan must be 'tf' or 'propagate', got {nan!r}")
-    x_cl, g, fmt = prepare_pool("max_pool", x, pool_size, strides, padding, data_format)
+    x_cl, g, fmt = prepare_pool("max_pool", x, pool_size, strides, padding, data_format,
+                                ceil_mode=ceil_mode, dilation_rate=dilation_rate)
     kernel = methods.kernel("max_pool", methods.resolve(method, "max_pool"))
     plan = plan_pool(check_tf_kernel(tf_kernel, "max_pool"), "max", x_cl.dtype, g)
     out = apply_rules.max_pool(x_cl, g, plan, kernel)
@@ -113,6 +129,9 @@ def avg_pool(
     *,
     method: str = "auto",
     tf_kernel: str | None = "onednn",
+    ceil_mode: bool = False,
+    dilation_rate: IntOrTuple = 1,
+    divisor: str | int = "real",
 ) -> np.ndarray:
     """Average pooling with Keras ``AveragePooling1D/2D/3D`` semantics.
 
@@ -125,8 +144,22 @@ def avg_pool(
     by their count ("same" padding cells are not counted). Float inputs only. ``tf_kernel``
     (``"onednn"``, ``"eigen"``, ``"xla"``): whose rules for subnormals and bfloat16
     summation to follow (:mod:`pooling_ref.rules`).
+
+    ``padding`` (also ``"same_lower"`` and explicit pads), ``ceil_mode`` and
+    ``dilation_rate`` as for :func:`max_pool`. ``divisor``: ``"real"`` (the real cells, TF's
+    rule, the default), ``"padded"`` (the cells inside the padded extent: torch's and
+    ONNX's ``count_include_pad``; a ceil-mode overhang past it is not counted) or an int
+    (torch's ``divisor_override``).
+
+    >>> x = np.array([1., 2., 3., 4., 5.], dtype=np.float32).reshape(1, 5, 1)
+    >>> avg_pool(x, 4, ceil_mode=True)[0, :, 0]              # [1..4], [5]: 3 cells overhang
+    array([2.5, 5. ], dtype=float32)
+    >>> avg_pool(x, 2, padding=((1, 1),), divisor="padded")[0, :, 0]   # [0+1, 2+3, 4+5] / 2
+    array([0.5, 2.5, 4.5], dtype=float32)
     """
-    x_cl, g, fmt = prepare_pool("avg_pool", x, pool_size, strides, padding, data_format)
+    x_cl, g, fmt = prepare_pool("avg_pool", x, pool_size, strides, padding, data_format,
+                                ceil_mode=ceil_mode, dilation_rate=dilation_rate,
+                                divisor=divisor)
     kernel = methods.kernel("avg_pool", methods.resolve(method, "avg_pool"))
     if not is_float_dtype(x_cl.dtype):
         raise TypeError(
