@@ -81,7 +81,7 @@ BACKEND_PARITY = ["parity_tests/test_pooling_keras.py", "parity_tests/test_zero_
 #: by the backend sessions.
 PARITY = [*BACKEND_PARITY, "parity_tests/test_special_values.py", "parity_tests/test_dtypes.py",
           "parity_tests/test_known_defects.py", "parity_tests/test_gradients_keras.py",
-          "parity_tests/test_gradient_flush_keras.py"]
+          "parity_tests/test_gradient_flush_keras.py", "parity_tests/test_tf_window_ops.py"]
 
 
 #: The ops `verify` runs in the backend sessions. verify compares with the rules of

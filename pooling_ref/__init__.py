@@ -13,6 +13,7 @@ own kernel against this reference for any op in :data:`OPS`
 (:mod:`pooling_ref.testing` and :mod:`pooling_ref.strategies` bring it into pytest).
 """
 
+from .adaptive import adaptive_avg_pool, adaptive_max_pool
 from .conv import conv
 from .geometry import output_length, same_pads
 from .gradients import avg_pool_grad, conv_grad, max_pool_grad
@@ -20,7 +21,7 @@ from .keras_ref import detect_tf_kernel
 from .ops import OPS
 from .oracle import Report, check
 from .padding import zero_pad
-from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
+from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool, max_pool_with_argmax
 from .windows import im2col
 
 __version__ = "0.1.0"
@@ -28,6 +29,8 @@ __version__ = "0.1.0"
 __all__ = [
     "OPS",
     "Report",
+    "adaptive_avg_pool",
+    "adaptive_max_pool",
     "avg_pool",
     "avg_pool_grad",
     "check",
@@ -39,6 +42,7 @@ __all__ = [
     "im2col",
     "max_pool",
     "max_pool_grad",
+    "max_pool_with_argmax",
     "output_length",
     "same_pads",
     "zero_pad",

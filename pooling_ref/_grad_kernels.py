@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from . import _compiled, _fast
-from ._pool_kernels import take_greater
+from ._pool_kernels import scan_moves, take_greater
 from .dtypes import finfo, flush_subnormals, flushed_add, is_float_dtype, lowest
 from .geometry import WindowGeometry, divisor_grid
 from .rules import GradPlan
@@ -88,20 +88,13 @@ def _chosen(cells: np.ndarray, ties: str) -> np.ndarray:
     if ties in ("first", "xla"):    # start at the first real cell; move on only if greater
         best, pick = cells[:, 0].copy(), np.zeros(cells[:, 0].shape, dtype=np.intp)
         for i in range(1, k):       # ("xla": unless current >= next)
-            greater = _scan_moves(best, cells[:, i], ties)
+            greater = scan_moves(best, cells[:, i], ties)
             best[greater], pick[greater] = cells[:, i][greater], i
         return np.arange(k)[None, :, None] == pick[:, None, :]
     best = np.full(cells[:, 0].shape, lowest(cells.dtype), dtype=cells.dtype)
     for i in range(k):               # the forward maximum (the max pooling scan)
         take_greater(best, cells[:, i])
     return _tied(cells, best[:, None, :], ties)
-
-
-def _scan_moves(best: np.ndarray, v: np.ndarray, ties: str) -> np.ndarray:
-    """Where a scan at ``best`` moves on to ``v``: ``v > best`` (``"first"``) or, XLA's
-    select, ``not best >= v`` (so NaN on either side moves it)."""
-    with np.errstate(invalid="ignore"):
-        return ~(best >= v) if ties == "xla" else v > best
 
 
 def _tied(v: np.ndarray, maximum: np.ndarray, ties: str) -> np.ndarray:
@@ -151,7 +144,7 @@ def max_grad_fast(xs, gout, g, plan):
         pick = np.full(gout.shape, -1, dtype=np.intp)
         for i, offset in enumerate(offsets):
             v, real_v = shifted(xp, offset, g), shifted(real, offset, g)
-            take = real_v & ((pick < 0) | _scan_moves(best, v, ties))
+            take = real_v & ((pick < 0) | scan_moves(best, v, ties))
             np.copyto(best, v, where=take)
             np.copyto(pick, i, where=take)
         return _scatter(xs, g, lambda i, _: np.where(pick == i, gout, zero), plan)

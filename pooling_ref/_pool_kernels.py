@@ -28,7 +28,7 @@ from .geometry import WindowGeometry, divisor_grid
 from .windows import im2col_chunks, real_window_at
 
 __all__ = ["avg_im2col", "avg_loop", "global_max", "global_sum", "max_im2col", "max_loop",
-           "take_greater"]
+           "scan_moves", "take_greater"]
 
 
 def _output(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
@@ -38,6 +38,25 @@ def _output(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
 def take_greater(acc: np.ndarray, cell: np.ndarray) -> None:
     """TF's max step: ``acc = cell`` where ``cell > acc`` (NaN never replaces, ties keep)."""
     np.copyto(acc, cell, where=cell > acc)
+
+
+def scan_moves(best: np.ndarray, v: np.ndarray, scan: str) -> np.ndarray:
+    """Where a scan that starts at a window's first real cell and holds ``best`` moves on
+    to the next cell ``v`` — the scans that pick *one* cell (the gradient's tie rules, the
+    indices of max pooling): ``v > best`` (``"first"``: TF's MaxPoolGrad and
+    MaxPoolWithArgmax; a NaN in the first cell keeps it), XLA's select ``not best >= v``
+    (``"xla"``: NaN on either side moves it) or ``v > best or v is NaN`` (``"nan-last"``:
+    torch's max pooling with indices, which picks the last NaN).
+
+    >>> scan_moves(np.float32([1, np.nan, 1]), np.float32([2, 1, np.nan]), "nan-last")
+    array([ True, False,  True])
+    """
+    with np.errstate(invalid="ignore"):
+        if scan == "xla":
+            return ~(best >= v)
+        if scan == "nan-last":
+            return (v > best) | (v != v)
+        return v > best
 
 
 def _real_windows(x_cl: np.ndarray, g: WindowGeometry):

@@ -37,7 +37,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["DIVISORS", "PADDINGS", "AxisWindow", "as_int", "axis_window", "check_bool",
+__all__ = ["DIVISORS", "PADDINGS", "AxisWindow", "adaptive_bins", "as_int", "axis_window",
+           "check_bool",
            "normalize_divisor", "normalize_pool_padding", "one_axis_padding", "too_large",
            "where"]
 
@@ -183,3 +184,19 @@ def axis_window(n: int, window: int, stride: int, dilation: int,
         out -= 1
     overhang = max((out - 1) * stride + keff - (n + before + after), 0)
     return AxisWindow(out, before, after + overhang, overhang)
+
+
+def adaptive_bins(n: int, out: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """The bins of adaptive pooling of one axis (torch's, which Keras 3 uses): bin ``i`` is
+    ``[floor(i*n/out), ceil((i+1)*n/out))``. Returns ``(small, starts, big)``: every bin
+    holds ``small = ceil(n/out)`` cells, or ``small + 1`` where ``big`` is True.
+
+    >>> small, starts, big = adaptive_bins(5, 3)          # [0, 2), [1, 4), [3, 5)
+    >>> small, starts.tolist(), big.tolist()
+    (2, [0, 1, 3], [False, True, False])
+    """
+    i = np.arange(out, dtype=np.int64)
+    starts = np.minimum(i * n // out, n - 1)
+    ends = np.minimum(-(-(i + 1) * n // out), n)
+    small = -(-n // out)
+    return small, starts, ends - starts > small

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._window_axis import (
+    adaptive_bins,
     as_int,
     axis_window,
     check_bool,
@@ -43,6 +44,7 @@ from ._window_axis import (
 
 __all__ = [
     "WindowGeometry",
+    "adaptive_bins",
     "check_strides_dilation",
     "cover_counts",
     "divisor_grid",
