@@ -50,3 +50,28 @@ def test_docs_state_the_number_of_bad_input_rows():
     text = (ROOT / "docs" / "semantics.md").read_text(encoding="utf-8")
     match = re.search(r"`parity_tests/bad_inputs.py` lists (\d+) such calls", text)
     assert match and int(match.group(1)) == len(ROWS), (match and match.group(1), len(ROWS))
+
+
+def test_the_wheel_holds_every_subpackage(tmp_path):
+    """A non-editable install (CI's ``pip install '.[test]'``) gets every package directory
+    of pooling_ref (``_compiled`` was once left out by a list of package names)."""
+    import shutil
+    import zipfile
+
+    src = tmp_path / "src"                  # a copy: the build leaves nothing in the tree
+    shutil.copytree(ROOT / "pooling_ref", src / "pooling_ref",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
+    p = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                        "--no-build-isolation", str(src), "-w", str(tmp_path / "dist")],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    packages = {str(init.parent.relative_to(ROOT)) for init in
+                (ROOT / "pooling_ref").rglob("__init__.py")}
+    assert {"pooling_ref", "pooling_ref/_compiled"} <= packages
+    for package in packages:
+        assert f"{package}/__init__.py" in names, f"{package} is missing from the wheel"
+    assert "pooling_ref/data/known_differences.json" in names
