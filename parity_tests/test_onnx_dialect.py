@@ -243,3 +243,23 @@ def test_max_pool_without_indices_ignores_nan_by_position():
                f"onnxruntime gives {got.ravel().tolist()}, with Indices "
                f"{with_indices.ravel().tolist()}")
     reg.skip_other_path("onnxruntime-max-pool-nan-without-indices", PATH)
+
+
+def test_valid_window_larger_than_the_input_truncates_the_output_size():
+    """VALID, L = 4, window 5 (or k = 3 with d = 2), stride 2: the spec's floor((L - keff) /
+    s) + 1 is 0 outputs; onnxruntime truncates the negative quotient toward zero and
+    returns one window running past the input (MaxPool of [0..3] -> 3, AveragePool -> 1.5,
+    the mean of the real cells); with stride 1 it returns an empty output. pooling_ref
+    raises the clear error instead (as for Keras)."""
+    x = np.arange(4, dtype=np.float32).reshape(1, 1, 4)
+    with pytest.raises(ValueError, match="kernel_shape"):
+        po.max_pool(x, [5], strides=[2], auto_pad="VALID")
+    with pytest.raises(ValueError, match="kernel_shape"):
+        po.average_pool(x, [3], strides=[2], dilations=[2], auto_pad="VALID")
+    got = [run_ort("MaxPool", x, kernel_shape=[5], strides=[2], auto_pad="VALID").ravel(),
+           run_ort("AveragePool", x, kernel_shape=[5], strides=[2], auto_pad="VALID").ravel()]
+    empty = run_ort("MaxPool", x, kernel_shape=[5], strides=[1], auto_pad="VALID")
+    reg.expect("onnxruntime-valid-window-larger-one-output",
+               [g.tolist() for g in got] == [[3.0], [1.5]] and empty.size == 0, PATH,
+               f"onnxruntime gives {got}, stride 1: shape {empty.shape}")
+    reg.skip_other_path("onnxruntime-valid-window-larger-one-output", PATH)

@@ -22,6 +22,7 @@ F = torch.nn.functional
 from pooling_ref.dialects import torch as pt  # noqa: E402
 from pooling_ref.tolerance import compare, error_bound  # noqa: E402
 
+from . import _registry as reg  # noqa: E402
 from ._assert import assert_bitwise  # noqa: E402
 
 SPECIAL = [np.nan, 0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, 2.5, 1e-40, -3.0]
@@ -180,3 +181,28 @@ def test_bad_arguments_name_the_parameter(call, param):
     x = np.zeros((1, 2, 4, 4), np.float32)
     with pytest.raises((ValueError, TypeError), match=param):
         call(x)
+
+
+def test_channels_last_adaptive_average_sums_in_another_order():
+    """Registry ``torch-adaptive-avg-channels-last-order``: on a channels_last tensor with 8
+    or more channels torch's adaptive average (vectorised over channels) is not the
+    contiguous kernel's ``sum / kh / kw`` (pooling_ref's): within the bound, not bitwise.
+    Max / average pooling and the adaptive maximum of channels_last tensors are bitwise
+    (measured on 100 random cases each)."""
+    rng = np.random.default_rng(9)
+    shape = (1, 16, 6, 10)
+    x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4, shape)).astype(np.float32)
+    cl = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
+    want = F.adaptive_avg_pool2d(cl, (2, 2)).numpy()
+    got = pt.adaptive_avg_pool2d(x, (2, 2))
+    assert_bitwise(got, _torch("adaptive_avg_pool2d", x, (2, 2)), op="adaptive_avg_pool2d",
+                   params={}, arrays={"x": x}, what="differs from torch (contiguous)")
+    bound = error_bound(pt.adaptive_avg_pool2d(np.abs(x).astype(np.float64), (2, 2)), 15,
+                        np.dtype(np.float32))
+    assert compare(got, want, bound).ok
+    reg.expect("torch-adaptive-avg-channels-last-order", not compare(got, want).ok, "torch",
+               "channels_last adaptive_avg_pool2d")
+    assert_bitwise(pt.max_pool2d(x, 3, 2, 1), F.max_pool2d(cl, 3, 2, 1).numpy(),
+                   op="max_pool2d", params={}, arrays={"x": x})
+    assert_bitwise(pt.avg_pool2d(x, 3, 2, 1), F.avg_pool2d(cl, 3, 2, 1).numpy(),
+                   op="avg_pool2d", params={}, arrays={"x": x})

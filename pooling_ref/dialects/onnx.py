@@ -38,7 +38,7 @@ import numpy as np
 
 from .. import pooling as core
 from .._arrays import as_input
-from ..geometry import normalize_tuple
+from ..geometry import normalize_tuple, plan_window
 from ..pooling import avg_pool, global_avg_pool, max_pool_with_argmax
 
 __all__ = ["average_pool", "global_average_pool", "global_max_pool", "lp_pool", "max_pool"]
@@ -69,10 +69,14 @@ def _window(op: str, x: object, kernel_shape, auto_pad, pads, strides, dilations
         if pads is not None and any(pads):
             raise ValueError(f"{op}: pads must not be given with auto_pad={auto_pad!r}, got "
                              f"pads={pads!r}")
-        return a, kernel, strides, AUTO_PADS[auto_pad], dilations, bool(ceil_mode)
-    flat = (0,) * (2 * rank) if pads is None else normalize_tuple(
-        tuple(pads), 2 * rank, "pads", op, minimum=0)
-    padding = tuple(zip(flat[:rank], flat[rank:]))
+        padding = AUTO_PADS[auto_pad]
+    else:
+        flat = (0,) * (2 * rank) if pads is None else normalize_tuple(
+            tuple(pads), 2 * rank, "pads", op, minimum=0)
+        padding = tuple(zip(flat[:rank], flat[rank:]))
+    # the window must fit: errors in ONNX's names (the core's geometry decides)
+    plan_window(a.shape[2:], kernel, strides, padding, dilations, op,
+                window_name="kernel_shape", ceil_mode=bool(ceil_mode))
     return a, kernel, strides, padding, dilations, bool(ceil_mode)
 
 

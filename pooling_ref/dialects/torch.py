@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .._arrays import as_input
-from ..geometry import adaptive_bins, normalize_tuple
+from ..geometry import adaptive_bins, normalize_tuple, plan_window
 from ..pooling import avg_pool, max_pool, max_pool_with_argmax
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
@@ -66,9 +66,11 @@ def _unbatch(a: np.ndarray, unbatched: bool) -> np.ndarray:
     return a[0] if unbatched else a
 
 
-def _window(op: str, rank: int, kernel_size, stride, padding, dilation=1):
+def _window(op: str, rank: int, kernel_size, stride, padding, dilation=1, spatial=None,
+            ceil_mode=False):
     """torch's window arguments normalised: ``stride=None`` (or ``[]``) means the kernel;
-    ``padding`` at most half the kernel (torch's check, on the raw kernel)."""
+    ``padding`` at most half the kernel (torch's check, on the raw kernel); the window
+    fits the padded input (errors in torch's names; the core's geometry decides)."""
     kernel = normalize_tuple(kernel_size, rank, "kernel_size", op)
     empty = stride is None or (isinstance(stride, Sequence) and len(stride) == 0)
     strides = kernel if empty else normalize_tuple(stride, rank, "stride", op)
@@ -78,7 +80,11 @@ def _window(op: str, rank: int, kernel_size, stride, padding, dilation=1):
         if p > k // 2:
             raise ValueError(f"{op}: padding should be at most half of kernel_size, got "
                              f"padding={padding!r} and kernel_size={kernel_size!r}")
-    return kernel, strides, tuple((p, p) for p in pads), dilation
+    pairs = tuple((p, p) for p in pads)
+    if spatial is not None:
+        plan_window(spatial, kernel, strides, pairs, dilation, op, window_name="kernel_size",
+                    ceil_mode=bool(ceil_mode))
+    return kernel, strides, pairs, dilation
 
 
 # ----------------------------------------------------------------------------- max pooling
@@ -88,7 +94,7 @@ def _max_pool(op, rank, x, kernel_size, stride, padding, dilation, ceil_mode,
               return_indices):
     a, unbatched = _batched(op, x, rank)
     kernel, strides, pads, dilation = _window(op, rank, kernel_size, stride, padding,
-                                              dilation)
+                                              dilation, a.shape[2:], ceil_mode)
     kw = {"ceil_mode": ceil_mode, "dilation_rate": dilation}
     y = max_pool(a, kernel, strides, pads, "channels_first", nan="propagate",
                  tf_kernel=None, **kw)
@@ -166,7 +172,8 @@ def _divisor(op: str, count_include_pad: bool, divisor_override) -> str | int:
 def _avg_pool(op, rank, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
     a, unbatched = _batched(op, x, rank)
-    kernel, strides, pads, _ = _window(op, rank, kernel_size, stride, padding)
+    kernel, strides, pads, _ = _window(op, rank, kernel_size, stride, padding, 1,
+                                       a.shape[2:], ceil_mode)
     divisor = _divisor(op, count_include_pad, divisor_override)
     if rank == 3 and any(n < k for n, k in zip(a.shape[2:], kernel)):
         raise ValueError(f"{op}: kernel_size {kernel_size!r} is larger than the input's "
@@ -340,7 +347,8 @@ def _lp_pool(op, rank, x, norm_type, kernel_size, stride, ceil_mode):
         raise ValueError(f"{op}: norm_type must be a non-zero finite number, got "
                          f"{norm_type!r}")
     a, unbatched = _batched(op, x, rank)
-    kernel, strides, _, _ = _window(op, rank, kernel_size, stride, 0)
+    kernel, strides, _, _ = _window(op, rank, kernel_size, stride, 0, 1, a.shape[2:],
+                                    ceil_mode)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         mean = avg_pool(_power(a, norm_type), kernel, strides, "valid", "channels_first",
                         ceil_mode=ceil_mode, divisor="padded", tf_kernel=None)
