@@ -8,10 +8,9 @@ sizes and pads from this module, so the formulas below are the single source of 
   ``max((out-1)*stride + dilation*(window-1) + 1 - n, 0)``, split ``before = total // 2``
   and ``after = total - before`` (TensorFlow puts the odd cell after).
 
-Pooling also takes the general window model of every framework (explicit pads,
-``"same_lower"``, ``ceil_mode`` with the drop rule, dilation, the divisor rule): its
-per-axis formulas are :mod:`pooling_ref._window_axis`, and a :class:`WindowGeometry`
-records their outcome (``pads`` include the ceil-mode ``overhang``; ``divisor``).
+Pooling's general window model (explicit pads, ``"same_lower"``, ``ceil_mode``, dilation,
+the divisor rule): per axis :mod:`pooling_ref._window_axis`; a :class:`WindowGeometry`
+holds the outcome (``pads`` include the ceil-mode ``overhang``; ``divisor``).
 
 Example:
 
@@ -64,7 +63,6 @@ __all__ = [
 DATA_FORMATS = ("channels_last", "channels_first")
 PADDINGS = ("valid", "same")
 
-
 _where = where
 
 
@@ -89,6 +87,8 @@ def normalize_tuple(
     Raises ``TypeError`` for non-integers and ``ValueError`` for a wrong length or a value
     below ``minimum``; the message names the parameter and the value received.
     """
+    if type(value) is int and value >= minimum:          # the common case, cheaply
+        return (value,) * rank
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{_where(op)}{name} must be an int or a tuple of ints, got {value!r}")
     if isinstance(value, np.ndarray) and value.ndim == 0:
