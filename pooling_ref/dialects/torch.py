@@ -25,7 +25,8 @@ torch 2.13.0 CPU, contiguous tensors: ``parity_tests/test_torch_dialect.py``):
   is ``mean`` in torch (another summation order: within the error bound, not bitwise);
 * LP pooling: torch's formula, ``(avg_pool(x**p) * prod(kernel_size)) ** (1/p)`` with the
   partial ceil-mode windows scaled by ``prod(kernel_size) / count``; ``x**p`` and the root
-  are NumPy's (bitwise for ``p`` 1 and 2, within a few ulps otherwise).
+  are NumPy's, correctly rounded for ``p = 2`` where torch's ``sqrt`` is not (registry
+  ``torch-sqrt-not-correctly-rounded``): bitwise for ``p = 1``, within a few ulps else.
 """
 
 from __future__ import annotations
