@@ -245,7 +245,8 @@ def _per_cell(counts: np.ndarray, data_format: str) -> np.ndarray:
 
 
 def avg_pool_grad_bound(x: object, grad_out: object, pool_size, strides=None,
-                        padding: str = "valid", data_format: str = "channels_last",
+                        padding: str = "valid", data_format: str = "channels_last", *,
+                        ceil_mode: bool = False, dilation_rate=1, divisor="real",
                         **_ignored) -> np.ndarray:
     """Error bound for ``avg_pool_grad(x, grad_out, pool_size, ...)`` (see above).
 
@@ -256,11 +257,12 @@ def avg_pool_grad_bound(x: object, grad_out: object, pool_size, strides=None,
     True
     """
     x = np.asarray(x)
+    window = {"ceil_mode": ceil_mode, "dilation_rate": dilation_rate}
     _, g, fmt = prepare_pool("avg_pool_grad_bound", x, pool_size, strides, padding,
-                             data_format)
+                             data_format, **window, divisor=divisor)
     mag = avg_pool_grad(np.abs(x.astype(np.float64)),
                         np.abs(np.asarray(grad_out).astype(np.float64)), pool_size, strides,
-                        padding, data_format)
+                        padding, data_format, **window, divisor=divisor)
     terms = _per_cell(cover_counts(g), fmt)
     bound = error_bound(mag, terms, x.dtype)
     if is_float_dtype(x.dtype) and x.dtype.itemsize < 4:     # accumulated in x.dtype
