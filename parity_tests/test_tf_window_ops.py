@@ -103,6 +103,23 @@ def test_max_pool_with_argmax_special_windows():
                        arrays={"x": x}, what="differs from the hand-derived value")
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_max_pool_with_argmax_compares_flushed_subnormals(dtype):
+    """TF's kernel compares under the eager runtime's denormal flushing (float16 excepted:
+    its values are normal in float32) and returns the chosen cell unflushed: a window of
+    subnormals ``[3, 6, 10, 1] * tiny`` is a tie of zeros in float32/64 (the first cell,
+    index 0), and its maximum ``10 * tiny`` (index 2) in float16 — hand-derived, and TF's."""
+    tiny = float(np.finfo(dtype).smallest_subnormal)
+    x = (np.float64([3, 6, 10, 1]) * tiny).astype(dtype).reshape(1, 2, 2, 1)
+    first = dtype != "float16"
+    want_index = 0 if first else 2
+    y_tf, a_tf = tf.nn.max_pool_with_argmax(x, 2, 2, "VALID")
+    y, a = pr.max_pool_with_argmax(x, 2)
+    assert a.ravel().tolist() == a_tf.numpy().ravel().tolist() == [want_index]
+    assert_bitwise(y, y_tf.numpy(), op="max_pool_with_argmax", params={}, arrays={"x": x})
+    assert y.ravel()[0] == x.ravel()[want_index] != 0
+
+
 # ----------------------------------------------------------------------------- adaptive
 
 

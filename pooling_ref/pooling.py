@@ -32,12 +32,19 @@ import numpy as np
 from . import apply_rules, methods
 from ._arrays import as_input, from_channels_last
 from .arguments import prepare_pool
-from .dtypes import is_float_dtype
+from .dtypes import flush_subnormals, is_float_dtype
 from .geometry import WindowGeometry, check_bool, normalize_data_format
-from .rules import check_tf_kernel, plan_global, plan_pool
+from .rules import check_tf_kernel, grad_rules, plan_global, plan_pool
 
-__all__ = ["ARGMAX_SCANS", "avg_pool", "global_avg_pool", "global_max_pool", "max_pool",
-           "max_pool_with_argmax"]
+__all__ = [
+    "ARGMAX_SCANS",
+    "argmax_pool",
+    "avg_pool",
+    "global_avg_pool",
+    "global_max_pool",
+    "max_pool",
+    "max_pool_with_argmax",
+]
 
 IntOrTuple = int | Sequence[int]
 
@@ -212,15 +219,46 @@ def max_pool_with_argmax(
     include = check_bool(include_batch_in_index, "include_batch_in_index", op)
     if not isinstance(nan, str) or nan not in ARGMAX_SCANS:
         raise ValueError(f"{op}: nan must be 'tf' or 'propagate', got {nan!r}")
-    x_cl, g, _ = prepare_pool(op, x, pool_size, strides, padding, "channels_last",
+    # TF's kernel compares under the eager runtime's denormal flushing (that of its max
+    # pooling gradient, float16 excepted) but returns the chosen cell unflushed (measured,
+    # TF 2.21: [3, 6, 10, 1] * 1e-45 in one float32 window gives 3e-45 at index 0)
+    x_cl = as_input(x, op)
+    flush = nan == "tf" and grad_rules("eigen", "max", x_cl.dtype, 2).flush
+    values, flat = argmax_pool(op, x_cl, pool_size, strides, padding, scan=ARGMAX_SCANS[nan],
+                               flush=flush, method=method, ceil_mode=ceil_mode,
+                               dilation_rate=dilation_rate)
+    if include:
+        n = values.shape[0]
+        batch = np.arange(n, dtype=np.int64).reshape(n, *(1,) * (values.ndim - 1))
+        flat = np.where(flat < 0, flat, flat + batch * (x_cl[0].size))
+    return values, flat
+
+
+def argmax_pool(op: str, x_cl: np.ndarray, pool_size, strides, padding, *, scan: str,
+                flush: bool, method: str = "auto", ceil_mode: bool = False,
+                dilation_rate: IntOrTuple = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, flat index)`` of each window's chosen cell in channels_last ``x_cl``: the
+    cell a ``scan`` (:func:`pooling_ref._pool_kernels.scan_moves`) stops at, comparing
+    flushed values if ``flush`` (the cell itself returned unflushed); the index
+    ``(y*W + x)*C + c`` without the batch, ``-1`` for a window without a real cell.
+
+    >>> x = np.float32([3e-45, 6e-45]).reshape(1, 2, 1)
+    >>> for flush in (True, False):                 # flushed: a tie of zeros keeps the first
+    ...     print(argmax_pool("op", x, 2, None, "valid", scan="first", flush=flush))
+    (array([[[3.e-45]]], dtype=float32), array([[[0]]]))
+    (array([[[6.e-45]]], dtype=float32), array([[[1]]]))
+    """
+    x_cl, g, _ = prepare_pool(op, x_cl, pool_size, strides, padding, "channels_last",
                               ceil_mode=ceil_mode, dilation_rate=dilation_rate)
     method = methods.resolve(method, "max_pool_argmax")
-    values, index = methods.run("max_pool_argmax", method, x_cl, g, ARGMAX_SCANS[nan])
+    scanned = flush_subnormals(x_cl) if flush else x_cl
+    values, index = methods.run("max_pool_argmax", method, scanned, g, scan)
     n, c = x_cl.shape[0], x_cl.shape[-1]
+    if scanned is not x_cl:
+        cells = np.take_along_axis(x_cl.reshape(n, -1, c),
+                                   np.maximum(index, 0).reshape(n, -1, c), axis=1)
+        values = np.where(index < 0, values, cells.reshape(index.shape))
     flat = index * c + np.arange(c, dtype=np.int64)
-    if include:
-        batch = np.arange(n, dtype=np.int64).reshape(n, *(1,) * (x_cl.ndim - 1))
-        flat = flat + batch * (math.prod(g.in_spatial) * c)
     return values, np.where(index < 0, np.int64(-1), flat)
 
 

@@ -30,10 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._repro import value_text
+from .adaptive import adaptive_avg_pool
 from .arguments import prepare_conv, prepare_pool
 from .conv import conv
 from .dtypes import finfo, is_float_dtype
-from .geometry import cover_counts, normalize_window_strides
+from .geometry import adaptive_bins, cover_counts, normalize_tuple, normalize_window_strides
 from .gradients import avg_pool_grad, conv_grad
 from .pooling import avg_pool, global_avg_pool
 
@@ -202,6 +203,27 @@ def avg_pool_bound(x: object, pool_size, **params) -> np.ndarray:
     terms = math.prod(window)
     acc = x.dtype if x.dtype == np.float16 else None
     return error_bound(mag, terms, x.dtype, acc)
+
+
+def adaptive_avg_pool_bound(x: object, output_size, data_format: str = "channels_last",
+                            **_ignored) -> np.ndarray:
+    """Error bound for ``adaptive_avg_pool(x, output_size, data_format)`` computed in
+    another order: a sum of at most ``K`` cells (the largest bin, ``ceil(n/out) + 1`` per
+    axis) and one division per spatial axis (Keras divides axis by axis, torch once per
+    axis in turn or once by the bin size), each division one more rounding term.
+
+    >>> x = np.ones((1, 5, 1), np.float32)
+    >>> float(adaptive_avg_pool_bound(x, 3)[0, 1, 0]) == float(error_bound(1.0, 4, np.float32))
+    True
+    """
+    x = np.asarray(x)
+    mag = adaptive_avg_pool(np.abs(x.astype(np.float64)), output_size, data_format,
+                            tf_kernel=None)
+    spatial = x.shape[2:] if data_format == "channels_first" else x.shape[1:-1]
+    out = normalize_tuple(output_size, len(spatial), "output_size", "adaptive_avg_pool")
+    cells = math.prod(adaptive_bins(n, m)[0] + 1 for n, m in zip(spatial, out))
+    acc = x.dtype if x.dtype == np.float16 else None
+    return error_bound(mag, cells + len(spatial), x.dtype, acc)
 
 
 def global_avg_pool_bound(x: object, data_format: str = "channels_last",

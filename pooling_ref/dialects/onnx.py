@@ -38,10 +38,11 @@ import numpy as np
 
 from .. import pooling as core
 from .._arrays import as_input
-from ..geometry import normalize_tuple, plan_window
-from ..pooling import avg_pool, global_avg_pool, max_pool_with_argmax
+from ..geometry import WindowGeometry, normalize_tuple, plan_window
+from ..pooling import avg_pool, global_avg_pool
 
-__all__ = ["average_pool", "global_average_pool", "global_max_pool", "lp_pool", "max_pool"]
+__all__ = ["average_pool", "global_average_pool", "global_max_pool", "lp_pool", "max_pool",
+           "window_geometry"]
 
 #: ``auto_pad`` -> the core's padding (``"NOTSET"``: the explicit ``pads``).
 AUTO_PADS = {"SAME_UPPER": "same", "SAME_LOWER": "same_lower", "VALID": "valid"}
@@ -51,7 +52,16 @@ def _window(op: str, x: object, kernel_shape, auto_pad, pads, strides, dilations
             ceil_mode):
     """``(x, kernel, strides, padding, dilations, ceil_mode)`` in the core's terms."""
     a = as_input(x, op)
-    rank = a.ndim - 2
+    kernel, strides, padding, dilations, ceil = _arguments(
+        op, a.ndim - 2, kernel_shape, auto_pad, pads, strides, dilations, ceil_mode)
+    # the window must fit: errors in ONNX's names (the core's geometry decides)
+    plan_window(a.shape[2:], kernel, strides, padding, dilations, op,
+                window_name="kernel_shape", ceil_mode=ceil)
+    return a, kernel, strides, padding, dilations, ceil
+
+
+def _arguments(op: str, rank: int, kernel_shape, auto_pad, pads, strides, dilations,
+               ceil_mode):
     if isinstance(kernel_shape, (int, np.integer)) or not isinstance(kernel_shape, Sequence):
         raise TypeError(f"{op}: kernel_shape must be a list of {rank} ints, got "
                         f"{kernel_shape!r}")
@@ -74,10 +84,22 @@ def _window(op: str, x: object, kernel_shape, auto_pad, pads, strides, dilations
         flat = (0,) * (2 * rank) if pads is None else normalize_tuple(
             tuple(pads), 2 * rank, "pads", op, minimum=0)
         padding = tuple(zip(flat[:rank], flat[rank:]))
-    # the window must fit: errors in ONNX's names (the core's geometry decides)
-    plan_window(a.shape[2:], kernel, strides, padding, dilations, op,
-                window_name="kernel_shape", ceil_mode=bool(ceil_mode))
-    return a, kernel, strides, padding, dilations, bool(ceil_mode)
+    return kernel, strides, padding, dilations, bool(ceil_mode)
+
+
+def window_geometry(spatial: Sequence[int], kernel_shape, *, auto_pad="NOTSET", pads=None,
+                    strides=None, dilations=None, ceil_mode=0, op: str = "onnx",
+                    **_other) -> WindowGeometry:
+    """The core's geometry of an ONNX pooling node on an input of ``spatial`` size (other
+    attributes ignored): what the oracle shows of a case.
+
+    >>> window_geometry((5,), [2], auto_pad="SAME_LOWER", strides=[2]).pads
+    ((1, 0),)
+    """
+    kernel, strides, padding, dilations, ceil = _arguments(
+        op, len(spatial), kernel_shape, auto_pad, pads, strides, dilations, ceil_mode)
+    return plan_window(tuple(spatial), kernel, strides, padding, dilations, op,
+                       window_name="kernel_shape", ceil_mode=ceil)
 
 
 def max_pool(x, kernel_shape, *, auto_pad="NOTSET", pads=None, strides=None, dilations=None,
@@ -94,8 +116,10 @@ def max_pool(x, kernel_shape, *, auto_pad="NOTSET", pads=None, strides=None, dil
         raise ValueError(f"{op}: storage_order must be 0 or 1, got {storage_order!r}")
     a, kernel, strides, padding, dilations, ceil = _window(
         op, x, kernel_shape, auto_pad, pads, strides, dilations, ceil_mode)
-    values, flat = max_pool_with_argmax(np.moveaxis(a, 1, -1), kernel, strides, padding,
-                                        ceil_mode=ceil, dilation_rate=dilations)
+    # onnxruntime's kernel with Indices: TF's scan on IEEE values (no denormal flushing)
+    values, flat = core.argmax_pool(op, np.moveaxis(a, 1, -1), kernel, strides, padding,
+                                    scan="first", flush=False, ceil_mode=ceil,
+                                    dilation_rate=dilations)
     n, c, spatial = a.shape[0], a.shape[1], a.shape[2:]
     cell = (flat - np.arange(c)) // c                           # row-major spatial index
     if storage_order == 1:

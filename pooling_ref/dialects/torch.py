@@ -38,13 +38,26 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .._arrays import as_input
-from ..geometry import adaptive_bins, normalize_tuple, plan_window
+from ..geometry import WindowGeometry, adaptive_bins, normalize_tuple, plan_window
 from ..pooling import avg_pool, max_pool, max_pool_with_argmax
 
-__all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
-           "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
-           "avg_pool1d", "avg_pool2d", "avg_pool3d", "lp_pool1d", "lp_pool2d",
-           "max_pool1d", "max_pool2d", "max_pool3d"]
+__all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "lp_pool1d",
+    "lp_pool2d",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "window_geometry",
+]
 
 IntOrTuple = int | Sequence[int]
 
@@ -86,6 +99,20 @@ def _window(op: str, rank: int, kernel_size, stride, padding, dilation=1, spatia
         plan_window(spatial, kernel, strides, pairs, dilation, op, window_name="kernel_size",
                     ceil_mode=bool(ceil_mode))
     return kernel, strides, pairs, dilation
+
+
+def window_geometry(rank: int, spatial: Sequence[int], kernel_size, stride=None, padding=0,
+                    dilation=1, ceil_mode=False, op: str = "torch", **_other) -> WindowGeometry:
+    """The core's geometry of a torch pooling call on an input of ``spatial`` size (other
+    arguments ignored): what the oracle shows of a case (pads, output size, windows).
+
+    >>> window_geometry(1, (9,), 4, padding=2, ceil_mode=True).out_spatial   # 4th dropped
+    (3,)
+    """
+    kernel, strides, pairs, dilation = _window(op, rank, kernel_size, stride, padding,
+                                               dilation)
+    return plan_window(tuple(spatial), kernel, strides, pairs, dilation, op,
+                       window_name="kernel_size", ceil_mode=bool(ceil_mode))
 
 
 # ----------------------------------------------------------------------------- max pooling
