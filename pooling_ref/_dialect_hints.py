@@ -8,7 +8,7 @@ candidate's result is that one — so the words come from the rule, never from a
 >>> from pooling_ref.judge import Criteria, judge
 >>> x = np.float32([[[1, 2, 3]]])
 >>> case = Case("torch.avg_pool1d", x, {"kernel_size": 2, "padding": 1})
->>> got = np.float32([[[1, 2.5, 3]]])                  # divided by the real cells
+>>> got = np.float32([[[1, 2.5]]])       # torch: [0.5, 2.5]; divided by the real cells
 >>> v = judge("torch.avg_pool1d", got, {"x": x}, case.scalar_params)
 >>> divisor_rule(case, got, v, Criteria())[:60]
 'torch counts the padding cells in the divisor (count_include'

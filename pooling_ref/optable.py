@@ -195,3 +195,5 @@ _gradient(
     bound=lambda a, p: tolerance.conv_grad_bounds(a["x"], a["kernel"], a["grad_out"], **p),
     moves=(partial(moves.gradient, channels_shared=False),),
     keras=keras_ops.convolution_grad)
+
+from . import _optable_dialects  # noqa: E402, F401  (torch / ONNX entries, registered after)
