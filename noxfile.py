@@ -6,6 +6,8 @@
     nox -s verify       # pooling-ref verify (randomized parity against installed Keras)
     nox -s bench        # benchmark suite -> ratio table, JSON and PNG under bench-results/
     nox -s keras_jax    # parity subset + verify with KERAS_BACKEND=jax (own venv, CPU jax)
+    nox -s torch        # pooling_ref.dialects.torch against torch (own venv)
+    nox -s onnx         # pooling_ref.dialects.onnx against onnxruntime (own venv)
     nox -s keras_torch  # the same with KERAS_BACKEND=torch (CPU torch)
     nox -s oldest       # parity subset + verify on the oldest supported TF/Keras pair
 
@@ -125,6 +127,22 @@ def keras_torch(session: nox.Session) -> None:
     session.install(".[test]", "torch==2.13.0")
     _parity_and_verify(session, BACKEND_PARITY, {"KERAS_BACKEND": "torch"},
                        BACKEND_VERIFY_OPS)
+
+
+@nox.session(python=PYTHON)
+def torch(session: nox.Session) -> None:
+    """pooling_ref.dialects.torch against torch.nn.functional (the CPU wheel torch==2.13.0)."""
+    session.install(".[torch]", "torch==2.13.0")
+    session.run("python", "-m", "pytest", "-n", "auto", "-q",
+                "parity_tests/test_torch_dialect.py", *session.posargs, env={"CI": "true"})
+
+
+@nox.session(python=PYTHON)
+def onnx(session: nox.Session) -> None:
+    """pooling_ref.dialects.onnx against onnxruntime (opset 22 models built with onnx)."""
+    session.install(".[onnx]")
+    session.run("python", "-m", "pytest", "-n", "auto", "-q",
+                "parity_tests/test_onnx_dialect.py", *session.posargs, env={"CI": "true"})
 
 
 @nox.session(python=PYTHON)

@@ -60,9 +60,13 @@ def test_ops_is_exported_and_complete():
     families = ("max_pool", "avg_pool", "global_max_pool", "global_avg_pool", "zero_pad",
                 "conv")
     grads = ("max_pool", "avg_pool", "conv")                   # gradient ops (issue 11)
-    assert set(OPS) == ({f"{f}{r}d" for f in families for r in (1, 2, 3)}
-                        | {f"{f}{r}d_grad" for f in grads for r in (1, 2, 3)})
-    for op in OPS:
+    window = ("max_pool_with_argmax", "adaptive_avg_pool", "adaptive_max_pool")  # issue 21
+    dialects = ({f"torch.{f}{r}d{tail}" for f, tail in (("max_pool", ""), ("avg_pool", ""),
+                                                         ("max_pool", "_with_indices"))
+                 for r in (1, 2, 3)} | {"onnx.max_pool", "onnx.average_pool"})
+    assert set(OPS) == ({f"{f}{r}d" for f in (*families, *window) for r in (1, 2, 3)}
+                        | {f"{f}{r}d_grad" for f in grads for r in (1, 2, 3)} | dialects)
+    for op in (op for op in OPS if op not in dialects):
         s = spec(op)
         base = s.family.removesuffix("_grad")
         assert s.name == op and op == f"{base}{s.rank}d" + ("_grad" if base != s.family else "")

@@ -90,7 +90,8 @@ def test_the_parity_subset_is_a_marker():
                "test_functional_forms.py", "test_keras_backends.py"}
     tf_only = {"test_special_values.py", "test_dtypes.py", "test_known_defects.py",
                "test_gradients_keras.py", "test_gradient_flush_keras.py",
-               "test_known_grad_defects.py", "test_oracle_accepts_tf.py"}
+               "test_known_grad_defects.py", "test_oracle_accepts_tf.py",
+               "test_tf_window_ops.py"}
     assert _collected_modules("any_backend") == backend
     assert _collected_modules("parity") == backend | tf_only
     for script in (ROOT / ".ci" / "run", ROOT / "noxfile.py"):

@@ -14,6 +14,7 @@ own kernel against this reference for any op in :data:`OPS`
 """
 
 from . import optable  # noqa: F401  (registers the built-in ops: the op table)
+from .adaptive import adaptive_avg_pool, adaptive_max_pool
 from .conv import conv
 from .geometry import output_length, same_pads
 from .gradients import avg_pool_grad, conv_grad, max_pool_grad
@@ -21,7 +22,7 @@ from .keras_ref import detect_tf_kernel
 from .ops import all_ops
 from .oracle import Report, check
 from .padding import zero_pad
-from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
+from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool, max_pool_with_argmax
 from .windows import im2col
 
 __version__ = "0.2.0"
@@ -29,6 +30,8 @@ __version__ = "0.2.0"
 __all__ = [
     "OPS",
     "Report",
+    "adaptive_avg_pool",
+    "adaptive_max_pool",
     "avg_pool",
     "avg_pool_grad",
     "check",
@@ -40,6 +43,7 @@ __all__ = [
     "im2col",
     "max_pool",
     "max_pool_grad",
+    "max_pool_with_argmax",
     "output_length",
     "same_pads",
     "zero_pad",

@@ -57,7 +57,7 @@ class Case:
 
     @property
     def channels_first(self) -> bool:
-        return self.params.get("data_format") == "channels_first"
+        return self.spec.channels_first or self.params.get("data_format") == "channels_first"
 
     @property
     def channel_axis(self) -> int:
@@ -127,6 +127,8 @@ def geometry(case: Case) -> WindowGeometry | None:
     (((1, 1),), (5,))
     """
     p, rank = case.params, case.rank
+    if case.spec.geometry is not None:
+        return case.spec.geometry(case)
     if "pool_size" in p:
         window = _per_axis(p["pool_size"], rank)
         strides = _per_axis(p.get("strides", p["pool_size"]), rank)

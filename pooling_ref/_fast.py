@@ -37,7 +37,7 @@ import numpy as np
 from ._arrays import channels_first_work, from_channels_first_work
 from ._threads import PARALLEL_MIN_BYTES, blocks, run, workers
 from .dtypes import lowest
-from .geometry import WindowGeometry, real_count_grid
+from .geometry import WindowGeometry, divisor_grid
 from .windows import pad_spatial, window_offsets
 
 __all__ = ["avg_pool", "conv_gemm", "max_pool"]
@@ -130,12 +130,15 @@ def _avg_block(xw, g, out, blk, counts) -> None:
     for o_sl, i_sl, _ in cells:
         dst = o[(slice(None), *o_sl)]
         np.add(dst, xw[(slice(b0, b1), *i_sl)], out=dst)
-    np.divide(o, counts if np.ndim(counts) == 0 else counts[r0:r1], out=o)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.divide(o, counts if np.ndim(counts) == 0 else counts[r0:r1], out=o)
 
 
 def avg_pool(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
-    """Average pooling in the loop's exact order (bitwise equal to the loop)."""
-    counts = real_count_grid(g, x_cl.dtype) if g.padded else x_cl.dtype.type(g.cells)
+    """Average pooling in the loop's exact order (bitwise equal to the loop), divided by
+    the geometry's divisors (:func:`~pooling_ref.geometry.divisor_grid`)."""
+    uniform = not g.padded and g.divisor == "real"
+    counts = x_cl.dtype.type(g.cells) if uniform else divisor_grid(g, x_cl.dtype)
     return _pooled(lambda xw, g_, out, blk: _avg_block(xw, g_, out, blk, counts), x_cl, g)
 
 

@@ -28,9 +28,9 @@ import math
 import numpy as np
 
 from . import _compiled, _fast
-from ._pool_kernels import take_greater
+from ._pool_kernels import scan_moves, take_greater
 from .dtypes import finfo, flush_subnormals, flushed_add, is_float_dtype, lowest
-from .geometry import WindowGeometry, real_count_grid
+from .geometry import WindowGeometry, divisor_grid
 from .rules import GradPlan
 from .windows import (
     pad_spatial,
@@ -84,23 +84,18 @@ def accumulate(target: np.ndarray, value: np.ndarray, plan: GradPlan) -> None:
 def _chosen(cells: np.ndarray, ties: str) -> np.ndarray:
     """Booleans ``(N, K, C)``: which real cells ``(N, K, C)`` of one window get its gradient."""
     k = cells.shape[1]
+    if k == 0:                      # a window without a real cell (dilated "same", pads)
+        return np.zeros(cells.shape, dtype=bool)
     if ties in ("first", "xla"):    # start at the first real cell; move on only if greater
         best, pick = cells[:, 0].copy(), np.zeros(cells[:, 0].shape, dtype=np.intp)
         for i in range(1, k):       # ("xla": unless current >= next)
-            greater = _scan_moves(best, cells[:, i], ties)
+            greater = scan_moves(best, cells[:, i], ties)
             best[greater], pick[greater] = cells[:, i][greater], i
         return np.arange(k)[None, :, None] == pick[:, None, :]
     best = np.full(cells[:, 0].shape, lowest(cells.dtype), dtype=cells.dtype)
     for i in range(k):               # the forward maximum (the max pooling scan)
         take_greater(best, cells[:, i])
     return tied(cells, best[:, None, :], ties)
-
-
-def _scan_moves(best: np.ndarray, v: np.ndarray, ties: str) -> np.ndarray:
-    """Where a scan at ``best`` moves on to ``v``: ``v > best`` (``"first"``) or, XLA's
-    select, ``not best >= v`` (so NaN on either side moves it)."""
-    with np.errstate(invalid="ignore"):
-        return ~(best >= v) if ties == "xla" else v > best
 
 
 def tied(v: np.ndarray, maximum: np.ndarray, ties: str) -> np.ndarray:
@@ -154,7 +149,7 @@ def max_grad_fast(xs, gout, g, plan, scan=None):
         for i in range(len(offsets)) if scan is None else scan:
             offset = offsets[i]
             v, real_v = shifted(xp, offset, g), shifted(real, offset, g)
-            take = real_v & ((pick < 0) | _scan_moves(best, v, ties))
+            take = real_v & ((pick < 0) | scan_moves(best, v, ties))
             np.copyto(best, v, where=take)
             np.copyto(pick, i, where=take)
         return _scatter(xs, g, lambda i, _: np.where(pick == i, gout, zero), plan)
@@ -200,11 +195,13 @@ def _avg_share(gout: np.ndarray, count, plan: GradPlan) -> np.ndarray:
 
 
 def avg_grad_loop(x_cl, gout, g, plan):
-    """Specification: each window sends ``grad_out / count`` to each of its real cells."""
+    """Specification: each window sends ``grad_out / count`` to each of its real cells
+    (``count``: the window's divisor, :func:`~pooling_ref.geometry.divisor_grid`)."""
     grad = np.zeros_like(x_cl)
+    divisors = divisor_grid(g, x_cl.dtype)
     for pos in positions(g, plan.order):
         target = real_window_at(grad, pos, g)
-        count = x_cl.dtype.type(math.prod(target.shape[1:-1]))
+        count = divisors[pos]
         share = _avg_share(gout[(slice(None), *pos, slice(None))], count, plan)
         accumulate(target, np.broadcast_to(share.reshape(share.shape[0], *(1,) * g.rank,
                                                    share.shape[-1]), target.shape), plan)
@@ -213,7 +210,7 @@ def avg_grad_loop(x_cl, gout, g, plan):
 
 def avg_grad_fast(x_cl, gout, g, plan):
     """All windows at once; bitwise equal to the loop (same shares, same order per cell)."""
-    share = _avg_share(gout, real_count_grid(g, x_cl.dtype), plan)
+    share = _avg_share(gout, divisor_grid(g, x_cl.dtype), plan)
     real = real_mask(g)
     zero = x_cl.dtype.type(0)
     return _scatter(x_cl, g, lambda _, offset: np.where(shifted(real, offset, g), share, zero),

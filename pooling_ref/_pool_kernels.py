@@ -24,11 +24,11 @@ import math
 import numpy as np
 
 from .dtypes import is_float_dtype, lowest, never_greater
-from .geometry import WindowGeometry, real_count_grid
+from .geometry import WindowGeometry, divisor_grid
 from .windows import im2col_chunks, real_window_at
 
 __all__ = ["avg_im2col", "avg_loop", "global_max", "global_sum", "max_im2col", "max_loop",
-           "take_greater"]
+           "scan_moves", "take_greater"]
 
 
 def _output(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
@@ -38,6 +38,25 @@ def _output(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
 def take_greater(acc: np.ndarray, cell: np.ndarray) -> None:
     """TF's max step: ``acc = cell`` where ``cell > acc`` (NaN never replaces, ties keep)."""
     np.copyto(acc, cell, where=cell > acc)
+
+
+def scan_moves(best: np.ndarray, v: np.ndarray, scan: str) -> np.ndarray:
+    """Where a scan that starts at a window's first real cell and holds ``best`` moves on
+    to the next cell ``v`` — the scans that pick *one* cell (the gradient's tie rules, the
+    indices of max pooling): ``v > best`` (``"first"``: TF's MaxPoolGrad and
+    MaxPoolWithArgmax; a NaN in the first cell keeps it), XLA's select ``not best >= v``
+    (``"xla"``: NaN on either side moves it) or ``v > best or v is NaN`` (``"nan-last"``:
+    torch's max pooling with indices, which picks the last NaN).
+
+    >>> scan_moves(np.float32([1, np.nan, 1]), np.float32([2, 1, np.nan]), "nan-last")
+    array([ True, False,  True])
+    """
+    with np.errstate(invalid="ignore"):
+        if scan == "xla":
+            return ~(best >= v)
+        if scan == "nan-last":
+            return (v > best) | (v != v)
+        return v > best
 
 
 def _real_windows(x_cl: np.ndarray, g: WindowGeometry):
@@ -71,13 +90,17 @@ def max_im2col(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
 
 
 def avg_loop(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
-    """Specification: sum the real cells in row-major order from +0, divide by their count."""
+    """Specification: sum the real cells in row-major order from +0, divide by the window's
+    divisor (:func:`~pooling_ref.geometry.divisor_grid`: by default the real-cell count; a
+    window without a real cell is ``0 / 0``)."""
     out = _output(x_cl, g)
+    divisors = divisor_grid(g, x_cl.dtype)
     for pos, cells in _real_windows(x_cl, g):
         total = np.zeros((cells.shape[0], cells.shape[2]), dtype=x_cl.dtype)
         for k in range(cells.shape[1]):
             total = total + cells[:, k]
-        out[(slice(None), *pos, slice(None))] = total / x_cl.dtype.type(cells.shape[1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[(slice(None), *pos, slice(None))] = total / divisors[pos]
     return out
 
 
@@ -87,14 +110,15 @@ def avg_loop(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
 
 
 def avg_im2col(x_cl: np.ndarray, g: WindowGeometry) -> np.ndarray:
-    """Chunked columns (padding cells add ``+0``), then one division by the real counts."""
+    """Chunked columns (padding cells add ``+0``), then one division by the divisors."""
     out = _output(x_cl, g)
-    counts = real_count_grid(g, x_cl.dtype)
+    counts = divisor_grid(g, x_cl.dtype)
     for (bs, rs), cols in im2col_chunks(x_cl, g):
         total = np.zeros(cols.shape[:-2] + cols.shape[-1:], dtype=x_cl.dtype)
         for k in range(g.cells):
             total += cols[..., k, :]
-        out[bs, rs] = total / counts[rs]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[bs, rs] = total / counts[rs]
     return out
 
 

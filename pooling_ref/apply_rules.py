@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _compiled
 from .dtypes import all_numbers, finfo, flush_subnormals, has_subnormal, is_float_dtype
-from .geometry import WindowGeometry, real_count_grid
+from .geometry import WindowGeometry, divisor_grid
 from .rules import GlobalPlan, PoolPlan
 from .windows import pad_spatial, real_window_at, shifted, window_offsets
 
@@ -123,7 +123,7 @@ def avg_pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan, kernel) -> np.
     acc = plan.acc_dtype or x_cl.dtype
     if plan.reciprocal:
         sums = _window_sums(xin.astype(acc, copy=False), g)
-        out = (sums * (1 / real_count_grid(g, acc)).astype(acc)).astype(x_cl.dtype, copy=False)
+        out = (sums * (1 / divisor_grid(g, acc)).astype(acc)).astype(x_cl.dtype, copy=False)
     else:
         out = kernel.run(xin.astype(acc, copy=False), g).astype(x_cl.dtype, copy=False)
     if plan.skip_lowest:

@@ -19,9 +19,12 @@ from .dtypes import is_float_dtype
 from .geometry import (
     as_int,
     batch_hint,
+    check_bool,
     check_strides_dilation,
     normalize_data_format,
+    normalize_divisor,
     normalize_padding,
+    normalize_pool_padding,
     normalize_tuple,
     normalize_window_strides,
     plan_window,
@@ -30,15 +33,28 @@ from .geometry import (
 __all__ = ["check_grad_out", "prepare_conv", "prepare_pool"]
 
 
-def prepare_pool(op, x, pool_size, strides, padding, data_format):
+def prepare_pool(op, x, pool_size, strides, padding, data_format, *, ceil_mode=False,
+                 dilation_rate=1, divisor="real"):
     """``(x_cl, geometry, data_format)`` of a pooling call (or its gradient, its bound):
-    arguments normalised, ``x`` as a channels_last view."""
+    arguments normalised (the general window model: explicit pads, ``"same_lower"``,
+    ``ceil_mode``, ``dilation_rate``, ``divisor``), ``x`` as a channels_last view.
+
+    >>> _, g, _ = prepare_pool("avg_pool", np.zeros((1, 5, 1)), 4, None, [(0, 0)], None,
+    ...                        ceil_mode=True, divisor="padded")
+    >>> g.out_spatial, g.pads, g.divisor
+    ((2,), ((0, 3),), 'padded')
+    """
     a = as_input(x, op)
-    pool, strides = normalize_window_strides(pool_size, strides, a.ndim - 2, op)
-    padding = normalize_padding(padding, op)
+    rank = a.ndim - 2
+    pool, strides = normalize_window_strides(pool_size, strides, rank, op)
+    padding = normalize_pool_padding(padding, rank, op)
     data_format = normalize_data_format(data_format, op)
+    ceil_mode = check_bool(ceil_mode, "ceil_mode", op)
+    dilation = normalize_tuple(dilation_rate, rank, "dilation_rate", op)
+    divisor = normalize_divisor(divisor, op)
     x_cl = to_channels_last(a, data_format)
-    g = plan_window(x_cl.shape[1:-1], pool, strides, padding, None, op)
+    g = plan_window(x_cl.shape[1:-1], pool, strides, padding, dilation, op,
+                    ceil_mode=ceil_mode, divisor=divisor)
     return x_cl, g, data_format
 
 

@@ -161,8 +161,8 @@ def _skeleton(src: Source, s: OpSpec, dtype: np.dtype, sup: Supports, corner: st
         d = draft(src, s, sup, corner, limit)
         if d is None:
             continue
-        layout = ((d.n, d.c, *d.spatial) if d.params.get("data_format") == "channels_first"
-                  else (d.n, *d.spatial, d.c))
+        cf = s.channels_first or d.params.get("data_format") == "channels_first"
+        layout = (d.n, d.c, *d.spatial) if cf else (d.n, *d.spatial, d.c)
         x = np.zeros(layout, dtype)
         params = {k: np.zeros(shape, dtype) for k, shape in d.shapes.items()}
         params.update(d.params)

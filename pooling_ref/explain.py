@@ -34,7 +34,8 @@ from .judge import RULE_SETS, Criteria, Verdict, rule_sets, set_name
 from .rules import IEEE, grad_rules, rules
 from .tolerance import compare
 
-__all__ = ["RULE_WORDS", "conv_window", "empty_window", "explain", "full_window",
+__all__ = ["RULE_WORDS", "conv_window", "empty_window", "explain", "explain_shape",
+           "full_window",
            "global_window", "nan_rule", "nan_skipped", "overflow", "pad_split",
            "pool_window", "rule_differences", "rule_set", "wide_ints", "window_of",
            "window_values", "zero_sign"]
@@ -314,12 +315,28 @@ def pad_split(case: Case, got, verdict: Verdict, criteria: Criteria, *,
 
 def explain(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
     """The first of the entry's hints (``case.spec.hints``) that applies to ``got`` (a
-    forward result of ``case`` that differs as ``verdict`` says), or ``""``."""
-    got = np.asarray(got)
-    if verdict.expected is None or got.shape != np.shape(verdict.expected):
+    forward result of ``case`` that differs as ``verdict`` says; a multi-output op's
+    hints get the tuple), or ``""``."""
+    if verdict.expected is None:
         return ""
+    if case.spec.outputs == 1:
+        got = np.asarray(got)
+        if got.shape != np.shape(verdict.expected):
+            return ""
+    elif not isinstance(got, tuple) or len(got) != case.spec.outputs:
+        return ""
+    return _first_hint(case.spec.hints, case, got, verdict, criteria)
+
+
+def explain_shape(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """The first of the entry's ``shape_hints`` that applies to a result of the wrong
+    shape (or ``""``)."""
+    return _first_hint(case.spec.shape_hints, case, got, verdict, criteria)
+
+
+def _first_hint(hints, case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
     with np.errstate(all="ignore"):
-        for hint in case.spec.hints:
+        for hint in hints:
             text = hint(case, got, verdict, criteria)
             if text:
                 return text

@@ -8,6 +8,10 @@ sizes and pads from this module, so the formulas below are the single source of 
   ``max((out-1)*stride + dilation*(window-1) + 1 - n, 0)``, split ``before = total // 2``
   and ``after = total - before`` (TensorFlow puts the odd cell after).
 
+Pooling's general window model (explicit pads, ``"same_lower"``, ``ceil_mode``, dilation,
+the divisor rule): per axis :mod:`pooling_ref._window_axis`; a :class:`WindowGeometry`
+holds the outcome (``pads`` include the ceil-mode ``overhang``; ``divisor``).
+
 Example:
 
 >>> output_length(5, 2, 2, "valid"), output_length(5, 2, 2, "same")
@@ -20,18 +24,34 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._window_axis import (
+    adaptive_bins,
+    as_int,
+    axis_window,
+    batch_hint,
+    check_bool,
+    normalize_divisor,
+    normalize_pool_padding,
+    one_axis_padding,
+    too_large,
+    where,
+)
+
 __all__ = [
     "WindowGeometry",
+    "adaptive_bins",
     "check_strides_dilation",
     "cover_counts",
+    "divisor_grid",
     "normalize_data_format",
+    "normalize_divisor",
     "normalize_padding",
+    "normalize_pool_padding",
     "normalize_tuple",
     "normalize_window_strides",
     "output_length",
@@ -44,38 +64,10 @@ __all__ = [
 DATA_FORMATS = ("channels_last", "channels_first")
 PADDINGS = ("valid", "same")
 
-
-def _where(op: str | None) -> str:
-    return f"{op}: " if op else ""
+_where = where
 
 
 # ----------------------------------------------------------------------------- scalars
-
-
-def as_int(value: object, name: str, op: str | None) -> int:
-    """Return ``value`` as a Python int; reject bools, floats and other non-integers."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{_where(op)}{name} must be an int or a tuple of ints, got {value!r} "
-            f"(type {type(value).__name__})"
-        )
-    return int(value)
-
-
-def batch_hint(rank: int, wanted_rank: int) -> str:
-    """The words added to a rank mismatch when the input looks like one example without
-    its batch axis (the spatial rank comes from ``x.ndim - 2``).
-
-    >>> batch_hint(1, 2)[-48:]
-    'without a batch axis (an HWC image) pass x[None]'
-    >>> batch_hint(2, 1)
-    ''
-    """
-    if wanted_rank != rank + 1:
-        return ""
-    extra = " (an HWC image)" if rank == 1 else ""
-    return (f"; x has {rank + 2} dimensions, read as (batch, {rank} spatial, channels): for "
-            f"one example without a batch axis{extra} pass x[None]")
 
 
 def normalize_tuple(
@@ -96,6 +88,8 @@ def normalize_tuple(
     Raises ``TypeError`` for non-integers and ``ValueError`` for a wrong length or a value
     below ``minimum``; the message names the parameter and the value received.
     """
+    if type(value) is int and value >= minimum:          # the common case, cheaply
+        return (value,) * rank
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{_where(op)}{name} must be an int or a tuple of ints, got {value!r}")
     if isinstance(value, np.ndarray) and value.ndim == 0:
@@ -192,30 +186,32 @@ def _axis_args(n, window, stride, dilation, op: str) -> tuple[int, int, int, int
     return n, window, stride, dilation
 
 
-def output_length(n: int, window: int, stride: int, padding: str, dilation: int = 1) -> int:
-    """Output length of one spatial axis (the Keras/TF formula).
+def output_length(n: int, window: int, stride: int, padding: str, dilation: int = 1, *,
+                  ceil_mode: bool = False) -> int:
+    """Output length of one spatial axis (the Keras/TF formula, and the general window
+    model's: :mod:`pooling_ref._window_axis`).
 
     valid: ``floor((n - dilation*(window-1) - 1) / stride) + 1``; same: ``ceil(n / stride)``.
     An empty axis (``n == 0``) gives 0 for both paddings, as TF does. A ``"valid"`` window
     larger than a non-empty input raises ``ValueError`` (TF fails there with an obscure
-    oneDNN ``AbortedError``).
+    oneDNN ``AbortedError``). ``padding`` may also be ``"same_lower"`` (the same length) or
+    a ``(before, after)`` pair; ``ceil_mode`` rounds up with the drop rule.
 
     >>> output_length(4, 2, 2, "valid"), output_length(5, 3, 2, "same")
     (2, 3)
+    >>> output_length(9, 4, 4, (2, 2)), output_length(9, 4, 4, (2, 2), ceil_mode=True)
+    (3, 3)
+    >>> output_length(5, 4, 4, "valid", ceil_mode=True)
+    2
     """
     n, window, stride, dilation = _axis_args(n, window, stride, dilation, "output_length")
-    padding = normalize_padding(padding, "output_length")
-    if n == 0:
-        return 0
-    if padding == "same":
-        return -(-n // stride)
-    span = dilation * (window - 1) + 1
-    if span > n:
-        raise ValueError(
-            f"output_length: window {window} (dilated span {span}) is larger than the input "
-            f"length {n} with padding='valid'; the output would be empty"
-        )
-    return (n - span) // stride + 1
+    padding = one_axis_padding(padding, "output_length")
+    ceil_mode = check_bool(ceil_mode, "ceil_mode", "output_length")
+    w = axis_window(n, window, stride, dilation, padding, ceil_mode=ceil_mode)
+    if n and not w.out:
+        raise too_large("output_length", "window", window, dilation * (window - 1) + 1,
+                         None, (n,), padding)
+    return w.out
 
 
 def same_pads(n: int, window: int, stride: int, dilation: int = 1) -> tuple[int, int]:
@@ -227,11 +223,8 @@ def same_pads(n: int, window: int, stride: int, dilation: int = 1) -> tuple[int,
     (1, 2)
     """
     n, window, stride, dilation = _axis_args(n, window, stride, dilation, "same_pads")
-    out = output_length(n, window, stride, "same", dilation)
-    if n == 0:
-        return (0, 0)
-    total = max((out - 1) * stride + dilation * (window - 1) + 1 - n, 0)
-    return (total // 2, total - total // 2)
+    w = axis_window(n, window, stride, dilation, "same")
+    return (w.before, w.after)
 
 
 # ----------------------------------------------------------------------------- plans
@@ -267,6 +260,12 @@ class WindowGeometry:
     dilation: tuple[int, ...]
     pads: tuple[tuple[int, int], ...]
     out_spatial: tuple[int, ...]
+    #: Per axis, the cells of ``pads[i][1]`` that only a ``ceil_mode`` window reaches,
+    #: past the declared padding (``()``: none on any axis).
+    overhang: tuple[int, ...] = ()
+    #: The divisor rule of average pooling: ``"real"``, ``"padded"`` or a fixed int
+    #: (:func:`divisor_grid`).
+    divisor: str | int = "real"
 
     @property
     def rank(self) -> int:
@@ -286,6 +285,11 @@ class WindowGeometry:
     def padded_spatial(self) -> tuple[int, ...]:
         return tuple(n + b + a for n, (b, a) in zip(self.in_spatial, self.pads))
 
+    @property
+    def overhangs(self) -> tuple[int, ...]:
+        """:attr:`overhang` with a zero for every axis."""
+        return self.overhang or (0,) * self.rank
+
     @functools.cached_property
     def taps(self) -> tuple[np.ndarray, ...]:
         """The table of real window taps: per spatial axis, an int64 array ``(out_len, 4)``.
@@ -296,18 +300,24 @@ class WindowGeometry:
         ``cell_lo`` when no tap is real). Tap ``t`` of output ``o`` lands on input cell
         ``o*stride + t*dilation - before``. Computed once per geometry, read-only.
         """
-        tables = []
-        for n, k, s, d, (b, _), m in zip(self.in_spatial, self.window, self.strides,
-                                         self.dilation, self.pads, self.out_spatial):
-            start = np.arange(m, dtype=np.int64) * s - b        # input cell of tap 0
-            lo = np.clip(-(start // d), 0, k)                    # ceil(-start / d)
-            hi = np.maximum(np.clip((n - 1 - start) // d + 1, 0, k), lo)
-            cell_lo = start + lo * d
-            cell_hi = np.where(hi > lo, start + (hi - 1) * d + 1, cell_lo)
-            table = np.stack([lo, hi, cell_lo, cell_hi], axis=1)
-            table.setflags(write=False)
-            tables.append(table)
-        return tuple(tables)
+        return tuple(_tap_table(n, k, s, d, b, m) for n, k, s, d, (b, _), m in zip(
+            self.in_spatial, self.window, self.strides, self.dilation, self.pads,
+            self.out_spatial))
+
+    def padded_counts(self) -> list[np.ndarray]:
+        """Per axis, the number of taps of each output window inside the declared padded
+        extent ``[-before, n + after)`` (the ceil-mode overhang not counted): the divisor
+        of torch's and ONNX's ``count_include_pad``. Read from the tap table of the padded
+        axis.
+
+        >>> g = plan_window((5,), (4,), (4,), ((1, 1),), ceil_mode=True)   # [-1..2], [3..6]
+        >>> [c.tolist() for c in g.padded_counts()], [c.tolist() for c in g.real_counts()]
+        ([[4, 3]], [[3, 2]])
+        """
+        tables = (_tap_table(n + b + a - h, k, s, d, 0, m) for n, k, s, d, (b, a), h, m in
+                  zip(self.in_spatial, self.window, self.strides, self.dilation, self.pads,
+                      self.overhangs, self.out_spatial))
+        return [t[:, TAP_HI] - t[:, TAP_LO] for t in tables]
 
     @functools.cached_property
     def tap_outputs(self) -> tuple[np.ndarray, ...]:
@@ -356,44 +366,64 @@ class WindowGeometry:
                      for t, p, d in zip(self.taps, position, self.dilation))
 
 
+def _tap_table(n: int, k: int, s: int, d: int, before: int, m: int) -> np.ndarray:
+    """The tap table of one axis (:attr:`WindowGeometry.taps`), read-only."""
+    start = np.arange(m, dtype=np.int64) * s - before        # input cell of tap 0
+    lo = np.clip(-(start // d), 0, k)                        # ceil(-start / d)
+    hi = np.maximum(np.clip((n - 1 - start) // d + 1, 0, k), lo)
+    cell_lo = start + lo * d
+    cell_hi = np.where(hi > lo, start + (hi - 1) * d + 1, cell_lo)
+    table = np.stack([lo, hi, cell_lo, cell_hi], axis=1)
+    table.setflags(write=False)
+    return table
+
+
 def plan_window(
     in_spatial: Sequence[int],
     window: Sequence[int],
     strides: Sequence[int],
-    padding: str,
+    padding: str | tuple[tuple[int, int], ...],
     dilation: Sequence[int] | None = None,
     op: str | None = None,
     *,
     window_name: str = "pool_size",
+    ceil_mode: bool = False,
+    divisor: str | int = "real",
 ) -> WindowGeometry:
-    """Compute output sizes and pads for already-normalised arguments.
+    """Compute output sizes and pads for already-normalised arguments (``padding``: a name
+    of :data:`PADDINGS` or explicit pairs, :func:`normalize_pool_padding`; ``ceil_mode``
+    and ``divisor`` as in :mod:`pooling_ref._window_axis`).
 
-    Raises ``ValueError`` naming ``window_name`` when a ``"valid"`` window does not fit.
-    Plans are cached (a geometry is immutable), so repeated calls share one tap table.
+    Raises ``ValueError`` naming ``window_name`` when a window does not fit the (padded)
+    input. Plans are cached (a geometry is immutable), so repeated calls share one tap
+    table.
+
+    >>> g = plan_window((9, 9), (4, 4), (4, 4), ((2, 2), (2, 2)), ceil_mode=True)
+    >>> g.out_spatial, g.pads, g.overhangs
+    ((3, 3), ((2, 2), (2, 2)), (0, 0))
     """
     rank = len(in_spatial)
     dilation = tuple(dilation) if dilation is not None else (1,) * rank
     return _plan(tuple(in_spatial), tuple(window), tuple(strides), padding, dilation, op,
-                 window_name)
+                 window_name, bool(ceil_mode), divisor)
 
 
 @functools.lru_cache(maxsize=1024)
-def _plan(in_spatial, window, strides, padding, dilation, op, window_name) -> WindowGeometry:
-    out, pads = [], []
+def _plan(in_spatial, window, strides, padding, dilation, op, window_name, ceil_mode,
+          divisor) -> WindowGeometry:
+    axes = []
     for axis, (n, k, s, d) in enumerate(zip(in_spatial, window, strides, dilation)):
-        span = d * (k - 1) + 1
-        if padding == "valid" and n > 0 and span > n:
-            raise ValueError(
-                f"{_where(op)}{window_name} {tuple(window)!r} (dilated span {span} on spatial "
-                f"axis {axis}) is larger than the input's spatial shape {tuple(in_spatial)!r} "
-                f"with padding='valid'; the output would be empty"
-            )
-        out.append(output_length(n, k, s, padding, d))
-        pads.append(same_pads(n, k, s, d) if padding == "same" else (0, 0))
+        pad = padding if isinstance(padding, str) else padding[axis]
+        w = axis_window(n, k, s, d, pad, ceil_mode=ceil_mode)
+        if n > 0 and w.out == 0:
+            raise too_large(op, window_name, tuple(window), d * (k - 1) + 1, axis,
+                             tuple(in_spatial), padding)
+        axes.append(w)
+    overhang = tuple(w.overhang for w in axes)
     return WindowGeometry(
-        tuple(in_spatial), tuple(window), tuple(strides), tuple(dilation), tuple(pads),
-        tuple(out),
-    )
+        tuple(in_spatial), tuple(window), tuple(strides), tuple(dilation),
+        tuple((w.before, w.after) for w in axes), tuple(w.out for w in axes),
+        overhang if any(overhang) else (), divisor)
 
 
 def real_count_grid(g: WindowGeometry, dtype: np.dtype) -> np.ndarray:
@@ -403,12 +433,34 @@ def real_count_grid(g: WindowGeometry, dtype: np.dtype) -> np.ndarray:
     >>> real_count_grid(plan_window((5,), (3,), (2,), "same"), np.float32)[:, 0].tolist()
     [2.0, 3.0, 2.0]
     """
+    return np.broadcast_to(_grid(g.real_counts(), g.rank), g.out_spatial)[
+        ..., None].astype(dtype)
+
+
+def _grid(counts: list[np.ndarray], rank: int) -> np.ndarray:
+    """The product over axes of per-axis ``counts``, shaped ``(*out_spatial,)``."""
     total = np.ones((), dtype=np.int64)
-    for axis, counts in enumerate(g.real_counts()):
-        shape = [1] * g.rank
-        shape[axis] = counts.size
-        total = total * counts.reshape(shape)
-    return total[..., None].astype(dtype)
+    for axis, c in enumerate(counts):
+        total = total * c.reshape([c.size if i == axis else 1 for i in range(rank)])
+    return total
+
+
+def divisor_grid(g: WindowGeometry, dtype: np.dtype) -> np.ndarray:
+    """The divisor of every average-pooling window under ``g.divisor`` in ``dtype``, shaped
+    ``(*out_spatial, 1)`` like :func:`real_count_grid`: the real cells (``"real"``), the
+    cells inside the declared padded extent (``"padded"``, :meth:`~WindowGeometry.
+    padded_counts`) or the fixed int.
+
+    >>> g = plan_window((5,), (4,), (4,), ((1, 1),), ceil_mode=True, divisor="padded")
+    >>> divisor_grid(g, np.float32)[:, 0].tolist()
+    [4.0, 3.0]
+    """
+    if g.divisor == "real":
+        return real_count_grid(g, dtype)
+    if g.divisor == "padded":
+        return np.broadcast_to(_grid(g.padded_counts(), g.rank), g.out_spatial)[
+            ..., None].astype(dtype)
+    return np.full((*g.out_spatial, 1), g.divisor).astype(dtype)
 
 
 def cover_counts(g: WindowGeometry) -> np.ndarray:
@@ -444,4 +496,5 @@ def rank3(g: WindowGeometry) -> WindowGeometry:
     k = 3 - g.rank
     return WindowGeometry((1,) * k + g.in_spatial, (1,) * k + g.window, (1,) * k + g.strides,
                           (1,) * k + g.dilation, ((0, 0),) * k + g.pads,
-                          (1,) * k + g.out_spatial)
+                          (1,) * k + g.out_spatial,
+                          ((0,) * k + g.overhang) if g.overhang else (), g.divisor)

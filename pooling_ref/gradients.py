@@ -67,8 +67,8 @@ IntOrTuple = int | Sequence[int]
 TIES = ("first", "all", "split")
 
 
-def _pool_args(op, x, grad_out, pool_size, strides, padding, data_format, method):
-    x_cl, g, fmt = prepare_pool(op, x, pool_size, strides, padding, data_format)
+def _pool_args(op, x, grad_out, pool_size, strides, padding, data_format, method, **window):
+    x_cl, g, fmt = prepare_pool(op, x, pool_size, strides, padding, data_format, **window)
     method = methods.resolve(method, op)
     out_shape = (x_cl.shape[0], *g.out_spatial, x_cl.shape[-1])
     return x_cl, check_grad_out(grad_out, out_shape, x_cl.dtype, fmt, op), g, fmt, method
@@ -85,6 +85,8 @@ def max_pool_grad(
     method: str = "auto",
     ties: str | None = None,
     tf_kernel: str | None = "onednn",
+    ceil_mode: bool = False,
+    dilation_rate: IntOrTuple = 1,
 ) -> np.ndarray:
     """Gradient of :func:`pooling_ref.max_pool` w.r.t. ``x`` for upstream ``grad_out``.
 
@@ -112,10 +114,15 @@ def max_pool_grad(
     >>> g = np.ones((1, 1, 1, 1, 1), np.float32)
     >>> [int(max_pool_grad(x, g, 2, tf_kernel=k).sum()) for k in ("onednn", "xla")]
     [8, 1]
+
+    The general window model of :func:`pooling_ref.max_pool` (``padding`` as explicit pads
+    or ``"same_lower"``, ``ceil_mode``, ``dilation_rate``) applies here too: a window sends
+    its gradient to the real cell it chose, never to padding.
     """
     op = "max_pool_grad"
     x_cl, gout, g, fmt, method = _pool_args(op, x, grad_out, pool_size, strides, padding,
-                                            data_format, method)
+                                            data_format, method, ceil_mode=ceil_mode,
+                                            dilation_rate=dilation_rate)
     tf_kernel = check_tf_kernel(tf_kernel, op)
     if ties is not None and (not isinstance(ties, str) or ties not in TIES):
         raise ValueError(f"{op}: ties must be None or one of {TIES}, got {ties!r}")
@@ -139,6 +146,9 @@ def avg_pool_grad(
     *,
     method: str = "auto",
     tf_kernel: str | None = "onednn",
+    ceil_mode: bool = False,
+    dilation_rate: IntOrTuple = 1,
+    divisor: str | int = "real",
 ) -> np.ndarray:
     """Gradient of :func:`pooling_ref.avg_pool` w.r.t. ``x`` for upstream ``grad_out``.
 
@@ -156,11 +166,18 @@ def avg_pool_grad(
     :func:`max_pool_grad`): subnormal partial sums flushed with their sign (not float16),
     and XLA's copies and broadcasts (every window with one real cell and none overlapping:
     ``grad_out`` unflushed; every axis untouched or one window: the share, flushed);
-    ``None``: IEEE.
+    ``None``: IEEE. The window arguments of :func:`pooling_ref.avg_pool` (explicit pads,
+    ``"same_lower"``, ``ceil_mode``, ``dilation_rate``, ``divisor``) apply too: each window
+    sends ``grad_out / divisor`` to its real cells (padding cells receive nothing).
+
+    >>> avg_pool_grad(np.zeros((1, 3, 1), np.float32), np.ones((1, 2, 1), np.float32), 2,
+    ...               strides=2, padding=((1, 0),), divisor="padded")[0, :, 0]
+    array([0.5, 0.5, 0.5], dtype=float32)
     """
     op = "avg_pool_grad"
     x_cl, gout, g, fmt, method = _pool_args(op, x, grad_out, pool_size, strides, padding,
-                                            data_format, method)
+                                            data_format, method, ceil_mode=ceil_mode,
+                                            dilation_rate=dilation_rate, divisor=divisor)
     if not is_float_dtype(x_cl.dtype):
         raise TypeError(f"{op}: x must have a floating dtype, got dtype {x_cl.dtype.name}")
     plan = plan_grad(check_tf_kernel(tf_kernel, op), "avg", x_cl.dtype, g, gout.size)

@@ -20,8 +20,9 @@ import numpy as np
 from . import keras_ref
 from .padding import normalize_zero_padding
 
-__all__ = ["average_pooling", "average_pooling_grad", "convolution", "convolution_grad",
-           "global_average_pooling", "global_max_pooling", "max_pooling", "max_pooling_grad",
+__all__ = ["adaptive_average_pooling", "adaptive_max_pooling", "average_pooling",
+           "average_pooling_grad", "convolution", "convolution_grad", "global_average_pooling",
+           "global_max_pooling", "max_pool_with_argmax", "max_pooling", "max_pooling_grad",
            "zero_padding"]
 
 
@@ -43,6 +44,24 @@ def global_max_pooling(x, *, path: str = "eager", **params) -> np.ndarray:
 def global_average_pooling(x, *, path: str = "eager", **params) -> np.ndarray:
     """Keras ``GlobalAveragePoolingND``, eager or compiled with XLA."""
     return keras_ref.global_pool("Average", x, **params, path=path)
+
+
+def adaptive_max_pooling(x, output_size, data_format: str = "channels_last") -> np.ndarray:
+    """Keras ``AdaptiveMaxPoolingND`` (eager)."""
+    return keras_ref.adaptive_pool("Max", x, output_size, data_format)
+
+
+def adaptive_average_pooling(x, output_size, data_format: str = "channels_last"
+                             ) -> np.ndarray:
+    """Keras ``AdaptiveAveragePoolingND`` (eager)."""
+    return keras_ref.adaptive_pool("Average", x, output_size, data_format)
+
+
+def max_pool_with_argmax(x, pool_size, strides=None, padding="valid",
+                         include_batch_in_index=False) -> tuple[np.ndarray, np.ndarray]:
+    """``tf.nn.max_pool_with_argmax`` (2D only in TF), eager."""
+    return keras_ref.max_pool_with_argmax(x, pool_size, strides, padding,
+                                          include_batch_in_index)
 
 
 def zero_padding(x, padding=1, data_format: str = "channels_last") -> np.ndarray:

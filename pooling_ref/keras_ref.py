@@ -291,6 +291,25 @@ def global_pool(kind: str, x, data_format="channels_last", keepdims=False, *,
     return to_numpy(_call(layer, x, path))
 
 
+def adaptive_pool(kind: str, x, output_size, data_format="channels_last") -> np.ndarray:
+    """Keras ``Adaptive{kind}PoolingND`` (``kind`` ``"Max"`` / ``"Average"``), eager."""
+    _, keras = require_tf()
+    x = np.asarray(x)
+    cls = getattr(keras.layers, f"Adaptive{kind}Pooling{_rank(x)}D")
+    layer = cls(output_size, data_format=data_format, dtype=_layer_dtype(x))
+    return to_numpy(layer(x))
+
+
+def max_pool_with_argmax(x, pool_size, strides=None, padding="valid",
+                         include_batch_in_index=False) -> tuple[np.ndarray, np.ndarray]:
+    """``tf.nn.max_pool_with_argmax`` (2D, channels_last, eager): ``(y, argmax)``."""
+    tf, _ = require_tf()
+    y, argmax = tf.nn.max_pool_with_argmax(
+        np.asarray(x), pool_size, pool_size if strides is None else strides,
+        padding.upper(), include_batch_in_index=include_batch_in_index)
+    return y.numpy(), argmax.numpy()
+
+
 def zero_pad(x, padding=1, data_format="channels_last") -> np.ndarray:
     _, keras = require_tf()
     x = np.asarray(x)

@@ -24,7 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _compiled, _conv_kernels, _fast, _grad_kernels, _pad_kernels, _pool_kernels
+from . import (
+    _argmax_kernels,
+    _compiled,
+    _conv_kernels,
+    _fast,
+    _grad_kernels,
+    _pad_kernels,
+    _pool_kernels,
+)
 from .rules import PoolPlan
 
 __all__ = ["ALIASES", "FALLBACK", "METHODS", "TABLE", "Kernel", "kernel", "names", "resolve",
@@ -71,10 +79,10 @@ def _compiled_global_sum(a: np.ndarray, axes: tuple[int, ...], dtype) -> np.ndar
     return None if out is None else np.squeeze(out, axis=axes)
 
 
-#: ``op -> method -> Kernel``. Kernel signatures per op: pooling ``(x_cl, g)``; global
-#: pooling ``(a, axes)`` / ``(a, axes, dtype)``; zero padding ``(a, pairs, data_format)``;
-#: convolution ``(problem)`` / ``(problem, grad_out)``; pooling gradients
-#: ``(xs, grad_out, g, plan)``.
+#: ``op -> method -> Kernel``. Kernel signatures per op: pooling ``(x_cl, g)``; max pooling
+#: with indices ``(x_cl, g, scan)``; global pooling ``(a, axes)`` / ``(a, axes, dtype)``;
+#: zero padding ``(a, pairs, data_format)``; convolution ``(problem)`` /
+#: ``(problem, grad_out)``; pooling gradients ``(xs, grad_out, g, plan)``.
 TABLE: dict[str, dict[str, Kernel]] = {
     "max_pool": {"loop": Kernel(_pool_kernels.max_loop),
                  "im2col": Kernel(_pool_kernels.max_im2col),
@@ -84,6 +92,8 @@ TABLE: dict[str, dict[str, Kernel]] = {
                  "im2col": Kernel(_pool_kernels.avg_im2col),
                  "fast": Kernel(_fast.avg_pool),
                  "compiled": _compiled_pool("avg", _fast.avg_pool)},
+    "max_pool_argmax": {"loop": Kernel(_argmax_kernels.argmax_loop),
+                        "fast": Kernel(_argmax_kernels.argmax_fast)},
     "global_max_pool": {"fast": Kernel(_pool_kernels.global_max),
                         "compiled": Kernel(_compiled_global_max)},
     "global_avg_pool": {"fast": Kernel(_pool_kernels.global_sum),
@@ -107,6 +117,7 @@ TABLE: dict[str, dict[str, Kernel]] = {
 #: ``op -> {accepted name: method that runs it}``: names an op takes without a kernel of
 #: their own (global pooling: one NumPy implementation; convolution: no Numba kernel).
 ALIASES: dict[str, dict[str, str]] = {
+    "max_pool_argmax": {"im2col": "fast", "compiled": "fast"},
     "global_max_pool": {"loop": "fast", "im2col": "fast"},
     "global_avg_pool": {"loop": "fast", "im2col": "fast"},
     "zero_pad": {"compiled": "fast"},

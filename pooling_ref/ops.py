@@ -63,6 +63,7 @@ class OpSpec:
     supportable: tuple[str, ...]                # keys accepted by ``supports=``
     positional: tuple[str, ...] = ("x",)        # arrays passed positionally, in order
     keyword_arrays: tuple[str, ...] = ()        # arrays passed by keyword
+    channels_first: bool = False                # arrays always (N, C, *spatial): torch, ONNX
     int_dtypes: bool = False                    # accepts integer inputs
     nan_rule: bool = False                      # reference takes ``nan="tf"|"propagate"``
     tf_kernel: bool = False                     # reference takes ``tf_kernel=``
@@ -81,8 +82,12 @@ class OpSpec:
     moves: tuple[Callable, ...] = ()            # shrink moves, most drastic first
     context: Callable | None = None             # (case) -> report lines on its geometry
     window_of: Callable | None = None           # (case, out index) -> input cells behind it
+    geometry: Callable | None = None            # (case) -> WindowGeometry, where the window
+    #                                             parameters are not Keras's (torch, ONNX)
     rules: tuple[str, str] | None = None        # rule table ("forward"|"grad", op key)
     hints: tuple[Callable, ...] = ()            # explain: the hints that apply, in order
+    #                                             (got: a tuple for a multi-output op)
+    shape_hints: tuple[Callable, ...] = ()      # hints for a result of the wrong shape
     unspecified: Callable | None = None         # (result, expected, path): cells no TF
     #                                             path specifies, taken from result
     # -- pooling-ref verify: the Keras runner, called like the candidate

@@ -23,17 +23,20 @@ from dataclasses import replace
 from functools import partial
 
 from . import explain as hint
-from . import keras_ops, tolerance
+from . import keras_ops, methods, tolerance
 from ._params import draw_conv, draw_global, draw_pool, draw_zero_pad
+from ._params_window import draw_adaptive, draw_argmax
 from ._special import Corners
+from .adaptive import adaptive_avg_pool, adaptive_max_pool
 from .conv import conv
 from .explain import conv_window, global_window, pool_window
+from .geometry import check_bool, normalize_tuple
 from .gradients import avg_pool_grad, conv_grad, max_pool_grad
 from .ops import OpSpec, register, spec
 from .oracle import moves
 from .oracle.context import grad_ties, window_context, zero_pad_context
 from .padding import normalize_zero_padding, zero_pad
-from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
+from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool, max_pool_with_argmax
 
 __all__ = ["RANKS"]
 
@@ -124,6 +127,41 @@ _forward(
     window_of=conv_window, hints=(hint.zero_sign, hint.nan_skipped, hint.pad_split),
     keras=keras_ops.convolution)
 
+# ----------------------------------------------------------------------------- issue 21
+
+_ARGMAX = ("pool_size", "strides", "padding", "include_batch_in_index")
+_ADAPTIVE = ("output_size", "data_format")
+_ADAPTIVE_MOVES = (moves.batch, moves.channels, moves.defaults, moves.values)
+_OUTPUT_SIZE = {"output_size": lambda v, r: normalize_tuple(v, r, "output_size", None)}
+
+for _r in RANKS:      # tf.nn.max_pool_with_argmax is 2D only: the other ranks have no runner
+    register(OpSpec(
+        f"max_pool_with_argmax{_r}d", "max_pool_with_argmax", _r, max_pool_with_argmax,
+        mode="bitwise", keras_mode="bitwise", params=_ARGMAX, supportable=(*_ARGMAX, *_SIZES),
+        int_dtypes=True, nan_rule=True, outputs=2, output_names=("y", "argmax"),
+        method_names=methods.names("max_pool_argmax"), draw=draw_argmax,
+        corners=_ALL_CORNERS, moves=_POOL_MOVES, context=window_context,
+        window_of=pool_window,
+        normalize={"include_batch_in_index": lambda v, r: check_bool(
+            v, "include_batch_in_index", None)},
+        keras=keras_ops.max_pool_with_argmax if _r == 2 else None))
+_forward(
+    "adaptive_avg_pool", "adaptive_avg_pool", adaptive_avg_pool, mode="bound",
+    keras_mode="bitwise", params=_ADAPTIVE, supportable=(*_ADAPTIVE, *_SIZES),
+    tf_kernel=True, bound=lambda a, p: tolerance.adaptive_avg_pool_bound(a["x"], **p),
+    method_names=methods.names("avg_pool"), draw=draw_adaptive, corners=_SUM_CORNERS,
+    normalize=_OUTPUT_SIZE, moves=_ADAPTIVE_MOVES, rules=("forward", "avg"),
+    hints=(hint.rule_set, hint.zero_sign, hint.nan_skipped, hint.overflow),
+    keras=keras_ops.adaptive_average_pooling)
+_forward(
+    "adaptive_max_pool", "adaptive_max_pool", adaptive_max_pool, mode="bitwise",
+    keras_mode="bitwise", params=_ADAPTIVE, supportable=(*_ADAPTIVE, *_SIZES),
+    nan_rule=True, tf_kernel=True, method_names=methods.names("max_pool"),
+    draw=draw_adaptive, corners=_ALL_CORNERS, normalize=_OUTPUT_SIZE,
+    moves=_ADAPTIVE_MOVES, rules=("forward", "max"),
+    hints=(hint.rule_set, hint.nan_rule, _MAX_ZERO),
+    keras=keras_ops.adaptive_max_pooling)
+
 # ----------------------------------------------------------------------------- gradient ops
 
 
@@ -157,3 +195,5 @@ _gradient(
     bound=lambda a, p: tolerance.conv_grad_bounds(a["x"], a["kernel"], a["grad_out"], **p),
     moves=(partial(moves.gradient, channels_shared=False),),
     keras=keras_ops.convolution_grad)
+
+from . import _optable_dialects  # noqa: E402, F401  (torch / ONNX entries, registered after)

@@ -32,11 +32,19 @@ import numpy as np
 from . import apply_rules, methods
 from ._arrays import as_input, from_channels_last
 from .arguments import prepare_pool
-from .dtypes import is_float_dtype
-from .geometry import WindowGeometry, normalize_data_format
-from .rules import check_tf_kernel, plan_global, plan_pool
+from .dtypes import flush_subnormals, is_float_dtype
+from .geometry import WindowGeometry, check_bool, normalize_data_format
+from .rules import check_tf_kernel, grad_rules, plan_global, plan_pool
 
-__all__ = ["avg_pool", "global_avg_pool", "global_max_pool", "max_pool"]
+__all__ = [
+    "ARGMAX_SCANS",
+    "argmax_pool",
+    "avg_pool",
+    "global_avg_pool",
+    "global_max_pool",
+    "max_pool",
+    "max_pool_with_argmax",
+]
 
 IntOrTuple = int | Sequence[int]
 
@@ -54,6 +62,8 @@ def max_pool(
     method: str = "auto",
     nan: str = "tf",
     tf_kernel: str | None = "onednn",
+    ceil_mode: bool = False,
+    dilation_rate: IntOrTuple = 1,
 ) -> np.ndarray:
     """Max pooling with Keras ``MaxPooling1D/2D/3D`` semantics (spatial rank read from ``x``).
 
@@ -79,10 +89,24 @@ def max_pool(
     >>> x = np.array([np.nan, 1., -np.inf, -np.inf], dtype=np.float32).reshape(1, 4, 1)
     >>> max_pool(x, 2)[0, :, 0], max_pool(x, 2, nan="propagate")[0, :, 0]
     (array([ 1.0000000e+00, -3.4028235e+38], dtype=float32), array([ nan, -inf], dtype=float32))
+
+    The general window model (keyword-only; the defaults are Keras'): ``padding`` may also
+    be ``"same_lower"`` (ONNX ``SAME_LOWER``: the odd cell before) or explicit pads
+    ``((before, after), ...)`` per spatial axis; ``ceil_mode=True`` rounds the output
+    length up, dropping a last window that would start in the right padding (torch, ONNX);
+    ``dilation_rate`` spaces the window taps (``tf.nn.pool``, torch, ONNX), and "same"
+    padding is sized from the dilated window. Padding cells are never selected.
+
+    >>> x = np.arange(1., 10., dtype=np.float32).reshape(1, 9, 1)
+    >>> max_pool(x, 4, padding=((2, 2),), ceil_mode=True)[0, :, 0]   # 3 windows, not 4
+    array([2., 6., 9.], dtype=float32)
+    >>> max_pool(x, 2, strides=1, padding="same_lower", dilation_rate=3)[0, :, 0]  # pads (2, 1)
+    array([2., 3., 4., 5., 6., 7., 8., 9., 7.], dtype=float32)
     """
     if not isinstance(nan, str) or nan not in ("tf", "propagate"):
         raise ValueError(f"max_pool: nan must be 'tf' or 'propagate', got {nan!r}")
-    x_cl, g, fmt = prepare_pool("max_pool", x, pool_size, strides, padding, data_format)
+    x_cl, g, fmt = prepare_pool("max_pool", x, pool_size, strides, padding, data_format,
+                                ceil_mode=ceil_mode, dilation_rate=dilation_rate)
     kernel = methods.kernel("max_pool", methods.resolve(method, "max_pool"))
     plan = plan_pool(check_tf_kernel(tf_kernel, "max_pool"), "max", x_cl.dtype, g)
     out = apply_rules.max_pool(x_cl, g, plan, kernel)
@@ -113,6 +137,9 @@ def avg_pool(
     *,
     method: str = "auto",
     tf_kernel: str | None = "onednn",
+    ceil_mode: bool = False,
+    dilation_rate: IntOrTuple = 1,
+    divisor: str | int = "real",
 ) -> np.ndarray:
     """Average pooling with Keras ``AveragePooling1D/2D/3D`` semantics.
 
@@ -125,8 +152,22 @@ def avg_pool(
     by their count ("same" padding cells are not counted). Float inputs only. ``tf_kernel``
     (``"onednn"``, ``"eigen"``, ``"xla"``): whose rules for subnormals and bfloat16
     summation to follow (:mod:`pooling_ref.rules`).
+
+    ``padding`` (also ``"same_lower"`` and explicit pads), ``ceil_mode`` and
+    ``dilation_rate`` as for :func:`max_pool`. ``divisor``: ``"real"`` (the real cells, TF's
+    rule, the default), ``"padded"`` (the cells inside the padded extent: torch's and
+    ONNX's ``count_include_pad``; a ceil-mode overhang past it is not counted) or an int
+    (torch's ``divisor_override``).
+
+    >>> x = np.array([1., 2., 3., 4., 5.], dtype=np.float32).reshape(1, 5, 1)
+    >>> avg_pool(x, 4, ceil_mode=True)[0, :, 0]              # [1..4], [5]: 3 cells overhang
+    array([2.5, 5. ], dtype=float32)
+    >>> avg_pool(x, 2, padding=((1, 1),), divisor="padded")[0, :, 0]   # [0+1, 2+3, 4+5] / 2
+    array([0.5, 2.5, 4.5], dtype=float32)
     """
-    x_cl, g, fmt = prepare_pool("avg_pool", x, pool_size, strides, padding, data_format)
+    x_cl, g, fmt = prepare_pool("avg_pool", x, pool_size, strides, padding, data_format,
+                                ceil_mode=ceil_mode, dilation_rate=dilation_rate,
+                                divisor=divisor)
     kernel = methods.kernel("avg_pool", methods.resolve(method, "avg_pool"))
     if not is_float_dtype(x_cl.dtype):
         raise TypeError(
@@ -135,6 +176,90 @@ def avg_pool(
         )
     plan = plan_pool(check_tf_kernel(tf_kernel, "avg_pool"), "avg", x_cl.dtype, g)
     return from_channels_last(apply_rules.avg_pool(x_cl, g, plan, kernel), fmt)
+
+
+#: ``nan=`` of :func:`max_pool_with_argmax` -> the scan that picks a window's cell
+#: (:func:`pooling_ref._pool_kernels.scan_moves`).
+ARGMAX_SCANS = {"tf": "first", "propagate": "nan-last"}
+
+
+def max_pool_with_argmax(
+    x: object,
+    pool_size: IntOrTuple,
+    strides: IntOrTuple | None = None,
+    padding: str = "valid",
+    *,
+    include_batch_in_index: bool = False,
+    method: str = "auto",
+    nan: str = "tf",
+    ceil_mode: bool = False,
+    dilation_rate: IntOrTuple = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``tf.nn.max_pool_with_argmax``: ``(y, argmax)`` of channels_last ``x``.
+
+    >>> import numpy as np
+    >>> x = np.float32([[1, 5], [5, 2], [7, 7]]).reshape(1, 3, 2, 1)    # 3 x 2, C = 1
+    >>> y, argmax = max_pool_with_argmax(x, (1, 2))
+    >>> y[0, :, 0, 0], argmax[0, :, 0, 0]                    # ties: the first cell
+    (array([5., 5., 7.], dtype=float32), array([1, 2, 4]))
+
+    ``argmax`` (int64) holds the flat index of the chosen cell in ``x``: ``(y*W + x)*C + c``
+    over the spatial axes and the channel (any spatial rank; TF has 2D only), plus
+    ``b*H*W*C`` with ``include_batch_in_index``. TF's kernel scans each window from its
+    first real cell and moves on only to a strictly greater one (measured, TF 2.21, every
+    CPU path — XLA has no kernel for it): ties keep the first, a NaN in the first cell is
+    chosen (``[nan, 1, 2] -> nan``) and kept, a later NaN is passed over, a window of only
+    ``-inf`` gives ``-inf``, and subnormals are kept — so ``y`` is not always
+    :func:`max_pool`'s value. Padding cells are never chosen. ``nan="propagate"``: torch's
+    scan, which also moves on to every NaN (the last NaN is chosen). ``method``:
+    ``"loop"`` or ``"fast"`` (``"auto"``), bitwise equal. ``ceil_mode`` and
+    ``dilation_rate`` as for :func:`max_pool`.
+    """
+    op = "max_pool_with_argmax"
+    include = check_bool(include_batch_in_index, "include_batch_in_index", op)
+    if not isinstance(nan, str) or nan not in ARGMAX_SCANS:
+        raise ValueError(f"{op}: nan must be 'tf' or 'propagate', got {nan!r}")
+    # TF's kernel compares under the eager runtime's denormal flushing (that of its max
+    # pooling gradient, float16 excepted) but returns the chosen cell unflushed (measured,
+    # TF 2.21: [3, 6, 10, 1] * 1e-45 in one float32 window gives 3e-45 at index 0)
+    x_cl = as_input(x, op)
+    flush = nan == "tf" and grad_rules("eigen", "max", x_cl.dtype, 2).flush
+    values, flat = argmax_pool(op, x_cl, pool_size, strides, padding, scan=ARGMAX_SCANS[nan],
+                               flush=flush, method=method, ceil_mode=ceil_mode,
+                               dilation_rate=dilation_rate)
+    if include:
+        n = values.shape[0]
+        batch = np.arange(n, dtype=np.int64).reshape(n, *(1,) * (values.ndim - 1))
+        flat = np.where(flat < 0, flat, flat + batch * (x_cl[0].size))
+    return values, flat
+
+
+def argmax_pool(op: str, x_cl: np.ndarray, pool_size, strides, padding, *, scan: str,
+                flush: bool, method: str = "auto", ceil_mode: bool = False,
+                dilation_rate: IntOrTuple = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, flat index)`` of each window's chosen cell in channels_last ``x_cl``: the
+    cell a ``scan`` (:func:`pooling_ref._pool_kernels.scan_moves`) stops at, comparing
+    flushed values if ``flush`` (the cell itself returned unflushed); the index
+    ``(y*W + x)*C + c`` without the batch, ``-1`` for a window without a real cell.
+
+    >>> x = np.float32([3e-45, 6e-45]).reshape(1, 2, 1)
+    >>> for flush in (True, False):                 # flushed: a tie of zeros keeps the first
+    ...     print(argmax_pool("op", x, 2, None, "valid", scan="first", flush=flush))
+    (array([[[3.e-45]]], dtype=float32), array([[[0]]]))
+    (array([[[6.e-45]]], dtype=float32), array([[[1]]]))
+    """
+    x_cl, g, _ = prepare_pool(op, x_cl, pool_size, strides, padding, "channels_last",
+                              ceil_mode=ceil_mode, dilation_rate=dilation_rate)
+    method = methods.resolve(method, "max_pool_argmax")
+    scanned = flush_subnormals(x_cl) if flush else x_cl
+    values, index = methods.run("max_pool_argmax", method, scanned, g, scan)
+    n, c = x_cl.shape[0], x_cl.shape[-1]
+    if scanned is not x_cl:
+        cells = np.take_along_axis(x_cl.reshape(n, -1, c),
+                                   np.maximum(index, 0).reshape(n, -1, c), axis=1)
+        values = np.where(index < 0, values, cells.reshape(index.shape))
+    flat = index * c + np.arange(c, dtype=np.int64)
+    return values, np.where(index < 0, np.int64(-1), flat)
 
 
 def _global_prepare(op, x, data_format, keepdims):

@@ -390,6 +390,11 @@ def compile_pool_plan(r: Rules | None, op: str, dtype: np.dtype,
         return PoolPlan(op, dtype, acc_dtype=np.dtype(np.float32) if bf16_avg else None)
     known = _pool_fields(r, op, dtype, g)
     _unknown({f.name for f in fields(r)}, known, op, "Rules")
+    if known["skip_lowest"].get("skip_lowest") and g.divisor != "real":
+        raise NotImplementedError(
+            f"{op}: divisor={g.divisor!r} under a path that leaves out the lowest finite "
+            f"value (Eigen's 3D average, Rules.skip_lowest) is not modelled; use "
+            f"tf_kernel=None or another path")
     values = {k: v for entry in known.values() for k, v in entry.items()}
     return PoolPlan(op, dtype, **values)
 

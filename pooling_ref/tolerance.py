@@ -30,10 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._repro import value_text
+from .adaptive import adaptive_avg_pool
 from .arguments import prepare_conv, prepare_pool
 from .conv import conv
 from .dtypes import finfo, is_float_dtype
-from .geometry import cover_counts, normalize_window_strides
+from .geometry import adaptive_bins, cover_counts, normalize_tuple, normalize_window_strides
 from .gradients import avg_pool_grad, conv_grad
 from .pooling import avg_pool, global_avg_pool
 
@@ -204,6 +205,27 @@ def avg_pool_bound(x: object, pool_size, **params) -> np.ndarray:
     return error_bound(mag, terms, x.dtype, acc)
 
 
+def adaptive_avg_pool_bound(x: object, output_size, data_format: str = "channels_last",
+                            **_ignored) -> np.ndarray:
+    """Error bound for ``adaptive_avg_pool(x, output_size, data_format)`` computed in
+    another order: a sum of at most ``K`` cells (the largest bin, ``ceil(n/out) + 1`` per
+    axis) and one division per spatial axis (Keras divides axis by axis, torch once per
+    axis in turn or once by the bin size), each division one more rounding term.
+
+    >>> x = np.ones((1, 5, 1), np.float32)
+    >>> float(adaptive_avg_pool_bound(x, 3)[0, 1, 0]) == float(error_bound(1.0, 4, np.float32))
+    True
+    """
+    x = np.asarray(x)
+    mag = adaptive_avg_pool(np.abs(x.astype(np.float64)), output_size, data_format,
+                            tf_kernel=None)
+    spatial = x.shape[2:] if data_format == "channels_first" else x.shape[1:-1]
+    out = normalize_tuple(output_size, len(spatial), "output_size", "adaptive_avg_pool")
+    cells = math.prod(adaptive_bins(n, m)[0] + 1 for n, m in zip(spatial, out))
+    acc = x.dtype if x.dtype == np.float16 else None
+    return error_bound(mag, cells + len(spatial), x.dtype, acc)
+
+
 def global_avg_pool_bound(x: object, data_format: str = "channels_last",
                           keepdims: bool = False, **_ignored) -> np.ndarray:
     """Error bound for ``global_avg_pool(x, ...)``: a sum of every spatial cell.
@@ -245,7 +267,8 @@ def _per_cell(counts: np.ndarray, data_format: str) -> np.ndarray:
 
 
 def avg_pool_grad_bound(x: object, grad_out: object, pool_size, strides=None,
-                        padding: str = "valid", data_format: str = "channels_last",
+                        padding: str = "valid", data_format: str = "channels_last", *,
+                        ceil_mode: bool = False, dilation_rate=1, divisor="real",
                         **_ignored) -> np.ndarray:
     """Error bound for ``avg_pool_grad(x, grad_out, pool_size, ...)`` (see above).
 
@@ -256,11 +279,12 @@ def avg_pool_grad_bound(x: object, grad_out: object, pool_size, strides=None,
     True
     """
     x = np.asarray(x)
+    window = {"ceil_mode": ceil_mode, "dilation_rate": dilation_rate}
     _, g, fmt = prepare_pool("avg_pool_grad_bound", x, pool_size, strides, padding,
-                             data_format)
+                             data_format, **window, divisor=divisor)
     mag = avg_pool_grad(np.abs(x.astype(np.float64)),
                         np.abs(np.asarray(grad_out).astype(np.float64)), pool_size, strides,
-                        padding, data_format)
+                        padding, data_format, **window, divisor=divisor)
     terms = _per_cell(cover_counts(g), fmt)
     bound = error_bound(mag, terms, x.dtype)
     if is_float_dtype(x.dtype) and x.dtype.itemsize < 4:     # accumulated in x.dtype

@@ -316,9 +316,13 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan) -> np.ndarray | No
     :mod:`pooling_ref.apply_rules` applying them around the loop) in the same single pass
     over the input — or ``None`` where the kernel cannot: a bfloat16 sum rounded after
     every addition (Eigen's rule) has no exact float32 emulation here (the caller runs the
-    NumPy method, in ml_dtypes' bfloat16)."""
+    NumPy method, in ml_dtypes' bfloat16), a dilated window (the loop orders step over
+    contiguous cells), or a divisor other than the real cells (the loop orders count them).
+    """
     dtype = x_cl.dtype
-    if plan.op == "avg" and dtype.kind == "V":            # bfloat16 (ml_dtypes)
+    if plan.op == "avg" and (dtype.kind == "V" or g.divisor != "real"):   # V: bfloat16
+        return None
+    if max(g.dilation, default=1) > 1:
         return None
     n, c = x_cl.shape[0], x_cl.shape[-1]
     work, channels_first = _work_layout(x_cl)
@@ -402,8 +406,12 @@ def pool_grad(x_cl: np.ndarray, gout: np.ndarray, g: WindowGeometry, rule: str,
     ``"last-axis-outer"``), ``flush`` (every addend and partial sum flushed; ``x_cl`` is
     compared as given, so the caller passes it flushed) and ``unchosen`` (what a max window
     adds to the cells it does not choose, :meth:`~pooling_ref.rules.GradPlan.unchosen_zero`).
-    ``None`` for float16/bfloat16 (Numba has no half types; the caller runs NumPy)."""
-    if x_cl.dtype.name in ("float16", "bfloat16"):
+    ``None`` for float16/bfloat16 (Numba has no half types; the caller runs NumPy), a
+    dilated window (the kernel walks contiguous cells) and a divisor other than the real
+    cells (the kernel counts them)."""
+    if x_cl.dtype.name in ("float16", "bfloat16") or max(g.dilation, default=1) > 1:
+        return None
+    if rule == "avg" and g.divisor != "real":
         return None
     if rule == "tf3d" and x_cl.dtype.kind in "iu":
         rule = "all"                          # integers: "equal" is equality

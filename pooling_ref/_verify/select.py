@@ -57,20 +57,23 @@ def coverage() -> str:
     the op table and :func:`methods_of`'s rule).
 
     >>> print(coverage())
-    family           ranks  methods compared with Keras
-    max_pool         1-3    loop, im2col, fast, compiled*
-    avg_pool         1-3    loop, im2col, fast, compiled*
-    global_max_pool  1-3    its default (method= not taken)
-    global_avg_pool  1-3    its default (method= not taken)
-    zero_pad         1-3    loop, im2col, fast
-    conv             1-3    loop, im2col, fast
-    max_pool_grad    1-3    loop, fast, compiled*
-    avg_pool_grad    1-3    loop, fast, compiled*
-    conv_grad        1-3    loop, fast
+    family                ranks  methods compared with Keras
+    max_pool              1-3    loop, im2col, fast, compiled*
+    avg_pool              1-3    loop, im2col, fast, compiled*
+    global_max_pool       1-3    its default (method= not taken)
+    global_avg_pool       1-3    its default (method= not taken)
+    zero_pad              1-3    loop, im2col, fast
+    conv                  1-3    loop, im2col, fast
+    max_pool_with_argmax  2      loop, fast
+    adaptive_avg_pool     1-3    loop, im2col, fast
+    adaptive_max_pool     1-3    loop, im2col, fast
+    max_pool_grad         1-3    loop, fast, compiled*
+    avg_pool_grad         1-3    loop, fast, compiled*
+    conv_grad             1-3    loop, fast
     * compiled: with Numba, where it is installed
     """
     ops = verified_ops()
-    lines = [f"{'family':17}{'ranks':7}methods compared with Keras"]
+    lines = [f"{'family':22}{'ranks':7}methods compared with Keras"]
     for family in families():
         specs = [spec(op) for op in ops if spec(op).family == family]
         if not specs:
@@ -79,5 +82,6 @@ def coverage() -> str:
         methods = _methods(specs[0], compiled=True)
         names = ("its default (method= not taken)" if methods == ("-",) else ", ".join(
             m + "*" * (m == "compiled") for m in methods))
-        lines.append(f"{family:17}{ranks[0]}-{ranks[-1]:<5}{names}")
+        span = f"{ranks[0]}-{ranks[-1]}" if ranks[0] != ranks[-1] else f"{ranks[0]}"
+        lines.append(f"{family:22}{span:7}{names}")
     return "\n".join([*lines, "* compiled: with Numba, where it is installed"])

@@ -56,12 +56,19 @@ def _padded_scan_order(case: Case) -> bool:
     return _same(case) and scan_order_sensitive(fwd.x, fwd.scalar_params)
 
 
+def _adaptive_last_axis_one(case: Case) -> bool:
+    """The last spatial axis has an input length or an output size of 1."""
+    out = np.broadcast_to(case.params["output_size"], (case.rank,))
+    return case.spatial[-1] == 1 or int(out[-1]) == 1
+
+
 #: Registry id -> whether a case of one of the entry's ops hits it.
 CONDITIONS: dict[str, Callable[[Case], bool]] = {
     "xla-max-pool-grad-padded-scan-order": _padded_scan_order,
     "eager-max-pool3d-grad-window-larger-than-input":
         lambda c: c.rank == 3 and _window_exceeds_input(c),
     "eigen-avg-pool-grad-window-larger-than-input": _window_exceeds_input,
+    "onednn-adaptive-max-sigfpe": _adaptive_last_axis_one,   # Keras kills the process
 }
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from .._repro import array_literal, value_text
 from ..cases import Case, forward_case, geometry, window_cells
 from ..dtypes import is_float_dtype
-from ..explain import explain, window_of, window_values
+from ..explain import explain, explain_shape, window_of, window_values
 from ..judge import ANY, Criteria, _compare_one, set_name
 from ..ops import is_gradient
 from ..padding import normalize_zero_padding
@@ -56,9 +56,9 @@ def context(case: Case, outcome: Outcome, criteria: Criteria) -> tuple[list[str]
     if c is None or c.first_index is None:
         if case.x.size <= SHOW_ELEMENTS:
             lines.append(f"x = {array_literal(case.x)}")
-        return lines, ""
+        return lines, explain_shape(case, outcome.result, outcome.verdict, criteria)
     if case.spec.outputs != 1:
-        return lines, ""
+        return lines, explain(case, outcome.result, outcome.verdict, criteria)
     got, expected = np.asarray(outcome.result), np.asarray(outcome.verdict.expected)
     if outcome.verdict.rule_set is not None or criteria.tf_kernel == ANY:
         lines.append(f"expected: the reference under tf_kernel="

@@ -1,0 +1,134 @@
+"""Hints for the torch and ONNX ops of the op table: which rule of the framework's pooling
+a candidate follows differently. Each hint re-runs the reference with one rule changed
+(a parameter flipped, or the window model's pads moved) and names the rule when the
+candidate's result is that one — so the words come from the rule, never from a test.
+
+>>> import numpy as np
+>>> from pooling_ref._case import Case
+>>> from pooling_ref.judge import Criteria, judge
+>>> x = np.float32([[[1, 2, 3]]])
+>>> case = Case("torch.avg_pool1d", x, {"kernel_size": 2, "padding": 1})
+>>> got = np.float32([[[1, 2.5]]])       # torch: [0.5, 2.5]; divided by the real cells
+>>> v = judge("torch.avg_pool1d", got, {"x": x}, case.scalar_params)
+>>> divisor_rule(case, got, v, Criteria())[:60]
+'torch counts the padding cells in the divisor (count_include'
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._case import Case, geometry
+from .judge import Criteria, Verdict
+from .tolerance import compare
+
+__all__ = ["ceil_drop", "divisor_rule", "index_format", "nan_ignored", "same_side"]
+
+
+def _is(case: Case, got, **changes) -> bool:
+    """Whether ``got`` is the reference with ``changes`` to the case's parameters (within
+    the op's comparison)."""
+    params = {k: v for k, v in {**case.scalar_params, **changes}.items() if v is not None}
+    try:
+        alt = case.spec.run_reference(case.arrays, params)
+    except (ValueError, TypeError):
+        return False
+    if isinstance(alt, tuple):
+        return all(_same(case, g, a) for g, a in zip(got, alt))
+    return _same(case, got, alt)
+
+
+def _same(case: Case, got, alt) -> bool:
+    got, alt = np.asarray(got), np.asarray(alt)
+    if got.shape != alt.shape:
+        return False
+    bound = case.spec.error_bound(case.arrays, case.scalar_params)
+    return compare(got, alt, None if bound is None or alt.dtype.kind != "f" else bound).ok
+
+
+def divisor_rule(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """The average's divisor: ``count_include_pad`` (torch's default True, ONNX's 0)
+    flipped, ``divisor_override`` ignored."""
+    p = case.scalar_params
+    framework = case.op.partition(".")[0]
+    if p.get("divisor_override") is not None and _is(case, got, divisor_override=None):
+        return (f"divisor_override={p['divisor_override']}: {framework} divides every "
+                f"window by it; this kernel ignores it")
+    default = framework == "torch"
+    counted = bool(p.get("count_include_pad", default))
+    if _is(case, got, count_include_pad=type(p.get("count_include_pad", default))(
+            not counted)):
+        if counted:
+            return (f"{framework} counts the padding cells in the divisor "
+                    f"(count_include_pad={p.get('count_include_pad', default)!r}); this "
+                    f"kernel divides by the real count")
+        return (f"count_include_pad={p.get('count_include_pad', default)!r}: {framework} "
+                f"divides by the real cells; this kernel counts the padding cells too")
+    return ""
+
+
+def same_side(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """ONNX ``auto_pad``: the odd padding cell on the other side (SAME_UPPER puts it after
+    the input, SAME_LOWER before)."""
+    auto_pad = case.scalar_params.get("auto_pad", "NOTSET")
+    other = {"SAME_UPPER": "SAME_LOWER", "SAME_LOWER": "SAME_UPPER"}.get(auto_pad)
+    if other is None or not _is(case, got, auto_pad=other):
+        return ""
+    where = "before" if auto_pad == "SAME_LOWER" else "after"
+    return (f"auto_pad={auto_pad} puts the odd padding cell {where} the input (pads "
+            f"{list(geometry(case).pads)}); this kernel splits the padding as {other}")
+
+
+def ceil_drop(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """ceil_mode: a last window that would start in the right padding is dropped
+    (torch's and ONNX's rule); a kernel without the rule has one more output there."""
+    g = geometry(case)
+    shape = np.shape(got[0] if isinstance(got, tuple) else got)
+    if g is None or len(shape) != g.rank + 2:
+        return ""
+    longer = [a for a in range(g.rank) if shape[2 + a] == g.out_spatial[a] + 1]
+    if not longer or any(shape[2 + a] != g.out_spatial[a] for a in range(g.rank)
+                         if a not in longer):
+        return ""
+    a = longer[0]
+    return (f"ceil_mode drops a last window that would start in the right padding "
+            f"((out - 1) * stride >= length + padding before): {g.out_spatial[a]} outputs "
+            f"along spatial axis {a}; this kernel keeps that window ({shape[2 + a]})")
+
+
+def nan_ignored(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """torch's max pooling propagates NaN; a kernel that skips it gives a number."""
+    values = got[0] if isinstance(got, tuple) else got
+    expected = verdict.expected[0] if isinstance(verdict.expected, tuple) else verdict.expected
+    values, expected = np.asarray(values), np.asarray(expected)
+    if values.shape != expected.shape or values.dtype.kind != "f":
+        return ""
+    if (np.isnan(expected) & ~np.isnan(values)).any():
+        return ("torch's max pooling propagates NaN (a window holding NaN gives NaN, its "
+                "index that of the last NaN); this kernel skips it")
+    return ""
+
+
+def index_format(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """The indices in another framework's format: torch's per plane ``h*W + w``, ONNX's
+    flat over ``(N, C, *spatial)``, TF's flat over ``(*spatial, C)`` of each example."""
+    if not isinstance(got, tuple) or len(got) != 2 or not isinstance(verdict.expected, tuple):
+        return ""
+    got_i, want = np.asarray(got[1]), np.asarray(verdict.expected[1])
+    if got_i.shape != want.shape or np.array_equal(got_i, want):
+        return ""
+    n, c, *spatial = case.x.shape
+    cells = int(np.prod(spatial))
+    plane = want % cells if case.op.startswith("onnx") else want
+    b = np.arange(n).reshape(n, *(1,) * (want.ndim - 1))
+    ch = np.arange(c).reshape(1, c, *(1,) * (want.ndim - 2))
+    formats = {"torch's (per plane: h*W + w)": plane,
+               "ONNX's (flat over N, C, H, W)": (b * c + ch) * cells + plane,
+               "TF's (flat over H, W, C of each example: (h*W + w)*C + c)": plane * c + ch}
+    wanted = next((k for k, v in formats.items() if np.array_equal(v, want)), None)
+    if wanted is None:                          # ONNX storage_order=1: column-major planes
+        return ""
+    for name, indices in formats.items():
+        if np.array_equal(indices, got_i):
+            return f"the indices are {name}; {case.op}'s are {wanted}"
+    return ""
