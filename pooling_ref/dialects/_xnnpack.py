@@ -17,7 +17,9 @@ their indirection buffers, then measured bit for bit against ``ai-edge-litert`` 
   running maximum as ``maxps(previous, chunk)``;
 - the activation clamp is ``minps(maxps(v, low), high)`` — a NaN becomes ``low`` (``-inf``
   without an activation), after the first chunk; later max chunks are clamped by ``high``
-  only.
+  only;
+- the delegate runs with the CPU's denormals-are-zero and flush-to-zero modes: a subnormal
+  input reads as a zero of its sign, a subnormal sum or product becomes a zero of its sign.
 
 >>> import numpy as np
 >>> x = np.array([np.nan, 1, 2], np.float32).reshape(1, 1, 3, 1)
@@ -33,7 +35,7 @@ import numpy as np
 
 from ._windows2d import gather
 
-__all__ = ["avg_pool", "delegated", "max_pool"]
+__all__ = ["avg_pool", "delegated", "max_pool", "quantized_range"]
 
 F32 = np.float32
 
@@ -44,6 +46,32 @@ def delegated(filter_size: tuple[int, int], strides: tuple[int, int]) -> bool:
     runs those)."""
     (fh, fw), (sh, sw) = filter_size, strides
     return sh <= fh and sw <= fw and not (fh == fw == 1 and max(sh, sw) > 1)
+
+
+def quantized_range(low: float, high: float, scale: float, zero_point: int,
+                    dtype: np.dtype) -> tuple[int, int]:
+    """XNNPACK's quantized activation bounds (``xnn_qs8_quantize`` / ``xnn_qu8_quantize``):
+    ``lrintf(bound / scale + zero_point)`` in float32, saturated to the dtype — rounding half
+    to even, where LiteRT's own kernels round ``bound / scale`` half away from zero and then
+    add the zero point.
+
+    >>> quantized_range(0.0, 6.0, 0.8, -3, np.dtype("int8"))     # 6 / 0.8 - 3 = 4.5 -> 4
+    (-3, 4)
+    """
+    info = np.iinfo(dtype)
+
+    def quantize(bound: float) -> int:
+        with np.errstate(over="ignore"):
+            v = F32(bound) / F32(scale) + F32(zero_point)
+        return int(np.rint(np.clip(v, F32(info.min), F32(info.max))))
+
+    return quantize(low), quantize(high)
+
+
+def flush(a: np.ndarray) -> np.ndarray:
+    """Subnormals to zeros of the same sign (DAZ on inputs, FTZ on results)."""
+    tiny = np.finfo(F32).tiny
+    return np.where(np.abs(a) < tiny, np.copysign(F32(0), a), a).astype(F32)
 
 
 def maxps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -59,6 +87,11 @@ def minps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def clamp(v: np.ndarray, low: float, high: float) -> np.ndarray:
     """XNNPACK's output clamp ``minps(maxps(v, low), high)``."""
     return minps(maxps(v, F32(low)), F32(high)).astype(F32)
+
+
+def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """float32 addition under flush-to-zero."""
+    return flush(a + b)
 
 
 def _tree(c: list[np.ndarray], op) -> np.ndarray:
@@ -81,24 +114,24 @@ def _chunks(cells: np.ndarray, fill: str):
 def avg_pool(x: np.ndarray, filter_size, strides, padding: str, low: float,
              high: float) -> np.ndarray:
     """XNNPACK's float32 average pooling (see the module docstring)."""
-    w = gather(x, filter_size, strides, padding, order="column")
+    w = gather(flush(x), filter_size, strides, padding, order="column")
     cells = np.where(w.real[None, :, :, None, :], w.cells, F32(0))
     total = np.zeros(cells.shape[:-1], F32)
     with np.errstate(over="ignore", invalid="ignore"):
         for chunk in _chunks(cells, "zero"):
-            total = (total + _tree(chunk, np.add)).astype(F32)
+            total = flush(total + _tree(chunk, _add))
         if padding == "SAME":
             scale = (F32(1) / w.counts().astype(F32))[None, :, :, None]
         else:
             scale = F32(1) / F32(cells.shape[-1])
-        out = (total * scale).astype(F32)
+        out = flush(total * scale)
     return clamp(out, low, high)
 
 
 def max_pool(x: np.ndarray, filter_size, strides, padding: str, low: float,
              high: float) -> np.ndarray:
     """XNNPACK's float32 max pooling (see the module docstring)."""
-    w = gather(x, filter_size, strides, padding, order="column")
+    w = gather(flush(x), filter_size, strides, padding, order="column")
     chunks = _chunks(w.cells, "first")
     out = clamp(_tree(next(chunks), maxps), low, high)
     for chunk in chunks:

@@ -30,13 +30,16 @@ paths ``litert-builtin``, ``litert-reference``, ``litert-xnnpack``):
   nodes the delegate takes; a stride larger than the filter on an axis, or a 1x1 filter with
   a stride above 1, runs the builtin kernel.
 
-Quantized (every kernel alike, measured bit for bit on all three resolvers): the input's
+Quantized (measured bit for bit on all three resolvers): the input's
 ``scale`` and ``zero_point`` are the output's (LiteRT requires it); max = the largest raw
 value of the real cells; average = the sum of the raw values of the real cells (zero point
 included, in int32), divided by their count rounding half away from zero; then both clamp to
 the activation's range in the quantized domain, ``zero_point + round(bound / scale)``
 (``round`` half away from zero, ``bound / scale`` in float32), within the dtype's range.
-int16 is symmetric: ``zero_point`` must be 0.
+int16 is symmetric: ``zero_point`` must be 0. One exception: XNNPACK takes int8 / uint8
+max pooling (not average pooling, not int16) and rounds the activation bounds its own way,
+``lrintf(bound / scale + zero_point)`` (half to even, after adding the zero point):
+``_xnnpack.quantized_range``.
 """
 
 from __future__ import annotations
@@ -243,6 +246,9 @@ def max_pool_2d_q(x, filter_size, strides, padding, scale, zero_point, *,
     """
     a, fs, st, pad, (low, high) = _quantized(x, filter_size, strides, padding, scale,
                                              zero_point, activation, kernel)
+    if kernel == "xnnpack" and a.dtype != np.int16 and _xnnpack.delegated(fs, st):
+        bounds = ACTIVATIONS[activation.upper()]
+        low, high = _xnnpack.quantized_range(*bounds, scale, zero_point, a.dtype)
     out = max_pool(a, fs, st, pad.lower(), tf_kernel=None)
     return np.clip(out, low, high).astype(a.dtype)
 
