@@ -34,8 +34,8 @@ def require_litert():
 interpreter = require_litert()
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
-from ai_edge_litert import schema_py_generated as schema  # noqa: E402
 import flatbuffers  # noqa: E402
+from ai_edge_litert import schema_py_generated as schema  # noqa: E402
 
 R = interpreter.OpResolverType
 #: Path name (registry) -> op resolver.
@@ -90,6 +90,20 @@ def edit(content: bytes, *, activation: str | None = None, scale: float | None =
                 t.quantization.scale, t.quantization.zeroPoint = [scale], [zero_point]
             if dtype is not None:
                 t.type = TENSOR_TYPES[dtype]
+    return _packed(model)
+
+
+def edit_output_quantization(content: bytes, scale: float, zero_point: int) -> bytes:
+    """``content`` with the main graph's output tensor quantized with other parameters than
+    its input (registry ``litert-pool-requantization-missing``)."""
+    model = schema.ModelT.InitFromPackedBuf(content, 0)
+    graph = model.subgraphs[0]
+    out = graph.tensors[graph.outputs[0]]
+    out.quantization.scale, out.quantization.zeroPoint = [scale], [zero_point]
+    return _packed(model)
+
+
+def _packed(model) -> bytes:
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())

@@ -18,6 +18,9 @@ their indirection buffers, then measured bit for bit against ``ai-edge-litert`` 
 - the activation clamp is ``minps(maxps(v, low), high)`` — a NaN becomes ``low`` (``-inf``
   without an activation), after the first chunk; later max chunks are clamped by ``high``
   only;
+- a 1x1 filter with stride 1 is no pooling for the delegate: a copy without an activation
+  (NaN, infinities, subnormals kept), else the clamp ``minps(high, maxps(low, v))``, which
+  keeps NaN and ``-0`` (:func:`one_cell`);
 - the delegate runs with the CPU's denormals-are-zero and flush-to-zero modes: a subnormal
   input reads as a zero of its sign, a subnormal sum or product becomes a zero of its sign.
 
@@ -35,7 +38,7 @@ import numpy as np
 
 from ._windows2d import gather
 
-__all__ = ["avg_pool", "delegated", "max_pool", "quantized_range"]
+__all__ = ["avg_pool", "delegated", "max_pool", "one_cell", "quantized_range"]
 
 F32 = np.float32
 
@@ -87,6 +90,14 @@ def minps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def clamp(v: np.ndarray, low: float, high: float) -> np.ndarray:
     """XNNPACK's output clamp ``minps(maxps(v, low), high)``."""
     return minps(maxps(v, F32(low)), F32(high)).astype(F32)
+
+
+def one_cell(x: np.ndarray, low: float, high: float) -> np.ndarray:
+    """A 1x1 filter with stride 1 under the delegate (a copy, or the clamp with the operands
+    the other way round: a NaN and a -0 pass, subnormals are flushed)."""
+    if (low, high) == (-np.inf, np.inf):
+        return x.copy()
+    return minps(F32(high), maxps(F32(low), flush(x))).astype(F32)
 
 
 def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -27,8 +27,9 @@ paths ``litert-builtin``, ``litert-reference``, ``litert-xnnpack``):
   become ±3.4028235e38, NaN passes.
 - "xnnpack": :mod:`pooling_ref.dialects._xnnpack` (column-major cells, nine-cell trees,
   ``maxps``/``minps`` clamp: a NaN average or a NaN-led max window becomes -inf), for the
-  nodes the delegate takes; a stride larger than the filter on an axis, or a 1x1 filter with
-  a stride above 1, runs the builtin kernel.
+  nodes the delegate takes (a 1x1 filter with stride 1 is a copy or a clamp there); a stride
+  larger than the filter on an axis, or a 1x1 filter with a stride above 1, runs the builtin
+  kernel.
 
 Quantized (measured bit for bit on all three resolvers): the input's
 ``scale`` and ``zero_point`` are the output's (LiteRT requires it); max = the largest raw
@@ -143,6 +144,8 @@ def _float_pool(kind: str, x, filter_size, strides, padding, activation, kernel)
     a = _input(x, ("float32",))
     fs, st, pad = _geometry(a, filter_size, strides, padding)
     act, kernel = _choice(activation, "activation", ACTIVATIONS), _kernel(kernel)
+    if kernel == "xnnpack" and fs == (1, 1) and st == (1, 1):
+        return _xnnpack.one_cell(a, *ACTIVATIONS[act])
     if kernel == "xnnpack" and _xnnpack.delegated(fs, st):
         rule = _xnnpack.max_pool if kind == "max" else _xnnpack.avg_pool
         return rule(a, fs, st, pad, *ACTIVATIONS[act])
