@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pooling_ref import output_length, same_pads
+from ..geometry import output_length, same_pads
 
 __all__ = ["Windows", "gather"]
 

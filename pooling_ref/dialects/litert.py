@@ -49,13 +49,13 @@ import numbers
 
 import numpy as np
 
-from pooling_ref import avg_pool, max_pool
-
+from ..pooling import avg_pool, max_pool
 from . import _xnnpack
 from ._windows2d import gather
 
 __all__ = ["ACTIVATIONS", "KERNELS", "activation_range", "average_pool_2d",
-           "average_pool_2d_q", "max_pool_2d", "max_pool_2d_q", "quantized_activation_range"]
+           "average_pool_2d_q", "max_pool_2d", "max_pool_2d_q", "quantized_activation_range",
+           "round_half_away", "std_clamp"]
 
 #: LiteRT's fused activations for pooling: name -> (low, high) in real values.
 ACTIVATIONS = {"NONE": (-np.inf, np.inf), "RELU": (0.0, np.inf), "RELU6": (0.0, 6.0),
@@ -134,8 +134,12 @@ def activation_range(activation: str) -> tuple[float, float]:
     return max(low, -big), min(high, big)
 
 
-def _clamp_std(v: np.ndarray, low: float, high: float) -> np.ndarray:
-    """C++ ``std::min(std::max(v, low), high)``: NaN passes."""
+def std_clamp(v: np.ndarray, low: float, high: float) -> np.ndarray:
+    """C++ ``std::min(std::max(v, low), high)`` in float32: NaN passes.
+
+    >>> std_clamp(np.float32([np.nan, -np.inf, 7]), 0.0, 6.0).tolist()
+    [nan, 0.0, 6.0]
+    """
     v = np.where(v < F32(low), F32(low), v)
     return np.where(F32(high) < v, F32(high), v).astype(F32)
 
@@ -153,7 +157,7 @@ def _float_pool(kind: str, x, filter_size, strides, padding, activation, kernel)
         out = max_pool(a, fs, st, pad.lower(), tf_kernel=None)
     else:
         out = avg_pool(a, fs, st, pad.lower(), tf_kernel=None)
-    return _clamp_std(out, *activation_range(act))
+    return std_clamp(out, *activation_range(act))
 
 
 def max_pool_2d(x, filter_size, strides, padding, *, activation="NONE", kernel="builtin"):
@@ -187,8 +191,12 @@ def average_pool_2d(x, filter_size, strides, padding, *, activation="NONE",
 # --------------------------------------------------------------------------- quantized
 
 
-def _round_half_away(v: np.ndarray) -> np.ndarray:
-    """C's ``round``: half away from zero."""
+def round_half_away(v: np.ndarray) -> np.ndarray:
+    """C's ``round``: half away from zero.
+
+    >>> round_half_away(np.array([-2.5, -0.5, 0.5, 1.5])).tolist()
+    [-3.0, -1.0, 1.0, 2.0]
+    """
     return np.sign(v) * np.floor(np.abs(v) + 0.5)
 
 
@@ -221,7 +229,7 @@ def quantized_activation_range(activation: str, scale: float, zero_point: int,
     info = np.iinfo(np.dtype(dtype))
 
     def quantize(bound: float) -> int:
-        return zero_point + int(_round_half_away(np.float64(F32(bound) / F32(scale))))
+        return zero_point + int(round_half_away(np.float64(F32(bound) / F32(scale))))
 
     q_low = info.min if low == -np.inf else max(info.min, quantize(low))
     q_high = info.max if high == np.inf else min(info.max, quantize(high))

@@ -12,9 +12,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from pooling_ref import conv, zero_pad
-from pooling_ref.dialects import litert
-from pooling_ref.tolerance import compare, conv_bound
+from ..conv import conv
+from ..dialects import litert
+from ..padding import zero_pad
+from ..tolerance import compare, conv_bound
 
 __all__ = ["NodeResult", "conv_reference", "pad_reference", "quantized_conv_check"]
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pooling_ref import avg_pool, max_pool
-from pooling_ref.dialects import _xnnpack, litert
-from pooling_ref.tolerance import compare
-
+from ..dialects import _xnnpack, litert
+from ..pooling import avg_pool, max_pool
+from ..tolerance import compare
 from ._nodes import NodeResult, bitwise, conv_reference, pad_reference, quantized_conv_check
 
 __all__ = ["ACTIVATION_NAMES", "CHECKS"]
@@ -61,9 +60,7 @@ def _known_float(kind, kernel, x, attrs, want) -> tuple[str, ...]:
     fs, st, pad, act = attrs["filter_size"], attrs["strides"], attrs["padding"], \
         attrs["activation"]
     core = (max_pool if kind == "max" else avg_pool)(x, fs, st, pad.lower(), tf_kernel=None)
-    low, high = litert.ACTIVATIONS[act]
-    keras = np.where(core < low, np.float32(low), core)
-    keras = np.where(keras > high, np.float32(high), keras).astype(np.float32)
+    keras = litert.std_clamp(core, *litert.ACTIVATIONS[act])
     differ = ~((keras.view(np.uint32) == want.view(np.uint32))
                | (np.isnan(keras) & np.isnan(want)))
     if not differ.any():
@@ -103,8 +100,7 @@ def _requantized(q, q_in, q_out, attrs, dtype) -> np.ndarray:
     (s_in, z_in), (s_out, z_out) = q_in, q_out
     real = (q.astype(np.float64) - z_in) * s_in / s_out
     low, high = litert.quantized_activation_range(attrs["activation"], s_out, z_out, dtype)
-    return np.clip(np.sign(real) * np.floor(np.abs(real) + 0.5) + z_out, low, high
-                   ).astype(dtype)
+    return np.clip(litert.round_half_away(real) + z_out, low, high).astype(dtype)
 
 
 def _quantized_pool(m, i, name, op, x, y, kernel, attrs):
