@@ -17,30 +17,21 @@ from parity_tests._litert import (
     pool_model,
     require_litert,
 )
+from parity_tests._model_files import fifty_node_model, small_keras_model
 from pooling_ref.model_check import tflite
 
 require_litert()
 OPS = ["PAD", "AVERAGE_POOL_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D"]
 
 
-def _small_model():
-    inp = keras.Input((12, 11, 3), batch_size=1)
-    y = keras.layers.ZeroPadding2D(((1, 2), (0, 1)))(inp)
-    y = keras.layers.AveragePooling2D(3, 1, "same")(y)
-    y = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(y)
-    y = keras.layers.DepthwiseConv2D(3, strides=2, depth_multiplier=2)(y)
-    y = keras.layers.MaxPooling2D((2, 3), (1, 2), "same")(y)
-    return keras.Model(inp, y)
-
-
 @pytest.fixture(scope="module")
 def float_model():
-    return convert_keras(_small_model())
+    return convert_keras(small_keras_model())
 
 
 @pytest.fixture(scope="module")
 def int8_model():
-    return convert_keras(_small_model(), int8=True)
+    return convert_keras(small_keras_model(), int8=True)
 
 
 @pytest.mark.parametrize("kernel", sorted(RESOLVERS))
@@ -107,19 +98,36 @@ def test_model_file_path(float_model, tmp_path):
     assert [r.op for r in tflite.check_model(str(path))] == OPS
 
 
-def fifty_node_model():
-    """25 blocks of (pooling, conv): 50 checked nodes on a 32x32x8 input."""
-    inp = keras.Input((32, 32, 8), batch_size=1)
-    y = inp
-    for i in range(25):
-        pool = keras.layers.AveragePooling2D if i % 2 else keras.layers.MaxPooling2D
-        y = pool(3, 1, "same")(y)
-        y = (keras.layers.Conv2D(8, 3, padding="same") if i % 3
-             else keras.layers.DepthwiseConv2D(3, padding="same"))(y)
-    return keras.Model(inp, y)
-
-
 def test_fifty_nodes():
     results = tflite.check_model(convert_keras(fifty_node_model()), kernel="xnnpack")
     assert len(results) == 50
     assert not any(r.failed for r in results), tflite.table(results)
+
+
+def test_progress_reports_the_run_then_each_node(float_model):
+    calls = []
+    results = tflite.check_model(float_model, kernel="builtin",
+                                 progress=lambda *call: calls.append(call))
+    assert calls == [(1, 6, "run")] + [(i + 2, 6, r.name) for i, r in enumerate(results)]
+
+
+def test_bad_files_and_inputs(float_model):
+    with pytest.raises(ValueError, match=r"not a \.tflite file"):
+        tflite.check_model(b"\x00" * 64)
+    with pytest.raises(TypeError, match=r"inputs\[0\]: the model's input 0 is float32, got "
+                                        r"an array of int64"):
+        tflite.check_model(float_model, np.zeros((1, 12, 11, 3), np.int64))
+    with pytest.raises(ValueError, match=r"inputs\[0\]: .* has shape \(1, 12, 11, 3\)"):
+        tflite.check_model(float_model, np.zeros((1, 4, 4, 3), np.float32))
+
+
+def test_ops_without_a_reference_are_listed_unchecked():
+    """A transposed convolution (TRANSPOSE_CONV) is a row with verdict "unchecked", not a
+    pass and not silently dropped."""
+    inp = keras.Input((6, 6, 2), batch_size=1)
+    y = keras.layers.MaxPooling2D(2)(inp)
+    y = keras.layers.Conv2DTranspose(3, 2, strides=2)(y)
+    results = tflite.check_model(convert_keras(keras.Model(inp, y)), kernel="builtin")
+    assert [(r.op, r.verdict) for r in results] == [("MAX_POOL_2D", "match"),
+                                                     ("TRANSPOSE_CONV", "unchecked")]
+    assert "no reference" in results[1].detail and not results[1].failed

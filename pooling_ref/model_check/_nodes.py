@@ -17,12 +17,18 @@ from ..dialects import litert
 from ..padding import zero_pad
 from ..tolerance import compare, conv_bound
 
-__all__ = ["NodeResult", "conv_reference", "pad_reference", "quantized_conv_check"]
+__all__ = ["NodeResult", "RuntimeMissing", "conv_reference", "draw_inputs", "given_inputs",
+           "pad_reference", "quantized_conv_check", "table"]
 
 #: Verdicts: the node equals the runtime's rule and Keras's ("match"), equals the runtime's
 #: rule where that differs from Keras by registered differences ("known"), or differs from
 #: the rule ("DIFFERS", also for a registered defect).
 VERDICTS = ("match", "known", "DIFFERS", "unchecked")
+
+
+class RuntimeMissing(ImportError):
+    """The package that reads or runs a model format is not installed (the message says
+    which extra brings it)."""
 
 
 @dataclass(frozen=True)
@@ -106,3 +112,71 @@ def quantized_conv_check(q, in_q, w, w_scales, bias, out_q, attrs, groups, got):
 def bitwise(got: np.ndarray, want: np.ndarray) -> tuple[bool, float]:
     c = compare(got, want)
     return c.ok, float(c.max_ulp)
+
+
+def table(results: list[NodeResult]) -> str:
+    """The results as an aligned text table, one node a row, and a summary line.
+
+    >>> r = NodeResult(0, "y", "PAD", {"value": 0}, (1, 2), (1, 4), "float32", "match",
+    ...                "bitwise", 0.0)
+    >>> print(table([r]))
+    #  node  op   attributes  shape             verdict  worst  registry
+    -  ----  ---  ----------  ----------------  -------  -----  --------
+    0  y     PAD  value=0     (1, 2) -> (1, 4)  match    0 ULP
+    1 nodes checked, 0 differ
+    """
+    head = ("#", "node", "op", "attributes", "shape", "verdict", "worst", "registry")
+    rows = [head, *(r.row() for r in results)]
+    widths = [max(len(row[c]) for row in rows) for c in range(len(head))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    failed = sum(r.failed for r in results)
+    lines.append(f"{len(results)} nodes checked, {failed} differ")
+    return "\n".join(lines)
+
+
+def draw_inputs(specs: list[tuple[tuple[int, ...], np.dtype]], seed: int) -> list[np.ndarray]:
+    """One array per (shape, dtype): standard normal floats, uniform integers over the
+    dtype's range (an unknown size, -1 or 0, drawn as 1).
+
+    >>> [a.shape for a in draw_inputs([((1, -1, 3), np.dtype("float32"))], 0)]
+    [(1, 1, 3)]
+    """
+    rng = np.random.default_rng(seed)
+    drawn = []
+    for shape, dtype in specs:
+        shape = [max(1, int(s)) for s in shape]
+        if dtype.kind == "f":
+            drawn.append(rng.standard_normal(shape).astype(dtype))
+        elif dtype.kind == "b":
+            drawn.append(rng.integers(0, 2, shape).astype(dtype))
+        else:
+            info = np.iinfo(dtype)
+            drawn.append(rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype))
+    return drawn
+
+
+def given_inputs(inputs: object, specs: list[tuple[tuple, np.dtype]]) -> list[np.ndarray]:
+    """The user's ``inputs`` (an array or a list of arrays, one per model input) in the
+    model's dtypes: a float array may be given for a float input of another width, an
+    integer array for an integer input whose range holds its values; anything else is a
+    ``TypeError`` naming the input.
+
+    >>> given_inputs(np.zeros(2), [((2,), np.dtype("float32"))])[0].dtype
+    dtype('float32')
+    """
+    given = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
+    if len(given) != len(specs):
+        raise ValueError(f"inputs: the model takes {len(specs)} input(s), got {len(given)}")
+    out = []
+    for i, (a, (_, dtype)) in enumerate(zip(given, specs)):
+        a = np.asarray(a)
+        same_kind = (a.dtype.kind == "f") == (dtype.kind == "f")
+        if not same_kind or (dtype.kind in "iu" and a.size and not (
+                np.iinfo(dtype).min <= a.min() and a.max() <= np.iinfo(dtype).max)):
+            raise TypeError(f"inputs[{i}]: the model's input {i} is {dtype.name}, got an "
+                            f"array of {a.dtype.name}" + ("" if not same_kind else
+                                                          " with values outside its range"))
+        out.append(a.astype(dtype))
+    return out

@@ -16,7 +16,7 @@ from ..pooling import avg_pool, max_pool
 from ..tolerance import compare
 from ._nodes import NodeResult, bitwise, conv_reference, pad_reference, quantized_conv_check
 
-__all__ = ["ACTIVATION_NAMES", "CHECKS"]
+__all__ = ["ACTIVATION_NAMES", "CHECKS", "UNCHECKED", "check_unchecked"]
 
 ACTIVATION_NAMES = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 REQUANTIZATION = "litert-pool-requantization-missing"
@@ -185,3 +185,11 @@ def check_conv(m, it, i, name, op, x, y, kernel):
 
 CHECKS = {"MAX_POOL_2D": check_pool, "AVERAGE_POOL_2D": check_pool, "PAD": check_pad,
           "PADV2": check_pad, "CONV_2D": check_conv, "DEPTHWISE_CONV_2D": check_conv}
+
+#: Pooling, padding and convolution ops without a reference here: listed as "unchecked".
+UNCHECKED = ("L2_POOL_2D", "MIRROR_PAD", "TRANSPOSE_CONV", "CONV_3D", "CONV_3D_TRANSPOSE")
+
+
+def check_unchecked(m, it, i, name, op, x, y, kernel):
+    return _result(m, i, name, op, x, y, {}, "unchecked", "bitwise", 0.0,
+                   detail="pooling_ref has no reference for this op")

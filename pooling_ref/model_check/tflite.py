@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import os
 import warnings
+from importlib import metadata
 
 import numpy as np
 
-from ._nodes import NodeResult
-from ._tflite_checks import CHECKS
+from ._nodes import NodeResult, RuntimeMissing, draw_inputs, given_inputs, table
+from ._tflite_checks import CHECKS, UNCHECKED, check_unchecked
 
-__all__ = ["CHECKED_OPS", "check_model", "table"]
+__all__ = ["CHECKED_OPS", "check_model", "runtime_versions", "table"]
 
 CHECKED_OPS = tuple(CHECKS)
 RESOLVERS = {"xnnpack": "AUTO", "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
@@ -36,10 +37,17 @@ RESOLVERS = {"xnnpack": "AUTO", "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
 def _litert():
     try:
         from ai_edge_litert import interpreter, schema_py_generated
-    except ImportError as e:  # pragma: no cover - exercised without the extra
-        raise ImportError("checking .tflite models needs ai-edge-litert: "
-                          "pip install 'pooling-ref[litert]'") from e
+    except ImportError as e:
+        raise RuntimeMissing("checking .tflite models needs ai-edge-litert (the LiteRT "
+                             "interpreter and its flatbuffer schema): "
+                             "pip install 'pooling-ref[litert]'") from e
     return interpreter, schema_py_generated
+
+
+def runtime_versions() -> dict:
+    """The version of the LiteRT interpreter that runs the file."""
+    _litert()
+    return {"ai-edge-litert": metadata.version("ai-edge-litert")}
 
 
 def _read(model: object) -> bytes:
@@ -57,6 +65,8 @@ class _Model:
     types and quantization, through the schema's object API."""
 
     def __init__(self, content: bytes, schema):
+        if len(content) < 8 or not schema.Model.ModelBufferHasIdentifier(content, 0):
+            raise ValueError("model: not a .tflite file (no TFL3 flatbuffer identifier)")
         self.schema = schema
         self.model = schema.ModelT.InitFromPackedBuf(content, 0)
         self.graph = self.model.subgraphs[0]
@@ -80,27 +90,24 @@ class _Model:
             q.quantizedDimension
 
 
-def _draw_inputs(details: list, seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    drawn = []
-    for d in details:
-        dtype, shape = np.dtype(d["dtype"]), [max(1, int(s)) for s in d["shape"]]
-        if dtype.kind == "f":
-            drawn.append(rng.standard_normal(shape).astype(dtype))
-        else:
-            info = np.iinfo(dtype)
-            drawn.append(rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype))
-    return drawn
+def _specs(details: list) -> list[tuple[tuple[int, ...], np.dtype]]:
+    """(shape signature, dtype) of each model input; -1 marks a size the model leaves
+    open."""
+    return [(tuple(int(s) for s in d.get("shape_signature", d["shape"])),
+             np.dtype(d["dtype"])) for d in details]
 
 
 def _inputs(inputs: object, details: list, seed: int) -> list[np.ndarray]:
+    specs = _specs(details)
     if inputs is None:
-        return _draw_inputs(details, seed)
-    given = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
-    if len(given) != len(details):
-        raise ValueError(f"inputs: the model takes {len(details)} input(s), got {len(given)}")
-    return [np.asarray(a, d["dtype"]).reshape(d["shape"]) if np.asarray(a).shape == ()
-            else np.asarray(a).astype(d["dtype"], copy=False) for a, d in zip(given, details)]
+        return draw_inputs(specs, seed)
+    arrays = given_inputs(inputs, specs)
+    for i, (a, (shape, _)) in enumerate(zip(arrays, specs)):
+        fits = a.ndim == len(shape) and all(s in (-1, n) for s, n in zip(shape, a.shape))
+        if not fits:
+            raise ValueError(f"inputs[{i}]: the model's input {i} has shape "
+                             f"{tuple(shape)} (-1: any size), got {a.shape}")
+    return arrays
 
 
 def _run(content: bytes, inputs: object, kernel: str, seed: int):
@@ -113,53 +120,47 @@ def _run(content: bytes, inputs: object, kernel: str, seed: int):
                                      experimental_preserve_all_tensors=True)
     details = it.get_input_details()
     arrays = _inputs(inputs, details, seed)
-    for d, a in zip(details, arrays):
-        if tuple(a.shape) != tuple(d["shape"]):
-            it.resize_tensor_input(d["index"], a.shape)
-    it.allocate_tensors()
-    for d, a in zip(details, arrays):
-        it.set_tensor(d["index"], a)
-    it.invoke()
+    try:
+        for d, a in zip(details, arrays):
+            if tuple(a.shape) != tuple(d["shape"]):
+                it.resize_tensor_input(d["index"], a.shape)
+        it.allocate_tensors()
+        for d, a in zip(details, arrays):
+            it.set_tensor(d["index"], a)
+        it.invoke()
+    except RuntimeError as e:            # an op the kernels cannot prepare or run
+        raise ValueError(f"model: the LiteRT interpreter ({kernel}) cannot run it: "
+                         f"{str(e).strip()}") from None
     return it
 
 
 def check_model(model: object, inputs: object = None, *, kernel: str = "xnnpack",
-                seed: int = 0) -> list[NodeResult]:
+                seed: int = 0, progress=None) -> list[NodeResult]:
     """Check every pooling / padding / conv node of ``model`` (a path or the file's bytes).
 
     ``inputs``: an array, a list of arrays (one per model input), or ``None`` (drawn from
     ``seed``: standard normal floats, uniform integers). ``kernel``: the LiteRT CPU kernels
-    to run and to hold the nodes to ("xnnpack", "builtin", "reference").
+    to run and to hold the nodes to ("xnnpack", "builtin", "reference"). ``progress``: called
+    as ``progress(done, total, label)`` after the run and after each node.
     """
     if kernel not in RESOLVERS:
         raise ValueError(f"kernel must be one of {', '.join(RESOLVERS)}, got {kernel!r}")
     content = _read(model)
     _, schema = _litert()
     m = _Model(content, schema)
+    nodes = [(i, m.op(i)) for i in range(len(m.graph.operators))
+             if m.op(i) in CHECKS or m.op(i) in UNCHECKED]
+    report = progress or (lambda done, total, label: None)
     it = _run(content, inputs, kernel, seed)
+    report(1, len(nodes) + 1, "run")
     results = []
-    for i, op in enumerate(m.graph.operators):
-        name = m.op(i)
-        if name in CHECKED_OPS:
-            results.append(_check_node(m, it, i, name, op, kernel))
+    for done, (i, name) in enumerate(nodes, 2):
+        results.append(_check_node(m, it, i, name, m.graph.operators[i], kernel))
+        report(done, len(nodes) + 1, results[-1].name)
     return results
 
 
 def _check_node(m: _Model, it, i: int, name: str, op, kernel: str) -> NodeResult:
     x = it.get_tensor(int(op.inputs[0]))
     y = it.get_tensor(int(op.outputs[0]))
-    return CHECKS[name](m, it, i, name, op, x, y, kernel)
-
-
-def table(results: list[NodeResult]) -> str:
-    """The results as an aligned text table, one node a row."""
-    head = ("#", "node", "op", "attributes", "shape", "verdict", "worst", "registry")
-    rows = [head, *(r.row() for r in results)]
-    widths = [max(len(row[c]) for row in rows) for c in range(len(head))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
-             for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    failed = sum(r.failed for r in results)
-    lines.append(f"{len(results)} nodes checked, {failed} differ")
-    return "\n".join(lines)
-
+    return CHECKS.get(name, check_unchecked)(m, it, i, name, op, x, y, kernel)
