@@ -8,7 +8,7 @@
     nox -s keras_jax    # parity subset + verify with KERAS_BACKEND=jax (own venv, CPU jax)
     nox -s keras_torch  # the same with KERAS_BACKEND=torch (CPU torch)
     nox -s oldest       # parity subset + verify on the oldest supported TF/Keras pair
-    nox -s litert       # LiteRT dialect + .tflite node checker against ai-edge-litert
+    nox -s litert       # LiteRT dialect, the .tflite / .onnx node checkers, pooling-ref model
 
 The backend sessions keep TensorFlow installed (pooling_ref.keras_ref imports it, and the
 tf.nn functional forms need it) and set KERAS_BACKEND, so the Keras layers and keras.ops
@@ -131,18 +131,21 @@ def oldest(session: nox.Session) -> None:
     _parity_and_verify(session, PARITY, {})
 
 
-#: The tests of pooling_ref.dialects.litert and pooling_ref.model_check.tflite. Those that
-#: need the LiteRT interpreter skip without ai-edge-litert; this session installs it and sets
-#: POOLING_REF_REQUIRE_LITERT=1, which makes a missing runtime a failure instead.
+#: The tests of pooling_ref.dialects.litert, pooling_ref.model_check and `pooling-ref model`.
+#: Those that need the LiteRT interpreter (or onnx / onnxruntime) skip without it; this
+#: session installs them and sets POOLING_REF_REQUIRE_LITERT=1 / POOLING_REF_REQUIRE_ONNX=1,
+#: which make a missing runtime a failure instead.
 LITERT = ["parity_tests/test_litert_dialect.py", "parity_tests/test_litert_parity.py",
-          "parity_tests/test_litert_model_check.py", "pooling_ref/dialects",
-          "pooling_ref/model_check"]
+          "parity_tests/test_litert_model_check.py", "parity_tests/test_onnx_model_check.py",
+          "parity_tests/test_cli_model.py", "pooling_ref/dialects", "pooling_ref/model_check"]
 
 
 @nox.session(python=PYTHON)
 def litert(session: nox.Session) -> None:
     """LiteRT (ai-edge-litert): float and quantized pooling per op resolver, the registry
-    entries litert-*, the .tflite per-node checker. Not part of .ci/run."""
-    session.install(".[litert]")
+    entries litert-*, the .tflite and .onnx per-node checkers and `pooling-ref model`. Not
+    part of .ci/run."""
+    session.install(".[litert,onnx]")
     session.run("python", "-m", "pytest", "-n", "auto", "-q", *LITERT, *session.posargs,
-                env={"CI": "true", "POOLING_REF_REQUIRE_LITERT": "1"})
+                env={"CI": "true", "POOLING_REF_REQUIRE_LITERT": "1",
+                     "POOLING_REF_REQUIRE_ONNX": "1"})

@@ -121,11 +121,15 @@ def _options(args, fmt: str) -> dict:
 
 
 def _summary(results: list) -> tuple[bool, str]:
+    """Whether no node differs beyond its rule, and the closing line (which says so when no
+    node could be checked at all)."""
     counts = Counter(r.verdict for r in results)
     passed = counts["DIFFERS"] == 0
     words = ", ".join(f"{counts[v]} {v}" for v in ("match", "known", "unchecked", "DIFFERS"))
-    if not results:
-        return passed, "no pooling, padding or convolution node in the model: nothing checked"
+    if counts["unchecked"] == len(results):
+        what = "no node" if not results else f"none of {len(results)} nodes"
+        return passed, (f"NOTHING CHECKED: {what} of pooling, padding or convolution had a "
+                        f"reference")
     return passed, f"{'PASSED' if passed else 'FAILED'}: {len(results)} nodes: {words}"
 
 

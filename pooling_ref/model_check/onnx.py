@@ -15,8 +15,9 @@ the elementwise error bound of a float result computed in an order the reference
 fix (convolution). A reference that raises ``ValueError`` / ``NotImplementedError`` (an
 attribute it does not model) leaves the node "unchecked", with the reason.
 
-The references of the ONNX dialect are the functions of ``pooling_ref.dialects.onnx``
-(``max_pool``, ``average_pool``, ... take the ONNX attribute names).
+Without ``references``, :data:`DEFAULT_REFERENCES` applies: the place for the functions of
+the ONNX dialect (``max_pool``, ``average_pool``, ... take the ONNX attribute names), each
+under its op type.
 """
 
 from __future__ import annotations
@@ -30,11 +31,15 @@ import numpy as np
 from ..tolerance import compare
 from ._nodes import NodeResult, RuntimeMissing, draw_inputs, given_inputs
 
-__all__ = ["NODE_TYPES", "Reference", "check_model", "runtime_versions"]
+__all__ = ["DEFAULT_REFERENCES", "NODE_TYPES", "Reference", "check_model", "runtime_versions"]
 
 #: The ONNX op types listed as nodes (pooling, padding, convolution).
 NODE_TYPES = ("MaxPool", "AveragePool", "LpPool", "GlobalMaxPool", "GlobalAveragePool",
               "GlobalLpPool", "MaxRoiPool", "Pad", "Conv", "ConvTranspose")
+
+
+#: ONNX op type -> reference used when ``check_model`` is given none (``pooling-ref model``).
+DEFAULT_REFERENCES: dict = {}
 
 
 @dataclass(frozen=True)
@@ -180,9 +185,9 @@ def check_model(model: object, inputs: object = None, *,
     """Check every pooling / padding / conv node of ``model`` (a path or the file's bytes).
 
     ``inputs``: an array, a list of arrays (one per graph input), or ``None`` (drawn from
-    ``seed``). ``references``: ONNX op type -> reference (see the module docstring); a node
-    without one is listed "unchecked". ``progress(done, total, label)``: called after the
-    run and after each node.
+    ``seed``). ``references``: ONNX op type -> reference (see the module docstring;
+    default :data:`DEFAULT_REFERENCES`); a node without one is listed "unchecked".
+    ``progress(done, total, label)``: called after the run and after each node.
     """
     onnx, onnxruntime = _onnx()
     proto = _load(model, onnx)
@@ -198,6 +203,7 @@ def check_model(model: object, inputs: object = None, *,
     report(1, len(nodes) + 1, "run")
     results = []
     for done, (i, node) in enumerate(nodes, 2):
-        results.append(_check_node(i, node, values, references or {}, onnx))
+        results.append(_check_node(i, node, values, DEFAULT_REFERENCES if references is None
+                                   else references, onnx))
         report(done, len(nodes) + 1, results[-1].name)
     return results
