@@ -27,6 +27,7 @@ from parity_tests._litert import (
 )
 from pooling_ref import avg_pool, max_pool
 from pooling_ref.dialects import litert
+from pooling_ref.dialects._windows2d import gather
 from pooling_ref.tolerance import avg_pool_bound, compare
 
 require_litert()
@@ -136,6 +137,31 @@ def test_quantized_average_every_rounding_tie(dtype, fs):
         np.testing.assert_array_equal(got, want, err_msg=kernel)
         if ties:
             assert np.count_nonzero(got.ravel() != half_even) > 0
+
+
+@pytest.mark.parametrize("dtype", sorted(QUANT))
+def test_quantized_average_ties_at_every_border_count(dtype):
+    """A 4x4 SAME window on 7x7 inputs has 2, 3 or 4 real rows and columns: real-cell counts
+    4, 6, 8, 9, 12 and 16. Random inputs give exact .5 ties at every even count (asserted,
+    counted from the window sums), at the borders as inside; all three resolvers equal the
+    dialect on every window, and rounding half to even would not."""
+    lo, hi = QUANT[dtype]
+    rng = np.random.default_rng(sorted(QUANT).index(dtype))
+    x = rng.integers(lo, hi + 1, (2, 7, 7, 5)).astype(dtype)
+    zp = 0 if dtype == "int16" else lo + 7
+    w = gather(x, (4, 4), (1, 1), "SAME")
+    sums = np.where(w.real[None, :, :, None, :], w.cells.astype(np.int64), 0).sum(-1)
+    counts = np.broadcast_to(w.counts()[None, :, :, None], sums.shape)
+    ties = 2 * (np.abs(sums) % counts) == counts
+    assert set(np.unique(counts)) == {4, 6, 8, 9, 12, 16}
+    assert set(np.unique(counts[ties])) == {4, 6, 8, 12, 16}, np.unique(counts[ties])
+    content = pool_model("avg", (4, 4), (1, 1), "SAME", 5, dtype=dtype, scale=0.05,
+                         zero_point=zp)
+    want = litert.average_pool_2d_q(x, (4, 4), 1, "SAME", 0.05, zp)
+    for kernel in RESOLVERS:
+        got = run(content, x, kernel)
+        np.testing.assert_array_equal(got, want, err_msg=kernel)
+    assert np.count_nonzero(want[ties] != np.round(sums / counts)[ties]) > 0
 
 
 # --------------------------------------------------------------------------- registry
