@@ -54,7 +54,7 @@ def test_planted_difference_fails_with_its_registry_id(tmp_path):
     r = run("model", str(path), "--input", str(x), "--kernel", "builtin", "--json",
             str(tmp_path / "nodes.json"), "-q")
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "FAILED: 1 nodes:" in r.stdout and "1 DIFFERS" in r.stdout
+    assert "FAILED: 1 node:" in r.stdout and "1 DIFFERS" in r.stdout
     assert "output not requantized" in r.stdout
     (node,) = json.loads((tmp_path / "nodes.json").read_text())["nodes"]
     assert node["verdict"] == "DIFFERS" and node["worst"] == 13     # got 13, requantized 26

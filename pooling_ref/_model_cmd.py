@@ -23,7 +23,7 @@ import numpy as np
 from . import __version__
 from ._progress import Progress
 from ._reports import check_writable
-from .model_check import RuntimeMissing, onnx, table, tflite
+from .model_check import RuntimeMissing, nodes, onnx, table, tflite
 
 __all__ = ["MODEL_EXAMPLES", "MODEL_NOTES", "model", "model_format", "model_parser"]
 
@@ -130,7 +130,7 @@ def _summary(results: list) -> tuple[bool, str]:
         what = "no node" if not results else f"none of {len(results)} nodes"
         return passed, (f"NOTHING CHECKED: {what} of pooling, padding or convolution had a "
                         f"reference")
-    return passed, f"{'PASSED' if passed else 'FAILED'}: {len(results)} nodes: {words}"
+    return passed, f"{'PASSED' if passed else 'FAILED'}: {nodes(len(results))}: {words}"
 
 
 def _print_details(results: list) -> None:

@@ -11,6 +11,6 @@ A missing runtime raises :class:`RuntimeMissing` (an ``ImportError``) when a mod
 checked, never at import. The command line: ``pooling-ref model FILE``.
 """
 
-from ._nodes import NodeResult, RuntimeMissing, table
+from ._nodes import NodeResult, RuntimeMissing, nodes, table
 
-__all__ = ["NodeResult", "RuntimeMissing", "table"]
+__all__ = ["NodeResult", "RuntimeMissing", "nodes", "table"]

@@ -18,7 +18,7 @@ from ..padding import zero_pad
 from ..tolerance import compare, conv_bound
 
 __all__ = ["NodeResult", "RuntimeMissing", "conv_reference", "draw_inputs", "given_inputs",
-           "pad_reference", "quantized_conv_check", "table"]
+           "nodes", "pad_reference", "quantized_conv_check", "table"]
 
 #: Verdicts: the node equals the runtime's rule and Keras's ("match"), equals the runtime's
 #: rule where that differs from Keras by registered differences ("known"), or differs from
@@ -114,6 +114,11 @@ def bitwise(got: np.ndarray, want: np.ndarray) -> tuple[bool, float]:
     return c.ok, float(c.max_ulp)
 
 
+def nodes(n: int) -> str:
+    """``"1 node"``, ``"5 nodes"``."""
+    return f"{n} node{'' if n == 1 else 's'}"
+
+
 def table(results: list[NodeResult]) -> str:
     """The results as an aligned text table, one node a row, and a summary line.
 
@@ -123,7 +128,7 @@ def table(results: list[NodeResult]) -> str:
     #  node  op   attributes  shape             verdict  worst  registry
     -  ----  ---  ----------  ----------------  -------  -----  --------
     0  y     PAD  value=0     (1, 2) -> (1, 4)  match    0 ULP
-    1 nodes checked, 0 differ
+    1 node checked, 0 differ
     """
     head = ("#", "node", "op", "attributes", "shape", "verdict", "worst", "registry")
     rows = [head, *(r.row() for r in results)]
@@ -132,7 +137,7 @@ def table(results: list[NodeResult]) -> str:
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     failed = sum(r.failed for r in results)
-    lines.append(f"{len(results)} nodes checked, {failed} differ")
+    lines.append(f"{nodes(len(results))} checked, {failed} differ")
     return "\n".join(lines)
 
 
