@@ -23,7 +23,6 @@ MAX_LINES = 500
 OVER_LIMIT_PENDING = {
     "oracle.py": "check(), its report, reproducers and the rule-set runs (issue 19) in one "
                  "module: the lead splits it into a package next (issue 20, second half)",
-    "cases.py": "case drawing moves into the op table (issue 20, second half)",
     "_verify.py": "verify reads the op table (issue 20, second half)",
 }
 

@@ -26,6 +26,9 @@ from .test_cli import run
 #: op with cases skipped on a known TF defect (max_pool3d_grad, 'same' window > input).
 OPS = ["max_pool2d", "conv1d", "global_avg_pool1d", "max_pool3d_grad"]
 CASES = 6
+#: A seed whose first CASES max_pool3d_grad cases include a 'same' window larger than the
+#: input (cases 0 and 3: a known TF defect, skipped).
+SEED = 3
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -73,8 +76,8 @@ def test_verify_bad_shard_exits_2(text):
 
 def _verify(tmp_path, name: str, *extra: str) -> tuple[int, dict]:
     out = tmp_path / f"{name}.json"
-    status = main(["verify", "--quiet", "--cases", str(CASES), "--ops", *OPS,
-                   "--json", str(out), *extra])
+    status = main(["verify", "--quiet", "--cases", str(CASES), "--seed", str(SEED), "--ops",
+                   *OPS, "--json", str(out), *extra])
     return status, json.loads(out.read_text())
 
 

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import pooling_ref
 from pooling_ref import output_length, same_pads
 
 # ----------------------------------------------------------------------------- hand-derived
@@ -191,3 +192,18 @@ def test_geometry_errors(func, args, exc, fragment):
     with pytest.raises(exc) as info:
         func(*args)
     assert fragment in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: pooling_ref.max_pool(x, (2, 2)),
+    lambda x: pooling_ref.avg_pool(x, (3, 3), strides=(1, 1)),
+    lambda x: pooling_ref.conv(x, np.zeros((3, 3, 3, 4), np.float32)),
+])
+def test_one_hwc_image_without_batch_axis_is_told_to_add_it(call):
+    """A (H, W, C) image is a batch of 1D sequences (spatial rank = x.ndim - 2, as Keras
+    reads it); a 2D window then names the missing batch axis and the fix."""
+    with pytest.raises(ValueError, match=r"x has 3 dimensions, .* pass x\[None\]"):
+        call(np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(ValueError) as caught:                # a real rank mismatch: no hint
+        pooling_ref.max_pool(np.zeros((2, 8, 8, 8, 3), np.float32), (2, 2))
+    assert "x[None]" not in str(caught.value)

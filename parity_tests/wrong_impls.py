@@ -317,7 +317,10 @@ def _np_conv(x, kernel, bias=None, strides=1, padding="valid", data_format="chan
         else:
             win = _windows(xs, ks, s, d, outs)            # (N, *out, cin_g, *ks)
             win = np.moveaxis(win, r + 1, -1)             # (N, *out, *ks, cin_g)
-            out[..., gi * f_g:(gi + 1) * f_g] = np.tensordot(win, wg, axes=r + 1)
+            # matmul, not tensordot: np.dot scales by a zero weight when the inner length
+            # is 1 (BLAS), which turns NaN * 0 into 0 (TF: NaN)
+            taps = win.reshape(*win.shape[: r + 1], -1)
+            out[..., gi * f_g:(gi + 1) * f_g] = taps @ wg.reshape(-1, f_g)
     if bias is not None and "drop_bias" not in bugs:
         b = np.asarray(bias).astype(acc)
         if "bias_tail8" in bugs and filters > 8:   # vectorized epilogue, no remainder loop
@@ -599,7 +602,7 @@ _correct("avg_sliding_window", _SLIDING_AVG, _AVG, "sliding_window_view + np.sum
 _correct("avg_reverse_sum", _bind(_np_pool, kind="avg", reverse=True), _AVG, "sums the "
          "window last cell first")
 _correct("pad_numpy_pad", _bind(_np_zero_pad), _PAD, "np.pad")
-_correct("conv_sliding_window", _bind(_np_conv), _CONV, "sliding_window_view + tensordot")
+_correct("conv_sliding_window", _bind(_np_conv), _CONV, "sliding_window_view + matmul")
 _correct("conv_float64", _bind(_np_conv, acc=np.float64), _CONV, "accumulates in float64")
 _correct("conv_reverse_loops", _bind(_np_conv, loops=True), _CONV, "explicit loops, "
          "positions and cells in reverse order")

@@ -23,7 +23,7 @@ from .padding import zero_pad
 from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
 from .windows import im2col
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "OPS",

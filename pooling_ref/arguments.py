@@ -18,6 +18,7 @@ from ._conv_kernels import ConvProblem, compute_dtype
 from .dtypes import is_float_dtype
 from .geometry import (
     as_int,
+    batch_hint,
     check_strides_dilation,
     normalize_data_format,
     normalize_padding,
@@ -54,6 +55,7 @@ def prepare_conv(x, kernel, bias, strides, padding, data_format, dilation_rate, 
         raise ValueError(
             f"{op}: kernel must have shape (*kernel_size, C_in // groups, filters) with "
             f"{rank + 2} dimensions for an input of spatial rank {rank}, got shape {w.shape!r}"
+            f"{batch_hint(rank, w.ndim - 2)}"
         )
     if 0 in w.shape:
         raise ValueError(f"{op}: kernel must not have an empty axis, got shape {w.shape!r}")

@@ -62,6 +62,22 @@ def as_int(value: object, name: str, op: str | None) -> int:
     return int(value)
 
 
+def batch_hint(rank: int, wanted_rank: int) -> str:
+    """The words added to a rank mismatch when the input looks like one example without
+    its batch axis (the spatial rank comes from ``x.ndim - 2``).
+
+    >>> batch_hint(1, 2)[-48:]
+    'without a batch axis (an HWC image) pass x[None]'
+    >>> batch_hint(2, 1)
+    ''
+    """
+    if wanted_rank != rank + 1:
+        return ""
+    extra = " (an HWC image)" if rank == 1 else ""
+    return (f"; x has {rank + 2} dimensions, read as (batch, {rank} spatial, channels): for "
+            f"one example without a batch axis{extra} pass x[None]")
+
+
 def normalize_tuple(
     value: int | Sequence[int],
     rank: int,
@@ -89,7 +105,7 @@ def normalize_tuple(
         if len(items) != rank:
             raise ValueError(
                 f"{_where(op)}{name} must be an int or a tuple of {rank} ints for spatial rank "
-                f"{rank}, got {value!r} (length {len(items)})"
+                f"{rank}, got {value!r} (length {len(items)}){batch_hint(rank, len(items))}"
             )
     else:
         items = (as_int(value, name, op),) * rank

@@ -134,31 +134,36 @@ def families() -> tuple[str, ...]:
 _WINDOW = ("pool_size", "strides", "padding", "data_format")
 _CONV = ("strides", "padding", "data_format", "dilation_rate", "groups")
 _GLOBAL = ("data_format", "keepdims")
+#: ``supports=`` keys of every op that restrict sizes, not parameters (conv adds filters).
+_SIZES = ("batch", "channels", "spatial")
 
 OPS: tuple[str, ...] = ()
 for _r in (1, 2, 3):
     register(OpSpec(f"max_pool{_r}d", "max_pool", _r, max_pool, "bitwise", "bitwise",
-                    _WINDOW, _WINDOW, int_dtypes=True, nan_rule=True, tf_kernel=True))
+                    _WINDOW, (*_WINDOW, *_SIZES), int_dtypes=True, nan_rule=True,
+                    tf_kernel=True))
 for _r in (1, 2, 3):
     register(OpSpec(f"avg_pool{_r}d", "avg_pool", _r, avg_pool, "bound", "bitwise",
-                    _WINDOW, _WINDOW, tf_kernel=True,
+                    _WINDOW, (*_WINDOW, *_SIZES), tf_kernel=True,
                     bound=lambda a, p: tolerance.avg_pool_bound(a["x"], **p)))
 for _r in (1, 2, 3):
     register(OpSpec(f"global_max_pool{_r}d", "global_max_pool", _r, global_max_pool,
-                    "bitwise", "bitwise", _GLOBAL, _GLOBAL, int_dtypes=True,
+                    "bitwise", "bitwise", _GLOBAL, (*_GLOBAL, *_SIZES), int_dtypes=True,
                     tf_kernel=True, methods=False))
 for _r in (1, 2, 3):
     register(OpSpec(f"global_avg_pool{_r}d", "global_avg_pool", _r, global_avg_pool,
-                    "bound", "bound", _GLOBAL, _GLOBAL, int_dtypes=True, tf_kernel=True,
+                    "bound", "bound", _GLOBAL, (*_GLOBAL, *_SIZES), int_dtypes=True,
+                    tf_kernel=True,
                     methods=False,
                     bound=lambda a, p: tolerance.global_avg_pool_bound(a["x"], **p)))
 for _r in (1, 2, 3):
     register(OpSpec(f"zero_pad{_r}d", "zero_pad", _r, zero_pad, "bitwise", "bitwise",
-                    ("padding", "data_format"), ("padding", "data_format"),
+                    ("padding", "data_format"), ("padding", "data_format", *_SIZES),
                     int_dtypes=True))
 for _r in (1, 2, 3):
     register(OpSpec(f"conv{_r}d", "conv", _r, conv, "bound", "bound", _CONV,
-                    (*_CONV, "kernel_size", "bias"), keyword_arrays=("kernel", "bias"),
+                    (*_CONV, "kernel_size", "bias", *_SIZES, "filters"),
+                    keyword_arrays=("kernel", "bias"),
                     bound=lambda a, p: tolerance.conv_bound(a["x"], a["kernel"],
                                                             a.get("bias"), **p)))
 del _r
@@ -191,17 +196,18 @@ def _register_gradients() -> None:
     pool_arrays = ("x", "grad_out")
     for r in (1, 2, 3):
         register(OpSpec(f"max_pool{r}d_grad", "max_pool_grad", r, max_pool_grad, "bitwise",
-                        "bitwise", _WINDOW, _WINDOW, positional=pool_arrays,
+                        "bitwise", _WINDOW, (*_WINDOW, *_SIZES), positional=pool_arrays,
                         output_names=("grad_x",), tf_kernel=True))
     for r in (1, 2, 3):
         register(OpSpec(f"avg_pool{r}d_grad", "avg_pool_grad", r, avg_pool_grad, "bound",
-                        "bound", _WINDOW, _WINDOW, positional=pool_arrays,
+                        "bound", _WINDOW, (*_WINDOW, *_SIZES), positional=pool_arrays,
                         output_names=("grad_x",), tf_kernel=True,
                         bound=lambda a, p: tolerance.avg_pool_grad_bound(
                             a["x"], a["grad_out"], **p)))
     for r in (1, 2, 3):
         register(OpSpec(f"conv{r}d_grad", "conv_grad", r, conv_grad, "bound", "bound",
-                        _CONV, (*_CONV, "kernel_size"), positional=("x", "kernel", "grad_out"),
+                        _CONV, (*_CONV, "kernel_size", *_SIZES, "filters"),
+                        positional=("x", "kernel", "grad_out"),
                         outputs=3, output_names=("grad_x", "grad_kernel", "grad_bias"),
                         bound=lambda a, p: tolerance.conv_grad_bounds(
                             a["x"], a["kernel"], a["grad_out"], **p)))

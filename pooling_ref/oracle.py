@@ -48,6 +48,7 @@ from .cases import (
     Supports,
     _geometry,
     check_dtype,
+    corner_of,
     generate_cases,
     window_cells,
 )
@@ -163,7 +164,7 @@ class Failure:
     original_params: dict = field(default_factory=dict)
     shrink_steps: int = 0
     traceback: str = ""
-    corner: str = ""                 # the corner class the case was drawn for
+    corner: str = ""                 # the corner class of the (shrunk) case: cases.corner_of
     explanation: str = ""            # the special-value rule, in words
     context: list[str] = field(default_factory=list)   # padding split, window, values
     call_error: str = ""             # "timed out after 30 s", "crashed: killed by signal ..."
@@ -934,7 +935,7 @@ def _failure(i: int, case: Case, small: Case, steps: int, outcome: _Outcome,
         op=case.op, params=small.scalar_params, shapes=small.shapes, dtype=case.x.dtype.name,
         comparison=outcome.comparison, exception=outcome.exception, reproducer=script,
         case_index=i, original_shapes=case.shapes, original_params=case.scalar_params,
-        shrink_steps=steps, traceback=outcome.traceback, corner=case.corner,
+        shrink_steps=steps, traceback=outcome.traceback, corner=corner_of(small),
         explanation=why, context=context, call_error=outcome.call_error,
         where=outcome.where)
 
