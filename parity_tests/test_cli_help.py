@@ -15,6 +15,7 @@ import pytest
 from pooling_ref import ops
 from pooling_ref.cli import EXIT_STATUS
 
+from ._model_files import HIDE_RUNTIMES, clean_tflite, planted_tflite
 from .test_cli import _BREAK_IM2COL, _GOOD, _WRONG, SCRIPT, run
 from .test_cli_shards import _doc, _op
 
@@ -95,6 +96,17 @@ def _check_interrupted(tmp_path):
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
+def _model_without_litert(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(HIDE_RUNTIMES)
+    (tmp_path / "m.tflite").write_bytes(b"TFL3" * 16)
+    return run("model", "m.tflite", cwd=tmp_path, env_extra={"PYTHONPATH": str(tmp_path)})
+
+
+def _model_planted(tmp_path):
+    path, x = planted_tflite(tmp_path)
+    return run("model", str(path), "--input", str(x), "-q")
+
+
 #: (command, status) -> a run that must end with that status (what the --help says).
 SCENARIOS = {
     ("verify", 0): lambda t: run("verify", "--cases", "2", "--ops", "max_pool1d", "-q"),
@@ -109,6 +121,9 @@ SCENARIOS = {
     ("check", 130): _check_interrupted,
     ("shape", 0): lambda t: run("shape", "--input", "1,4,2", "--op", "zero_pad"),
     ("shape", 2): lambda t: run("shape", "--input", "1,4,2", "--op", "conv"),
+    ("model", 0): lambda t: run("model", str(clean_tflite(t)), "-q"),
+    ("model", 1): _model_planted,
+    ("model", 2): _model_without_litert,
 }
 
 
