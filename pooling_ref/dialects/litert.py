@@ -53,9 +53,9 @@ from ..pooling import avg_pool, max_pool
 from . import _xnnpack
 from ._windows2d import gather
 
-__all__ = ["ACTIVATIONS", "KERNELS", "activation_range", "average_pool_2d",
+__all__ = ["ACTIVATIONS", "KERNELS", "activation_name", "activation_range", "average_pool_2d",
            "average_pool_2d_q", "max_pool_2d", "max_pool_2d_q", "quantized_activation_range",
-           "round_half_away", "std_clamp"]
+           "round_half_away", "rounded_mean", "std_clamp", "window_params", "window_sums"]
 
 #: LiteRT's fused activations for pooling: name -> (low, high) in real values.
 ACTIVATIONS = {"NONE": (-np.inf, np.inf), "RELU": (0.0, np.inf), "RELU6": (0.0, 6.0),
@@ -105,7 +105,23 @@ def _input(x: object, dtypes: tuple[str, ...]) -> np.ndarray:
     return a
 
 
-def _geometry(x: np.ndarray, filter_size, strides, padding) -> tuple:
+def activation_name(activation: object) -> str:
+    """The fused activation's name in capitals (``ValueError`` for an unknown one).
+
+    >>> activation_name("relu6")
+    'RELU6'
+    """
+    return _choice(activation, "activation", ACTIVATIONS)
+
+
+def window_params(x: np.ndarray, filter_size, strides, padding) -> tuple:
+    """``(filter_size, strides, padding)`` as ``(h, w)``, ``(h, w)``, "SAME" | "VALID",
+    checked against the NHWC input ``x`` (``ValueError`` / ``TypeError`` naming the
+    parameter).
+
+    >>> window_params(np.zeros((1, 4, 4, 1)), 2, (1, 2), "same")
+    ((2, 2), (1, 2), 'SAME')
+    """
     fs, st = _pair(filter_size, "filter_size"), _pair(strides, "strides")
     pad = _choice(padding, "padding", ("SAME", "VALID"))
     if pad == "VALID" and (fs[0] > x.shape[1] or fs[1] > x.shape[2]):
@@ -146,7 +162,7 @@ def std_clamp(v: np.ndarray, low: float, high: float) -> np.ndarray:
 
 def _float_pool(kind: str, x, filter_size, strides, padding, activation, kernel):
     a = _input(x, ("float32",))
-    fs, st, pad = _geometry(a, filter_size, strides, padding)
+    fs, st, pad = window_params(a, filter_size, strides, padding)
     act, kernel = _choice(activation, "activation", ACTIVATIONS), _kernel(kernel)
     if kernel == "xnnpack" and fs == (1, 1) and st == (1, 1):
         return _xnnpack.one_cell(a, *ACTIVATIONS[act])
@@ -238,7 +254,7 @@ def quantized_activation_range(activation: str, scale: float, zero_point: int,
 
 def _quantized(x, filter_size, strides, padding, scale, zero_point, activation, kernel):
     a = _input(x, QUANTIZED)
-    fs, st, pad = _geometry(a, filter_size, strides, padding)
+    fs, st, pad = window_params(a, filter_size, strides, padding)
     _kernel(kernel)
     scale, zero_point = _quant_params(a, scale, zero_point)
     return a, fs, st, pad, quantized_activation_range(activation, scale, zero_point, a.dtype)
@@ -279,10 +295,32 @@ def average_pool_2d_q(x, filter_size, strides, padding, scale, zero_point, *,
     """
     a, fs, st, pad, (low, high) = _quantized(x, filter_size, strides, padding, scale,
                                              zero_point, activation, kernel)
-    w = gather(a, fs, st, pad)
+    total, count = window_sums(a, fs, st, pad)
+    return np.clip(rounded_mean(total, count), low, high).astype(a.dtype)
+
+
+def window_sums(a: np.ndarray, filter_size: tuple[int, int], strides: tuple[int, int],
+                padding: str) -> tuple[np.ndarray, np.ndarray]:
+    """The int64 sum of each window's real cells (raw values, zero point included) and its
+    real-cell count, shapes (N, OH, OW, C) and (1, OH, OW, 1).
+
+    >>> q = np.array([-128, -117, 4, 5], np.int8).reshape(1, 1, 4, 1)
+    >>> total, count = window_sums(q, (1, 3), (1, 2), "SAME")
+    >>> total.ravel().tolist(), count.ravel().tolist()      # pads (0, 1): the last window
+    ([-241, 9], [3, 2])
+    """
+    w = gather(a, filter_size, strides, padding.upper())
     total = np.where(w.real[None, :, :, None, :], w.cells.astype(np.int64), 0).sum(axis=-1)
-    count = w.counts()[None, :, :, None]
+    return total, w.counts()[None, :, :, None]
+
+
+def rounded_mean(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """LiteRT's integer mean: ``(total ± count / 2) / count`` with C's truncating division,
+    i.e. ``total / count`` rounded half away from zero.
+
+    >>> rounded_mean(np.array([-245, 9, 7, -7]), np.array([2, 2, 3, 3])).tolist()
+    [-123, 5, 2, -2]
+    """
     half = count // 2
     rounded = np.where(total > 0, total + half, total - half)
-    mean = np.sign(rounded) * (np.abs(rounded) // count)          # C division: truncation
-    return np.clip(mean, low, high).astype(a.dtype)
+    return np.sign(rounded) * (np.abs(rounded) // count)          # C division: truncation
