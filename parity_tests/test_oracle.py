@@ -60,12 +60,19 @@ def test_ops_is_exported_and_complete():
     families = ("max_pool", "avg_pool", "global_max_pool", "global_avg_pool", "zero_pad",
                 "conv")
     grads = ("max_pool", "avg_pool", "conv")                   # gradient ops (issue 11)
-    assert set(OPS) == ({f"{f}{r}d" for f in families for r in (1, 2, 3)}
-                        | {f"{f}{r}d_grad" for f in grads for r in (1, 2, 3)})
+    keras = ({f"{f}{r}d" for f in families for r in (1, 2, 3)}
+             | {f"{f}{r}d_grad" for f in grads for r in (1, 2, 3)})
+    litert = {f"litert.{kind}_pool_2d_{dtype}" for kind in ("average", "max")
+              for dtype in ("int8", "uint8", "int16")}             # issue 22
+    assert set(OPS) == keras | litert
     for op in OPS:
         s = spec(op)
         base = s.family.removesuffix("_grad")
-        assert s.name == op and op == f"{base}{s.rank}d" + ("_grad" if base != s.family else "")
+        assert s.name == op
+        if op in keras:
+            assert op == f"{base}{s.rank}d" + ("_grad" if base != s.family else "")
+        else:
+            assert s.family == op.rsplit("_", 1)[0] and s.dtypes == (op.rsplit("_", 1)[1],)
         assert s.mode in ("bitwise", "bound") and s.keras_mode in ("bitwise", "bound")
         assert set(s.params) <= set(s.supportable)
         assert (s.bound is None) == (s.mode == "bitwise")

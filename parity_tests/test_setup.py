@@ -106,7 +106,8 @@ def test_the_litert_subset_is_a_marker():
     import importlib.util
 
     needs = {"test_litert_parity.py": "ai_edge_litert", "test_litert_model_check.py":
-             "ai_edge_litert", "test_onnx_model_check.py": "onnx"}
+             "ai_edge_litert", "test_litert_check_models.py": "ai_edge_litert",
+             "test_onnx_model_check.py": "onnx"}
     expected = {"test_litert_dialect.py", "test_cli_model.py"} | {
         module for module, runtime in needs.items() if importlib.util.find_spec(runtime)}
     assert _collected_modules("litert") == expected

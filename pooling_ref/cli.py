@@ -203,8 +203,9 @@ def _check_parser(sub) -> None:
                    help="max_pool1d ... global_avg_pool3d ... conv3d (pooling_ref.OPS)")
     c.add_argument("--cases", type=int, default=100, help="number of cases (default 100)")
     c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    c.add_argument("--dtype", default="float32",
-                   help="float16, float32 (default), float64, bfloat16, or an integer dtype "
+    c.add_argument("--dtype", default=None,
+                   help="float16, float32 (the default, except for an op of one dtype such "
+                   "as litert.average_pool_2d_int8), float64, bfloat16, or an integer dtype "
                    "(int8, int32, int64, uint8, ...) where the op accepts integers")
     c.add_argument("--supports", nargs="+", action="extend", metavar="KEY=V1,V2",
                    help="only draw cases with these parameter values, e.g. "

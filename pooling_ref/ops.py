@@ -11,13 +11,13 @@ strategies, ``pooling-ref check`` / ``verify --ops``, :data:`pooling_ref.OPS`).
 
 An entry carries everything op-specific, in the style of PyTorch's OpInfo: the reference
 function and how it is called, how results are compared (``"bitwise"`` or ``"bound"``, the
-error bound of :mod:`pooling_ref.tolerance`), its methods, the ``supports=`` keys; how its
-cases are drawn (``draw``, ``corners``, ``normalize``), shrunk (``moves``) and explained
-(``context``, ``window_of``, ``rules``, ``hints``); how ``pooling-ref verify`` runs it in
-Keras (``keras``, ``keras_xla``, ``keras_mode``, ``keras_mode_xla``) and, for a gradient,
-its forward op (``forward``). The behaviours are small callables defined next to the
-mechanism that calls them; families share them. The built-in entries are
-:mod:`pooling_ref.optable`. Adding an op is one :func:`register` call (see
+error bound of :mod:`pooling_ref.tolerance`), its methods, the ``supports=`` keys and
+``dtypes``; how its cases are drawn (``draw``, ``corners``, ``normalize``, ``fill``),
+shrunk (``moves``) and explained (``context``, ``window_of``, ``rules``, ``hints``); how
+``pooling-ref verify`` runs it in Keras (``keras``, ``keras_xla``, ``keras_mode``,
+``keras_mode_xla``) and, for a gradient, its forward op (``forward``). The behaviours
+are small callables defined next to the mechanism that calls them; families share them.
+The built-in entries are :mod:`pooling_ref.optable`. Adding an op is one :func:`register` call (see
 ``parity_tests/test_optable.py``, which adds a min pooling from the test module alone).
 
 A candidate is called exactly like the reference::
@@ -64,6 +64,8 @@ class OpSpec:
     positional: tuple[str, ...] = ("x",)        # arrays passed positionally, in order
     keyword_arrays: tuple[str, ...] = ()        # arrays passed by keyword
     int_dtypes: bool = False                    # accepts integer inputs
+    dtypes: tuple[str, ...] = ()                # the only dtypes it takes, the first the
+    #                                             default (empty: floats, ints if int_dtypes)
     nan_rule: bool = False                      # reference takes ``nan="tf"|"propagate"``
     tf_kernel: bool = False                     # reference takes ``tf_kernel=``
     methods: bool = True                        # reference takes ``method=``
@@ -77,6 +79,8 @@ class OpSpec:
     draw: Callable | None = None                # _params drawer -> Draft (or None: again)
     corners: Any = None                         # _special.Corners: which, into which array
     normalize: dict = field(default_factory=dict)   # param -> (value, rank) -> normal form
+    fill: Callable | None = None                # (src, case, corner) -> None: the values of
+    #                                             the op's own corners (Corners.own), in place
     # -- the oracle: shrinking and the report (pooling_ref.oracle, pooling_ref.explain)
     moves: tuple[Callable, ...] = ()            # shrink moves, most drastic first
     context: Callable | None = None             # (case) -> report lines on its geometry
@@ -89,6 +93,12 @@ class OpSpec:
     keras: Callable | None = None               # keras(*arrays, **params[, path="xla"])
     keras_xla: bool = False                     # --tf-kernel xla compiles it with XLA
     keras_mode_xla: str | None = None           # comparison under XLA (None: keras_mode)
+
+    @property
+    def default_dtype(self) -> str:
+        """The dtype ``check`` draws when none is given: the first of ``dtypes``, else
+        float32."""
+        return self.dtypes[0] if self.dtypes else "float32"
 
     @property
     def arrays(self) -> tuple[str, ...]:

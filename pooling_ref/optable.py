@@ -24,9 +24,20 @@ from functools import partial
 
 from . import explain as hint
 from . import keras_ops, tolerance
+from ._litert_draw import (
+    QUANTIZED_CORNERS,
+    draw_quantized,
+    fill_quantized,
+    normalize_activation,
+    normalize_pair,
+    normalize_scale,
+    normalize_zero_point,
+)
+from ._litert_hints import average_rules, litert_context, litert_window, max_rules
 from ._params import draw_conv, draw_global, draw_pool, draw_zero_pad
 from ._special import Corners
 from .conv import conv
+from .dialects import litert
 from .explain import conv_window, global_window, pool_window
 from .gradients import avg_pool_grad, conv_grad, max_pool_grad
 from .ops import OpSpec, register, spec
@@ -35,7 +46,7 @@ from .oracle.context import grad_ties, window_context, zero_pad_context
 from .padding import normalize_zero_padding, zero_pad
 from .pooling import avg_pool, global_avg_pool, global_max_pool, max_pool
 
-__all__ = ["RANKS"]
+__all__ = ["LITERT_DTYPES", "RANKS"]
 
 RANKS = (1, 2, 3)
 
@@ -157,3 +168,31 @@ _gradient(
     bound=lambda a, p: tolerance.conv_grad_bounds(a["x"], a["kernel"], a["grad_out"], **p),
     moves=(partial(moves.gradient, channels_shared=False),),
     keras=keras_ops.convolution_grad)
+
+# ----------------------------------------------------------------------------- LiteRT ops
+
+#: The quantized dtypes of LiteRT's pooling kernels: one op per dtype and kind.
+LITERT_DTYPES = ("int8", "uint8", "int16")
+_LITERT = ("filter_size", "strides", "padding", "scale", "zero_point", "activation")
+_LITERT_NORMAL = {"filter_size": normalize_pair, "activation": normalize_activation,
+                  "scale": normalize_scale, "zero_point": normalize_zero_point}
+
+
+def _litert(kind: str, reference, hints, corners: tuple[str, ...]) -> None:
+    """``litert.{kind}_pool_2d_{dtype}``: the candidate is called like the dialect function
+    (NHWC ``x``, ``filter_size, strides, padding, scale, zero_point[, activation]``) and
+    compared bit for bit with it (LiteRT's builtin and reference kernels)."""
+    for dtype in LITERT_DTYPES:
+        register(OpSpec(
+            f"litert.{kind}_pool_2d_{dtype}", f"litert.{kind}_pool_2d", 2, reference,
+            "bitwise", "bitwise", _LITERT, (*_LITERT, "batch", "channels", "spatial"),
+            dtypes=(dtype,), methods=False, draw=draw_quantized,
+            corners=Corners(own=corners), normalize=_LITERT_NORMAL,
+            fill=partial(fill_quantized, ties=kind == "average"),
+            moves=(moves.batch, moves.channels, moves.spatial, moves.litert_params),
+            context=litert_context, window_of=litert_window, hints=hints))
+
+
+_litert("average", litert.average_pool_2d_q, (average_rules,), QUANTIZED_CORNERS)
+_litert("max", litert.max_pool_2d_q, (max_rules,),
+        tuple(c for c in QUANTIZED_CORNERS if c != "rounding ties"))

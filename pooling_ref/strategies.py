@@ -35,7 +35,7 @@ T = TypeVar("T")
 ELEMENTWISE = 64
 
 
-def cases(op: str, *, dtype: object = "float32", supports: dict | None = None
+def cases(op: str, *, dtype: object = None, supports: dict | None = None
           ) -> st.SearchStrategy[tuple[np.ndarray, dict]]:
     """A strategy of ``(x, params)`` pairs for ``op``, drawn like :func:`pooling_ref.check`.
 
