@@ -10,6 +10,7 @@
     nox -s onnx         # pooling_ref.dialects.onnx against onnxruntime (own venv)
     nox -s keras_torch  # the same with KERAS_BACKEND=torch (CPU torch)
     nox -s oldest       # parity subset + verify on the oldest supported TF/Keras pair
+    nox -s litert       # LiteRT dialect, the .tflite / .onnx node checkers, pooling-ref model
 
 The backend sessions keep TensorFlow installed (pooling_ref.keras_ref imports it, and the
 tf.nn functional forms need it) and set KERAS_BACKEND, so the Keras layers and keras.ops
@@ -156,3 +157,24 @@ def oldest(session: nox.Session) -> None:
     """
     session.install(".[test]", "tensorflow-cpu==2.16.2", "keras==3.7.0")
     _parity_and_verify(session, PARITY, {})
+
+
+#: The tests of pooling_ref.dialects.litert, pooling_ref.model_check and `pooling-ref model`
+#: are the modules marked ``litert`` (their doctests run with the package's, below). Those
+#: that need the LiteRT interpreter (or onnx / onnxruntime) skip without it; this session
+#: installs them and sets POOLING_REF_REQUIRE_LITERT=1 / POOLING_REF_REQUIRE_ONNX=1, which
+#: make a missing runtime a failure instead.
+LITERT = "litert"
+LITERT_DOCTESTS = ["pooling_ref/dialects", "pooling_ref/model_check"]
+
+
+@nox.session(python=PYTHON)
+def litert(session: nox.Session) -> None:
+    """LiteRT (ai-edge-litert): float and quantized pooling per op resolver, the registry
+    entries litert-*, the .tflite and .onnx per-node checkers and `pooling-ref model`. Not
+    part of .ci/run."""
+    session.install(".[litert,onnx]")
+    env = {"CI": "true", "POOLING_REF_REQUIRE_LITERT": "1", "POOLING_REF_REQUIRE_ONNX": "1"}
+    session.run("python", "-m", "pytest", "-n", "auto", "-q", "-m", LITERT, *session.posargs,
+                env=env)
+    session.run("python", "-m", "pytest", "-q", *LITERT_DOCTESTS, env=env)

@@ -35,7 +35,7 @@ def test_script_is_installed():
     assert SCRIPT.exists(), f"console script not found next to {sys.executable}"
 
 
-@pytest.mark.parametrize("cmd", ["verify", "check", "shape"])
+@pytest.mark.parametrize("cmd", ["verify", "check", "shape", "model"])
 def test_help_has_examples(cmd):
     r = run(cmd, "--help")
     assert r.returncode == 0
@@ -45,7 +45,7 @@ def test_help_has_examples(cmd):
 def test_top_level_help_lists_commands():
     r = run("--help")
     assert r.returncode == 0
-    for cmd in ("verify", "check", "shape"):
+    for cmd in ("verify", "check", "shape", "model"):
         assert cmd in r.stdout
 
 

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from pooling_ref import ops
+from pooling_ref import _verify, ops
 from pooling_ref.cli import EXIT_STATUS
 
+from ._model_files import HIDE_RUNTIMES, clean_tflite, planted_tflite
 from .test_cli import _BREAK_IM2COL, _GOOD, _WRONG, SCRIPT, run
 from .test_cli_shards import _doc, _op
 
@@ -24,8 +25,9 @@ def test_verify_help_lists_every_family_and_method_it_runs():
     assert r.returncode == 0
     table = r.stdout.split("methods compared with Keras", 1)[1].split("options:", 1)[0]
     rows = {line.split()[0]: line for line in table.splitlines() if line.strip()}
-    families = {ops.spec(op).family for op in ops.OPS}
+    families = {ops.spec(op).family for op in _verify.verified_ops()}   # a Keras runner
     assert families <= set(rows), sorted(families - set(rows))
+    assert not {ops.spec(op).family for op in ops.OPS} - families & set(rows)  # no others
     assert {"max_pool_grad", "avg_pool_grad", "conv_grad"} <= families
     for op in ops.OPS:
         s = ops.spec(op)
@@ -103,6 +105,17 @@ def _check_interrupted(tmp_path):
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
+def _model_without_litert(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(HIDE_RUNTIMES)
+    (tmp_path / "m.tflite").write_bytes(b"TFL3" * 16)
+    return run("model", "m.tflite", cwd=tmp_path, env_extra={"PYTHONPATH": str(tmp_path)})
+
+
+def _model_planted(tmp_path):
+    path, x = planted_tflite(tmp_path)
+    return run("model", str(path), "--input", str(x), "-q")
+
+
 #: (command, status) -> a run that must end with that status (what the --help says).
 SCENARIOS = {
     ("verify", 0): lambda t: run("verify", "--cases", "2", "--ops", "max_pool1d", "-q"),
@@ -117,6 +130,9 @@ SCENARIOS = {
     ("check", 130): _check_interrupted,
     ("shape", 0): lambda t: run("shape", "--input", "1,4,2", "--op", "zero_pad"),
     ("shape", 2): lambda t: run("shape", "--input", "1,4,2", "--op", "conv"),
+    ("model", 0): lambda t: run("model", str(clean_tflite(t)), "-q"),
+    ("model", 1): _model_planted,
+    ("model", 2): _model_without_litert,
 }
 
 

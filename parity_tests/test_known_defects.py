@@ -309,7 +309,8 @@ def test_registry_entries_are_complete():
     for entry_id, entry in reg.REGISTRY.items():
         assert fields <= set(entry), (entry_id, fields - set(entry))
         assert entry["kind"] in ("defect", "difference", "unmodelled"), entry_id
-        known = {"onednn", "eigen", "xla", "keras-jax", "keras-torch", "onnxruntime", "torch"}
+        known = {"onednn", "eigen", "xla", "keras-jax", "keras-torch", "onnxruntime", "torch",
+                 "litert-builtin", "litert-reference", "litert-xnnpack"}
         assert set(entry["paths"]) <= known, entry_id
         for version, paths in entry.get("tf_versions", {}).items():
             assert version.count(".") == 2 and set(paths) <= known, (entry_id, version)

@@ -61,15 +61,22 @@ def test_ops_is_exported_and_complete():
                 "conv")
     grads = ("max_pool", "avg_pool", "conv")                   # gradient ops (issue 11)
     window = ("max_pool_with_argmax", "adaptive_avg_pool", "adaptive_max_pool")  # issue 21
+    keras = ({f"{f}{r}d" for f in (*families, *window) for r in (1, 2, 3)}
+             | {f"{f}{r}d_grad" for f in grads for r in (1, 2, 3)})
     dialects = ({f"torch.{f}{r}d{tail}" for f, tail in (("max_pool", ""), ("avg_pool", ""),
                                                          ("max_pool", "_with_indices"))
                  for r in (1, 2, 3)} | {"onnx.max_pool", "onnx.average_pool"})
-    assert set(OPS) == ({f"{f}{r}d" for f in (*families, *window) for r in (1, 2, 3)}
-                        | {f"{f}{r}d_grad" for f in grads for r in (1, 2, 3)} | dialects)
+    litert = {f"litert.{kind}_pool_2d_{dtype}" for kind in ("average", "max")
+              for dtype in ("int8", "uint8", "int16")}             # issue 22
+    assert set(OPS) == keras | dialects | litert
     for op in (op for op in OPS if op not in dialects):
         s = spec(op)
         base = s.family.removesuffix("_grad")
-        assert s.name == op and op == f"{base}{s.rank}d" + ("_grad" if base != s.family else "")
+        assert s.name == op
+        if op in keras:
+            assert op == f"{base}{s.rank}d" + ("_grad" if base != s.family else "")
+        else:
+            assert s.family == op.rsplit("_", 1)[0] and s.dtypes == (op.rsplit("_", 1)[1],)
         assert s.mode in ("bitwise", "bound") and s.keras_mode in ("bitwise", "bound")
         assert set(s.params) <= set(s.supportable)
         assert (s.bound is None) == (s.mode == "bitwise")

@@ -98,3 +98,20 @@ def test_the_parity_subset_is_a_marker():
         text = script.read_text(encoding="utf-8")
         assert '"parity"' in text or "-m parity" in text, script
         assert "test_pooling_keras.py" not in text, f"{script} lists test files again"
+
+
+def test_the_litert_subset_is_a_marker():
+    """nox -s litert selects the LiteRT / ONNX / model-file tests by marker (``-m litert``),
+    set in each module. The modules that need a runtime skip at import without it (and are
+    then not collected); the others are collected everywhere."""
+    import importlib.util
+
+    needs = {"test_litert_parity.py": "ai_edge_litert", "test_litert_model_check.py":
+             "ai_edge_litert", "test_litert_check_models.py": "ai_edge_litert",
+             "test_onnx_model_check.py": "onnx"}
+    expected = {"test_litert_dialect.py", "test_cli_model.py"} | {
+        module for module, runtime in needs.items() if importlib.util.find_spec(runtime)}
+    assert _collected_modules("litert") == expected
+    assert not _collected_modules("litert") & _collected_modules("parity")
+    text = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    assert 'LITERT = "litert"' in text and "test_litert_parity.py" not in text

@@ -106,12 +106,12 @@ def forward_case(case: Case) -> Case:
 
 def _complexity(value: object) -> int:
     if isinstance(value, str):
-        return {"channels_last": 1, "valid": 1}.get(value, 2)
+        return {"channels_last": 1, "valid": 1, "VALID": 1, "NONE": 1}.get(value, 2)
     if isinstance(value, (tuple, list)):
         return 1 + len(value) + sum(_complexity(v) for v in value)
     if value is None or isinstance(value, bool):
         return 1
-    return 1 + int(value)
+    return 1 + abs(int(value))
 
 
 def _per_axis(value: object, rank: int) -> tuple[int, ...]:

@@ -25,7 +25,7 @@ import numpy as np
 from . import __version__
 from ._verify import OpResult, avoided_defects, methods_of, run_passed
 
-__all__ = ["MergeError", "differences", "merge", "verify_report"]
+__all__ = ["MergeError", "check_writable", "differences", "merge", "verify_report"]
 
 #: What makes two reports shards of one run (besides the shard count).
 RUN_KEYS = ("seed", "cases_per_op", "tf_kernel", "versions", "methods")
@@ -45,6 +45,21 @@ def verify_report(results: list[OpResult], *, versions: dict, seed: int, cases: 
             "shard": {"index": shard[0], "count": shard[1]},
             "methods": {r.op: list(methods_of(r.op)) for r in results},
             "ops": {r.op: r.to_json() for r in results}}
+
+
+def check_writable(path: str | None) -> None:
+    """``ValueError`` (exit 2) before a long run if ``--json`` cannot be written (the
+    commands' reports: verify, merge, model)."""
+    if path is None:
+        return
+    try:
+        existed = os.path.exists(path)
+        with open(path, "a", encoding="utf-8"):
+            pass
+        if not existed:
+            os.remove(path)
+    except OSError as e:
+        raise ValueError(f"--json: cannot write {path!r}: {e.strerror or e}") from None
 
 
 def write(path: str, doc: dict) -> None:

@@ -68,13 +68,16 @@ class Corners:
     ``largest_finite``: the dtypes that get the largest finite values (``None``: all; sums
     of them overflow, and only float32/64 define which way, as TF); ``subnormal``: whether
     subnormal inputs are drawn; ``plain_ties``: half the plain float cases hold integers
-    -2..2, full of ties (max pooling gradients: ties decide where the gradient goes).
+    -2..2, full of ties (max pooling gradients: ties decide where the gradient goes);
+    ``own``: the op's own special-value corners instead of these (its entry's ``fill``
+    draws their values: the LiteRT quantized ops' rounding ties, dtype limits, ...).
     """
 
     into: str = "x"
     largest_finite: tuple[str, ...] | None = None
     subnormal: bool = True
     plain_ties: bool = False
+    own: tuple[str, ...] = ()
 
     def applies(self, corner: str, dtype: np.dtype) -> bool:
         if self.into == "grad_out":
@@ -86,6 +89,8 @@ class Corners:
 
 def special_corners(dtype: np.dtype, op: OpSpec) -> tuple[str, ...]:
     """The special-value corners drawn for ``op`` in ``dtype``, in round-robin order."""
+    if op.corners.own:
+        return op.corners.own
     corners = FLOAT_CORNERS if is_float_dtype(dtype) else INT_CORNERS
     return tuple(c for c in corners if op.corners.applies(c, dtype))
 
@@ -254,6 +259,8 @@ def corner_of(case: Case) -> str:
         holds = int(size) in _sizes_of(case)[kind]
     elif corner == "ties":
         holds = any(np.unique(a).size < a.size for a in case.arrays.values())
+    elif corner in case.spec.corners.own:         # the op's own: drawn into the values
+        holds = True
     else:
         holds = corner == "" or _CLASS.get(kind) in classes
     return corner if holds else ", ".join(classes)

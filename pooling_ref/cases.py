@@ -56,7 +56,7 @@ from ._special import (
 )
 from ._supports import Supports
 from .dtypes import is_float_dtype
-from .ops import OpSpec, all_ops, forward_of, is_gradient, spec
+from .ops import OpSpec, all_ops, forward_of, is_gradient, resolve, spec
 
 __all__ = [
     "CORNERS",
@@ -91,16 +91,20 @@ def __getattr__(name: str):
 
 
 def check_dtype(dtype: object, op: str | None = None) -> np.dtype:
-    """The dtype named by ``dtype`` if ``op`` accepts it, else ``ValueError``.
+    """The dtype named by ``dtype`` if ``op`` accepts it, else ``ValueError``; ``None``:
+    the op's default (float32, or the first of its entry's ``dtypes``).
 
-    >>> check_dtype("int32", "max_pool1d").name
-    'int32'
+    >>> check_dtype("int32", "max_pool1d").name, check_dtype(None, "max_pool1d").name
+    ('int32', 'float32')
     """
-    ints = op is None or spec(op).int_dtypes
-    valid = FLOAT_DTYPES + (INT_DTYPES if ints else ())
+    s = spec(resolve(op, dtype)) if op is not None else None
+    if dtype is None:
+        dtype = s.default_dtype if s is not None else "float32"
+    if s is not None and s.dtypes:
+        valid = s.dtypes
+    else:
+        valid = FLOAT_DTYPES + (INT_DTYPES if s is None or s.int_dtypes else ())
     try:
-        if dtype is None:
-            raise TypeError
         name = "bfloat16" if dtype == "bfloat16" else np.dtype(dtype).name  # type: ignore
     except TypeError:
         name = repr(dtype)
@@ -140,6 +144,9 @@ def build_case(src: Source, op: str, dtype: np.dtype, sup: Supports, corner: str
     """
     s = spec(op)
     case = _skeleton(src, s, dtype, sup, corner, limit)
+    if s.fill is not None and corner not in TILE_CORNERS:     # the op's own corners
+        s.fill(src, case, corner if special_values else "")
+        return case
     special = special_values and corner in CORNERS and corner not in TILE_CORNERS
     elements = _elements(src, s, dtype, corner if special else "")
     where = spot(src, case, corner if special else "")
@@ -212,7 +219,7 @@ def _corner(index: int, offset: int, dtype: np.dtype, op: OpSpec, sup: Supports)
     return corners[(offset + slot) % len(corners)]                     # round robin
 
 
-def generate_cases(op: str, n: int, seed: int = 0, dtype: object = "float32",
+def generate_cases(op: str, n: int, seed: int = 0, dtype: object = None,
                    supports: dict | Supports | None = None, *,
                    special_values: bool = True) -> list[Case]:
     """``n`` cases for ``op`` drawn from ``np.random.default_rng(seed)``, smallest first.
@@ -221,10 +228,12 @@ def generate_cases(op: str, n: int, seed: int = 0, dtype: object = "float32",
     >>> all(p.x.tobytes() == q.x.tobytes() and p.describe() == q.describe() for p, q in zip(a, b))
     True
 
-    ``supports`` (see :class:`Supports`) restricts what is drawn; ``ValueError`` when it
-    leaves nothing to draw. ``special_values=False`` keeps the size corners but draws no
+    ``dtype``: ``None`` is the op's default (:func:`check_dtype`). ``supports`` (see
+    :class:`Supports`) restricts what is drawn; ``ValueError`` when it leaves nothing to
+    draw. ``special_values=False`` keeps the size corners but draws no
     special values (``pooling-ref verify`` uses that: TF's kernel paths differ there).
     """
+    op = resolve(op, dtype)
     dt = check_dtype(dtype, op)
     sup = supports if isinstance(supports, Supports) else Supports(op, supports)
     rng = np.random.default_rng(seed)

@@ -1,4 +1,4 @@
-"""The ``pooling-ref`` command: ``verify``, ``merge``, ``check`` and ``shape``.
+"""The ``pooling-ref`` command: ``verify``, ``merge``, ``check``, ``shape`` and ``model``.
 
 >>> main(["shape", "--input", "1,5,5,3", "--op", "max_pool", "--pool-size", "2",
 ...       "--strides", "2", "--padding", "same"])
@@ -24,6 +24,7 @@ from . import _reports
 from . import _verify as V
 from ._candidate import DEFAULT_TIMEOUT, check_timeout
 from ._isolate import AVAILABLE as isolation_available
+from ._model_cmd import MODEL_EXAMPLES, MODEL_NOTES, model, model_parser
 from ._progress import Progress
 from ._shape_cmd import SHAPE_EXAMPLES, SHAPE_NOTES, shape, shape_parser
 from ._shards import parse_shard, shard_size
@@ -51,6 +52,11 @@ EXIT_STATUS = {
                  "cannot be imported, a function whose signature cannot take the call",
               130: "interrupted (Ctrl-C): a summary of what ran is printed"},
     "shape": {0: "the shape was printed", 2: "usage error: bad argument"},
+    "model": {0: "no node differs beyond its rule (known differences named)",
+              1: "a pooling, padding or conv node differs beyond its rule",
+              2: "usage error: bad argument, a file missing or not a model, an --input "
+                 "that does not fit the model, the format's extra not installed, "
+                 "unwritable --json"},
 }
 
 #: ``pooling-ref verify`` with the default arguments, measured on the 2-core AVX-512 machine
@@ -142,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     _merge_parser(sub)
     _check_parser(sub)
     shape_parser(sub, _epilog("shape", SHAPE_EXAMPLES, SHAPE_NOTES))
+    model_parser(sub, _epilog("model", MODEL_EXAMPLES, MODEL_NOTES))
     return p
 
 
@@ -196,8 +203,9 @@ def _check_parser(sub) -> None:
                    help="max_pool1d ... global_avg_pool3d ... conv3d (pooling_ref.OPS)")
     c.add_argument("--cases", type=int, default=100, help="number of cases (default 100)")
     c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    c.add_argument("--dtype", default="float32",
-                   help="float16, float32 (default), float64, bfloat16, or an integer dtype "
+    c.add_argument("--dtype", default=None,
+                   help="float16, float32 (the default, except for an op of one dtype such "
+                   "as litert.average_pool_2d_int8), float64, bfloat16, or an integer dtype "
                    "(int8, int32, int64, uint8, ...) where the op accepts integers")
     c.add_argument("--supports", nargs="+", action="extend", metavar="KEY=V1,V2",
                    help="only draw cases with these parameter values, e.g. "
@@ -271,7 +279,7 @@ def _verify_ops(args) -> list[str]:
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     ops = V.expand_ops(args.ops) if args.ops else list(V.verified_ops())
-    _check_writable(args.json)
+    _reports.check_writable(args.json)
     return ops
 
 
@@ -319,25 +327,11 @@ def _print_report(results: list, path: str, shard: tuple[int, int] = (1, 1)) -> 
     return passed
 
 
-def _check_writable(path: str | None) -> None:
-    """``ValueError`` (exit 2) before a long run if ``--json`` cannot be written."""
-    if path is None:
-        return
-    try:
-        existed = os.path.exists(path)
-        with open(path, "a", encoding="utf-8"):
-            pass
-        if not existed:
-            os.remove(path)
-    except OSError as e:
-        raise ValueError(f"--json: cannot write {path!r}: {e.strerror or e}") from None
-
-
 # ----------------------------------------------------------------------------- merge
 
 
 def _merge(args) -> int:
-    _check_writable(args.json)
+    _reports.check_writable(args.json)
     doc, results = _reports.merge(args.files)
     v = doc["versions"]
     print(f"pooling-ref merge: {len(args.files)} shards of one verify run: TensorFlow "
@@ -446,7 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pooling-ref`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
     handler = {"verify": _verify, "merge": _merge, "check": _check,
-               "shape": shape}[args.command]
+               "shape": shape, "model": model}[args.command]
     try:
         return handler(args)
     except (ValueError, TypeError) as e:

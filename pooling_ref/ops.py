@@ -11,13 +11,13 @@ strategies, ``pooling-ref check`` / ``verify --ops``, :data:`pooling_ref.OPS`).
 
 An entry carries everything op-specific, in the style of PyTorch's OpInfo: the reference
 function and how it is called, how results are compared (``"bitwise"`` or ``"bound"``, the
-error bound of :mod:`pooling_ref.tolerance`), its methods, the ``supports=`` keys; how its
-cases are drawn (``draw``, ``corners``, ``normalize``), shrunk (``moves``) and explained
-(``context``, ``window_of``, ``rules``, ``hints``); how ``pooling-ref verify`` runs it in
-Keras (``keras``, ``keras_xla``, ``keras_mode``, ``keras_mode_xla``) and, for a gradient,
-its forward op (``forward``). The behaviours are small callables defined next to the
-mechanism that calls them; families share them. The built-in entries are
-:mod:`pooling_ref.optable`. Adding an op is one :func:`register` call (see
+error bound of :mod:`pooling_ref.tolerance`), its methods, the ``supports=`` keys and
+``dtypes``; how its cases are drawn (``draw``, ``corners``, ``normalize``, ``fill``),
+shrunk (``moves``) and explained (``context``, ``window_of``, ``rules``, ``hints``); how
+``pooling-ref verify`` runs it in Keras (``keras``, ``keras_xla``, ``keras_mode``,
+``keras_mode_xla``) and, for a gradient, its forward op (``forward``). The behaviours
+are small callables defined next to the mechanism that calls them; families share them.
+The built-in entries are :mod:`pooling_ref.optable`. Adding an op is one :func:`register` call (see
 ``parity_tests/test_optable.py``, which adds a min pooling from the test module alone).
 
 A candidate is called exactly like the reference::
@@ -40,8 +40,9 @@ import numpy as np
 
 from . import methods
 
-__all__ = ["OPS", "OpSpec", "all_ops", "families", "forward_of",  # noqa: F822 (OPS:
-           "is_gradient", "register", "spec"]               # module __getattr__)
+__all__ = ["OPS", "OpSpec", "all_ops", "dtype_aliases", "families",  # noqa: F822 (OPS:
+           "forward_of", "is_gradient", "register", "register_dtype_alias",  # module
+           "resolve", "spec"]                                           # __getattr__)
 
 #: ``bound(arrays, params) -> ndarray`` — the elementwise error bound of one call.
 BoundFn = Callable[[dict, dict], np.ndarray]
@@ -65,6 +66,8 @@ class OpSpec:
     keyword_arrays: tuple[str, ...] = ()        # arrays passed by keyword
     channels_first: bool = False                # arrays always (N, C, *spatial): torch, ONNX
     int_dtypes: bool = False                    # accepts integer inputs
+    dtypes: tuple[str, ...] = ()                # the only dtypes it takes, the first the
+    #                                             default (empty: floats, ints if int_dtypes)
     nan_rule: bool = False                      # reference takes ``nan="tf"|"propagate"``
     tf_kernel: bool = False                     # reference takes ``tf_kernel=``
     methods: bool = True                        # reference takes ``method=``
@@ -78,6 +81,8 @@ class OpSpec:
     draw: Callable | None = None                # _params drawer -> Draft (or None: again)
     corners: Any = None                         # _special.Corners: which, into which array
     normalize: dict = field(default_factory=dict)   # param -> (value, rank) -> normal form
+    fill: Callable | None = None                # (src, case, corner) -> None: the values of
+    #                                             the op's own corners (Corners.own), in place
     # -- the oracle: shrinking and the report (pooling_ref.oracle, pooling_ref.explain)
     moves: tuple[Callable, ...] = ()            # shrink moves, most drastic first
     context: Callable | None = None             # (case) -> report lines on its geometry
@@ -94,6 +99,12 @@ class OpSpec:
     keras: Callable | None = None               # keras(*arrays, **params[, path="xla"])
     keras_xla: bool = False                     # --tf-kernel xla compiles it with XLA
     keras_mode_xla: str | None = None           # comparison under XLA (None: keras_mode)
+
+    @property
+    def default_dtype(self) -> str:
+        """The dtype ``check`` draws when none is given: the first of ``dtypes``, else
+        float32."""
+        return self.dtypes[0] if self.dtypes else "float32"
 
     @property
     def arrays(self) -> tuple[str, ...]:
@@ -160,16 +171,65 @@ def __getattr__(name: str):
 
 
 def spec(op: object) -> OpSpec:
-    """The :class:`OpSpec` of ``op``; ``ValueError`` listing the valid names otherwise.
+    """The :class:`OpSpec` of ``op`` (of a dtype alias: its default dtype's op, see
+    :func:`resolve`); ``ValueError`` listing the valid names otherwise.
 
     >>> spec("max_pool4d")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: op must be one of max_pool1d, max_pool2d, ...; got 'max_pool4d'
     """
+    op = resolve(op)
     if not isinstance(op, str) or op not in _REGISTRY:
-        raise ValueError(f"op must be one of {', '.join(_REGISTRY)}; got {op!r}")
+        raise ValueError(f"op must be one of {', '.join([*_REGISTRY, *_BY_DTYPE])}; "
+                         f"got {op!r}")
     return _REGISTRY[op]
+
+
+#: Names that stand for one registered op per dtype (``"litert.average_pool_2d_q"``):
+#: alias -> {dtype name: op}, the first dtype the default.
+_BY_DTYPE: dict[str, dict[str, str]] = {}
+
+
+def register_dtype_alias(alias: str, ops_by_dtype: dict[str, str]) -> None:
+    """Make ``alias`` name the op ``ops_by_dtype[dtype]`` for each dtype (:func:`resolve`);
+    every op must be registered already."""
+    for op in ops_by_dtype.values():
+        spec(op)
+    if not ops_by_dtype or alias in _REGISTRY:
+        raise ValueError(f"register_dtype_alias: {alias!r} needs ops and a free name")
+    _BY_DTYPE[alias] = dict(ops_by_dtype)
+
+
+def dtype_aliases() -> dict[str, tuple[str, ...]]:
+    """Each dtype alias and the dtypes it takes, the default first."""
+    return {alias: tuple(ops) for alias, ops in _BY_DTYPE.items()}
+
+
+def resolve(op: object, dtype: object = None) -> object:
+    """The registered op that ``op`` names in ``dtype``: ``op`` itself, or for a dtype
+    alias the op of that dtype (``None``: the alias's default dtype); ``ValueError``
+    naming the dtypes of the alias for any other dtype.
+
+    >>> import pooling_ref
+    >>> resolve("litert.average_pool_2d_q", "uint8"), resolve("litert.max_pool_2d_q")
+    ('litert.average_pool_2d_uint8', 'litert.max_pool_2d_int8')
+    >>> resolve("max_pool2d", "int32")
+    'max_pool2d'
+    """
+    if not isinstance(op, str) or op not in _BY_DTYPE:
+        return op
+    variants = _BY_DTYPE[op]
+    if dtype is None:
+        return next(iter(variants.values()))
+    try:
+        name = np.dtype(dtype).name  # type: ignore[arg-type]
+    except TypeError:
+        name = repr(dtype)
+    if name not in variants:
+        raise ValueError(f"dtype must be one of {', '.join(variants)} for {op}; "
+                         f"got {dtype!r}")
+    return variants[name]
 
 
 def families() -> tuple[str, ...]:

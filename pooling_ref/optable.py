@@ -196,4 +196,5 @@ _gradient(
     moves=(partial(moves.gradient, channels_shared=False),),
     keras=keras_ops.convolution_grad)
 
-from . import _optable_dialects  # noqa: E402, F401  (torch / ONNX entries, registered after)
+# the torch / ONNX entries and the LiteRT quantized entries, registered after these
+from . import _optable_dialects, _optable_litert  # noqa: E402, F401

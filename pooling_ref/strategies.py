@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from ._draw import Element, Ints, Normal, NumpySource, Pool, live, pool_array
 from ._params import limit
 from .cases import LAST_INDEX, Supports, any_case, build_case, check_dtype
-from .ops import spec
+from .ops import resolve, spec
 
 __all__ = ["HypothesisSource", "cases"]
 
@@ -35,7 +35,7 @@ T = TypeVar("T")
 ELEMENTWISE = 64
 
 
-def cases(op: str, *, dtype: object = "float32", supports: dict | None = None
+def cases(op: str, *, dtype: object = None, supports: dict | None = None
           ) -> st.SearchStrategy[tuple[np.ndarray, dict]]:
     """A strategy of ``(x, params)`` pairs for ``op``, drawn like :func:`pooling_ref.check`.
 
@@ -50,6 +50,7 @@ def cases(op: str, *, dtype: object = "float32", supports: dict | None = None
     the draws as in ``check`` (``ValueError`` here, not in the test, when it leaves
     nothing to draw).
     """
+    op = resolve(op, dtype)            # a dtype alias names the op of that dtype
     s = spec(op)
     dt = check_dtype(dtype, op)
     sup = Supports(op, supports)

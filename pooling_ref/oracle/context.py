@@ -60,7 +60,8 @@ def context(case: Case, outcome: Outcome, criteria: Criteria) -> tuple[list[str]
     if case.spec.outputs != 1:
         return lines, explain(case, outcome.result, outcome.verdict, criteria)
     got, expected = np.asarray(outcome.result), np.asarray(outcome.verdict.expected)
-    if outcome.verdict.rule_set is not None or criteria.tf_kernel == ANY:
+    if case.spec.tf_kernel and (outcome.verdict.rule_set is not None
+                                or criteria.tf_kernel == ANY):
         lines.append(f"expected: the reference under tf_kernel="
                      f"{set_name(outcome.verdict.rule_set)}")
     lines += _window_lines(case, c.first_index)

@@ -24,8 +24,8 @@ from ..dtypes import is_float_dtype
 from ..padding import normalize_zero_padding
 
 __all__ = ["GRAD_OUT_FILL", "all_moves", "batch", "channels", "conv_channels", "defaults",
-           "gradient", "kernel", "padding", "simpler_grad_out", "spatial", "values",
-           "window_ints", "zero_padding"]
+           "gradient", "kernel", "litert_params", "padding", "simpler_grad_out", "spatial",
+           "values", "window_ints", "zero_padding"]
 
 
 def all_moves(case: Case) -> Iterator[Case]:
@@ -184,6 +184,21 @@ def values(case: Case) -> Iterator[Case]:
         y = x.copy()
         y.flat[i] = plain
         yield _with(case, y)
+
+
+def litert_params(case: Case) -> Iterator[Case]:
+    """LiteRT's parameters simpler: a smaller ``filter_size`` and ``strides``, "SAME" ->
+    "VALID", no activation, zero point 0 (each kept only if the case still fails)."""
+    p = case.params
+    for name in ("filter_size", "strides"):
+        for change in _smaller_ints(name, p[name], 2):
+            yield _with(case, **change)
+    if str(p["padding"]).upper() == "SAME":
+        yield _with(case, padding="VALID")
+    if "activation" in p:
+        yield _with(case, activation=_DROP)
+    if p["zero_point"] != 0:
+        yield _with(case, zero_point=0)
 
 
 def conv_channels(case: Case) -> Iterator[Case]:

@@ -23,7 +23,7 @@ from .._candidate import (
 from .._isolate import Isolated
 from ..cases import Case, Supports, check_dtype, corner_of, generate_cases
 from ..judge import ANY, Criteria, check_rule_option, set_name
-from ..ops import spec
+from ..ops import resolve, spec
 from .call import Outcome, run_case
 from .report import Failure, Report
 from .reproduce import candidate_source, reproducer
@@ -47,7 +47,7 @@ def check(
     *,
     cases: int = 100,
     seed: int = 0,
-    dtype: str = "float32",
+    dtype: str | None = None,
     supports: dict | None = None,
     nan: str = "tf",
     tf_kernel: str | None = ANY,
@@ -77,7 +77,9 @@ def check(
     ``TypeError`` before any case.
 
     * ``dtype``: float16/32/64, bfloat16 (with ml_dtypes), or an integer dtype where the
-      op accepts integers (max pooling, global pooling, zero padding).
+      op accepts integers (max pooling, global pooling, zero padding); ``None`` (default):
+      the op's default, float32 (an op of one dtype, such as
+      ``"litert.average_pool_2d_int8"``, draws that one).
     * ``supports``: ``None`` or ``{parameter: [values]}`` — only such cases are drawn, and
       the report lists what was left out (see :class:`pooling_ref.cases.Supports`).
     * ``nan``: ``"tf"`` (TF's rules) or ``"propagate"`` (max pooling: a NaN in the window
@@ -107,6 +109,7 @@ def check(
     if not callable(candidate):
         raise TypeError(f"check: candidate must be callable, got {candidate!r}")
     try:
+        op = resolve(op, dtype)            # a dtype alias names the op of that dtype
         s = spec(op)
     except ValueError as e:
         raise ValueError(f"check: {e}") from None
