@@ -154,14 +154,23 @@ def test_check_accepts_the_loop(op, candidate):
     ("torch.avg_pool3d", pt.avg_pool3d), ("onnx.max_pool", po.max_pool),
     ("onnx.average_pool", po.average_pool)])
 def test_check_accepts_the_dialect_functions(op, func):
+    """...and says it matched the dialect's rules: no TensorFlow path is tried for them."""
     report = pr.check(lambda x, **p: func(x, **p), op, cases=40, timeout=None)
-    assert report.passed, str(report)
+    assert report.passed and report.matched == (None,), str(report)
+    framework = op.split(".")[0]
+    assert (f"; matched {op} as pooling_ref.dialects.{framework} specifies it on every case"
+            in str(report)), str(report)
 
 
 # ----------------------------------------------------------------------------- classic bugs
 
 BUGS = [
     ("torch.avg_pool1d", lambda x, **p: torch_avg(x, **p, no_drop=True), "ceil_mode drops"),
+    ("torch.avg_pool2d", lambda x, **p: torch_avg(x, **{**p, "ceil_mode": False}),
+     "ceil_mode=True: torch rounds the output size up"),
+    ("onnx.average_pool", lambda x, kernel_shape, **p: onnx_avg(x, kernel_shape,
+                                                               **{**p, "ceil_mode": 0}),
+     "ceil_mode=1: onnx rounds the output size up"),
     ("torch.avg_pool2d", lambda x, **p: torch_avg(x, **p, overhang=True), None),
     ("torch.avg_pool1d", lambda x, **p: torch_avg(x, **p, no_cip=True),
      "counts the padding cells in the divisor"),

@@ -246,8 +246,8 @@ def test_the_q_aliases_of_api_md_name_one_op_per_dtype():
     assert not report.passed and report.failures[0].op == "litert.max_pool_2d_uint8"
     for c in case_gen.generate_cases("litert.average_pool_2d_q", 10, seed=0, dtype="int16"):
         assert c.op == "litert.average_pool_2d_int16" and c.x.dtype == np.int16
-    with pytest.raises(ValueError, match="dtype must be one of int8, uint8, int16 for "
-                                         "litert.average_pool_2d_q; got 'float32'"):
+    with pytest.raises(ValueError, match=r"dtype must be one of int8, uint8, int16 for "
+                                         r"litert\.average_pool_2d_q; got 'float32'"):
         pooling_ref.check(average, "litert.average_pool_2d_q", dtype="float32")
     with pytest.raises(ValueError, match="dtype must be one of int8, uint8, int16"):
         strategies.cases("litert.max_pool_2d_q", dtype="int32")

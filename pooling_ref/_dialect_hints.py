@@ -22,7 +22,7 @@ from ._case import Case, geometry
 from .judge import Criteria, Verdict
 from .tolerance import compare
 
-__all__ = ["ceil_drop", "divisor_rule", "index_format", "nan_ignored", "same_side"]
+__all__ = ["ceil_drop", "ceil_ignored", "divisor_rule", "index_format", "nan_ignored", "same_side"]
 
 
 def _is(case: Case, got, **changes) -> bool:
@@ -94,6 +94,33 @@ def ceil_drop(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
     return (f"ceil_mode drops a last window that would start in the right padding "
             f"((out - 1) * stride >= length + padding before): {g.out_spatial[a]} outputs "
             f"along spatial axis {a}; this kernel keeps that window ({shape[2 + a]})")
+
+
+def _shape_with(case: Case, **changes) -> tuple[int, ...] | None:
+    """The shape of the reference's result with ``changes`` to the case's parameters."""
+    params = {k: v for k, v in {**case.scalar_params, **changes}.items() if v is not None}
+    try:
+        alt = case.spec.run_reference(case.arrays, params)
+    except (ValueError, TypeError):
+        return None
+    return np.shape(alt[0] if isinstance(alt, tuple) else alt)
+
+
+def ceil_ignored(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """ceil_mode: the output size rounded up; a kernel that ignores it rounds down and
+    has one output fewer along an axis whose last window overhangs the input."""
+    ceil = case.scalar_params.get("ceil_mode")
+    shape = np.shape(got[0] if isinstance(got, tuple) else got)
+    g = geometry(case)
+    if not ceil or g is None or len(shape) != g.rank + 2:
+        return ""
+    if shape != _shape_with(case, ceil_mode=type(ceil)(0)):
+        return ""
+    a = next(a for a in range(g.rank) if shape[2 + a] != g.out_spatial[a])
+    framework = case.op.partition(".")[0]
+    return (f"ceil_mode={ceil!r}: {framework} rounds the output size up "
+            f"({g.out_spatial[a]} outputs along spatial axis {a}, the last window "
+            f"overhanging the input); this kernel rounds down ({shape[2 + a]})")
 
 
 def nan_ignored(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:

@@ -90,7 +90,8 @@ _ONNX_WINDOW = ("kernel_shape", "auto_pad", "pads", "strides", "dilations", "cei
 _ONNX_SUPPORTABLE = ("kernel_shape", "auto_pad", "strides", "dilations", "ceil_mode")
 
 _COMMON = dict(keras_mode="bitwise", channels_first=True, moves=_MOVES,
-               context=window_context, window_of=pool_window, shape_hints=(dh.ceil_drop,))
+               context=window_context, window_of=pool_window,
+               shape_hints=(dh.ceil_drop, dh.ceil_ignored))
 
 
 def _torch(rank: int) -> None:

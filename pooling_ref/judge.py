@@ -34,7 +34,7 @@ from .rules import PATHS
 from .tolerance import Comparison, compare
 
 __all__ = ["ANY", "RULE_SETS", "Criteria", "Verdict", "check_rule_option", "compare_outputs",
-           "judge", "registry_paths", "rule_sets", "set_name"]
+           "is_dialect", "judge", "registry_paths", "rule_sets", "set_name"]
 
 #: ``tf_kernel="any"``: accept a result that matches the reference under any rule set.
 ANY = "any"
@@ -63,8 +63,21 @@ def rule_sets(s: OpSpec, tf_kernel: str | None) -> tuple[str | None, ...]:
 
     >>> rule_sets(spec("avg_pool2d"), "any"), rule_sets(spec("conv2d"), "eigen")
     ((None, 'onednn', 'eigen', 'xla'), ('eigen',))
+
+    Another framework's op (``"torch.avg_pool2d"``, ``"litert.max_pool_2d_int8"``) has no
+    TensorFlow path: its dialect function is its one specification.
+
+    >>> rule_sets(spec("torch.avg_pool2d"), "any"), rule_sets(spec("onnx.max_pool"), "xla")
+    ((None,), (None,))
     """
+    if is_dialect(s):
+        return (None,)
     return RULE_SETS if tf_kernel == ANY else (tf_kernel,)
+
+
+def is_dialect(s: OpSpec) -> bool:
+    """Whether ``s`` is another framework's op (named ``"<framework>.<function>"``)."""
+    return "." in s.name
 
 
 def registry_paths(tf_kernel: str | None) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..judge import ANY, set_name
+from ..judge import ANY, is_dialect, set_name
 from ..ops import spec
 from ..tolerance import Comparison
 
@@ -129,8 +129,13 @@ class Report:
         return not self.failures and not self.interrupted
 
     def rule_sets_text(self) -> str:
-        """Which rule sets the candidate matched (and TF differences it reproduced)."""
-        if self.matched:
+        """Which rule sets the candidate matched (and TF differences it reproduced); for
+        another framework's op, its dialect function (the one specification)."""
+        if self.matched and is_dialect(spec(self.op)):
+            framework = self.op.split(".", 1)[0]
+            text = (f"matched {self.op} as pooling_ref.dialects.{framework} specifies it"
+                    + (" on every case" if self.matched_cases else ""))
+        elif self.matched:
             text = "matched tf_kernel=" + ", ".join(set_name(r) for r in self.matched)
             text += " on every case" if len(self.matched_cases) else ""
         elif self.matched_cases:
