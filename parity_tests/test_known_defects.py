@@ -303,6 +303,22 @@ def test_readme_table_is_generated_from_registry():
     assert table == registry_table(), "README table is stale: regenerate it from the registry"
 
 
+def test_registry_file_has_no_repeated_key():
+    """A merge that joins two entries into one object keeps only the last of each key
+    (json.load does not complain): every object of the file has each key once."""
+    import json
+    from pathlib import Path
+
+    def unique(pairs):
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), f"repeated key in {keys}"
+        return dict(pairs)
+
+    path = Path(reg.__file__).resolve().parent.parent / "pooling_ref/data/known_differences.json"
+    data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique)
+    assert len(data["entries"]) == len(reg.REGISTRY)
+
+
 def test_registry_entries_are_complete():
     fields = {"id", "kind", "paths", "op", "condition", "tf_gives", "reference_gives",
               "evidence", "test"}
