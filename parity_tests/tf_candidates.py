@@ -117,6 +117,24 @@ def tfnn_pool(kind: str, where: str) -> Callable:
     return candidate
 
 
+def tfnn_argmax(where: str) -> Callable:
+    """``tf.nn.max_pool_with_argmax`` (TF has it for 2D channels_last input only)."""
+    def candidate(x, pool_size, strides=None, padding="valid", include_batch_in_index=False):
+        return _run(lambda t: tf.nn.max_pool_with_argmax(
+            t, pool_size, pool_size if strides is None else strides, padding.upper(),
+            include_batch_in_index=include_batch_in_index), where, x)
+    return candidate
+
+
+def keras_adaptive(kind: str, where: str) -> Callable:
+    """``keras.layers.Adaptive{kind}PoolingND``."""
+    def candidate(x, output_size, data_format="channels_last"):
+        layer = getattr(keras.layers, f"Adaptive{kind}Pooling{x.ndim - 2}D")(
+            output_size, data_format=data_format, dtype=x.dtype.name)
+        return _run(layer, where, x)
+    return candidate
+
+
 def keras_global(kind: str, where: str) -> Callable:
     """``keras.layers.Global{kind}PoolingND``."""
     def candidate(x, data_format="channels_last", keepdims=False):
@@ -276,13 +294,23 @@ _FACTORIES: list[tuple[str, str, Callable[[str], Callable]]] = [
     ("tf.nn", "avg_pool_grad", lambda w: tape_tfnn_pool("Average", w)),
     ("keras", "conv_grad", tape_keras_conv),
     ("tf.nn", "conv_grad", tape_tfnn_conv),
+    ("tf.nn", "max_pool_with_argmax", tfnn_argmax),
+    ("keras", "adaptive_avg_pool", lambda w: keras_adaptive("Average", w)),
+    ("keras", "adaptive_max_pool", lambda w: keras_adaptive("Max", w)),
 ]
+#: Families TF has in some ranks or places only: family -> (ranks, where).
+LIMITS = {"max_pool_with_argmax": ((2,), ("eager",)),      # 2D NHWC; no XLA kernel
+          "adaptive_avg_pool": ((1, 2, 3), ("eager",)),
+          "adaptive_max_pool": ((1, 2, 3), ("eager",))}
 _NAMES = {"max_pool": ("MaxPooling{r}D", "max_pool", "max_pool"),
           "avg_pool": ("AveragePooling{r}D", "average_pool", "avg_pool"),
           "global_max_pool": ("GlobalMaxPooling{r}D", "", "reduce_max"),
           "global_avg_pool": ("GlobalAveragePooling{r}D", "", "reduce_mean"),
           "zero_pad": ("ZeroPadding{r}D", "", "pad"),
-          "conv": ("Conv{r}D", "", "convolution")}
+          "conv": ("Conv{r}D", "", "convolution"),
+          "max_pool_with_argmax": ("", "", "max_pool_with_argmax"),
+          "adaptive_avg_pool": ("AdaptiveAveragePooling{r}D", "", ""),
+          "adaptive_max_pool": ("AdaptiveMaxPooling{r}D", "", "")}
 
 
 def _name(api: str, family: str, rank: int) -> str:
@@ -301,10 +329,11 @@ def candidates(ops: tuple[str, ...] | None = None, apis: tuple[str, ...] | None 
     and ``ranks``. keras.ops runs eagerly only (as a user calls it)."""
     out = []
     for api, family, factory in _FACTORIES:
+        family_ranks, family_where = LIMITS.get(family, ((1, 2, 3), WHERE))
         for w in WHERE if where is None else (where,):
-            if api == "keras.ops" and w == "xla":
+            if (api == "keras.ops" and w == "xla") or w not in family_where:
                 continue
-            for r in ranks:
+            for r in (r for r in ranks if r in family_ranks):
                 op = f"{family.removesuffix('_grad')}{r}d" + ("_grad" if family.endswith(
                     "_grad") else "")
                 if ops is not None and op not in ops and family not in ops:
