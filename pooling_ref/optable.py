@@ -149,14 +149,15 @@ _forward(
     "adaptive_avg_pool", "adaptive_avg_pool", adaptive_avg_pool, mode="bound",
     keras_mode="bitwise", params=_ADAPTIVE, supportable=(*_ADAPTIVE, *_SIZES),
     tf_kernel=True, bound=lambda a, p: tolerance.adaptive_avg_pool_bound(a["x"], **p),
-    method_names=methods.names("avg_pool"), draw=draw_adaptive, corners=_SUM_CORNERS,
+    method_names=methods.names("avg_pool"), compiled=True,      # avg_pool's methods
+    draw=draw_adaptive, corners=_SUM_CORNERS,
     normalize=_OUTPUT_SIZE, moves=_ADAPTIVE_MOVES, rules=("forward", "avg"),
     hints=(hint.rule_set, hint.zero_sign, hint.nan_skipped, hint.overflow),
     keras=keras_ops.adaptive_average_pooling)
 _forward(
     "adaptive_max_pool", "adaptive_max_pool", adaptive_max_pool, mode="bitwise",
     keras_mode="bitwise", params=_ADAPTIVE, supportable=(*_ADAPTIVE, *_SIZES),
-    nan_rule=True, tf_kernel=True, method_names=methods.names("max_pool"),
+    nan_rule=True, tf_kernel=True, method_names=methods.names("max_pool"), compiled=True,
     draw=draw_adaptive, corners=_ALL_CORNERS, normalize=_OUTPUT_SIZE,
     moves=_ADAPTIVE_MOVES, rules=("forward", "max"),
     hints=(hint.rule_set, hint.nan_rule, _MAX_ZERO),
