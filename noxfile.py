@@ -143,7 +143,8 @@ def onnx(session: nox.Session) -> None:
     """pooling_ref.dialects.onnx against onnxruntime (opset 22 models built with onnx)."""
     session.install(".[onnx]")
     session.run("python", "-m", "pytest", "-n", "auto", "-q",
-                "parity_tests/test_onnx_dialect.py", *session.posargs, env={"CI": "true"})
+                "parity_tests/test_onnx_dialect.py", "parity_tests/test_onnx_reference.py",
+                *session.posargs, env={"CI": "true"})
 
 
 @nox.session(python=PYTHON)
