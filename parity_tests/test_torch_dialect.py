@@ -221,3 +221,30 @@ def test_torch_sqrt_is_not_correctly_rounded():
     x = np.float32([[[1.304, 0.94708097, -0.70373523]]])
     assert_bitwise(pt.lp_pool1d(x, 2, 3), np.float32([[[correct]]]), op="lp_pool1d",
                    params={}, arrays={"x": x}, what="is not the correctly rounded root")
+
+
+# ----------------------------------------------------------------------------- the oracle
+
+
+def _wrapped(fn):
+    """``torch.nn.functional.<fn>`` as a user wraps it for ``check``: NumPy in and out."""
+    def candidate(x, *args, **kwargs):
+        y = fn(torch.from_numpy(np.ascontiguousarray(x)), *args, **kwargs)
+        return tuple(v.numpy() for v in y) if isinstance(y, tuple) else y.numpy()
+    return candidate
+
+
+@pytest.mark.parametrize("op", [f"torch.{kind}{r}d{tail}" for r in (1, 2, 3)
+                                for kind, tail in (("max_pool", ""),
+                                                   ("max_pool", "_with_indices"),
+                                                   ("avg_pool", ""))])
+def test_check_accepts_torch_itself(op):
+    """torch's own functions pass the oracle of their dialect with default arguments (and
+    the oracle calls them only with arguments they take: avg_pool1d has no
+    divisor_override)."""
+    import pooling_ref
+
+    name = op.removeprefix("torch.").removesuffix("_with_indices")
+    report = pooling_ref.check(_wrapped(getattr(torch.nn.functional, name)), op,
+                               timeout=None)
+    assert report.passed and report.cases == 100 and report.matched == (None,), str(report)

@@ -109,9 +109,11 @@ def _torch(rank: int) -> None:
         supportable=(*_TORCH_MAX, *_SIZES), outputs=2, output_names=("values", "indices"),
         corners=Corners(), hints=(dh.nan_ignored, dh.index_format), **torch_common))
     avg_pool = getattr(pt, f"avg_pool{rank}d")
+    # torch.nn.functional.avg_pool1d has no divisor_override (2d and 3d have it)
+    avg_params = _TORCH_AVG if rank > 1 else _TORCH_AVG[:-1]
     register(OpSpec(
         f"torch.avg_pool{rank}d", "torch.avg_pool", rank, avg_pool, mode="bound",
-        params=_TORCH_AVG, supportable=(*_TORCH_AVG, *_SIZES), corners=_SUM_CORNERS,
+        params=avg_params, supportable=(*avg_params, *_SIZES), corners=_SUM_CORNERS,
         bound=partial(_avg_bound, lambda sp, p: geometry(sp, **p), avg_pool),
         hints=(dh.divisor_rule, hint.nan_skipped, hint.overflow), **torch_common))
 

@@ -84,6 +84,7 @@ def draw_torch_pool(src: Source, s: OpSpec, sz: _Sizes, sup: Supports, corner: s
     if "count_include_pad" in s.params:
         _give(src, sup, params, "count_include_pad",
               sup.pick(src, "count_include_pad", [False, True]), 0.6)
+    if "divisor_override" in s.params:
         override = src.integer(1, int(np.prod(kernel)) + 2)
         if src.boolean(0.2) or sup.restricted("divisor_override"):
             params["divisor_override"] = sup.pick(src, "divisor_override", [override])
