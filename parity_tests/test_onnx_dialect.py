@@ -263,3 +263,23 @@ def test_valid_window_larger_than_the_input_truncates_the_output_size():
                [g.tolist() for g in got] == [[3.0], [1.5]] and empty.size == 0, PATH,
                f"onnxruntime gives {got}, stride 1: shape {empty.shape}")
     reg.skip_other_path("onnxruntime-valid-window-larger-one-output", PATH)
+
+
+# ----------------------------------------------------------------------------- the oracle
+
+
+@pytest.mark.parametrize(("op", "node", "outputs"), [("onnx.max_pool", "MaxPool", 2),
+                                                     ("onnx.average_pool", "AveragePool", 1)])
+def test_check_accepts_onnxruntime_itself(op, node, outputs):
+    """onnxruntime's own operator passes the oracle of its dialect with default arguments;
+    where it follows its registered SAME_* padding (pads from the raw kernel) the report
+    names that entry: what check accepts there is onnxruntime's known behaviour."""
+    import pooling_ref
+
+    def candidate(x, kernel_shape, **attrs):
+        return run_ort(node, x, outputs, kernel_shape=list(kernel_shape), **attrs)
+
+    report = pooling_ref.check(candidate, op, cases=300, timeout=None)
+    assert report.passed and report.cases == 300, str(report)
+    assert set(report.known) == {"onnxruntime-same-dilation-undilated-pad"}, report.known
+    assert "onnxruntime's known differences reproduced (accepted)" in str(report)

@@ -1,5 +1,6 @@
-"""Models of the registered TensorFlow differences that :func:`pooling_ref.check` accepts
-as TensorFlow's own behaviour (registry: ``pooling_ref/data/known_differences.json``).
+"""Models of the registered TensorFlow (and onnxruntime) differences that
+:func:`pooling_ref.check` accepts as TensorFlow's (onnxruntime's) own behaviour
+(registry: ``pooling_ref/data/known_differences.json``).
 
 >>> import numpy as np
 >>> from pooling_ref.ops import spec
@@ -34,7 +35,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from . import _known_conv, _known_eigen3d, _known_pool
+from . import _known_conv, _known_eigen3d, _known_onnx, _known_pool
 from .keras_ref import known_differences
 from .ops import OpSpec
 
@@ -79,8 +80,11 @@ MODELS: dict[str, Model] = {
     "eigen-max-pool3d-nan-by-packet": _known_pool.eigen3d_nan_by_packet,
     "eigen-max-pool3d-zero-sign": _known_eigen3d.eigen_max_pool3d_zero_sign,
     "eigen-conv3d-same-negative-pad": _known_conv.eigen_conv3d_negative_pad,
+    _known_onnx.DILATION: _known_onnx.same_pads_model(_known_onnx.DILATION),
+    _known_onnx.UNCLAMPED: _known_onnx.same_pads_model(_known_onnx.UNCLAMPED),
 }
 
+_ONNX_POOLS = ("onnx.max_pool", "onnx.average_pool")
 #: Families each model applies to.
 _FAMILIES: dict[str, tuple[str, ...]] = {
     "keras-cf-conv-bias-axis": ("conv", "conv_grad"),
@@ -94,6 +98,8 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "eigen-max-pool3d-nan-by-packet": ("max_pool", "max_pool_grad"),
     "eigen-max-pool3d-zero-sign": ("max_pool",),
     "eigen-conv3d-same-negative-pad": ("conv",),
+    _known_onnx.DILATION: _ONNX_POOLS,
+    _known_onnx.UNCLAMPED: _ONNX_POOLS,
 }
 
 
@@ -142,6 +148,10 @@ RAISES: dict[str, tuple[tuple[str, ...], str | tuple[str, ...],
     "pool3d-float16-float64-no-kernel": (
         ("max_pool", "avg_pool", "max_pool_grad", "avg_pool_grad"),
         ("NotFoundError", "InvalidArgumentError", "TypeError"), _pool3d_half_double),
+    _known_onnx.DILATION: (_ONNX_POOLS, "Fail", _known_onnx.same_pads_raise(
+        _known_onnx.DILATION)),
+    _known_onnx.UNCLAMPED: (_ONNX_POOLS, "Fail", _known_onnx.same_pads_raise(
+        _known_onnx.UNCLAMPED)),
 }
 
 

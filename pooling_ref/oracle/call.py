@@ -71,7 +71,7 @@ def run_case(candidate: Callable | Caller, case: Case, criteria: Criteria = DEFA
                         timed_out=call.status == "timeout")
     if call.status == "raised":
         entry = known.raised(s, case.arrays, case.scalar_params, call.error,
-                             registry_paths(criteria.tf_kernel))
+                             registry_paths(criteria.tf_kernel, s))
         return Outcome(exception=call.error, traceback=call.traceback, where=call.where,
                         known=entry)
     result = call.result

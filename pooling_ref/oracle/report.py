@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..judge import ANY, is_dialect, set_name
+from ..judge import ANY, DIALECT_RUNTIMES, is_dialect, set_name
 from ..ops import spec
 from ..tolerance import Comparison
 
@@ -144,7 +144,10 @@ class Report:
         else:
             text = "no case matched"
         if self.known:
-            text += "; TensorFlow's known differences reproduced (accepted): " + ", ".join(
+            who = ("TensorFlow's" if not is_dialect(spec(self.op)) else
+                   "/".join(DIALECT_RUNTIMES.get(self.op.partition(".")[0], ("its runtime",)))
+                   + "'s")
+            text += f"; {who} known differences reproduced (accepted): " + ", ".join(
                 f"{k} ({n} case{'s' if n > 1 else ''})" for k, n in self.known.items())
         return text
 

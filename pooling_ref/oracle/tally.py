@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from .. import known
 from ..cases import Case, Supports
-from ..judge import RULE_SETS, Criteria, registry_paths
+from ..judge import RULE_SETS, Criteria, is_dialect, registry_paths
 from .call import Outcome
 from .report import Report
 
@@ -44,10 +44,12 @@ class _Tally:
         if outcome.failed:
             self.failing.append((index, case, outcome, self.criteria))
         else:
-            self.passing.append((index, case, outcome, self._sets(outcome)))
+            self.passing.append((index, case, outcome, self._sets(case, outcome)))
 
-    def _sets(self, outcome: Outcome) -> tuple:
-        if outcome.verdict is None:                   # a raise TensorFlow does too
+    def _sets(self, case: Case, outcome: Outcome) -> tuple:
+        if outcome.verdict is None:                   # a raise the framework does too
+            if is_dialect(case.spec):
+                return (None,)
             return tuple(p for p in registry_paths(self.criteria.tf_kernel)
                          if p in known.entry_paths(outcome.known))
         return outcome.verdict.matched
