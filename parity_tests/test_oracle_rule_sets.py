@@ -19,6 +19,7 @@ import pytest
 import pooling_ref
 from parity_tests.wrong_impls import CATALOGUE
 from pooling_ref import check, rules
+from pooling_ref.cases import generate_cases
 from pooling_ref.explain import RULE_WORDS
 from pooling_ref.judge import RULE_SETS, judge
 from pooling_ref.keras_ref import known_differences
@@ -38,7 +39,11 @@ _PATH_FUNCS = {"max_pool": pooling_ref.max_pool, "avg_pool": pooling_ref.avg_poo
 @pytest.mark.parametrize("op", OPS)
 def test_pooling_refs_own_functions_pass_their_oracle_with_default_arguments(op):
     """``check(pooling_ref.<function>, op)``: every public function, called with its own
-    defaults (pooling: ``tf_kernel="onednn"``), passes the default check."""
+    defaults (pooling: ``tf_kernel="onednn"``), passes the default check. Warmed up first
+    as README advises (a first call that compiles a Numba kernel can exceed the default
+    30 s call limit on a loaded machine)."""
+    for case in generate_cases(op, 3):
+        spec(op).run_reference(case.arrays, case.scalar_params)
     report = check(spec(op).reference, op)
     assert report.passed, str(report)
     assert report.matched, str(report)
