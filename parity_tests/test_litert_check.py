@@ -234,7 +234,7 @@ def _as_int8(x, *args, **kwargs):
 
 
 def test_the_q_aliases_of_api_md_name_one_op_per_dtype():
-    """``litert.max_pool_2d_q`` / ``litert.average_pool_2d_q`` (the names of API.md) run the
+    """``litert.max_pool_2d_q`` / ``litert.average_pool_2d_q`` (the public op names) run the
     entry of the dtype given, int8 when none is: an int8-only kernel passes the int8 check
     and fails the uint8 one; a dtype the alias does not take is a ValueError naming them."""
     report = pooling_ref.check(maximum, "litert.max_pool_2d_q", dtype="uint8", cases=30,

@@ -1,7 +1,7 @@
 """The op table's LiteRT quantized pooling entries: ``litert.{average,max}_pool_2d_{dtype}``
 for int8, uint8 and int16 (one entry per dtype: the zero point, the limits and the ties are
 drawn for that dtype), and the dtype aliases ``litert.average_pool_2d_q`` /
-``litert.max_pool_2d_q`` of ``../shared/API.md`` (``check(kernel, "litert.average_pool_2d_q",
+``litert.max_pool_2d_q`` (the public names: ``check(kernel, "litert.average_pool_2d_q",
 dtype="uint8")`` runs the uint8 entry; int8 when no dtype is given).
 
 A candidate is called like :func:`pooling_ref.dialects.litert.average_pool_2d_q` (NHWC
