@@ -326,7 +326,8 @@ def test_registry_entries_are_complete():
         assert fields <= set(entry), (entry_id, fields - set(entry))
         assert entry["kind"] in ("defect", "difference", "unmodelled"), entry_id
         known = {"onednn", "eigen", "xla", "keras-jax", "keras-torch", "onnxruntime", "torch",
-                 "litert-builtin", "litert-reference", "litert-xnnpack"}
+                 "litert-builtin", "litert-reference", "litert-xnnpack",
+                 "torch-onnx-legacy", "torch-onnx-dynamo", "tf2onnx"}
         assert set(entry["paths"]) <= known, entry_id
         for version, paths in entry.get("tf_versions", {}).items():
             assert version.count(".") == 2 and set(paths) <= known, (entry_id, version)
