@@ -33,6 +33,7 @@ import pytest
 from pooling_ref import max_pool, same_pads
 from pooling_ref.dialects import onnx as po
 from pooling_ref.dialects import torch as pt
+from pooling_ref.model_check import onnx as onnx_check
 from pooling_ref.pooling import avg_pool
 from pooling_ref.tolerance import avg_pool_bound, compare, error_bound
 
@@ -414,3 +415,30 @@ def test_keras_special_values_after_tf2onnx():
                    what="subnormal average")
     assert_bitwise(onnx_values[1], np.float32([-np.inf, np.nan, 1.0]), op="tf2onnx",
                    params={}, arrays={"x": x}, what="max of -inf and NaN windows")
+
+
+# ------------------------------------------------------- the exported file, node by node
+
+
+@pytest.mark.parametrize("exporter", list(ex.TORCH_EXPORTERS))
+def test_model_check_cannot_see_the_dropped_divisor(exporter, tmp_path):
+    """The file exported from AvgPool2d(3, 2, 1, divisor_override=5) holds the same pooling
+    node as the one from AvgPool2d(3, 2, 1) (nothing in the file tells them apart, so
+    model_check.onnx cannot name the registry entry without guessing), and the node check
+    with dialects.onnx.average_pool as reference says "match": the node is
+    self-consistent; the round trip above is what catches the drop."""
+    torch = _needs_torch(exporter)
+    x = _inputs((1, 2, 7, 7), 4, NUMBERS)["normal"]
+    with_override = ex.torch_export(torch.nn.AvgPool2d(3, 2, 1, divisor_override=5), x,
+                                    exporter)
+    plain = ex.torch_export(torch.nn.AvgPool2d(3, 2, 1), x, exporter)
+    pools = [ex.pool_nodes(p) for p in (with_override, plain)]
+    assert [len(p) for p in pools] == [1, 1]
+    assert ex.pool_attributes(pools[0][0], 2) == ex.pool_attributes(pools[1][0], 2)
+    path = tmp_path / "avg.onnx"
+    path.write_bytes(with_override.SerializeToString())
+    results = onnx_check.check_model(str(path), x, references={
+        "AveragePool": po.average_pool})
+    assert [(r.op, r.verdict, r.worst) for r in results] == [("AveragePool", "match", 0.0)]
+    assert not compare(ex.run(with_override, x)[0],
+                       pt.avg_pool2d(x, 3, 2, 1, divisor_override=5)).ok
