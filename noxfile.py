@@ -11,6 +11,7 @@
     nox -s keras_torch  # the same with KERAS_BACKEND=torch (CPU torch)
     nox -s oldest       # parity subset + verify on the oldest supported TF/Keras pair
     nox -s litert       # LiteRT dialect, the .tflite / .onnx node checkers, pooling-ref model
+    nox -s round_trips  # torch -> ONNX (both exporters) and Keras -> ONNX (tf2onnx) in onnxruntime
 
 The backend sessions keep TensorFlow installed (pooling_ref.keras_ref imports it, and the
 tf.nn functional forms need it) and set KERAS_BACKEND, so the Keras layers and keras.ops
@@ -179,3 +180,20 @@ def litert(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "-n", "auto", "-q", "-m", LITERT, *session.posargs,
                 env=env)
     session.run("python", "-m", "pytest", "-q", *LITERT_DOCTESTS, env=env)
+
+
+#: The round trips to ONNX (marker ``round_trips``): torch -> ONNX with both exporters and
+#: Keras -> ONNX with tf2onnx, run by onnxruntime (parity_tests/test_round_trips.py).
+#: POOLING_REF_REQUIRE_ROUND_TRIPS=1 makes a missing runtime a failure instead of a skip.
+ROUND_TRIPS = "round_trips"
+
+
+@nox.session(python=PYTHON)
+def round_trips(session: nox.Session) -> None:
+    """torch.onnx.export (legacy and dynamo) and tf2onnx round trips against
+    pooling_ref.dialects.torch and the Keras reference, and their registry entries
+    (torch-onnx-*, tf2onnx-*, onnxruntime-*). Not part of .ci/run."""
+    session.install(".[round_trips]", "torch==2.13.0")
+    session.run("python", "-m", "pytest", "-n", "auto", "-q", "-m", ROUND_TRIPS,
+                *session.posargs,
+                env={"CI": "true", "POOLING_REF_REQUIRE_ROUND_TRIPS": "1"})
