@@ -229,14 +229,41 @@ def test_fifty_nodes():
     assert [r.verdict for r in results] == ["match"] * 50, table(results)
 
 
-def test_cli_lists_nodes_without_references_as_unchecked(tmp_path):
-    """``pooling-ref model FILE.onnx`` with the default references (none registered here):
-    every node listed, none passed off as checked, exit 0."""
-    if onnx_check.DEFAULT_REFERENCES:
-        pytest.skip("default ONNX references registered: covered by their own tests")
+def test_cli_checks_onnx_files_with_the_dialect_by_default(tmp_path):
+    """``pooling-ref model FILE.onnx``: the default references are the ONNX dialect. The
+    clean model's Pad, MaxPool and AveragePool match (Conv: no reference yet, listed
+    unchecked, never passed off as checked); the planted model's two nodes differ and are
+    named as onnxruntime's registered VALID defect, exit 1."""
     (tmp_path / "m.onnx").write_bytes(small_model())
     r = run("model", "m.onnx", "--json", "n.json", "-q", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "NOTHING CHECKED: none of 5 nodes" in r.stdout and "PASSED" not in r.stdout
-    assert r.stdout.count("no reference given for ONNX") == 5
+    assert "PASSED: 5 nodes: 3 match, 0 known, 2 unchecked, 0 DIFFERS" in r.stdout, r.stdout
+    assert r.stdout.count("no reference given for ONNX Conv") == 2
     assert "onnxruntime" in r.stdout.splitlines()[0]
+    (tmp_path / "p.onnx").write_bytes(planted_model())
+    r = run("model", "p.onnx", "-q", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stdout.count("onnxruntime-valid-window-larger-one-output") >= 2, r.stdout
+    assert "FAILED: 2 nodes: 0 match, 0 known, 0 unchecked, 2 DIFFERS" in r.stdout, r.stdout
+
+
+def test_default_max_pool_with_indices_is_judged_with_the_registered_padding():
+    """A MaxPool node with Indices, SAME_UPPER and dilation 2 on L = 7: onnxruntime pads
+    from the raw kernel (5 outputs, registry onnxruntime-same-dilation-undilated-pad):
+    "known" and named, not a difference; an AveragePool node with ceil_mode matches."""
+    nodes = [helper.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[3], dilations=[2],
+                              auto_pad="SAME_UPPER"),
+             helper.make_node("AveragePool", ["x"], ["a"], kernel_shape=[4], strides=[4],
+                              ceil_mode=1)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [1, 1, 7])], [
+        helper.make_tensor_value_info(n, t, None) for n, t in (
+            ("y", TensorProto.FLOAT), ("i", TensorProto.INT64), ("a", TensorProto.FLOAT))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
+    model.ir_version = 10
+    x = np.arange(1, 8, dtype=F).reshape(1, 1, 7)
+    top, avg = onnx_check.check_model(model.SerializeToString(), x)
+    assert (top.verdict, top.registry) == ("known",
+                                           ("onnxruntime-same-dilation-undilated-pad",)), top
+    assert top.output_shape == (1, 1, 5)
+    assert avg.verdict == "match" and avg.output_shape == (1, 1, 2), avg

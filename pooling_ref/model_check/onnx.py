@@ -15,9 +15,13 @@ the elementwise error bound of a float result computed in an order the reference
 fix (convolution). A reference that raises ``ValueError`` / ``NotImplementedError`` (an
 attribute it does not model) leaves the node "unchecked", with the reason.
 
-Without ``references``, :data:`DEFAULT_REFERENCES` applies: the place for the functions of
-the ONNX dialect (``max_pool``, ``average_pool``, ... take the ONNX attribute names), each
-under its op type.
+Without ``references``, :data:`DEFAULT_REFERENCES` applies: the ONNX dialect
+(:mod:`pooling_ref.dialects.onnx`, which takes the ONNX attribute names) for ``MaxPool``
+(with ``Indices``: judged like ``check(..., "onnx.max_pool")``, so onnxruntime's
+registered SAME_* padding is "known" and named), ``AveragePool`` (judged like
+``"onnx.average_pool"``: the derived bound, the registered padding), ``LpPool``,
+``GlobalMaxPool`` and ``GlobalAveragePool`` (their error bounds), and a constant ``Pad``;
+``Conv`` and the others are listed "unchecked" (no reference yet).
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..tolerance import compare
+from ..dialects import onnx as po
+from ..judge import judge
+from ..ops import spec
+from ..tolerance import compare, error_bound
 from ._nodes import NodeResult, RuntimeMissing, draw_inputs, given_inputs
 
 __all__ = ["DEFAULT_REFERENCES", "NODE_TYPES", "Reference", "check_model", "runtime_versions"]
@@ -38,17 +45,52 @@ NODE_TYPES = ("MaxPool", "AveragePool", "LpPool", "GlobalMaxPool", "GlobalAverag
               "GlobalLpPool", "MaxRoiPool", "Pad", "Conv", "ConvTranspose")
 
 
-#: ONNX op type -> reference used when ``check_model`` is given none (``pooling-ref model``).
-DEFAULT_REFERENCES: dict = {}
-
-
 @dataclass(frozen=True)
 class Reference:
     """A reference for one ONNX op type: ``run(*inputs, **attributes)`` -> output(s);
-    ``bound`` (same call) -> the elementwise bound of the first output, or None (bitwise)."""
+    ``bound`` (same call) -> the elementwise bound of the first output, or None (bitwise);
+    ``op``: an oracle op whose judgement (registered runtime differences included) decides
+    the node when it has all of the op's outputs."""
 
     run: Callable
     bound: Callable | None = None
+    op: str | None = None
+
+
+def _pad(x, pads=None, constant_value=None, axes=None, *, mode="constant"):
+    """ONNX ``Pad`` (opset >= 11: ``pads`` and the value as inputs), constant mode only."""
+    if mode != "constant" or axes is not None or pads is None:
+        raise NotImplementedError(f"Pad with mode={mode!r}, axes or no pads input")
+    pads = [int(p) for p in np.asarray(pads)]
+    if min(pads) < 0:
+        raise NotImplementedError("Pad with negative pads (a crop)")
+    rank = x.ndim
+    value = 0 if constant_value is None else np.asarray(constant_value).item()
+    return np.pad(x, list(zip(pads[:rank], pads[rank:])), constant_values=value)
+
+
+def _lp_bound(x, kernel_shape, *, p=2, **attrs):
+    """A p-th power sum of the window's cells and a root (as the dialect's parity tests)."""
+    mag = po.lp_pool(np.abs(np.asarray(x, np.float64)), kernel_shape, p=p, **attrs)
+    return error_bound(mag, int(np.prod(kernel_shape)) + 2 * int(p), np.asarray(x).dtype)
+
+
+def _global_average_bound(x):
+    """A sum of every spatial cell and one division."""
+    x = np.asarray(x)
+    mag = po.global_average_pool(np.abs(x.astype(np.float64)))
+    return error_bound(mag, int(np.prod(x.shape[2:])) + 1, x.dtype)
+
+
+#: ONNX op type -> reference used when ``check_model`` is given none (``pooling-ref model``).
+DEFAULT_REFERENCES: dict = {
+    "MaxPool": Reference(po.max_pool, op="onnx.max_pool"),
+    "AveragePool": Reference(po.average_pool, op="onnx.average_pool"),
+    "LpPool": Reference(po.lp_pool, _lp_bound),
+    "GlobalMaxPool": Reference(po.global_max_pool),
+    "GlobalAveragePool": Reference(po.global_average_pool, _global_average_bound),
+    "Pad": Reference(_pad),
+}
 
 
 def _onnx():
@@ -134,13 +176,50 @@ def _attributes(node, onnx) -> dict:
     return out
 
 
+def _no_output_entry(attrs: dict) -> tuple[str, ...]:
+    """The registered onnxruntime defect of an output where the spec has none: a VALID
+    window longer than the input (onnxruntime rounds the negative quotient toward zero)."""
+    valid = attrs.get("auto_pad", "NOTSET") == "VALID" or (
+        attrs.get("auto_pad", "NOTSET") == "NOTSET" and not any(attrs.get("pads") or ()))
+    return ("onnxruntime-valid-window-larger-one-output",) if valid else ()
+
+
+def _declined(e: Exception, mode: str, attrs: dict, outputs: list):
+    """The verdict where the reference raises: an attribute it does not model
+    (``NotImplementedError``: unchecked), or attributes the spec gives no output for
+    (``ValueError``): right if the runtime gave none either, else a difference."""
+    if isinstance(e, NotImplementedError) or not outputs[0].size:
+        verdict = "unchecked" if isinstance(e, NotImplementedError) else "match"
+        return verdict, mode, 0.0, f"reference: {type(e).__name__}: {e}", ()
+    return ("DIFFERS", mode, float("inf"), f"the ONNX spec gives no output here ({e}); "
+            f"onnxruntime returned shape {outputs[0].shape}", _no_output_entry(attrs))
+
+
+def _judged(op: str, inputs: list, attrs: dict, outputs: list):
+    """(verdict, mode, worst, detail, registry ids) of the node by the oracle's judge."""
+    s = spec(op)
+    result = tuple(outputs[:s.outputs]) if s.outputs > 1 else outputs[0]
+    try:
+        v = judge(s, result, {"x": inputs[0]}, attrs)
+    except (ValueError, NotImplementedError) as e:
+        return _declined(e, s.mode, attrs, outputs)
+    worst = _worst(v.comparison, outputs[0])
+    if not v.ok:
+        return "DIFFERS", s.mode, worst, str(v.comparison), ()
+    return ("known", s.mode, worst, "", (v.known,)) if v.known else \
+        ("match", s.mode, worst, "", ())
+
+
 def _compare(reference: Reference, inputs: list, attrs: dict, outputs: list):
-    """(verdict, mode, worst, detail) of the node's ``outputs`` against the reference."""
+    """(verdict, mode, worst, detail, registry ids) of the node's ``outputs`` against the
+    reference."""
+    if reference.op is not None and len(outputs) >= spec(reference.op).outputs:
+        return _judged(reference.op, inputs, attrs, outputs)
     try:
         want = reference.run(*inputs, **attrs)
         bound = None if reference.bound is None else reference.bound(*inputs, **attrs)
     except (ValueError, NotImplementedError) as e:
-        return "unchecked", "bitwise", 0.0, f"reference: {type(e).__name__}: {e}"
+        return _declined(e, "bitwise", attrs, outputs)
     want = list(want) if isinstance(want, tuple) else [want]
     mode, worst, problems = ("bound" if bound is not None else "bitwise"), 0.0, []
     for k, got in enumerate(outputs[:len(want)]):
@@ -148,7 +227,7 @@ def _compare(reference: Reference, inputs: list, attrs: dict, outputs: list):
         worst = max(worst, _worst(c, got))
         if not c.ok:
             problems.append(f"output {k}: {c}")
-    return ("DIFFERS" if problems else "match"), mode, worst, "; ".join(problems)
+    return ("DIFFERS" if problems else "match"), mode, worst, "; ".join(problems), ()
 
 
 def _worst(c, got: np.ndarray) -> float:
@@ -169,14 +248,14 @@ def _check_node(i: int, node, values: dict, references: Mapping, onnx) -> NodeRe
     attrs = _attributes(node, onnx)
     reference = references.get(node.op_type)
     if reference is None:
-        verdict, mode, worst = "unchecked", "bitwise", 0.0
+        verdict, mode, worst, registry = "unchecked", "bitwise", 0.0, ()
         detail = f"no reference given for ONNX {node.op_type}"
     else:
         reference = reference if isinstance(reference, Reference) else Reference(reference)
-        verdict, mode, worst, detail = _compare(reference, inputs, attrs, outputs)
+        verdict, mode, worst, detail, registry = _compare(reference, inputs, attrs, outputs)
     x, y = inputs[0], outputs[0]
     return NodeResult(i, node.name or node.output[0], node.op_type, attrs, tuple(x.shape),
-                      tuple(y.shape), y.dtype.name, verdict, mode, worst, (), detail)
+                      tuple(y.shape), y.dtype.name, verdict, mode, worst, registry, detail)
 
 
 def check_model(model: object, inputs: object = None, *,
