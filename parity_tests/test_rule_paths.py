@@ -14,7 +14,8 @@ Tokens (``s``: the dtype's smallest subnormal; ``lowest``: ``-finfo(dtype).max``
   read as zeros, written as zero), ``"s"`` (``compare``: compared as zeros, the first
   chosen cell's bits kept); empty probe ``[-inf, -inf]``: ``"lowest"`` or ``"-inf"``;
   single probe ``[s]`` with window 1, stride 1: ``"s"`` (IEEE, ``compare``, or XLA's copy)
-  or ``"0"`` (flushed);
+  or ``"0"`` (flushed); ``[NaN]`` with window 1: NaN where XLA copies, else the empty
+  probe's value (NaN is no number);
 * average pooling — flush probe ``[s, s]`` (``"s"`` or ``"0"``); 16-bit accumulation
   probe ``[256, 256, 9]`` (bfloat16; float16: ``[2048, 2048, 1]``), window 3: summed in
   the dtype every order gives 520 (4096), so the mean is 173 (1365), ``"input"``; summed
@@ -22,7 +23,8 @@ Tokens (``s``: the dtype's smallest subnormal; ``lowest``: ``-finfo(dtype).max``
   ``[5, 0, 0]``, window 3, valid: ``5 / 3`` (``"divide"``) or ``5 * fl(1/3)``
   (``"reciprocal"``, one ULP above in float32, one below in float64); 3D skip probe
   ``[lowest, 2]``: ``2`` (``"skip"``: the lowest value left out of sum and count) or
-  ``(lowest + 2) / 2 = lowest / 2`` (``"keep"``); single probe as for max.
+  ``(lowest + 2) / 2 = lowest / 2`` (``"keep"``); single probe as for max; ``[-0]`` with
+  window 1: -0 where XLA copies, else +0 (the window's sum starts from +0).
 """
 
 from __future__ import annotations
@@ -84,6 +86,12 @@ AVG = {
 AVG[("xla", "3d")] = AVG[("xla", "nd")]
 AVG[(None, "3d")] = AVG[(None, "nd")]
 
+#: Where XLA elides a one-cell window (window 1, stride 1) into a copy of the input, so
+#: that ``[NaN]`` stays NaN under max pooling (a window without a number otherwise) and
+#: ``[-0]`` stays -0 under average pooling (a sum from +0 otherwise).
+MAX_COPIES = {("xla", "float16"), ("xla", "float32"), ("xla", "float64")}
+AVG_COPIES = {("xla", name) for name in DTYPES}
+
 RANKS = {"nd": [1, 2], "3d": [3]}
 ACC_PROBE = {"bfloat16": ([256, 256, 9], {"input": 173, "float32": 174}),
              "float16": ([2048, 2048, 1], {"input": 1365, "float32": 1366})}
@@ -97,7 +105,8 @@ def _value(token, dtype) -> np.ndarray:
     """The value a token stands for, in ``dtype`` (computed in float64: exact)."""
     info = _finfo(dtype)
     s = float(info.smallest_subnormal)
-    table = {"s": s, "3s": 3 * s, "0": 0.0, "lowest": -float(info.max), "-inf": -np.inf}
+    table = {"s": s, "3s": 3 * s, "0": 0.0, "lowest": -float(info.max), "-inf": -np.inf,
+             "nan": np.nan}
     return np.array(table[token] if isinstance(token, str) else token, dtype)
 
 
@@ -132,7 +141,8 @@ def test_max_pool_rules_of_every_path(path, rank, name, tokens):
     dtype = DTYPES[name]
     s = float(_finfo(dtype).smallest_subnormal)
     flush, empty, single = tokens
-    probes = [([s, 3 * s], 2, flush), ([-np.inf, -np.inf], 2, empty), ([s], 1, single)]
+    probes = [([s, 3 * s], 2, flush), ([-np.inf, -np.inf], 2, empty), ([s], 1, single),
+              ([np.nan], 1, "nan" if (path, name) in MAX_COPIES else empty)]
     for values, k, token in probes:
         x = _line(values, dtype, rank)
         params = {"pool_size": _pool(rank, k), "strides": 1, "tf_kernel": path,
@@ -140,12 +150,13 @@ def test_max_pool_rules_of_every_path(path, rank, name, tokens):
         _check(pr.max_pool(x, **params), _value(token, dtype), "max_pool", params, x)
 
 
-def _avg_probes(name, dtype, tokens, rank):
+def _avg_probes(path, name, dtype, tokens, rank):
     info = _finfo(dtype)
     s, lowest = float(info.smallest_subnormal), -float(info.max)
     flush, acc, divide, skip, single = tokens
     yield [s, s], 2, _value(flush, dtype)
     yield [s], 1, _value(single, dtype)
+    yield [-0.0], 1, _value(-0.0 if (path, name) in AVG_COPIES else 0.0, dtype)
     if acc is not None:
         values, means = ACC_PROBE[name]
         yield values, 3, _value(means[acc], dtype)
@@ -159,7 +170,7 @@ def _avg_probes(name, dtype, tokens, rank):
 @pytest.mark.parametrize("path, rank, name, tokens", _cases(AVG))
 def test_avg_pool_rules_of_every_path(path, rank, name, tokens):
     dtype = DTYPES[name]
-    for values, k, want in _avg_probes(name, dtype, tokens, rank):
+    for values, k, want in _avg_probes(path, name, dtype, tokens, rank):
         x = _line(values, dtype, rank)
         params = {"pool_size": _pool(rank, k), "strides": 1, "tf_kernel": path,
                   "method": "loop"}
