@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -159,6 +160,7 @@ def execute(scope: dict, workers: int) -> None:
     """Every pending mutant, on ``workers`` copies of the tree, results into the session."""
     with use_db(str(SESSION), WorkDB.Mode.open) as db:
         pending = sorted(db.pending_work_items, key=lambda w: mutant_key(w.mutations[0]))
+        random.Random(0).shuffle(pending)       # modules interleaved: baselines overlap
         modules = sorted({Path(w.mutations[0].module_path).as_posix() for w in pending})
         print(f"{len(pending)} mutants to run in {len(modules)} modules, {workers} workers")
         if not pending:
@@ -173,11 +175,7 @@ def execute(scope: dict, workers: int) -> None:
 
 def _execute(scope, db, pending, modules, dirs) -> None:
     start = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(len(dirs)) as pool:
-        times = dict(zip(modules, pool.map(
-            lambda m: baseline(scope, m, dirs[modules.index(m) % len(dirs)]), modules)))
-    for m in modules:
-        print(f"  baseline {m}: {times[m]:.1f} s")
+    limits = _Baselines(scope)
     free = collections.deque(dirs)
     done = 0
     with concurrent.futures.ThreadPoolExecutor(len(dirs)) as pool:
@@ -185,7 +183,7 @@ def _execute(scope, db, pending, modules, dirs) -> None:
             d = free.popleft()
             try:
                 spec = w.mutations[0]
-                limit = 3 * times[Path(spec.module_path).as_posix()] + 30
+                limit = limits.timeout(Path(spec.module_path).as_posix(), d)
                 return w, run_one(scope, spec, d, limit)
             finally:
                 free.append(d)
@@ -193,9 +191,27 @@ def _execute(scope, db, pending, modules, dirs) -> None:
             w, result = fut.result()
             db.set_result(w.job_id, _portable(result, dirs))
             done += 1
-            outcome = result.test_outcome or result.worker_outcome
+            outcome = (result.test_outcome or result.worker_outcome).value
             print(f"[{done}/{len(pending)} {time.monotonic() - start:6.0f} s] {outcome:9s} "
                   f"{mutant_key(w.mutations[0])}", flush=True)
+
+
+class _Baselines:
+    """Each module's unmutated selection, run once, by the first worker that needs it; the
+    timeout of its mutants is three times that plus 30 s."""
+
+    def __init__(self, scope: dict) -> None:
+        self.scope, self.times, self.lock = scope, {}, threading.Lock()
+        self.module_locks = collections.defaultdict(threading.Lock)
+
+    def timeout(self, module: str, workdir: Path) -> float:
+        with self.lock:
+            module_lock = self.module_locks[module]
+        with module_lock:
+            if module not in self.times:
+                self.times[module] = baseline(self.scope, module, workdir)
+                print(f"  baseline {module}: {self.times[module]:.1f} s", flush=True)
+        return 3 * self.times[module] + 30
 
 
 def _portable(result: WorkResult, dirs: list[Path]) -> WorkResult:
