@@ -198,7 +198,11 @@ def test_global_pool_rules_of_every_path(path, name):
     """Global max: NaN propagates eagerly and is ignored by XLA (an all-NaN channel gives
     -inf); subnormals read as zeros on every path (float16: kept), not over one cell.
     Global average: ``[s, s]`` flushed to 0 on every path (float16 kept, summed in
-    float32); ``[-0, -0]`` gives +0 on every path (the sum starts at +0)."""
+    float32); ``[-0, -0]`` gives +0 on every path (the sum starts at +0). ``t``: the
+    smallest normal number. ``[t, 0]``: the mean ``t/2`` is subnormal, written as 0 where
+    the path flushes. ``[2t, 3s]``: flushed, ``2t / 2 = t``; not flushed, the sum
+    ``2t + 1.5 ulp(2t)`` rounds (a tie) to even, ``2t + 2 ulp(2t) = 2t + 4s``, and the mean
+    is ``t + 2s`` (float16 and bfloat16 summed in float32: the same after rounding)."""
     dtype = DTYPES[name]
     s = float(_finfo(dtype).smallest_subnormal)
     flushes = path is not None and name != "float16"
@@ -210,6 +214,9 @@ def test_global_pool_rules_of_every_path(path, name):
         (pr.global_avg_pool, [s, s], 0.0 if flushes else s),
         (pr.global_avg_pool, [s], s),
     ]
+    t = float(_finfo(dtype).tiny)
+    cases += [(pr.global_avg_pool, [t, 0], 0.0 if flushes else t / 2),
+              (pr.global_avg_pool, [2 * t, 3 * s], t if flushes else t + 2 * s)]
     if path is not None:                 # None: IEEE, whose sign of a zero sum NumPy picks
         cases.append((pr.global_avg_pool, [-0.0, -0.0], 0.0))
     for op, values, want in cases:
