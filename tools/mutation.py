@@ -161,6 +161,7 @@ def execute(scope: dict, workers: int) -> None:
     with use_db(str(SESSION), WorkDB.Mode.open) as db:
         pending = sorted(db.pending_work_items, key=lambda w: mutant_key(w.mutations[0]))
         random.Random(0).shuffle(pending)       # modules interleaved: baselines overlap
+        pending.sort(key=lambda w: _slow(scope, w))    # cheap selections first (stable)
         modules = sorted({Path(w.mutations[0].module_path).as_posix() for w in pending})
         print(f"{len(pending)} mutants to run in {len(modules)} modules, {workers} workers")
         if not pending:
@@ -171,6 +172,12 @@ def execute(scope: dict, workers: int) -> None:
         finally:
             for d in dirs:
                 shutil.rmtree(d, ignore_errors=True)
+
+
+def _slow(scope: dict, w) -> bool:
+    """Whether the mutant's selection runs the oracle tests (about a minute per survivor)."""
+    module = Path(w.mutations[0].module_path).as_posix()
+    return "parity_tests/test_oracle.py" in scope["modules"][module]["tests"]
 
 
 def _execute(scope, db, pending, modules, dirs) -> None:
