@@ -4,7 +4,9 @@ found unpinned (issue 23, ``nox -s mutation``); each test says what it decides.
 
 from __future__ import annotations
 
+import pooling_ref
 from pooling_ref.cases import generate_cases
+from pooling_ref.oracle import check
 
 
 def _first(value) -> int:
@@ -33,3 +35,29 @@ def test_valid_conv_cases_reach_the_largest_kernel_that_fits():
         if k > 1 and d * (k - 1) + 1 == c.spatial[0]:
             fits.append(c)
     assert len(fits) >= 5, f"{len(fits)} of {len(cases)} cases"
+
+
+def _doubled_max_pool_grad(x, grad_out, pool_size, strides=None, padding="valid",
+                           data_format="channels_last"):
+    """Max pooling's gradient, twice too large."""
+    return 2 * pooling_ref.max_pool_grad(x, grad_out, pool_size, strides, padding,
+                                         data_format, tf_kernel=None)
+
+
+def test_gradient_report_names_the_windows_behind_the_wrong_cell():
+    """The report of a wrong grad_x cell lists the outputs whose windows hold that cell
+    (valid padding: output o covers cells ``o s .. o s + k - 1``) and their grad_out."""
+    report = check(_doubled_max_pool_grad, "max_pool1d_grad", cases=10, seed=2,
+                   supports={"padding": ["valid"], "data_format": ["channels_last"]},
+                   tf_kernel=None, max_failures=1)
+    assert not report.passed, str(report)
+    f = report.failures[0]
+    line = next((ln for ln in f.context if "gets gradient from the windows" in ln), None)
+    assert line is not None, "\n".join(f.context)
+    cell = f.first_index[1]
+    k = _first(f.params["pool_size"])
+    s = _first(f.params.get("strides") or k)
+    n_out = (f.shapes["x"][1] - k) // s + 1
+    covering = [(o,) for o in range(n_out) if o * s <= cell < o * s + k]
+    assert f"(input cell ({cell},)) gets gradient from the windows of outputs {covering}," \
+        in line, line
