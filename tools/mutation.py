@@ -241,13 +241,16 @@ def _mutated_line(diff: str | None) -> str:
 
 
 def classify(spec: MutationSpec, result: WorkResult, equivalent: dict) -> str:
-    """``killed``, ``survived``, ``equivalent``, ``skipped`` or ``error`` (no test run)."""
+    """``killed``, ``survived``, ``equivalent``, ``skipped`` or ``error`` (the mutant could
+    not be applied or the tests not started: out of the score, listed by the report)."""
     if result.worker_outcome == WorkerOutcome.SKIPPED:
         return "skipped"
-    if result.worker_outcome != WorkerOutcome.NORMAL:
-        return "killed" if result.test_outcome == TestOutcome.INCOMPETENT else "error"
-    if result.test_outcome != TestOutcome.SURVIVED:
+    if result.worker_outcome != WorkerOutcome.NORMAL:       # not applied, or no test ran
+        return "error"
+    if result.test_outcome == TestOutcome.KILLED:           # a test failed (or timed out)
         return "killed"
+    if result.test_outcome != TestOutcome.SURVIVED:
+        return "error"
     entry = equivalent.get(mutant_key(spec))
     if entry is None:
         return "survived"
@@ -268,8 +271,8 @@ def report(show_diffs: bool) -> float:
             spec = w.mutations[0]
             kind = classify(spec, r, equivalent)
             table[Path(spec.module_path).stem][kind] += 1
-            if kind == "survived":
-                survivors.append((mutant_key(spec), r.diff))
+            if kind in ("survived", "error"):
+                survivors.append((f"{kind.upper()} {mutant_key(spec)}", r.diff))
         pending = len(db.pending_work_items)
     head = f"{'module':16s} {'killed':>7s} {'survived':>9s} {'equiv.':>7s} {'error':>6s} score"
     print(head)
@@ -282,7 +285,7 @@ def report(show_diffs: bool) -> float:
     if pending:
         print(f"{pending} mutants not run yet")
     for key, diff in sorted(survivors):
-        print(f"SURVIVED {key}")
+        print(key)
         if show_diffs:
             print("\n".join(ln for ln in (diff or "").splitlines()[3:]))
     return _score(total)
