@@ -82,3 +82,20 @@ def test_window_of_a_channel_other_than_0(fmt):
     assert (cells, batch, chans) == ([[2, 3], [0, 1]], 0, slice(2, 3))
     np.testing.assert_array_equal(window_values(case, cells, batch, chans),
                                   np.float32([[208, 209], [212, 213]]))
+
+
+def test_window_of_global_pooling_with_kept_dims_names_the_channel():
+    """Global max pooling of (1, 2, 3, 4) channels_last with keepdims: output index
+    (0, 0, 0, 2) is channel 2, every spatial cell."""
+    case = Case("global_max_pool2d", np.zeros((1, 2, 3, 4), np.float32), {"keepdims": True})
+    cells, batch, chans = window_of(case, (0, 0, 0, 2))
+    assert (cells, batch, chans) == ([[0, 1], [0, 1, 2]], 0, slice(2, 3))
+
+
+def test_window_of_grouped_conv_names_the_filter_group_channels():
+    """conv1d, 4 input channels in 2 groups, 4 filters (2 per group): filter 3 is in group
+    1 and reads input channels 2-3; output 1 of a 2-tap valid kernel reads cells 1-2."""
+    case = Case("conv1d", np.zeros((1, 4, 4), np.float32),
+                {"kernel": np.zeros((2, 2, 4), np.float32), "groups": 2})
+    cells, batch, chans = window_of(case, (0, 1, 3))
+    assert (cells, batch, chans) == ([[1, 2]], 0, slice(2, 4))
