@@ -22,8 +22,10 @@ score.
 from __future__ import annotations
 
 import argparse
+import ast
 import collections
 import concurrent.futures
+import functools
 import os
 import random
 import shlex
@@ -240,9 +242,30 @@ def _mutated_line(diff: str | None) -> str:
     return lines[0] if lines else ""
 
 
+@functools.cache
+def _annotation_spans(path: Path) -> tuple:
+    """``((start line, col), (end line, col))`` of every annotation of a module written
+    with ``from __future__ import annotations`` (never evaluated: a mutant inside one is
+    equivalent); ``()`` for other modules."""
+    tree = ast.parse((ROOT / path).read_text())
+    if not any(isinstance(n, ast.ImportFrom) and n.module == "__future__"
+               and any(a.name == "annotations" for a in n.names) for n in tree.body):
+        return ()
+    notes = [n.annotation for n in ast.walk(tree) if isinstance(n, (ast.arg, ast.AnnAssign))
+             and n.annotation is not None]
+    notes += [n.returns for n in ast.walk(tree)
+              if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.returns]
+    return tuple(((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)) for a in notes)
+
+
+def _in_annotation(path: Path, pos: tuple[int, int]) -> bool:
+    return any(lo <= pos < hi for lo, hi in _annotation_spans(path))
+
+
 def classify(spec: MutationSpec, result: WorkResult, equivalent: dict) -> str:
-    """``killed``, ``survived``, ``equivalent``, ``skipped`` or ``error`` (the mutant could
-    not be applied or the tests not started: out of the score, listed by the report)."""
+    """``killed``, ``survived``, ``equivalent`` (listed in equivalent.toml, or inside a type
+    annotation that is never evaluated), ``skipped`` or ``error`` (the mutant could not be
+    applied or the tests not started: out of the score, listed by the report)."""
     if result.worker_outcome == WorkerOutcome.SKIPPED:
         return "skipped"
     if result.worker_outcome != WorkerOutcome.NORMAL:       # not applied, or no test ran
@@ -251,6 +274,8 @@ def classify(spec: MutationSpec, result: WorkResult, equivalent: dict) -> str:
         return "killed"
     if result.test_outcome != TestOutcome.SURVIVED:
         return "error"
+    if _in_annotation(Path(spec.module_path), tuple(spec.start_pos)):
+        return "equivalent"
     entry = equivalent.get(mutant_key(spec))
     if entry is None:
         return "survived"
