@@ -263,3 +263,14 @@ def test_pool_grad_copies_of_every_path(path, rank):
     got = pr.avg_pool_grad(x, _line([-0.0], np.float32, rank), **params)
     zero = -0.0 if path == "xla" else 0.0
     _check(got, np.float32([zero, zero]), "avg_pool_grad", params, x)
+
+
+def test_xla_average_gradient_sums_overlapping_whole_axis_windows():
+    """Window 3, stride 1, "same" on 2 cells: two windows (pads (1, 1)), each holding both
+    real cells and sending each 1/2; XLA's graph is no copy there (two windows), so every
+    cell sums ``1/2 + 1/2 = 1``."""
+    x = np.zeros((1, 2, 1), np.float32)
+    params = {"pool_size": 3, "strides": 1, "padding": "same", "tf_kernel": "xla",
+              "method": "loop"}
+    got = pr.avg_pool_grad(x, np.ones((1, 2, 1), np.float32), **params)
+    _check(got, np.float32([1, 1]), "avg_pool_grad", params, x)
