@@ -79,3 +79,11 @@ def test_global_max_zero_takes_the_sign_of_the_last_zero(values, negative):
     x = np.array(values, np.float32).reshape(1, -1, 1)
     got = pooling_ref.global_max_pool(x, tf_kernel=None, method="fast")
     assert got.tolist() == [[0.0]] and bool(np.signbit(got[0, 0])) == negative
+
+
+@pytest.mark.parametrize("shape, out_shape", [((0, 0, 3), (0, 3)), ((2, 0, 0), (2, 0))])
+def test_global_max_of_an_empty_batch_is_empty_not_an_error(shape, out_shape):
+    """No output element at all (batch 0 or no channel): an empty result, although a
+    spatial axis is empty too (only a non-empty result needs a maximum of nothing)."""
+    got = pooling_ref.global_max_pool(np.zeros(shape, np.float32))
+    assert got.shape == out_shape and got.dtype == np.float32
