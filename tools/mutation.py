@@ -1,0 +1,360 @@
+"""Mutation testing of pooling_ref's reference core and oracle with cosmic-ray (issue 23).
+
+    python tools/mutation.py run --sample 300 --seed 1   # a seeded random sample
+    python tools/mutation.py run                          # the whole population (~12k)
+    python tools/mutation.py run --rerun survived         # again, after new tests
+    python tools/mutation.py report [--diffs]             # per-module table, survivors
+
+``nox -s mutation -- --sample 300 --seed 1`` runs ``run`` then ``report``.
+
+cosmic-ray makes the population (``cosmic-ray init`` over the modules of
+``mutation/scope.toml``: its default operators) into a session database
+(``.mutation/session.sqlite``) and applies each mutant (its ``mutate_and_test``: the file is
+rewritten, the test command runs, the file is restored). This script adds what cosmic-ray
+leaves to the user: a seeded random sample (the rest is marked ``skipped``, as cosmic-ray's
+own filters do), a test selection per mutated module (scope.toml: the fast, TensorFlow-free
+tests of that module, doctests first, ``-x``), and at most two workers, each with its own
+copy of the work tree so that two mutants never meet. The report counts a survivor listed
+in ``mutation/equivalent.toml`` as equivalent (with its reason) and leaves it out of the
+score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import collections
+import concurrent.futures
+import functools
+import os
+import random
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import tomllib
+from cosmic_ray.commands import init as cr_init
+from cosmic_ray.mutating import mutate_and_test
+from cosmic_ray.work_db import WorkDB, use_db
+from cosmic_ray.work_item import MutationSpec, TestOutcome, WorkerOutcome, WorkResult
+
+ROOT = Path(__file__).resolve().parent.parent
+SCOPE = ROOT / "mutation" / "scope.toml"
+EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
+SESSION = ROOT / ".mutation" / "session.sqlite"
+
+
+# ----------------------------------------------------------------------------- scope
+
+
+def load_scope() -> dict:
+    """``mutation/scope.toml``: ``{"modules": {path: {"tests": [...]}}, "env": ..., ...}``."""
+    with open(SCOPE, "rb") as f:
+        return tomllib.load(f)
+
+
+def mutant_key(spec: MutationSpec) -> str:
+    """The stable name of a mutant: ``module:operator:occurrence`` (occurrence counts the
+    operator's positions in the module, so an edit above it renumbers it)."""
+    return f"{Path(spec.module_path).as_posix()}:{spec.operator_name}:{spec.occurrence}"
+
+
+def load_equivalent() -> dict[str, dict]:
+    """``{mutant key: {"reason": ..., "line": mutated line}}`` from equivalent.toml."""
+    if not EQUIVALENT.exists():
+        return {}
+    with open(EQUIVALENT, "rb") as f:
+        return {e["mutant"]: e for e in tomllib.load(f).get("mutant", [])}
+
+
+def test_command(scope: dict, module: str, workdir: Path) -> str:
+    """The shell-free command that runs ``module``'s selection inside ``workdir``."""
+    env = [f"{k}={v}" for k, v in scope["env"].items()]
+    tests = scope["modules"][module]["tests"]
+    argv = ["env", "-C", str(workdir), *env, sys.executable, "-m", "pytest",
+            *scope["pytest"], *tests]
+    return shlex.join(argv)
+
+
+# ----------------------------------------------------------------------------- session
+
+
+def init_session(scope: dict, sample: int | None, seed: int) -> None:
+    """A new session with the whole population; all but a seeded sample marked skipped."""
+    SESSION.parent.mkdir(exist_ok=True)
+    SESSION.unlink(missing_ok=True)
+    with use_db(str(SESSION)) as db:
+        os.chdir(ROOT)
+        cr_init([Path(m) for m in scope["modules"]], db, {})
+        items = sorted(db.work_items, key=lambda w: mutant_key(w.mutations[0]))
+        print(f"population: {len(items)} mutants in {len(scope['modules'])} modules")
+        if sample is not None and sample < len(items):
+            chosen = {w.job_id for w in random.Random(seed).sample(items, sample)}
+            rest = [w.job_id for w in items if w.job_id not in chosen]
+            db.set_multiple_results(rest, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+            print(f"sample: {sample} mutants (seed {seed}); the rest marked skipped")
+
+
+def forget_results(outcome: str) -> int:
+    """Make the mutants whose result is ``outcome`` (``survived``, ``killed``, ...) pending
+    again (after new tests); returns how many."""
+    with use_db(str(SESSION), WorkDB.Mode.open) as db:
+        redo = [w for w, r in db.completed_work_items
+                if r.worker_outcome != WorkerOutcome.SKIPPED
+                and (r.test_outcome or r.worker_outcome) == outcome]
+        engine = db._engine                                  # no public delete in WorkDB
+        with engine.begin() as conn:
+            for w in redo:
+                conn.exec_driver_sql("DELETE FROM work_results WHERE job_id = ?", (w.job_id,))
+    return len(redo)
+
+
+# ----------------------------------------------------------------------------- workers
+
+
+def make_workdirs(count: int) -> list[Path]:
+    """``count`` copies of the work tree (tracked and untracked, not ignored files)."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           check=True, capture_output=True, text=True).stdout.split()
+    dirs = []
+    for i in range(count):
+        d = Path(tempfile.mkdtemp(prefix=f"pooling-ref-mutation-{i}-"))
+        for name in files:
+            src = ROOT / name
+            if src.is_file():
+                (d / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, d / name)
+        dirs.append(d)
+    return dirs
+
+
+def baseline(scope: dict, module: str, workdir: Path) -> float:
+    """Run ``module``'s selection unmutated in ``workdir``; its time in seconds. Fails
+    if it does not pass (every mutant would look killed) or imports another copy."""
+    where = subprocess.run(
+        ["env", "-C", str(workdir), sys.executable, "-c",
+         "import pooling_ref; print(pooling_ref.__file__)"],
+        check=True, capture_output=True, text=True).stdout.strip()
+    if not where.startswith(str(workdir)):
+        raise SystemExit(f"{workdir}: imports pooling_ref from {where}, not from the copy")
+    start = time.monotonic()
+    proc = subprocess.run(shlex.split(test_command(scope, module, workdir)),
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"selection of {module} fails unmutated:\n{proc.stdout[-3000:]}")
+    return time.monotonic() - start
+
+
+def run_one(scope: dict, spec: MutationSpec, workdir: Path, timeout: float) -> WorkResult:
+    """Apply ``spec`` in ``workdir``'s copy of its module and run the module's selection."""
+    module = Path(spec.module_path).as_posix()
+    local = MutationSpec(workdir / module, spec.operator_name, spec.occurrence,
+                         spec.start_pos, spec.end_pos, spec.operator_args)
+    return mutate_and_test([local], test_command(scope, module, workdir), timeout)
+
+
+def execute(scope: dict, workers: int) -> None:
+    """Every pending mutant, on ``workers`` copies of the tree, results into the session."""
+    with use_db(str(SESSION), WorkDB.Mode.open) as db:
+        pending = sorted(db.pending_work_items, key=lambda w: mutant_key(w.mutations[0]))
+        random.Random(0).shuffle(pending)       # modules interleaved: baselines overlap
+        pending.sort(key=lambda w: _slow(scope, w))    # cheap selections first (stable)
+        modules = sorted({Path(w.mutations[0].module_path).as_posix() for w in pending})
+        print(f"{len(pending)} mutants to run in {len(modules)} modules, {workers} workers")
+        if not pending:
+            return
+        dirs = make_workdirs(workers)
+        try:
+            _execute(scope, db, pending, modules, dirs)
+        finally:
+            for d in dirs:
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def _slow(scope: dict, w) -> bool:
+    """Whether the mutant's selection runs the oracle tests (about a minute per survivor)."""
+    module = Path(w.mutations[0].module_path).as_posix()
+    return "parity_tests/test_oracle.py" in scope["modules"][module]["tests"]
+
+
+def _execute(scope, db, pending, modules, dirs) -> None:
+    start = time.monotonic()
+    limits = _Baselines(scope)
+    free = collections.deque(dirs)
+    done = 0
+    with concurrent.futures.ThreadPoolExecutor(len(dirs)) as pool:
+        def job(w):
+            d = free.popleft()
+            try:
+                spec = w.mutations[0]
+                limit = limits.timeout(Path(spec.module_path).as_posix(), d)
+                return w, run_one(scope, spec, d, limit)
+            finally:
+                free.append(d)
+        for fut in concurrent.futures.as_completed([pool.submit(job, w) for w in pending]):
+            w, result = fut.result()
+            db.set_result(w.job_id, _portable(result, dirs))
+            done += 1
+            outcome = (result.test_outcome or result.worker_outcome).value
+            print(f"[{done}/{len(pending)} {time.monotonic() - start:6.0f} s] {outcome:9s} "
+                  f"{mutant_key(w.mutations[0])}", flush=True)
+
+
+class _Baselines:
+    """Each module's unmutated selection, run once, by the first worker that needs it; the
+    timeout of its mutants is three times that plus 30 s."""
+
+    def __init__(self, scope: dict) -> None:
+        self.scope, self.times, self.lock = scope, {}, threading.Lock()
+        self.module_locks = collections.defaultdict(threading.Lock)
+
+    def timeout(self, module: str, workdir: Path) -> float:
+        with self.lock:
+            module_lock = self.module_locks[module]
+        with module_lock:
+            if module not in self.times:
+                self.times[module] = baseline(self.scope, module, workdir)
+                print(f"  baseline {module}: {self.times[module]:.1f} s", flush=True)
+        return 3 * self.times[module] + 30
+
+
+def _portable(result: WorkResult, dirs: list[Path]) -> WorkResult:
+    """``result`` with the worker's directory left out of its diff and output."""
+    def strip(text):
+        for d in dirs:
+            text = text.replace(f"{d}/", "") if text else text
+        return text
+    return WorkResult(worker_outcome=result.worker_outcome, output=strip(result.output),
+                      test_outcome=result.test_outcome, diff=strip(result.diff))
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _mutated_line(diff: str | None) -> str:
+    lines = [ln[1:].strip() for ln in (diff or "").splitlines()
+             if ln.startswith("+") and not ln.startswith("+++")]
+    return lines[0] if lines else ""
+
+
+@functools.cache
+def _annotation_spans(path: Path) -> tuple:
+    """``((start line, col), (end line, col))`` of every annotation of a module written
+    with ``from __future__ import annotations`` (never evaluated: a mutant inside one is
+    equivalent); ``()`` for other modules."""
+    tree = ast.parse((ROOT / path).read_text())
+    if not any(isinstance(n, ast.ImportFrom) and n.module == "__future__"
+               and any(a.name == "annotations" for a in n.names) for n in tree.body):
+        return ()
+    notes = [n.annotation for n in ast.walk(tree) if isinstance(n, (ast.arg, ast.AnnAssign))
+             and n.annotation is not None]
+    notes += [n.returns for n in ast.walk(tree)
+              if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.returns]
+    return tuple(((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)) for a in notes)
+
+
+def _in_annotation(path: Path, pos: tuple[int, int]) -> bool:
+    return any(lo <= pos < hi for lo, hi in _annotation_spans(path))
+
+
+def classify(spec: MutationSpec, result: WorkResult, equivalent: dict) -> str:
+    """``killed``, ``survived``, ``equivalent`` (listed in equivalent.toml, or inside a type
+    annotation that is never evaluated), ``skipped`` or ``error`` (the mutant could not be
+    applied or the tests not started: out of the score, listed by the report)."""
+    if result.worker_outcome == WorkerOutcome.SKIPPED:
+        return "skipped"
+    if result.worker_outcome != WorkerOutcome.NORMAL:       # not applied, or no test ran
+        return "error"
+    if result.test_outcome == TestOutcome.KILLED:           # a test failed (or timed out)
+        return "killed"
+    if result.test_outcome != TestOutcome.SURVIVED:
+        return "error"
+    if _in_annotation(Path(spec.module_path), tuple(spec.start_pos)):
+        return "equivalent"
+    entry = equivalent.get(mutant_key(spec))
+    if entry is None:
+        return "survived"
+    if entry.get("line") and entry["line"] != _mutated_line(result.diff):
+        print(f"warning: {mutant_key(spec)} is listed as equivalent for the line "
+              f"{entry['line']!r}, but mutates {_mutated_line(result.diff)!r}")
+        return "survived"
+    return "equivalent"
+
+
+def report(show_diffs: bool) -> float:
+    """Print per-module killed / survived / equivalent and the survivors; the score."""
+    equivalent = load_equivalent()
+    table: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    survivors = []
+    with use_db(str(SESSION), WorkDB.Mode.open) as db:
+        for w, r in db.completed_work_items:
+            spec = w.mutations[0]
+            kind = classify(spec, r, equivalent)
+            table[Path(spec.module_path).stem][kind] += 1
+            if kind in ("survived", "error"):
+                survivors.append((f"{kind.upper()} {mutant_key(spec)}", r.diff))
+        pending = len(db.pending_work_items)
+    head = f"{'module':16s} {'killed':>7s} {'survived':>9s} {'equiv.':>7s} {'error':>6s} score"
+    print(head)
+    total = collections.Counter()
+    for module, c in sorted(table.items()):
+        total.update(c)
+        if c["killed"] + c["survived"] + c["equivalent"] + c["error"]:
+            print(_row(module, c))
+    print(_row("all", total))
+    if pending:
+        print(f"{pending} mutants not run yet")
+    for key, diff in sorted(survivors):
+        print(key)
+        if show_diffs:
+            print("\n".join(ln for ln in (diff or "").splitlines()[3:]))
+    return _score(total)
+
+
+def _score(c: collections.Counter) -> float:
+    judged = c["killed"] + c["survived"]
+    return c["killed"] / judged if judged else 1.0
+
+
+def _row(name: str, c: collections.Counter) -> str:
+    return (f"{name:16s} {c['killed']:7d} {c['survived']:9d} {c['equivalent']:7d} "
+            f"{c['error']:6d} {100 * _score(c):5.1f}%")
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="make (or continue) a session and run its mutants")
+    run.add_argument("--sample", type=int, help="run a random sample of this many mutants")
+    run.add_argument("--seed", type=int, default=1, help="the sample's seed (default 1)")
+    run.add_argument("--workers", type=int, default=2, help="parallel workers (max 2)")
+    run.add_argument("--resume", action="store_true", help="continue the existing session")
+    run.add_argument("--rerun", metavar="OUTCOME",
+                     help="run the mutants with this outcome again (e.g. survived)")
+    rep = sub.add_parser("report", help="per-module table and the survivors")
+    rep.add_argument("--diffs", action="store_true", help="show each survivor's diff")
+    rep.add_argument("--fail-under", type=float, default=0.0, help="exit 1 below this %%")
+    args = parser.parse_args(argv)
+    if args.command == "report":
+        return 0 if 100 * report(args.diffs) >= args.fail_under else 1
+    scope = load_scope()
+    if args.rerun:
+        print(f"{forget_results(args.rerun)} {args.rerun} mutants to run again")
+    elif not args.resume:
+        init_session(scope, args.sample, args.seed)
+    start = time.monotonic()
+    execute(scope, max(1, min(args.workers, 2)))
+    print(f"mutation run took {time.monotonic() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
