@@ -13,7 +13,7 @@ cosmic-ray makes the population (``cosmic-ray init`` over the modules of
 rewritten, the test command runs, the file is restored). This script adds what cosmic-ray
 leaves to the user: a seeded random sample (the rest is marked ``skipped``, as cosmic-ray's
 own filters do), a test selection per mutated module (scope.toml: the fast, TensorFlow-free
-tests of that module, doctests first, ``-x``), and at most two workers, each with its own
+tests of that module, doctests first, ``-x``), and one worker (at most two), each with its own
 copy of the work tree so that two mutants never meet. The report counts a survivor listed
 in ``mutation/equivalent.toml`` as equivalent (with its reason) and leaves it out of the
 score.
@@ -162,8 +162,9 @@ def execute(scope: dict, workers: int) -> None:
     """Every pending mutant, on ``workers`` copies of the tree, results into the session."""
     with use_db(str(SESSION), WorkDB.Mode.open) as db:
         pending = sorted(db.pending_work_items, key=lambda w: mutant_key(w.mutations[0]))
-        random.Random(0).shuffle(pending)       # modules interleaved: baselines overlap
-        pending.sort(key=lambda w: _slow(scope, w))    # cheap selections first (stable)
+        # a seeded shuffle: modules interleaved, and the mutants run so far (an unfinished
+        # run, resumed later) are a random part of the sample, core and oracle alike
+        random.Random(0).shuffle(pending)
         modules = sorted({Path(w.mutations[0].module_path).as_posix() for w in pending})
         print(f"{len(pending)} mutants to run in {len(modules)} modules, {workers} workers")
         if not pending:
@@ -174,12 +175,6 @@ def execute(scope: dict, workers: int) -> None:
         finally:
             for d in dirs:
                 shutil.rmtree(d, ignore_errors=True)
-
-
-def _slow(scope: dict, w) -> bool:
-    """Whether the mutant's selection runs the oracle tests (about a minute per survivor)."""
-    module = Path(w.mutations[0].module_path).as_posix()
-    return "parity_tests/test_oracle.py" in scope["modules"][module]["tests"]
 
 
 def _execute(scope, db, pending, modules, dirs) -> None:
@@ -335,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="make (or continue) a session and run its mutants")
     run.add_argument("--sample", type=int, help="run a random sample of this many mutants")
     run.add_argument("--seed", type=int, default=1, help="the sample's seed (default 1)")
-    run.add_argument("--workers", type=int, default=2, help="parallel workers (max 2)")
+    run.add_argument("--workers", type=int, default=1,
+                     help="parallel workers (default 1, max 2: the machine is shared)")
     run.add_argument("--resume", action="store_true", help="continue the existing session")
     run.add_argument("--rerun", metavar="OUTCOME",
                      help="run the mutants with this outcome again (e.g. survived)")
