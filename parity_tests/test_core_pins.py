@@ -87,3 +87,15 @@ def test_global_max_of_an_empty_batch_is_empty_not_an_error(shape, out_shape):
     spatial axis is empty too (only a non-empty result needs a maximum of nothing)."""
     got = pooling_ref.global_max_pool(np.zeros(shape, np.float32))
     assert got.shape == out_shape and got.dtype == np.float32
+
+
+@pytest.mark.parametrize("op, expected", [(pooling_ref.global_max_pool, [[3.0, 6.0]]),
+                                          (pooling_ref.global_avg_pool, [[2.0, 5.0]])])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_global_pooling_channels_first_reduces_the_trailing_axes(op, expected, keepdims):
+    """channels_first ``(1, 2, 3)``: channel 0 is ``[1, 2, 3]``, channel 1 ``[4, 5, 6]``;
+    the maximum / mean over the spatial axis (the last) is ``[3, 6]`` / ``[2, 5]``."""
+    x = np.arange(1.0, 7.0).reshape(1, 2, 3)
+    got = op(x, data_format="channels_first", keepdims=keepdims)
+    want = [[[v] for v in expected[0]]] if keepdims else expected       # kept: (1, 2, 1)
+    assert got.tolist() == want
