@@ -7,6 +7,7 @@ from __future__ import annotations
 import pooling_ref
 from pooling_ref.cases import generate_cases
 from pooling_ref.oracle import check
+from pooling_ref.oracle.report import cells_text, chans_text
 
 
 def _first(value) -> int:
@@ -61,3 +62,10 @@ def test_gradient_report_names_the_windows_behind_the_wrong_cell():
     covering = [(o,) for o in range(n_out) if o * s <= cell < o * s + k]
     assert f"(input cell ({cell},)) gets gradient from the windows of outputs {covering}," \
         in line, line
+
+
+def test_report_writes_runs_of_cells_as_ranges():
+    """A run of consecutive cells reads ``start:stop`` (stop exclusive, as in a slice); any
+    other list is written out, an empty one says so; one channel is its index."""
+    assert cells_text([[3, 4, 5], [7], [1, 3], []]) == "3:6, 7:8, [1, 3], (empty)"
+    assert chans_text(slice(2, 3)) == "2" and chans_text(slice(2, 5)) == "2:5"

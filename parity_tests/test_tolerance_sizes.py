@@ -22,6 +22,7 @@ from pooling_ref.tolerance import (
     conv_grad_bounds,
     error_bound,
     global_avg_pool_bound,
+    unspecified_global_max,
 )
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
@@ -157,3 +158,19 @@ def test_conv_grad_bounds_per_dtype(dtype, fmt):
     _assert_bound(gx, want_x.reshape((1, 1, 3) if fmt == "channels_first" else (1, 3, 1)))
     _assert_bound(gk, _bound(np.full((2, 1, 2), 2.0), 2, eps_out, eps_acc, tiny))
     _assert_bound(gb, _bound(np.full(2, 2.0), 2, eps_out, eps_acc, tiny))
+
+
+@pytest.mark.parametrize("expected, got, want", [
+    # a zero maximum: TF's sign and a subnormal zero are free, taken from got
+    ([0.0, 0.0], [-0.0, 2.0**-140], [-0.0, 2.0**-140]),
+    # a negative or positive maximum is never free, whatever got holds
+    ([-1.0, -2.0**-140, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0**-140, 1.0]),
+    # a zero maximum is not free where got is a normal number
+    ([0.0], [2.0**-120], [0.0]),
+])
+def test_unspecified_global_max_frees_only_zero_maxima(expected, got, want):
+    """Only a cell whose expected maximum is zero may take the candidate's signed zero or
+    subnormal (float32's smallest normal is ``2^-126``); every other cell stays expected."""
+    out = unspecified_global_max(np.float32(got), np.float32(expected), "onednn")
+    assert out.tolist() == want
+    assert np.signbit(out).tolist() == np.signbit(np.float32(want)).tolist()

@@ -113,3 +113,13 @@ def test_im2col_chunks_of_an_item_larger_than_the_chunk_bound_the_rows():
     got = _chunks(x, g, 50)
     assert [c[:4] for c in got] == [(0, 1, 0, 2), (0, 1, 2, 4), (0, 1, 4, 6)]
     assert got[1][4][0, :, :, 0].tolist() == [[2.0, 3.0, 4.0], [3.0, 4.0, 5.0]]
+
+
+def test_im2col_chunks_of_one_byte_rows_take_as_many_rows_as_fit():
+    """uint8, window 1: an output row is 1 byte, an item of 5 rows 5 bytes. 3 bytes take
+    3 rows per chunk: rows [0, 3), [3, 5)."""
+    x = np.arange(5, dtype=np.uint8).reshape(1, 5, 1)
+    g = geometry.plan_window((5,), (1,), (1,), "valid")
+    got = _chunks(x, g, 3)
+    assert [c[:4] for c in got] == [(0, 1, 0, 3), (0, 1, 3, 5)]
+    assert got[1][4].ravel().tolist() == [3, 4]
