@@ -26,6 +26,8 @@ import ast
 import collections
 import concurrent.futures
 import functools
+import hashlib
+import json
 import os
 import random
 import shlex
@@ -47,6 +49,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SCOPE = ROOT / "mutation" / "scope.toml"
 EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
 SESSION = ROOT / ".mutation" / "session.sqlite"
+#: Baseline times of the unmutated selections, per digest of the work tree (a resumed run
+#: on an unchanged tree does not run them again).
+BASELINES = ROOT / ".mutation" / "baselines.json"
 
 
 # ----------------------------------------------------------------------------- scope
@@ -117,18 +122,30 @@ def forget_results(outcome: str) -> int:
 # ----------------------------------------------------------------------------- workers
 
 
+def tree_files() -> list[str]:
+    """The work tree's files (tracked and untracked, not ignored) that exist."""
+    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           check=True, capture_output=True, text=True).stdout.split()
+    return [n for n in names if (ROOT / n).is_file()]
+
+
+def tree_digest(files: list[str]) -> str:
+    """SHA-256 over the names and contents of ``files``: the key of cached baselines."""
+    h = hashlib.sha256()
+    for name in files:
+        h.update(name.encode() + b"\0" + (ROOT / name).read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def make_workdirs(count: int) -> list[Path]:
     """``count`` copies of the work tree (tracked and untracked, not ignored files)."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                           check=True, capture_output=True, text=True).stdout.split()
+    files = tree_files()
     dirs = []
     for i in range(count):
         d = Path(tempfile.mkdtemp(prefix=f"pooling-ref-mutation-{i}-"))
         for name in files:
-            src = ROOT / name
-            if src.is_file():
-                (d / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, d / name)
+            (d / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, d / name)
         dirs.append(d)
     return dirs
 
@@ -201,12 +218,16 @@ def _execute(scope, db, pending, modules, dirs) -> None:
 
 
 class _Baselines:
-    """Each module's unmutated selection, run once, by the first worker that needs it; the
-    timeout of its mutants is three times that plus 30 s."""
+    """Each module's unmutated selection, run once, by the first worker that needs it (or
+    read from :data:`BASELINES` when the tree is unchanged); the timeout of its mutants is
+    three times that plus 30 s."""
 
     def __init__(self, scope: dict) -> None:
-        self.scope, self.times, self.lock = scope, {}, threading.Lock()
+        self.scope, self.lock = scope, threading.Lock()
         self.module_locks = collections.defaultdict(threading.Lock)
+        self.digest = tree_digest(tree_files())
+        cached = json.loads(BASELINES.read_text()) if BASELINES.exists() else {}
+        self.times = cached.get(self.digest, {})
 
     def timeout(self, module: str, workdir: Path) -> float:
         with self.lock:
@@ -215,6 +236,8 @@ class _Baselines:
             if module not in self.times:
                 self.times[module] = baseline(self.scope, module, workdir)
                 print(f"  baseline {module}: {self.times[module]:.1f} s", flush=True)
+                with self.lock:
+                    BASELINES.write_text(json.dumps({self.digest: self.times}, indent=1))
         return 3 * self.times[module] + 30
 
 
