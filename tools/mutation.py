@@ -208,13 +208,19 @@ def _execute(scope, db, pending, modules, dirs) -> None:
                 return w, run_one(scope, spec, d, limit)
             finally:
                 free.append(d)
-        for fut in concurrent.futures.as_completed([pool.submit(job, w) for w in pending]):
-            w, result = fut.result()
-            db.set_result(w.job_id, _portable(result, dirs))
-            done += 1
-            outcome = (result.test_outcome or result.worker_outcome).value
-            print(f"[{done}/{len(pending)} {time.monotonic() - start:6.0f} s] {outcome:9s} "
-                  f"{mutant_key(w.mutations[0])}", flush=True)
+        futures = [pool.submit(job, w) for w in pending]
+        try:
+            for fut in concurrent.futures.as_completed(futures):
+                w, result = fut.result()
+                db.set_result(w.job_id, _portable(result, dirs))
+                done += 1
+                outcome = (result.test_outcome or result.worker_outcome).value
+                print(f"[{done}/{len(pending)} {time.monotonic() - start:6.0f} s] "
+                      f"{outcome:9s} {mutant_key(w.mutations[0])}", flush=True)
+        except KeyboardInterrupt:       # SIGINT: keep the results, the rest stays pending
+            pool.shutdown(wait=False, cancel_futures=True)
+            print(f"interrupted after {done} mutants; `run --resume` goes on", flush=True)
+            raise
 
 
 class _Baselines:
