@@ -58,7 +58,7 @@ _DROP = object()
 
 
 def _as_tuple(value, rank: int) -> tuple[int, ...]:
-    return tuple(value) if isinstance(value, (tuple, list)) else (int(value),) % rank
+    return tuple(value) if isinstance(value, (tuple, list)) else (int(value),) * rank
 
 
 def _smaller_ints(name: str, value, rank: int, minimum: int = 1) -> Iterator:
