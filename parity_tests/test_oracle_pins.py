@@ -4,8 +4,13 @@ found unpinned (issue 23, ``nox -s mutation``); each test says what it decides.
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 import pooling_ref
 from pooling_ref.cases import generate_cases
+from pooling_ref.judge import check_rule_option, compare_outputs
+from pooling_ref.ops import spec
 from pooling_ref.oracle import check
 from pooling_ref.oracle.report import cells_text, chans_text
 
@@ -69,3 +74,21 @@ def test_report_writes_runs_of_cells_as_ranges():
     other list is written out, an empty one says so; one channel is its index."""
     assert cells_text([[3, 4, 5], [7], [1, 3], []]) == "3:6, 7:8, [1, 3], (empty)"
     assert chans_text(slice(2, 3)) == "2" and chans_text(slice(2, 5)) == "2:5"
+
+
+@pytest.mark.parametrize("name", ["xla2", "onednn ", "z", "ANY"])
+def test_tf_kernel_option_accepts_only_the_named_paths(name):
+    """``tf_kernel`` is ``'any'``, ``None`` or a path name, exactly; a name that merely
+    sorts after ``'any'`` (``'xla2'``, ``'z'``) is no path."""
+    with pytest.raises(ValueError, match=f"got {name!r}"):
+        check_rule_option(name)
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_a_gradient_result_needs_exactly_its_outputs(extra):
+    """A convolution gradient has three outputs (grad_x, grad_kernel, grad_bias): a tuple
+    of two, or of four, is the wrong result, named as such."""
+    arrays = [np.zeros(2, np.float32)] * 3
+    result = tuple(arrays[:2]) if extra == 0 else (*arrays, arrays[0])
+    c = compare_outputs(spec("conv1d_grad"), result, arrays, None, "bound")
+    assert not c.ok and "expected a tuple of 3 arrays" in c.detail

@@ -16,6 +16,7 @@ import pytest
 
 from pooling_ref.tolerance import (
     BOUND_C,
+    Comparison,
     avg_pool_bound,
     avg_pool_grad_bound,
     conv_bound,
@@ -174,3 +175,16 @@ def test_unspecified_global_max_frees_only_zero_maxima(expected, got, want):
     out = unspecified_global_max(np.float32(got), np.float32(expected), "onednn")
     assert out.tolist() == want
     assert np.signbit(out).tolist() == np.signbit(np.float32(want)).tolist()
+
+
+def test_comparison_texts_per_mode():
+    """A bitwise mismatch names the first index and the ULPs, no bound ratio; a bound
+    mismatch adds the worst ratio; a mismatch without an element (a shape) says only why."""
+    bitwise = Comparison(False, "bitwise", 1.0, 3, 0.0, (0, 1, 0), "got 2, expected 1")
+    assert str(bitwise) == ("MISMATCH (bitwise) at index (0, 1, 0): got 2, expected 1; "
+                            "max abs 1, max ULP 3")
+    bound = Comparison(False, "bound", 0.5, 7, 2.5, (1,), "off")
+    assert str(bound) == "MISMATCH (bound) at index (1,): off; max abs 0.5, max ULP 7, " \
+                         "worst bound ratio 2.5"
+    shape = Comparison(False, "bitwise", detail="wrong shape: got (2,), expected (3,)")
+    assert str(shape) == "MISMATCH (bitwise): wrong shape: got (2,), expected (3,)"

@@ -32,6 +32,7 @@ import os
 import random
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -217,7 +218,7 @@ def _execute(scope, db, pending, modules, dirs) -> None:
                 outcome = (result.test_outcome or result.worker_outcome).value
                 print(f"[{done}/{len(pending)} {time.monotonic() - start:6.0f} s] "
                       f"{outcome:9s} {mutant_key(w.mutations[0])}", flush=True)
-        except KeyboardInterrupt:       # SIGINT: keep the results, the rest stays pending
+        except KeyboardInterrupt:       # SIGINT, SIGTERM: results kept, the rest pending
             pool.shutdown(wait=False, cancel_futures=True)
             print(f"interrupted after {done} mutants; `run --resume` goes on", flush=True)
             raise
@@ -353,6 +354,15 @@ def _row(name: str, c: collections.Counter) -> str:
 # ----------------------------------------------------------------------------- main
 
 
+def _interruptible() -> None:
+    """SIGINT and SIGTERM stop the run after the running mutant, keeping the results (a
+    shell ignores SIGINT in the jobs it starts in the background, so it is set again)."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -371,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "report":
         return 0 if 100 * report(args.diffs) >= args.fail_under else 1
     scope = load_scope()
+    _interruptible()
     if args.rerun:
         print(f"{forget_results(args.rerun)} {args.rerun} mutants to run again")
     elif not args.resume:
