@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 
 from pooling_ref._draw import Ints, Normal, NumpySource, Pool
-from pooling_ref._special import corner_elements, corner_of, special_classes, spot
-from pooling_ref.cases import Case
+from pooling_ref._special import (
+    corner_elements,
+    corner_of,
+    special_classes,
+    special_corners,
+    spot,
+    tile_corners,
+)
+from pooling_ref._supports import Supports
+from pooling_ref.cases import Case, _corner
 from pooling_ref.ops import spec
 
 
@@ -129,3 +137,25 @@ def test_signed_normal_values_have_magnitudes_of_at_least_a_quarter(mode, sign):
     a = NumpySource(np.random.default_rng(6)).values((2000,), np.dtype("float64"),
                                                    Normal(mode)) * sign
     assert a.min() >= 0.25 and 0.05 < np.mean(a < 0.5) < 0.15
+
+
+# ----------------------------------------------------------------------------- corner schedule
+
+
+def test_corner_schedule_of_the_first_110_cases():
+    """Case ``i``: every tenth (``i % 10 == 9``) takes the next size corner; even cases and
+    the first three are plain; the other odd cases take the special-value corners round
+    robin from ``offset`` (here 0): 3, 5, 7 take the first three, 11..17 the next four
+    (9 is a size case), 21..27 the next four, and so on."""
+    s, sup, dtype = spec("max_pool1d"), Supports("max_pool1d"), np.dtype("float32")
+    special, tiles = special_corners(dtype, s), tile_corners(sup)
+    expected = [""] * 110
+    n = 0
+    for decade in range(11):
+        for i in (1, 3, 5, 7):
+            if decade * 10 + i >= 3:
+                expected[decade * 10 + i] = special[n % len(special)]
+                n += 1
+        expected[decade * 10 + 9] = tiles[decade % len(tiles)]
+    got = [_corner(i, 0, dtype, s, sup) for i in range(110)]
+    assert got == expected
