@@ -159,3 +159,21 @@ def test_corner_schedule_of_the_first_110_cases():
         expected[decade * 10 + 9] = tiles[decade % len(tiles)]
     got = [_corner(i, 0, dtype, s, sup) for i in range(110)]
     assert got == expected
+
+
+# ----------------------------------------------------------------------------- size key
+
+
+@pytest.mark.parametrize("params, complexity", [
+    ({}, 0),
+    ({"pool_size": 2}, 3),                                  # an int: 1 + its value
+    ({"pool_size": (2, 3)}, 10),                            # 1 + 2 items + (3 + 4)
+    ({"padding": "valid", "data_format": "channels_last"}, 2),   # the defaults: 1 each
+    ({"padding": "same", "data_format": "channels_first"}, 4),   # other words: 2 each
+    ({"keepdims": True}, 1),                                # a bool: 1
+])
+def test_size_key_counts_elements_parameter_complexity_and_specials(params, complexity):
+    """``(elements, complexity, special values)``: x of 2 x 3 x 1 holds NaN, -0 and +inf
+    (three special cells; +0 and 1 are plain)."""
+    x = np.float32([[np.nan, -0.0, np.inf], [0.0, 1.0, 1.0]]).reshape(2, 3, 1)
+    assert Case("max_pool1d", x, params).size_key() == (6, complexity, 3)
