@@ -19,7 +19,7 @@ from pooling_ref._special import (
     tile_corners,
 )
 from pooling_ref._supports import Supports
-from pooling_ref.cases import Case, _corner
+from pooling_ref.cases import Case, _corner, window_cells
 from pooling_ref.ops import spec
 
 
@@ -177,3 +177,16 @@ def test_size_key_counts_elements_parameter_complexity_and_specials(params, comp
     (three special cells; +0 and 1 are plain)."""
     x = np.float32([[np.nan, -0.0, np.inf], [0.0, 1.0, 1.0]]).reshape(2, 3, 1)
     assert Case("max_pool1d", x, params).size_key() == (6, complexity, 3)
+
+
+@pytest.mark.parametrize("op, x_len, params, expected", [
+    # pool 3, stride 2, "same" on 5 cells: pads (1, 1); windows -1..1, 1..3, 3..5
+    ("max_pool1d", 5, {"pool_size": 3, "strides": 2, "padding": "same"},
+     [[0, 1], [1, 2, 3], [3, 4]]),
+    # kernel 2, dilation 2, "valid" on 5 cells: 3 outputs reading o and o + 2
+    ("conv1d", 5, {"kernel": np.zeros((2, 1, 1), np.float32), "dilation_rate": 2},
+     [[0, 2], [1, 3], [2, 4]]),
+])
+def test_window_cells_are_the_real_cells_each_output_reads(op, x_len, params, expected):
+    case = Case(op, np.zeros((1, x_len, 1), np.float32), params)
+    assert [window_cells(case, (o,))[0] for o in range(len(expected))] == expected
