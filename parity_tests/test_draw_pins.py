@@ -6,11 +6,14 @@ worked out by hand from each function's contract; none comes from a run of it.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from pooling_ref._draw import Ints, Normal, NumpySource, Pool
 from pooling_ref._special import (
+    Corners,
     corner_elements,
     corner_of,
     special_classes,
@@ -190,3 +193,12 @@ def test_size_key_counts_elements_parameter_complexity_and_specials(params, comp
 def test_window_cells_are_the_real_cells_each_output_reads(op, x_len, params, expected):
     case = Case(op, np.zeros((1, x_len, 1), np.float32), params)
     assert [window_cells(case, (o,))[0] for o in range(len(expected))] == expected
+
+
+def test_grad_out_corners_of_an_entry_built_at_run_time():
+    """An entry whose ``corners.into`` names ``grad_out`` (a string built at run time, as a
+    registered op may have) gets the tie values in ``grad_out``, not in ``x``."""
+    into = "".join("grad_out")
+    s = dataclasses.replace(spec("avg_pool1d_grad"), corners=Corners(into=into))
+    got = corner_elements(_Always(False), s, np.dtype("float32"), "ties", Normal())
+    assert list(got) == ["grad_out"] and got["grad_out"] == Pool((0.0, 1.0, -1.0, 2.0, -2.0))
