@@ -71,8 +71,9 @@ def mutation(session: nox.Session) -> None:
     """Mutation testing with cosmic-ray (tools/mutation.py; scope and test selection per
     module in mutation/scope.toml, equivalent mutants in mutation/equivalent.toml), then
     the per-module report. Arguments go to ``tools/mutation.py run``: ``--sample N --seed S``
-    (a seeded random sample; without it the whole population, ~12k mutants, about a day on
-    2 cores), ``--resume``, ``--rerun survived``. At most 2 workers. Not part of CI."""
+    (a seeded random sample; without it the whole population, ~12.7k mutants, days on 2
+    cores), ``--resume`` (after Ctrl-C / SIGTERM), ``--rerun survived``; one worker
+    (``--workers 2`` at most). Not part of CI."""
     session.install("-e", ".[mutation]")
     session.run("python", "tools/mutation.py", "run", *session.posargs)
     session.run("python", "tools/mutation.py", "report", "--diffs")
