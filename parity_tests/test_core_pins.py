@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import pooling_ref
-from pooling_ref import _fast
+from pooling_ref import _compiled, _fast, methods
 
 CONV_METHODS = ["loop", "im2col", "fast"]
 
@@ -99,3 +99,14 @@ def test_global_pooling_channels_first_reduces_the_trailing_axes(op, expected, k
     got = op(x, data_format="channels_first", keepdims=keepdims)
     want = [[[v] for v in expected[0]]] if keepdims else expected       # kept: (1, 2, 1)
     assert got.tolist() == want
+
+
+@pytest.mark.parametrize("by_env, why", [(True, "POOLING_REF_DISABLE_NUMBA is set"),
+                                         (False, "Numba is not installed")])
+def test_compiled_method_without_numba_says_why(monkeypatch, by_env, why):
+    """No Numba: method='compiled' is an ImportError that says whether the environment
+    switched it off or Numba is missing."""
+    monkeypatch.setattr(_compiled, "AVAILABLE", False)
+    monkeypatch.setattr(_compiled, "DISABLED_BY_ENV", by_env)
+    with pytest.raises(ImportError, match=f"needs Numba \\({why}\\)"):
+        methods.resolve("compiled", "max_pool")
