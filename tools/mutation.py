@@ -220,6 +220,7 @@ def _execute(scope, db, pending, modules, dirs) -> None:
                       f"{outcome:9s} {mutant_key(w.mutations[0])}", flush=True)
         except KeyboardInterrupt:       # SIGINT, SIGTERM: results kept, the rest pending
             pool.shutdown(wait=False, cancel_futures=True)
+            _kill_children()            # the running mutant's tests: not waited for
             print(f"interrupted after {done} mutants; `run --resume` goes on", flush=True)
             raise
 
@@ -354,6 +355,18 @@ def _row(name: str, c: collections.Counter) -> str:
 # ----------------------------------------------------------------------------- main
 
 
+def _kill_children() -> None:
+    """SIGKILL this process's child processes (Linux ``/proc``; elsewhere nothing)."""
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[1] == me:
+                os.kill(int(stat.parent.name), signal.SIGKILL)
+        except (OSError, IndexError, ValueError):
+            continue
+
+
 def _interruptible() -> None:
     """SIGINT and SIGTERM stop the run after the running mutant, keeping the results (a
     shell ignores SIGINT in the jobs it starts in the background, so it is set again)."""
@@ -387,7 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     elif not args.resume:
         init_session(scope, args.sample, args.seed)
     start = time.monotonic()
-    execute(scope, max(1, min(args.workers, 2)))
+    try:
+        execute(scope, max(1, min(args.workers, 2)))
+    except KeyboardInterrupt:
+        os._exit(130)               # the worker thread's mutant was killed: do not join it
     print(f"mutation run took {time.monotonic() - start:.0f} s")
     return 0
 
