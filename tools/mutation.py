@@ -180,6 +180,7 @@ def execute(scope: dict, workers: int) -> None:
     """Every pending mutant, on ``workers`` copies of the tree, results into the session."""
     with use_db(str(SESSION), WorkDB.Mode.open) as db:
         pending = sorted(db.pending_work_items, key=lambda w: mutant_key(w.mutations[0]))
+        pending = _settle_annotations(db, pending)
         # a seeded shuffle: modules interleaved, and the mutants run so far (an unfinished
         # run, resumed later) are a random part of the sample, core and oracle alike
         random.Random(0).shuffle(pending)
@@ -193,6 +194,24 @@ def execute(scope: dict, workers: int) -> None:
         finally:
             for d in dirs:
                 shutil.rmtree(d, ignore_errors=True)
+
+
+def _settle_annotations(db: WorkDB, pending: list) -> list:
+    """Record the mutants inside type annotations without running them (an annotation is
+    never evaluated: such a mutant survives every test, and :func:`classify` counts it
+    equivalent); return the others."""
+    rest = []
+    for w in pending:
+        spec = w.mutations[0]
+        if _in_annotation(Path(spec.module_path), tuple(spec.start_pos)):
+            db.set_result(w.job_id, WorkResult(
+                worker_outcome=WorkerOutcome.NORMAL, test_outcome=TestOutcome.SURVIVED,
+                output="not run: inside a type annotation (never evaluated)"))
+        else:
+            rest.append(w)
+    if len(rest) < len(pending):
+        print(f"{len(pending) - len(rest)} mutants inside type annotations: equivalent, not run")
+    return rest
 
 
 def _execute(scope, db, pending, modules, dirs) -> None:
