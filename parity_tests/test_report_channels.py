@@ -15,6 +15,7 @@ import pooling_ref
 from pooling_ref.cases import Case
 from pooling_ref.explain import window_of, window_values
 from pooling_ref.oracle import check
+from pooling_ref.oracle.context import grad_ties
 
 
 def _wrong_after_channel_0(fmt: str):
@@ -99,3 +100,14 @@ def test_window_of_grouped_conv_names_the_filter_group_channels():
                 {"kernel": np.zeros((2, 2, 4), np.float32), "groups": 2})
     cells, batch, chans = window_of(case, (0, 1, 3))
     assert (cells, batch, chans) == ([[1, 2]], 0, slice(2, 4))
+
+
+def test_gradient_hint_names_the_tie_rule_a_kernel_follows():
+    """Window [3, 3]: TF's 1D rule gives the whole gradient to the first maximum
+    (``[1, 0]``); a kernel that gives it to every maximum returns ``[1, 1]``, and the hint
+    names ``ties='all'``."""
+    x = np.float32([3.0, 3.0]).reshape(1, 2, 1)
+    case = Case("max_pool1d_grad", x, {"pool_size": 2, "grad_out": np.float32([[[1.0]]])})
+    got = np.float32([1.0, 1.0]).reshape(1, 2, 1)
+    hint = grad_ties(case, got, (0, 1, 0))
+    assert hint.startswith("your kernel follows ties='all'") and "ties=first" in hint
