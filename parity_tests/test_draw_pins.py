@@ -202,3 +202,11 @@ def test_grad_out_corners_of_an_entry_built_at_run_time():
     s = dataclasses.replace(spec("avg_pool1d_grad"), corners=Corners(into=into))
     got = corner_elements(_Always(False), s, np.dtype("float32"), "ties", Normal())
     assert list(got) == ["grad_out"] and got["grad_out"] == Pool((0.0, 1.0, -1.0, 2.0, -2.0))
+
+
+def test_spot_on_an_empty_batch_draws_batch_zero():
+    """A batch of 0 items (``supports={"batch": 0}``): the spot's batch index is drawn
+    from 0..0, not from an empty range; putting it changes nothing."""
+    case = Case("max_pool1d", np.zeros((0, 4, 1), np.float32), {"pool_size": 2})
+    where = spot(NumpySource(np.random.default_rng(0)), case, "nan first")
+    assert where is None or where.index[0] == 0
