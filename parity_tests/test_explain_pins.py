@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from pooling_ref.cases import Case
-from pooling_ref.explain import conv_window, global_window, wide_ints
+from pooling_ref.explain import conv_window, global_window, nan_rule, wide_ints
+from pooling_ref.judge import Criteria
 
 
 @pytest.mark.parametrize("shape, params, index", [
@@ -42,3 +43,17 @@ def test_wide_integer_hint_only_beyond_2_24(values, hinted):
     """float32 holds every integer up to 2^24 exactly; the hint is for larger magnitudes."""
     case = Case("max_pool1d", np.int64(values).reshape(1, 2, 1), {"pool_size": 1})
     assert bool(wide_ints(case, None, None, None)) == hinted
+
+
+@pytest.mark.parametrize("nan, hinted", [("tf", True), ("propagate", False)])
+def test_nan_hint_only_when_the_criteria_follow_tfs_nan_rule(nan, hinted):
+    """max_pool1d, pool 2 over ``[NaN, 1]``: a kernel that propagates NaN gives ``[NaN]``
+    (TF ignores the NaN and gives 1). Held to TF's rule, the hint says the kernel
+    propagates NaN; held to ``nan='propagate'`` the kernel follows the criteria, so there is
+    nothing to hint."""
+    case = Case("max_pool1d", np.float32([np.nan, 1]).reshape(1, 2, 1), {"pool_size": 2})
+    got = np.full((1, 1, 1), np.nan, np.float32)
+    criteria = Criteria(None, nan)
+    verdict = criteria.verdict(case.spec, got, case.arrays, case.scalar_params)
+    hint = nan_rule(case, got, verdict, criteria)
+    assert hint.startswith("your kernel propagates NaN") == hinted, hint
