@@ -169,3 +169,23 @@ def test_conv_channels_keep_half_then_one_fewer(n, expected):
 def test_zero_padding_moves(pad, expected):
     case = Case("zero_pad1d", _x(1, 3, 1), {"padding": pad})
     assert [c.params["padding"] for c in moves.zero_padding(case)] == expected
+
+
+# ----------------------------------------------------------------------------- gradient ops
+
+
+def test_gradient_moves_refit_grad_out_to_the_new_forward_result():
+    """max_pool1d_grad on 4 cells, pool 3, strides 1: forward result of 2 cells, grad_out
+    ``[5, 7]``. Each move that keeps a valid forward op gets a grad_out of its new result's
+    length: the old leading cells, then ``GRAD_OUT_FILL`` (1.0) where the result grew.
+    Shorter input (3 cells): 1 output, ``[5]``; pool 2: 3 outputs, ``[5, 7, 1]``; the
+    default strides (= pool 3): 1 output, ``[5]``."""
+    g = np.float32([5, 7]).reshape(1, 2, 1)
+    case = Case("max_pool1d_grad", _x(1, 4, 1), {"pool_size": 3, "strides": 1, "grad_out": g})
+    got = [(c.x.shape[1], c.params.get("pool_size"), c.params.get("strides"),
+            c.params["grad_out"].ravel().tolist())
+           for c in moves.gradient(case)
+           if "pool_size" in c.params and c.x.shape[1] >= c.params["pool_size"]]
+    assert moves.GRAD_OUT_FILL == 1.0
+    assert got == [(3, 3, 1, [5.0]), (3, 3, 1, [5.0]), (4, 2, 1, [5.0, 7.0, 1.0]),
+                   (4, 3, None, [5.0])]
