@@ -135,3 +135,16 @@ def test_spatial_sizes_within_the_limit_and_one_axis_longer():
     drawn = [_params._spatial(src, sup, 2, 3) for _ in range(300)]
     assert {v for d in drawn for v in d} == {1, 2, 3, 4, 5}
     assert any(d[0] != d[1] for d in drawn)
+
+
+def test_channels_first_bias_draws_filters_equal_to_the_last_output_length():
+    """Keras' channels_first bias bug shows when the last output length equals the
+    filters, so a channels_first convolution with a bias draws that case on a coin. With
+    every coin up and the lowest ints: one group, 1 input channel, 1 + 1 filters (the
+    asymmetric plain draw), dilation 2, kernel 1 on 1 cell, "valid": the output length is
+    (1 - (2 * (1 - 1) + 1)) // 1 + 1 = 1, so the filters become 1 (bias of 1)."""
+    sup = Supports("conv1d", {"data_format": ["channels_first"]})
+    d = _params.draw_conv(_Simplest(True), spec("conv1d"), _params._Sizes(1, 1), sup, "", 3)
+    assert (d.spatial, d.params["dilation_rate"], d.params["padding"]) == ([1], (2,), "valid")
+    assert d.params["data_format"] == "channels_first"
+    assert d.shapes == {"kernel": (1, 1, 1), "bias": (1,)}
