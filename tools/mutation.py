@@ -3,6 +3,7 @@
     python tools/mutation.py run --sample 300 --seed 1   # a seeded random sample
     python tools/mutation.py run                          # the whole population (~12k)
     python tools/mutation.py run --rerun survived         # again, after new tests
+    python tools/mutation.py run --rerun survived --only-rerun   # only those
     python tools/mutation.py report [--diffs]             # per-module table, survivors
 
 ``nox -s mutation -- --sample 300 --seed 1`` runs ``run`` then ``report``.
@@ -106,18 +107,20 @@ def init_session(scope: dict, sample: int | None, seed: int) -> None:
             print(f"sample: {sample} mutants (seed {seed}); the rest marked skipped")
 
 
-def forget_results(outcome: str) -> int:
-    """Make the mutants whose result is ``outcome`` (``survived``, ``killed``, ...) pending
-    again (after new tests); returns how many."""
+def forget_results(outcome: str) -> set[str]:
+    """Make the mutants the report classifies as ``outcome`` (``survived``, ``killed``,
+    ``equivalent``, ``error``; see :func:`classify`) pending again (after new tests);
+    returns their job ids. ``survived`` leaves out the listed and annotation equivalents:
+    they survived already and no test can change that."""
+    equivalent = load_equivalent()
     with use_db(str(SESSION), WorkDB.Mode.open) as db:
         redo = [w for w, r in db.completed_work_items
-                if r.worker_outcome != WorkerOutcome.SKIPPED
-                and (r.test_outcome or r.worker_outcome) == outcome]
+                if classify(w.mutations[0], r, equivalent) == outcome]
         engine = db._engine                                  # no public delete in WorkDB
         with engine.begin() as conn:
             for w in redo:
                 conn.exec_driver_sql("DELETE FROM work_results WHERE job_id = ?", (w.job_id,))
-    return len(redo)
+    return {w.job_id for w in redo}
 
 
 # ----------------------------------------------------------------------------- workers
@@ -176,10 +179,12 @@ def run_one(scope: dict, spec: MutationSpec, workdir: Path, timeout: float) -> W
     return mutate_and_test([local], test_command(scope, module, workdir), timeout)
 
 
-def execute(scope: dict, workers: int) -> None:
-    """Every pending mutant, on ``workers`` copies of the tree, results into the session."""
+def execute(scope: dict, workers: int, only: set[str] | None = None) -> None:
+    """Every pending mutant (``only``: those of these job ids), on ``workers`` copies of
+    the tree, results into the session."""
     with use_db(str(SESSION), WorkDB.Mode.open) as db:
-        pending = sorted(db.pending_work_items, key=lambda w: mutant_key(w.mutations[0]))
+        pending = sorted((w for w in db.pending_work_items if only is None or w.job_id in only),
+                         key=lambda w: mutant_key(w.mutations[0]))
         pending = _settle_annotations(db, pending)
         # a seeded shuffle: modules interleaved, and the mutants run so far (an unfinished
         # run, resumed later) are a random part of the sample, core and oracle alike
@@ -405,7 +410,10 @@ def main(argv: list[str] | None = None) -> int:
                      help="parallel workers (default 1, max 2: the machine is shared)")
     run.add_argument("--resume", action="store_true", help="continue the existing session")
     run.add_argument("--rerun", metavar="OUTCOME",
-                     help="run the mutants with this outcome again (e.g. survived)")
+                     help="run the mutants the report classifies so again (e.g. survived), "
+                          "then the pending ones")
+    run.add_argument("--only-rerun", action="store_true",
+                     help="with --rerun: run only those, leave the pending ones for later")
     rep = sub.add_parser("report", help="per-module table and the survivors")
     rep.add_argument("--diffs", action="store_true", help="show each survivor's diff")
     rep.add_argument("--fail-under", type=float, default=0.0, help="exit 1 below this %%")
@@ -414,13 +422,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if 100 * report(args.diffs) >= args.fail_under else 1
     scope = load_scope()
     _interruptible()
+    only = None
     if args.rerun:
-        print(f"{forget_results(args.rerun)} {args.rerun} mutants to run again")
+        redo = forget_results(args.rerun)
+        print(f"{len(redo)} {args.rerun} mutants to run again")
+        only = redo if args.only_rerun else None
     elif not args.resume:
         init_session(scope, args.sample, args.seed)
     start = time.monotonic()
     try:
-        execute(scope, max(1, min(args.workers, 2)))
+        execute(scope, max(1, min(args.workers, 2)), only)
     except KeyboardInterrupt:
         os._exit(130)               # the worker thread's mutant was killed: do not join it
     print(f"mutation run took {time.monotonic() - start:.0f} s")
