@@ -148,3 +148,26 @@ def test_channels_first_bias_draws_filters_equal_to_the_last_output_length():
     assert (d.spatial, d.params["dilation_rate"], d.params["padding"]) == ([1], (2,), "valid")
     assert d.params["data_format"] == "channels_first"
     assert d.shapes == {"kernel": (1, 1, 1), "bias": (1,)}
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_channels_first_bias_draws_up_to_four_filters_per_group_of_the_output_length(n):
+    """channels_first with a bias, one group, kernel 1, strides 1, "valid" on ``n`` cells:
+    the last output length is ``n``. Up to 4 filters per group, a coin (0.5) makes the
+    filters ``n``, so at least half of the biased drafts have ``n`` filters (a few more
+    draw it by chance); the bound is five binomial standard errors below 0.5
+    (``sqrt(0.25 / drafts)``). Beyond 4 the drawer never gives ``n`` filters: a plain
+    draw has at most 3 per group, plus one for asymmetric channel counts."""
+    src = _rng_source(7)
+    sup = Supports("conv1d", {"data_format": ["channels_first"], "groups": [1],
+                              "kernel_size": [1], "strides": [1], "dilation_rate": [1],
+                              "padding": ["valid"], "spatial": [n]})
+    drafts = [_params.draw_conv(src, spec("conv1d"), _params._sizes(src, sup, ""), sup, "", 3)
+              for _ in range(400)]
+    biased = [d for d in drafts if d is not None and "bias" in d.shapes]
+    assert len(biased) > 200
+    share = np.mean([d.shapes["kernel"][-1] == n for d in biased])
+    if n <= 4:
+        assert share >= 0.5 - 5 * np.sqrt(0.25 / len(biased)), share
+    else:
+        assert share == 0.0, share
