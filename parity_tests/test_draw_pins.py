@@ -16,6 +16,7 @@ from pooling_ref._special import (
     Corners,
     corner_elements,
     corner_of,
+    ramp,
     special_classes,
     special_corners,
     spot,
@@ -210,3 +211,18 @@ def test_spot_on_an_empty_batch_draws_batch_zero():
     case = Case("max_pool1d", np.zeros((0, 4, 1), np.float32), {"pool_size": 2})
     where = spot(NumpySource(np.random.default_rng(0)), case, "nan first")
     assert where is None or where.index[0] == 0
+
+
+@pytest.mark.parametrize("dtype, top", [("float16", 512.0), ("float32", 2.0**24)])
+def test_ramp_values_wrap_so_128_cell_window_sums_stay_finite(dtype, top):
+    """A rising ramp over 600 cells: float16 wraps below 65504 / 128 = 511.75, so a
+    window of up to 128 cells sums to at most 65504 (finite); cell 512 holds
+    512 - 511.75 = 0.25. float32 (exact integers up to 2**24) does not wrap over 600
+    cells: cell 599 holds 599."""
+    case = Case("avg_pool1d", np.zeros((1, 600, 1), dtype), {"pool_size": 128})
+    ramp(case, True)
+    x = case.x[0, :, 0].astype(np.float64)
+    assert x.max() < top
+    assert np.convolve(x, np.ones(128), "valid").max() <= float(np.finfo(dtype).max)
+    want = 0.25 if dtype == "float16" else 512.0
+    assert (x[512], x[599]) == (want, 599.0 if dtype == "float32" else 599 - 511.75)
