@@ -9,7 +9,7 @@ import pytest
 
 import pooling_ref
 from pooling_ref.cases import generate_cases
-from pooling_ref.judge import check_rule_option, compare_outputs
+from pooling_ref.judge import check_rule_option, compare_outputs, expected_under
 from pooling_ref.ops import spec
 from pooling_ref.oracle import check
 from pooling_ref.oracle.report import cells_text, chans_text
@@ -92,3 +92,15 @@ def test_a_gradient_result_needs_exactly_its_outputs(extra):
     result = tuple(arrays[:2]) if extra == 0 else (*arrays, arrays[0])
     c = compare_outputs(spec("conv1d_grad"), result, arrays, None, "bound")
     assert not c.ok and "expected a tuple of 3 arrays" in c.detail
+
+
+def test_expected_under_takes_the_nan_rule_only_by_keyword():
+    """``expected_under(s, arrays, scalars, rule_set, result, *, nan)``: max pooling of
+    ``[NaN, 1]``, window 2, is 1 under TF's rule (NaN ignored) and NaN under
+    ``nan="propagate"``; a sixth positional argument is refused, not taken as the rule."""
+    s, x = spec("max_pool1d"), np.float32([np.nan, 1]).reshape(1, 2, 1)
+    args = (s, {"x": x}, {"pool_size": 2}, None, None)
+    assert expected_under(*args).ravel().tolist() == [1.0]
+    assert np.isnan(expected_under(*args, nan="propagate")).all()
+    with pytest.raises(TypeError):
+        expected_under(*args, "propagate")
