@@ -4,6 +4,7 @@
     python tools/mutation.py run                          # the whole population (~12k)
     python tools/mutation.py run --rerun survived         # again, after new tests
     python tools/mutation.py run --rerun survived --only-rerun   # only those
+    python tools/mutation.py run --mutant pooling_ref/x.py:core/AddNot:3   # one pending
     python tools/mutation.py report [--diffs]             # per-module table, survivors
 
 ``nox -s mutation -- --sample 300 --seed 1`` runs ``run`` then ``report``.
@@ -121,6 +122,17 @@ def forget_results(outcome: str) -> set[str]:
             for w in redo:
                 conn.exec_driver_sql("DELETE FROM work_results WHERE job_id = ?", (w.job_id,))
     return {w.job_id for w in redo}
+
+
+def pending_ids(keys: list[str]) -> set[str]:
+    """The job ids of the pending mutants named ``keys`` (``SystemExit`` naming a key that
+    is not pending)."""
+    with use_db(str(SESSION), WorkDB.Mode.open) as db:
+        ids = {mutant_key(w.mutations[0]): w.job_id for w in db.pending_work_items}
+    missing = [k for k in keys if k not in ids]
+    if missing:
+        raise SystemExit(f"not pending in the session: {', '.join(missing)}")
+    return {ids[k] for k in keys}
 
 
 # ----------------------------------------------------------------------------- workers
@@ -414,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
                           "then the pending ones")
     run.add_argument("--only-rerun", action="store_true",
                      help="with --rerun: run only those, leave the pending ones for later")
+    run.add_argument("--mutant", action="append", metavar="KEY",
+                     help="run only this pending mutant (module:operator:occurrence, as the "
+                          "report names it; repeatable; with --only-rerun: these too)")
     rep = sub.add_parser("report", help="per-module table and the survivors")
     rep.add_argument("--diffs", action="store_true", help="show each survivor's diff")
     rep.add_argument("--fail-under", type=float, default=0.0, help="exit 1 below this %%")
@@ -427,8 +442,10 @@ def main(argv: list[str] | None = None) -> int:
         redo = forget_results(args.rerun)
         print(f"{len(redo)} {args.rerun} mutants to run again")
         only = redo if args.only_rerun else None
-    elif not args.resume:
+    elif not (args.resume or args.mutant):
         init_session(scope, args.sample, args.seed)
+    if args.mutant:
+        only = (only or set()) | pending_ids(args.mutant)
     start = time.monotonic()
     try:
         execute(scope, max(1, min(args.workers, 2)), only)
