@@ -4,6 +4,8 @@
     nox -s explore      # random Hypothesis exploration, 10x the examples (contributors)
     nox -s lint         # ruff (with the C901 complexity limit) and lint-imports (layers)
     nox -s verify       # pooling-ref verify (randomized parity against installed Keras)
+    nox -s mutation     # mutation testing (cosmic-ray) of the core and the oracle: a seeded
+                        # sample, `nox -s mutation -- --sample 300 --seed 1` (see below)
     nox -s bench        # benchmark suite -> ratio table, JSON and PNG under bench-results/
     nox -s keras_jax    # parity subset + verify with KERAS_BACKEND=jax (own venv, CPU jax)
     nox -s torch        # pooling_ref.dialects.torch against torch (own venv)
@@ -66,6 +68,19 @@ def lint(session: nox.Session) -> None:
 def verify(session: nox.Session) -> None:
     session.install(".[tf]")
     session.run("pooling-ref", "verify", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def mutation(session: nox.Session) -> None:
+    """Mutation testing with cosmic-ray (tools/mutation.py; scope and test selection per
+    module in mutation/scope.toml, equivalent mutants in mutation/equivalent.toml), then
+    the per-module report. Arguments go to ``tools/mutation.py run``: ``--sample N --seed S``
+    (a seeded random sample; without it the whole population, ~12.7k mutants, days on 2
+    cores), ``--resume`` (after Ctrl-C / SIGTERM), ``--rerun survived``; one worker
+    (``--workers 2`` at most). Not part of CI."""
+    session.install("-e", ".[mutation]")
+    session.run("python", "tools/mutation.py", "run", *session.posargs)
+    session.run("python", "tools/mutation.py", "report", "--diffs")
 
 
 @nox.session(python=PYTHON)

@@ -12,6 +12,8 @@ out by hand from it. ``t`` is float32's smallest normal number.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -118,6 +120,22 @@ def test_flushed_add(total, addend, want):
         assert_bitwise(np.float32([value]), np.float32([want]), op="flushed_add",
                        params={}, arrays={"total": np.float32([total]),
                                           "addend": np.float32([addend])})
+
+
+def test_flush_subnormals_keeps_signs_and_raises_no_warning():
+    """``dtypes.flush_subnormals`` (DAZ on the input): a subnormal becomes a zero of its
+    sign; zeros, the smallest normal, NaN and infinities stay as they are. Zeros next to
+    subnormals are the case where a flush could divide by zero or compare NaN: it must not
+    warn (a user running with ``-W error`` would see the reference fail)."""
+    x = np.float32([0.0, -0.0, 1e-45, -1e-45, T, -T, np.nan, -np.inf])
+    want = np.float32([0.0, -0.0, 0.0, -0.0, T, -T, np.nan, -np.inf])
+    before = x.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = dtypes.flush_subnormals(x)
+    assert_bitwise(got, want, op="flush_subnormals", params={}, arrays={"x": x})
+    assert_bitwise(x, before, op="flush_subnormals", params={}, arrays={"x": x},
+                   what="changed its input")
 
 
 @pytest.mark.skipif(not _compiled.AVAILABLE, reason="Numba not available")

@@ -336,6 +336,8 @@ def test_shrinking_keeps_inside_the_size_restriction():
     ("avg_pool1d", {"batch": [True]}, "supports['batch']: invalid value True"),
     ("max_pool2d", {"filters": [4]}, "unknown key 'filters'"),
     ("conv1d", {"filters": [2.5]}, "supports['filters']: invalid value 2.5"),
+    ("conv1d", {"bias": ["yes"]}, "supports['bias']: invalid value 'yes'"),      # only None
+    ("global_max_pool1d", {"keepdims": [None]}, "supports['keepdims']: invalid value None"),
     ("max_pool1d", {"spatial": [1], "pool_size": [3], "padding": ["valid"]},
      "leaves nothing to draw"),
     ("conv1d", {"channels": [3], "groups": [2]}, "leaves nothing to draw"),

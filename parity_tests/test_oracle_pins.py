@@ -1,0 +1,106 @@
+"""Pins of the oracle side (case drawing, judging, reports) that the mutation session
+found unpinned (issue 23, ``nox -s mutation``); each test says what it decides.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pooling_ref
+from pooling_ref.cases import generate_cases
+from pooling_ref.judge import check_rule_option, compare_outputs, expected_under
+from pooling_ref.ops import spec
+from pooling_ref.oracle import check
+from pooling_ref.oracle.report import cells_text, chans_text
+
+
+def _first(value) -> int:
+    return value if isinstance(value, int) else value[0]
+
+
+def test_pool_cases_draw_whole_axis_windows_on_long_axes():
+    """A window as long as the axis (one output) is a corner of every pooling kernel; the
+    small-window draw reaches it only on axes of up to 4 cells, so on longer axes it must
+    come from the whole-axis draw (20% of the windows). 300 seeded max_pool1d cases."""
+    cases = [c for seed in range(3) for c in generate_cases("max_pool1d", 100, seed=seed)]
+    whole = [c for c in cases if c.spatial[0] > 4 and _first(c.params["pool_size"]) ==
+             c.spatial[0]]
+    assert len(whole) >= 3, f"{len(whole)} of {len(cases)} cases"
+
+
+def test_valid_conv_cases_reach_the_largest_kernel_that_fits():
+    """With "valid" padding the largest kernel whose dilated span ``d (k - 1) + 1`` fits
+    the axis (one output) is drawn too: 300 seeded conv1d cases."""
+    cases = [c for seed in range(3) for c in generate_cases("conv1d", 100, seed=seed)]
+    fits = []
+    for c in cases:
+        if str(c.params.get("padding", "valid")).lower() != "valid":
+            continue
+        k, d = c.params["kernel"].shape[0], _first(c.params.get("dilation_rate", 1))
+        if k > 1 and d * (k - 1) + 1 == c.spatial[0]:
+            fits.append(c)
+    assert len(fits) >= 5, f"{len(fits)} of {len(cases)} cases"
+
+
+def _doubled_max_pool_grad(x, grad_out, pool_size, strides=None, padding="valid",
+                           data_format="channels_last"):
+    """Max pooling's gradient, twice too large."""
+    return 2 * pooling_ref.max_pool_grad(x, grad_out, pool_size, strides, padding,
+                                         data_format, tf_kernel=None)
+
+
+def test_gradient_report_names_the_windows_behind_the_wrong_cell():
+    """The report of a wrong grad_x cell lists the outputs whose windows hold that cell
+    (valid padding: output o covers cells ``o s .. o s + k - 1``) and their grad_out."""
+    report = check(_doubled_max_pool_grad, "max_pool1d_grad", cases=10, seed=2,
+                   supports={"padding": ["valid"], "data_format": ["channels_last"]},
+                   tf_kernel=None, max_failures=1)
+    assert not report.passed, str(report)
+    f = report.failures[0]
+    line = next((ln for ln in f.context if "gets gradient from the windows" in ln), None)
+    assert line is not None, "\n".join(f.context)
+    cell = f.first_index[1]
+    k = _first(f.params["pool_size"])
+    s = _first(f.params.get("strides") or k)
+    n_out = (f.shapes["x"][1] - k) // s + 1
+    covering = [(o,) for o in range(n_out) if o * s <= cell < o * s + k]
+    assert f"(input cell ({cell},)) gets gradient from the windows of outputs {covering}," \
+        in line, line
+
+
+def test_report_writes_runs_of_cells_as_ranges():
+    """A run of consecutive cells reads ``start:stop`` (stop exclusive, as in a slice); any
+    other list is written out, an empty one says so; one channel is its index."""
+    assert cells_text([[3, 4, 5], [7], [1, 3], []]) == "3:6, 7:8, [1, 3], (empty)"
+    assert chans_text(slice(2, 3)) == "2" and chans_text(slice(2, 5)) == "2:5"
+
+
+@pytest.mark.parametrize("name", ["xla2", "onednn ", "z", "ANY"])
+def test_tf_kernel_option_accepts_only_the_named_paths(name):
+    """``tf_kernel`` is ``'any'``, ``None`` or a path name, exactly; a name that merely
+    sorts after ``'any'`` (``'xla2'``, ``'z'``) is no path."""
+    with pytest.raises(ValueError, match=f"got {name!r}"):
+        check_rule_option(name)
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_a_gradient_result_needs_exactly_its_outputs(extra):
+    """A convolution gradient has three outputs (grad_x, grad_kernel, grad_bias): a tuple
+    of two, or of four, is the wrong result, named as such."""
+    arrays = [np.zeros(2, np.float32)] * 3
+    result = tuple(arrays[:2]) if extra == 0 else (*arrays, arrays[0])
+    c = compare_outputs(spec("conv1d_grad"), result, arrays, None, "bound")
+    assert not c.ok and "expected a tuple of 3 arrays" in c.detail
+
+
+def test_expected_under_takes_the_nan_rule_only_by_keyword():
+    """``expected_under(s, arrays, scalars, rule_set, result, *, nan)``: max pooling of
+    ``[NaN, 1]``, window 2, is 1 under TF's rule (NaN ignored) and NaN under
+    ``nan="propagate"``; a sixth positional argument is refused, not taken as the rule."""
+    s, x = spec("max_pool1d"), np.float32([np.nan, 1]).reshape(1, 2, 1)
+    args = (s, {"x": x}, {"pool_size": 2}, None, None)
+    assert expected_under(*args).ravel().tolist() == [1.0]
+    assert np.isnan(expected_under(*args, nan="propagate")).all()
+    with pytest.raises(TypeError):
+        expected_under(*args, "propagate")

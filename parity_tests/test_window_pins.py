@@ -1,0 +1,125 @@
+"""Hand-derived pins of the window plumbing that the mutation session found unpinned
+(issue 23, ``nox -s mutation``): the compiled kernels' rank-3 view of a geometry, the input
+rows one im2col chunk pads, and how im2col splits its work into chunks. Expected values
+are worked out by hand in each docstring; none comes from a run of the code under test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pooling_ref import geometry, windows
+
+
+def _fields(g: geometry.WindowGeometry) -> tuple:
+    return (g.in_spatial, g.window, g.strides, g.dilation, g.pads, g.out_spatial)
+
+
+# ----------------------------------------------------------------------------- rank3
+
+
+@pytest.mark.parametrize("args, expected", [
+    # n=5, window 2, stride 2, "same": 3 outputs, (3-1)*2 + 2 - 5 = 1 padding cell after
+    (((5,), (2,), (2,), "same"),
+     ((1, 1, 5), (1, 1, 2), (1, 1, 2), (1, 1, 1), ((0, 0), (0, 0), (0, 1)), (1, 1, 3))),
+    # 4x6, window 2x2, stride 1, dilation (1, 2), "valid": spans 2 and 3, outputs 3 and 4
+    (((4, 6), (2, 2), (1, 1), "valid", (1, 2)),
+     ((1, 4, 6), (1, 2, 2), (1, 1, 1), (1, 1, 2), ((0, 0), (0, 0), (0, 0)), (1, 3, 4))),
+    # rank 3 already: unchanged (3x3x3, window 3, stride 3, "same": 1 output, no padding)
+    (((3, 3, 3), (3, 3, 3), (3, 3, 3), "same"),
+     ((3, 3, 3), (3, 3, 3), (3, 3, 3), (1, 1, 1), ((0, 0),) * 3, (1, 1, 1))),
+])
+def test_rank3_puts_neutral_axes_in_front(args, expected):
+    """The leading axes added for the compiled kernels have size 1, window 1, stride 1,
+    dilation 1, no padding and one output; the real axes keep every field."""
+    assert _fields(geometry.rank3(geometry.plan_window(*args))) == expected
+
+
+# ----------------------------------------------------------------------------- one chunk
+
+
+def test_unpadded_part_spans_exactly_the_rows_its_windows_read():
+    """7 rows, window 3, stride 2, "valid" (outputs 0..2 read rows 0-2, 2-4, 4-6): the
+    windows of output rows [0, 2) read input rows 0..4, five rows, not six."""
+    x = np.arange(7.0).reshape(1, 7, 1)
+    g = geometry.plan_window((7,), (3,), (2,), "valid")
+    part = windows._padded_part(x, g, slice(0, 1), 0, 2, 0.0)
+    assert part[0, :, 0].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_padded_part_pads_exactly_the_rows_its_windows_read():
+    """6 rows, window 3, stride 2, "same": 3 outputs, (3-1)*2 + 3 - 6 = 1 padding row after.
+    Output rows [1, 3) read padded rows 2..6 = input rows 2..5 and the padding row: five
+    rows, the last one ``fill_value``."""
+    x = np.arange(6.0).reshape(1, 6, 1)
+    g = geometry.plan_window((6,), (3,), (2,), "same")
+    assert g.pads == ((0, 1),)
+    part = windows._padded_part(x, g, slice(0, 1), 1, 3, -9.0)
+    assert part[0, :, 0].tolist() == [2.0, 3.0, 4.0, 5.0, -9.0]
+
+
+def test_padded_part_with_padding_before_starts_at_the_padding():
+    """5 rows, window 3, stride 1, "same": 5 outputs, 2 padding rows, (1, 1). Output rows
+    [0, 2) read padded rows 0..3: the padding row before, then input rows 0..2."""
+    x = np.arange(5.0).reshape(1, 5, 1) + 1
+    g = geometry.plan_window((5,), (3,), (1,), "same")
+    assert g.pads == ((1, 1),)
+    part = windows._padded_part(x, g, slice(0, 1), 0, 2, 0.0)
+    assert part[0, :, 0].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+# ----------------------------------------------------------------------------- chunking
+
+
+def _chunks(x, g, chunk_bytes):
+    return [(b.start, b.stop, r.start, r.stop, cols.copy())
+            for (b, r), cols in windows.im2col_chunks(x, g, chunk_bytes)]
+
+
+# 5 items of 4 rows, window 2, stride 2, "valid": 2 output rows of 2 cells of one float64
+# channel, 16 bytes per output row, 32 per batch item.
+@pytest.mark.parametrize("chunk_bytes, expected", [
+    # 64 bytes hold two items: items [0, 2), [2, 4), [4, 5), all rows at once
+    (64, [(0, 2, 0, 2), (2, 4, 0, 2), (4, 5, 0, 2)]),
+    # 100 bytes: 100 // 32 = 3 items
+    (100, [(0, 3, 0, 2), (3, 5, 0, 2)]),
+    # 1 MiB: every item in one chunk
+    (2**20, [(0, 5, 0, 2)]),
+    # 16 bytes: less than an item, so one item and 16 // 16 = 1 row at a time
+    (16, [(b, b + 1, r, r + 1) for b in range(5) for r in range(2)]),
+    # 31 bytes: still one row (31 // 16 = 1)
+    (31, [(b, b + 1, r, r + 1) for b in range(5) for r in range(2)]),
+])
+def test_im2col_chunks_take_as_many_items_or_rows_as_fit(chunk_bytes, expected):
+    """Whole batch items while one fits in ``chunk_bytes`` (as many as fit), else output
+    rows of one item (as many as fit, at least one); the windows of each chunk are the
+    input cells ``2 r`` and ``2 r + 1`` of its items."""
+    x = np.arange(20.0).reshape(5, 4, 1)
+    g = geometry.plan_window((4,), (2,), (2,), "valid")
+    got = _chunks(x, g, chunk_bytes)
+    assert [c[:4] for c in got] == expected
+    for b0, b1, r0, r1, cols in got:
+        want = [[[[x[b, 2 * r, 0]], [x[b, 2 * r + 1, 0]]] for r in range(r0, r1)]
+                for b in range(b0, b1)]
+        assert cols.tolist() == want
+
+
+def test_im2col_chunks_of_an_item_larger_than_the_chunk_bound_the_rows():
+    """One item of 6 output rows of 24 bytes (window 3, stride 1, 8 rows, float64): 50
+    bytes take 50 // 24 = 2 rows per chunk, so rows [0, 2), [2, 4), [4, 6)."""
+    x = np.arange(8.0).reshape(1, 8, 1)
+    g = geometry.plan_window((8,), (3,), (1,), "valid")
+    got = _chunks(x, g, 50)
+    assert [c[:4] for c in got] == [(0, 1, 0, 2), (0, 1, 2, 4), (0, 1, 4, 6)]
+    assert got[1][4][0, :, :, 0].tolist() == [[2.0, 3.0, 4.0], [3.0, 4.0, 5.0]]
+
+
+def test_im2col_chunks_of_one_byte_rows_take_as_many_rows_as_fit():
+    """uint8, window 1: an output row is 1 byte, an item of 5 rows 5 bytes. 3 bytes take
+    3 rows per chunk: rows [0, 3), [3, 5)."""
+    x = np.arange(5, dtype=np.uint8).reshape(1, 5, 1)
+    g = geometry.plan_window((5,), (1,), (1,), "valid")
+    got = _chunks(x, g, 3)
+    assert [c[:4] for c in got] == [(0, 1, 0, 3), (0, 1, 3, 5)]
+    assert got[1][4].ravel().tolist() == [3, 4]
