@@ -16,8 +16,8 @@ Argument translation onto :func:`pooling_ref.max_pool` / :func:`pooling_ref.avg_
 
 * ``padding``: ``"SAME"`` / ``"SAME_LOWER"`` / ``"VALID"`` (any case) -> the core's
   ``"same"`` / ``"same_lower"`` / ``"valid"`` (TF's rule, sized from the dilated window on
-  the input's own shape even with base dilation), or explicit ``(lo, hi)`` pairs for every axis; a negative pad
-  crops the (base-dilated) input;
+  the input's own shape even with base dilation), or explicit ``(lo, hi)`` pairs for every
+  axis; a negative pad crops the (base-dilated) input;
 * ``base_dilation``: ``b - 1`` holes between neighbouring cells; holes and padding cells
   hold no value: every window is ``init_value`` reduced with its real cells (``add`` with
   ``init_value=1`` adds 1 once per window, a window of padding only gives ``init_value``);
@@ -164,7 +164,7 @@ def window_pads(shape: Sequence[int], window_dimensions, window_strides, padding
     rank = len(shape)
     window = _per_axis(window_dimensions, rank, "window_dimensions")
     strides = _per_axis(window_strides, rank, "window_strides")
-    base = _per_axis(base_dilation, rank, "base_dilation", 1)
+    _per_axis(base_dilation, rank, "base_dilation", 1)             # checked, not used
     dil = _per_axis(window_dilation, rank, "window_dilation", 1)
     pairs = _pairs(padding, rank)
     if not isinstance(pairs, str):
