@@ -29,8 +29,8 @@ Argument translation onto :func:`pooling_ref.max_pool` / :func:`pooling_ref.avg_
   zeros, float16 kept; a one-cell window at stride 1 with the identity ``init_value`` —
   ``-inf`` for ``max``, ``0`` for ``add`` — and no dilation of either kind is a copy).
   ``add`` sums start from ``+0``
-  (jax replaces an ``init_value`` of ``-0`` by its sum's identity ``+0``); ``add`` needs
-  a float ``x``;
+  (jax replaces an ``init_value`` of ``-0`` by its sum's identity ``+0``), each addition
+  rounded to ``x``'s dtype (16-bit floats too); ``add`` needs a float ``x``;
 * ``avg_pool`` (flax): ``reduce_window(x, 0, "add", (1, *window_shape, 1), ...)`` divided
   by ``prod(window_shape)`` (``count_include_pad=True``, the default) or by the number of
   real cells, which flax computes from a float32 array of ones: a 16-bit input then gives
@@ -205,6 +205,17 @@ def jax_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(zeros, np.where(both_negative, -0.0, 0.0).astype(m.dtype), m)
 
 
+def _sum_rules(dtype: np.dtype, axes: int) -> str | None:
+    """The core's rules that sum like jax's XLA CPU ``add`` (measured: every addition
+    rounded to the input dtype, 16-bit floats included; float16 subnormals kept, the others
+    flushed): ``"xla"`` for float32/64, ``None`` (IEEE) for float16, ``"eigen"`` for
+    bfloat16 over at most 2 axes (over 3, whose Eigen rule differs, ``"xla"``: summed in
+    float32, within the bound — registry ``jax-bfloat16-sum-over-3-axes``)."""
+    if dtype.name == "float16":
+        return None
+    return "eigen" if dtype.name == "bfloat16" and axes <= 2 else "xla"
+
+
 def _pool(computation, a, window, strides, pairs, dilation):
     """The core's pooling of ``a`` (no init): the axes with a trivial window folded into
     the batch. One-cell windows at stride 1 with padding get their padding as cells of the
@@ -229,6 +240,7 @@ def _pool(computation, a, window, strides, pairs, dilation):
         y = core.max_pool(xa, *args, nan="propagate", **kw)
         y = _plus_zero_wins(y, xa, args, kw)
     else:
+        kw["tf_kernel"] = _sum_rules(xa.dtype, len(active))
         y = core.avg_pool(xa, *args, divisor=1, **kw)
     out = y.reshape(*moved.shape[:len(passive)], *y.shape[1:-1])
     return np.transpose(out, np.argsort(passive + active))
