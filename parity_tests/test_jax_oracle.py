@@ -21,6 +21,8 @@ FLUSHED = ("float32", "float64", "bfloat16")          # XLA CPU: DAZ / FTZ (floa
 
 
 def _flush(v, on: bool):
+    if v.dtype.kind in "iu":
+        return v
     tiny = np.finfo(np.float32).tiny if v.dtype.name == "bfloat16" else np.finfo(v.dtype).tiny
     if on and v != 0 and abs(float(v)) < float(tiny):
         return v.dtype.type(-0.0 if np.signbit(v) else 0.0)
@@ -59,10 +61,12 @@ def jax_loop(x, init_value, computation, window_dimensions, window_strides, padd
     d = (1,) * r if window_dilation is None else tuple(window_dilation)
     pads = _pads(padding, x.shape, k, s, d)
     extent = [(n - 1) * bi + 1 for n, bi in zip(x.shape, b)]
-    outs = [max((e + lo + hi - (ki - 1) * di - 1) // si + 1, 0) if e + lo + hi >= (ki - 1) * di + 1
-            else 0 for e, (lo, hi), ki, si, di in zip(extent, pads, k, s, d)]
+    spans = [(ki - 1) * di + 1 for ki, di in zip(k, d)]
+    outs = [(e + lo + hi - w) // si + 1 if e + lo + hi >= w else 0
+            for e, (lo, hi), w, si in zip(extent, pads, spans, s)]
     dt = x.dtype.type
-    identity = dt(-np.inf) if computation == "max" else dt(0)
+    lowest = np.iinfo(x.dtype).min if x.dtype.kind in "iu" else -np.inf
+    identity = dt(lowest) if computation == "max" else dt(0)
     init = dt(init_value)
     monoid = init == identity
     if bug == "no_init":
@@ -133,3 +137,49 @@ def test_check_catches_a_planted_jax_bug(bug, words):
                       cases=100, timeout=None)
     assert not report.passed, str(report)
     assert words in str(report), str(report)
+
+
+R = pj.reduce_window
+
+
+@pytest.mark.parametrize(("shape", "call", "param"), [
+    ((2, 4), lambda x: R(x, 0.0, "min", (1, 2), (1, 1), "VALID"), "computation"),
+    ((2, 4), lambda x: R(x, 0.0, "max", (2,), (1, 1), "VALID"), "window_dimensions"),
+    ((2, 4), lambda x: R(x, 0.0, "max", 2, (1, 1), "VALID"), "window_dimensions"),
+    ((2, 4), lambda x: R(x, 0.0, "max", (1, 2), (1, 0), "VALID"), "window_strides"),
+    ((2, 4), lambda x: R(x, 0.0, "max", (1, 2), (1, 1), "FULL"), "padding"),
+    ((2, 4), lambda x: R(x, 0.0, "max", (1, 2), (1, 1), ((0, 0),)), "padding"),
+    ((2, 4), lambda x: R(x, 0.0, "max", (1, 2), (1, 1), "VALID", (1, 0)), "base_dilation"),
+    ((2, 4), lambda x: R(x, 0.0, "max", (1, 2), (1, 1), "VALID", None, (0, 1)),
+     "window_dilation"),
+    ((2, 4), lambda x: R(x, [0.0], "max", (1, 2), (1, 1), "VALID"), "init_value"),
+    ((2, 4), lambda x: R(x.astype(np.int32), -np.inf, "max", (1, 2), (1, 1), "VALID"),
+     "init_value"),
+    ((2, 4), lambda x: R(x.astype(np.int32), 0, "add", (1, 2), (1, 1), "VALID"), "add"),
+    ((2, 4), lambda x: R(x.astype(np.complex64), 0, "add", (1, 2), (1, 1), "VALID"), "x"),
+    ((2, 2, 2, 2), lambda x: R(x, 0.0, "max", (2, 2, 2, 2), (1, 1, 1, 1), "VALID"),
+     "at most 3 axes"),
+    ((1, 4, 4, 2), lambda x: pj.avg_pool(x, 2), "window_shape"),
+    ((1, 4, 4, 2), lambda x: pj.avg_pool(x, (2, 2), count_include_pad=1),
+     "count_include_pad"),
+    ((1, 4, 4, 2), lambda x: pj.avg_pool(x, (2, 2), strides=(1, 0)), "strides"),
+    ((4, 2), lambda x: pj.avg_pool(x, (2, 2)), "x"),
+])
+def test_bad_arguments_name_the_parameter(shape, call, param):
+    x = np.zeros(shape, np.float32)
+    before = x.copy()
+    with pytest.raises((ValueError, TypeError), match=param):
+        call(x)
+    assert np.array_equal(x, before)
+
+
+def test_integer_max_and_the_jax_callables():
+    """Integer max pooling (init_value an int of x's dtype) and jax's own ``lax.max`` /
+    ``lax.add`` objects as computation (recognised by name and module: no jax import)."""
+    def max(a, b):      # named and placed like jax.lax.max, without jax
+        return a
+    max.__module__ = "jax.lax"
+    x = np.int32([[1, 5, 3]])
+    assert R(x, np.iinfo(np.int32).min, max, (1, 2), (1, 1), "SAME").tolist() == [[5, 5, 3]]
+    assert jax_loop(x, np.iinfo(np.int32).min, "max", (1, 2), (1, 1), "SAME").tolist() == \
+        [[5, 5, 3]]

@@ -34,7 +34,9 @@ Argument translation onto :func:`pooling_ref.max_pool` / :func:`pooling_ref.avg_
 * ``avg_pool`` (flax): ``reduce_window(x, 0, "add", (1, *window_shape, 1), ...)`` divided
   by ``prod(window_shape)`` (``count_include_pad=True``, the default) or by the number of
   real cells, which flax computes from a float32 array of ones: a 16-bit input then gives
-  a float32 result (jax's type promotion, x64 disabled).
+  a float32 result (jax's type promotion, x64 disabled). jax's XLA CPU divides by
+  multiplying with the rounded reciprocal of the divisor (measured: ``a / 6`` is
+  ``a * float32(1/6)``, array divisors too), and elides a division by 1.
 """
 
 from __future__ import annotations
@@ -286,7 +288,8 @@ def reduce_window(x, init_value, computation, window_dimensions, window_strides,
                                                      dilation, pairs)]
     if 0 in shape or 0 in dilated.shape:           # no window, or windows of padding only
         return np.full(shape, init, a.dtype)
-    y = _pool(comp, dilated, window, strides, pairs, dilation)
+    with np.errstate(invalid="ignore", over="ignore"):          # IEEE: inf - inf, ...
+        y = _pool(comp, dilated, window, strides, pairs, dilation)
     f = flush_subnormals if _flush(a.dtype, comp) else (lambda v: v)
     if any(b > 1 for b in base + dilation):     # a one-cell window is no copy there
         y = f(y)
@@ -328,8 +331,12 @@ def avg_pool(x, window_shape, strides=None, padding="VALID", count_include_pad=T
     dims, moves = (1,) * lead + window + (1,), (1,) * lead + steps + (1,)
     total = reduce_window(a, 0.0, "add", dims, moves, padding)
     if count_include_pad:
-        y = total / np.asarray(math.prod(window), a.dtype)
+        if math.prod(window) == 1:                      # XLA elides a division by 1
+            return total
+        divisor = np.asarray(math.prod(window), a.dtype)
     else:
-        ones = np.ones(a.shape, np.float32)
-        y = total / reduce_window(ones, 0.0, "add", dims, moves, padding)
+        divisor = reduce_window(np.ones(a.shape, np.float32), 0.0, "add", dims, moves, padding)
+    # jax's XLA CPU divides by multiplying with the rounded reciprocal (measured)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        y = total * (np.ones((), divisor.dtype) / divisor)
     return flush_subnormals(y) if _flush(y.dtype, "add") else y
