@@ -10,6 +10,7 @@
     nox -s keras_jax    # parity subset + verify with KERAS_BACKEND=jax (own venv, CPU jax)
     nox -s torch        # pooling_ref.dialects.torch against torch (own venv)
     nox -s onnx         # pooling_ref.dialects.onnx against onnxruntime (own venv)
+    nox -s jax          # pooling_ref.dialects.jax against jax.lax / flax (own venv)
     nox -s keras_torch  # the same with KERAS_BACKEND=torch (CPU torch)
     nox -s oldest       # parity subset + verify on the oldest supported TF/Keras pair
     nox -s litert       # LiteRT dialect, the .tflite / .onnx node checkers, pooling-ref model
@@ -161,6 +162,15 @@ def onnx(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "-n", "auto", "-q",
                 "parity_tests/test_onnx_dialect.py", "parity_tests/test_onnx_reference.py",
                 *session.posargs, env={"CI": "true"})
+
+
+@nox.session(python=PYTHON)
+def jax(session: nox.Session) -> None:
+    """pooling_ref.dialects.jax against jax.lax.reduce_window and flax's avg_pool (CPU jax;
+    the oracle's jax tests need no jax and run in the main suite)."""
+    session.install(".[jax]")
+    session.run("python", "-m", "pytest", "-n", "auto", "-q",
+                "parity_tests/test_jax_dialect.py", *session.posargs, env={"CI": "true"})
 
 
 @nox.session(python=PYTHON)

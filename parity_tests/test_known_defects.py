@@ -327,7 +327,8 @@ def test_registry_entries_are_complete():
         assert entry["kind"] in ("defect", "difference", "unmodelled"), entry_id
         known = {"onednn", "eigen", "xla", "keras-jax", "keras-torch", "onnxruntime", "torch",
                  "litert-builtin", "litert-reference", "litert-xnnpack", "onnx-reference",
-                 "onnx-shape-inference", "torch-onnx-legacy", "torch-onnx-dynamo", "tf2onnx"}
+                 "onnx-shape-inference", "torch-onnx-legacy", "torch-onnx-dynamo", "tf2onnx",
+                 "jax"}
         assert set(entry["paths"]) <= known, entry_id
         for version, paths in entry.get("tf_versions", {}).items():
             assert version.count(".") == 2 and set(paths) <= known, (entry_id, version)

@@ -65,7 +65,8 @@ def test_ops_is_exported_and_complete():
              | {f"{f}{r}d_grad" for f in grads for r in (1, 2, 3)})
     dialects = ({f"torch.{f}{r}d{tail}" for f, tail in (("max_pool", ""), ("avg_pool", ""),
                                                          ("max_pool", "_with_indices"))
-                 for r in (1, 2, 3)} | {"onnx.max_pool", "onnx.average_pool"})
+                 for r in (1, 2, 3)} | {"onnx.max_pool", "onnx.average_pool",
+                                         "jax.reduce_window"})
     litert = {f"litert.{kind}_pool_2d_{dtype}" for kind in ("average", "max")
               for dtype in ("int8", "uint8", "int16")}             # issue 22
     assert set(OPS) == keras | dialects | litert

@@ -111,6 +111,8 @@ def _complexity(value: object) -> int:
         return 1 + len(value) + sum(_complexity(v) for v in value)
     if value is None or isinstance(value, bool):
         return 1
+    if isinstance(value, float) and not np.isfinite(value):      # jax's init_value
+        return 2
     return 1 + abs(int(value))
 
 

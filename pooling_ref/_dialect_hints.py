@@ -1,4 +1,4 @@
-"""Hints for the torch and ONNX ops of the op table: which rule of the framework's pooling
+"""Hints for the torch, ONNX and jax ops of the op table: which rule of the framework's pooling
 a candidate follows differently. Each hint re-runs the reference with one rule changed
 (a parameter flipped, or the window model's pads moved) and names the rule when the
 candidate's result is that one — so the words come from the rule, never from a test.
@@ -19,10 +19,13 @@ from __future__ import annotations
 import numpy as np
 
 from ._case import Case, geometry
+from .dialects.jax import window_pads
 from .judge import Criteria, Verdict
 from .tolerance import compare
 
-__all__ = ["ceil_drop", "ceil_ignored", "divisor_rule", "index_format", "nan_ignored", "same_side"]
+__all__ = ["ceil_drop", "ceil_ignored", "divisor_rule", "index_format", "jax_base_dilation",
+           "jax_init_value", "jax_nan_ignored", "jax_padding_cells", "jax_pads", "jax_zero_sign",
+           "nan_ignored", "same_side"]
 
 
 def _is(case: Case, got, **changes) -> bool:
@@ -159,3 +162,80 @@ def index_format(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
         if np.array_equal(indices, got_i):
             return f"the indices are {name}; {case.op}'s are {wanted}"
     return ""
+
+
+# ----------------------------------------------------------------------------- jax
+
+
+def _values(got, verdict: Verdict):
+    got, want = np.asarray(got), np.asarray(verdict.expected)
+    return (got, want) if got.shape == want.shape and got.dtype.kind == "f" else (None, None)
+
+
+def jax_zero_sign(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """jax's ``max`` orders ``-0`` below ``+0``; a kernel keeping the first of equal zeros
+    gives ``-0`` where jax gives ``+0``."""
+    got, want = _values(got, verdict)
+    if got is None or case.scalar_params.get("computation") != "max":
+        return ""
+    flipped = (want == 0) & (got == 0) & (np.signbit(got) != np.signbit(want))
+    if not flipped.any() or not np.array_equal(np.isnan(got), np.isnan(want)) or \
+            not np.array_equal(got[~flipped & ~np.isnan(got)], want[~flipped & ~np.isnan(want)]):
+        return ""
+    return ("jax's max orders -0 below +0: a window (or init_value) holding +0 gives +0 "
+            "whatever the order; this kernel keeps another zero's sign")
+
+
+def jax_nan_ignored(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """jax's ``max`` propagates NaN."""
+    got, want = _values(got, verdict)
+    if got is None or not (np.isnan(want) & ~np.isnan(got)).any():
+        return ""
+    return "jax's max propagates NaN (a window holding NaN gives NaN); this kernel skips it"
+
+
+def jax_init_value(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """``init_value`` takes part in every window, not only in the padding."""
+    p = case.scalar_params
+    identity = -np.inf if p.get("computation") == "max" else 0.0
+    init = p.get("init_value")
+    if init is None or (init == identity) or not _is(case, got, init_value=identity):
+        return ""
+    return (f"init_value={init!r} takes part in every window (jax reduces it with the "
+            f"window's cells); this kernel leaves it out")
+
+
+def jax_padding_cells(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """Padding (and base-dilation holes) hold no value in jax: each window is
+    ``init_value`` reduced with its real cells; a kernel that pads with zeros differs."""
+    p = case.scalar_params
+    pads = jax_pads(case)
+    if pads is None or any(b != 1 for b in p.get("base_dilation") or ()) or \
+            not any(lo > 0 or hi > 0 for lo, hi in pads):
+        return ""
+    padded = np.pad(case.x, [(max(lo, 0), max(hi, 0)) for lo, hi in pads])
+    crop = tuple((min(lo, 0), min(hi, 0)) for lo, hi in pads)
+    alt = case.spec.reference(padded, **{**p, "padding": crop})
+    if not _same(case, got, alt):
+        return ""
+    return ("jax's padding cells take no part in the reduction (a window is init_value "
+            "reduced with its real cells); this kernel pads with zeros")
+
+
+def jax_base_dilation(case: Case, got, verdict: Verdict, criteria: Criteria) -> str:
+    """``base_dilation`` ignored: jax puts ``b - 1`` holes between neighbouring cells."""
+    base = case.scalar_params.get("base_dilation")
+    if base is None or all(b == 1 for b in base) or not _is(case, got, base_dilation=None):
+        return ""
+    return (f"base_dilation={tuple(base)} puts b - 1 holes between neighbouring cells "
+            f"(they hold no value); this kernel ignores it")
+
+
+def jax_pads(case: Case):
+    """The case's ``(lo, hi)`` pads per axis (``None`` if the arguments are not jax's)."""
+    p = case.scalar_params
+    try:
+        return window_pads(case.x.shape, p["window_dimensions"], p["window_strides"],
+                           p["padding"], p.get("base_dilation"), p.get("window_dilation"))
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -1,8 +1,10 @@
 """The op table's entries of other frameworks' pooling: ``torch.max_pool{r}d`` (and
 ``torch.max_pool{r}d_with_indices``, called with ``return_indices=True``),
 ``torch.avg_pool{r}d``, ``onnx.max_pool`` and ``onnx.average_pool`` (2D: an ONNX node of
-rank 2). A candidate is called like the dialect function — the framework's names,
-defaults and ``(N, C, *spatial)`` layout — and compared with it
+rank 2), ``jax.reduce_window`` (``max`` bitwise, ``add`` within the bound; an NHWC input,
+jax's windows over all four axes). A candidate is called like the dialect function — the
+framework's names, defaults and layout (torch, ONNX: ``(N, C, *spatial)``) — and compared
+with it
 (:mod:`pooling_ref.dialects`): max pooling and indices bit for bit, averages within the
 bound of a sum of the window's cells.
 
@@ -21,12 +23,13 @@ import numpy as np
 
 from . import _dialect_hints as dh
 from . import explain as hint
-from ._params_dialect import draw_onnx_pool, draw_torch_pool
+from ._params_dialect import draw_jax_reduce_window, draw_onnx_pool, draw_torch_pool
 from ._special import Corners
+from .dialects import jax as pj
 from .dialects import onnx as po
 from .dialects import torch as pt
 from .explain import pool_window
-from .geometry import check_bool, normalize_tuple
+from .geometry import check_bool, normalize_tuple, plan_window
 from .ops import OpSpec, register
 from .oracle import moves
 from .oracle.context import window_context
@@ -138,11 +141,57 @@ def _onnx() -> None:
         **onnx_common))
 
 
+def _jax_bound(arrays: dict, params: dict) -> np.ndarray | None:
+    """``add``: a sum of the window's cells and ``init_value`` in any order, 16-bit floats
+    accumulated in their own dtype (jax's XLA CPU, measured); ``max``: bitwise (None)."""
+    if params.get("computation", "max") == "max":
+        return None
+    x = np.asarray(arrays["x"])
+    mag = pj.reduce_window(np.abs(x.astype(np.float64)), abs(float(params["init_value"])),
+                           **{k: v for k, v in params.items() if k != "init_value"})
+    return error_bound(mag, math.prod(params["window_dimensions"]) + 1, x.dtype, x.dtype)
+
+
+def _jax_geometry(case):
+    """The spatial axes' geometry where it is the core's plain one (no base dilation, no
+    crop, batch and channel windows trivial), else None (the whole input is shown)."""
+    p = case.scalar_params
+    pads = dh.jax_pads(case)
+    window, strides = p["window_dimensions"], p["window_strides"]
+    if pads is None or any(b != 1 for b in p.get("base_dilation") or ()) or \
+            any(lo < 0 or hi < 0 for lo, hi in pads) or \
+            any(window[i] != 1 or strides[i] != 1 for i in (0, -1)):
+        return None
+    dilation = (p.get("window_dilation") or (1,) * len(window))[1:-1]
+    return plan_window(case.spatial, window[1:-1], strides[1:-1], pads[1:-1], dilation,
+                       case.op, window_name="window_dimensions")
+
+
+def _jax_context(case) -> list[str]:
+    pads = dh.jax_pads(case)
+    return [] if pads is None else [f"padding (lo, hi) per axis of x (N, H, W, C), on its "
+                                    f"base-dilated extent: {list(pads)}"]
+
+
+def _jax() -> None:
+    register(OpSpec(
+        "jax.reduce_window", "jax.reduce_window", 2, pj.reduce_window, mode="bound",
+        keras_mode="bitwise", bound=_jax_bound,
+        params=("init_value", "computation", "window_dimensions", "window_strides",
+                "padding", "base_dilation", "window_dilation"),
+        supportable=("computation", *_SIZES), corners=_SUM_CORNERS, moves=_MOVES,
+        normalize={"computation": lambda v, r: str(v)}, draw=draw_jax_reduce_window,
+        geometry=_jax_geometry, context=_jax_context,
+        hints=(dh.jax_nan_ignored, dh.jax_zero_sign, dh.jax_init_value,
+               dh.jax_base_dilation, dh.jax_padding_cells, hint.overflow)))
+
+
 for _rank in (1, 2, 3):
     _torch(_rank)
 _onnx()
+_jax()
 
 #: The op names this module registers.
 DIALECT_OPS = (*(f"torch.{op}{r}d{tail}" for op, tail in (
     ("max_pool", ""), ("max_pool", "_with_indices"), ("avg_pool", "")) for r in (1, 2, 3)),
-    "onnx.max_pool", "onnx.average_pool")
+    "onnx.max_pool", "onnx.average_pool", "jax.reduce_window")

@@ -3,7 +3,8 @@
 :mod:`pooling_ref._params`: the corners where converters err come often — a ceil_mode
 window that would start in the padding (dropped), a ceil overhang with
 ``count_include_pad``, padding up to the framework's limit (torch: half the kernel; ONNX:
-below the kernel), ``SAME_LOWER``, ``SAME`` with dilation, ``divisor_override``.
+below the kernel), ``SAME_LOWER``, ``SAME`` with dilation, ``divisor_override``; jax's
+``init_value``, base dilation and negative pads.
 
 >>> import numpy as np
 >>> from pooling_ref._draw import NumpySource
@@ -26,18 +27,19 @@ from ._params import Draft, _Sizes, _spatial
 from ._supports import Supports
 from .ops import OpSpec
 
-__all__ = ["draw_onnx_pool", "draw_torch_pool"]
+__all__ = ["draw_jax_reduce_window", "draw_onnx_pool", "draw_torch_pool"]
 
 
-def _fits(s: OpSpec, d: Draft) -> Draft | None:
-    """``d`` if the reference accepts it (the window fits, the framework's limits hold),
-    else ``None``: draw again."""
-    x = np.zeros((1, 1, *d.spatial), np.float32)
+def _fits(s: OpSpec, d: Draft, layout: str = "channels_first") -> Draft | None:
+    """``d`` if the reference accepts it (the window fits, the framework's limits hold)
+    and has an output, else ``None``: draw again."""
+    shape = (d.n, d.c, *d.spatial) if layout == "channels_first" else (d.n, *d.spatial, d.c)
+    x = np.zeros(shape if layout != "channels_first" else (1, 1, *d.spatial), np.float32)
     try:
-        s.run_reference({"x": x}, d.params)
+        y = s.run_reference({"x": x}, d.params)
     except ValueError:
         return None
-    return d
+    return d if np.size(y[0] if isinstance(y, tuple) else y) else None     # jax: empty
 
 
 def _window(src: Source, sup: Supports, key: str, spatial: list[int]) -> list[int]:
@@ -116,3 +118,50 @@ def draw_onnx_pool(src: Source, s: OpSpec, sz: _Sizes, sup: Supports, corner: st
         if key in s.params:
             _give(src, sup, params, key, sup.pick(src, key, [1, 0]), 0.5)
     return _fits(s, Draft(sz.n, sz.c, spatial, params))
+
+
+def _jax_window(src: Source, sup: Supports, spatial: list[int], c: int, n: int):
+    """jax windows over every axis of ``(N, *spatial, C)``: the spatial ones, and now and
+    then one over the channels or the batch (jax reduces those too)."""
+    window = [1, *_window(src, sup, "window_dimensions", spatial), 1]
+    strides = [1, *_strides(src, window[1:-1]), 1]
+    extra = src.choice(["none", "channels", "batch"], [0.8, 0.1, 0.1])
+    axis, size = {"channels": (-1, c), "batch": (0, n)}.get(extra, (None, 1))
+    if axis is not None and size > 1:
+        window[axis] = src.integer(2, min(size, 3))
+        strides[axis] = src.integer(1, 2)
+    return window, strides
+
+
+def _jax_padding(src: Source, sup: Supports, window: list[int]):
+    """A padding name, or explicit pairs (negative ones crop) on the windowed axes."""
+    name = sup.pick(src, "padding", ["SAME", "VALID", "SAME_LOWER", "explicit"],
+                    [0.3, 0.2, 0.2, 0.3])
+    if name != "explicit":
+        return name
+    return [(0, 0) if k == 1 and i in (0, len(window) - 1) else
+            (src.integer(-1, k), src.integer(-1, k)) for i, k in enumerate(window)]
+
+
+def draw_jax_reduce_window(src: Source, s: OpSpec, sz: _Sizes, sup: Supports, corner: str,
+                           limit: int) -> Draft | None:
+    """``jax.lax.reduce_window`` arguments on an NHWC input: ``computation`` ``"max"`` /
+    ``"add"``; ``init_value`` the identity (``-inf`` / ``0``) or not (``0``, ``-0``, ``1``,
+    NaN: it takes part in every window); ``"SAME"`` / ``"SAME_LOWER"`` / ``"VALID"`` or
+    explicit pairs, negative ones too; ``base_dilation`` (holes) and ``window_dilation``."""
+    spatial = _spatial(src, sup, s.rank, limit)
+    window, strides = _jax_window(src, sup, spatial, sz.c, sz.n)
+    computation = sup.pick(src, "computation", ["max", "add"])
+    inits = ([-np.inf, 0.0, -0.0, 1.0, np.nan], [0.6, 0.1, 0.1, 0.1, 0.1]) \
+        if computation == "max" else ([0.0, 1.0, -0.5], [0.7, 0.15, 0.15])
+    params: dict = {"init_value": src.choice(*inits), "computation": computation,
+                    "window_dimensions": tuple(window), "window_strides": tuple(strides),
+                    "padding": _jax_padding(src, sup, window)}
+    rank = len(window)
+    if src.boolean(0.3):
+        params["base_dilation"] = tuple(1 if i in (0, rank - 1) else src.choice([1, 2, 3])
+                                        for i in range(rank))
+    if src.boolean(0.3):
+        params["window_dilation"] = tuple(1 if i in (0, rank - 1) else src.choice([1, 2])
+                                          for i in range(rank))
+    return _fits(s, Draft(sz.n, sz.c, spatial, params), layout="channels_last")

@@ -28,6 +28,7 @@ from ._model_cmd import MODEL_EXAMPLES, MODEL_NOTES, model, model_parser
 from ._progress import Progress
 from ._shape_cmd import SHAPE_EXAMPLES, SHAPE_NOTES, shape, shape_parser
 from ._shards import parse_shard, shard_size
+from ._verify import dialect as VD
 from .cases import check_dtype
 from .keras_ref import TensorFlowMissing
 from .ops import is_gradient, spec
@@ -37,11 +38,12 @@ __all__ = ["main"]
 
 #: What each command's exit status means (printed in its ``--help``; one place).
 EXIT_STATUS = {
-    "verify": {0: "every op matched Keras (a shard: no mismatch in its cases)",
+    "verify": {0: "every op matched Keras or, with --dialect, the runtime (a shard: no "
+                  "mismatch in its cases)",
                1: "a mismatch, or an op without any comparison (not judged per shard: "
                   "merge the shards)",
                2: "usage error: bad argument or --shard, unwritable --json path, "
-                  "TensorFlow missing"},
+                  "TensorFlow missing (--dialect: the runtime or its ops missing)"},
     "merge": {0: "the shards add up to the whole run and every op matched",
               1: "a mismatch, or an op without any comparison",
               2: "usage error: a file missing, unreadable or not a verify report, shards "
@@ -170,6 +172,9 @@ def _verify_parser(sub) -> None:
                    "(default: detected; the other eager path needs TF_ENABLE_ONEDNN_OPTS "
                    "set before start) or xla (pooling and its gradients compiled with "
                    "jit_compile=True)")
+    v.add_argument("--dialect", choices=list(VD.FRAMEWORKS), default=None,
+                   help="verify the ops of another framework's dialect (torch.*, onnx.*, "
+                   "jax.*) against its installed runtime instead of Keras")
     v.add_argument("--shard", type=_shard, default=(1, 1), metavar="I/N",
                    help="run shard I of N (1 <= I <= N): a disjoint share of the cases; "
                    "combine the --json reports with `pooling-ref merge`")
@@ -255,7 +260,27 @@ def _format_table(results) -> str:
     return "\n".join(lines)
 
 
+def _verify_dialect(args) -> int:
+    """``verify --dialect``: the dialect ops against the framework's runtime."""
+    why = VD.missing_runtime(args.dialect)
+    if why:
+        print(f"pooling-ref verify --dialect {args.dialect}: {why}", file=sys.stderr)
+        return 2
+    _verify_ops(args)
+    print(VD.header(args.dialect, args.cases, args.seed), flush=True)
+    total = len(VD.dialect_ops(args.dialect)) * args.cases
+    with Progress(total, "verify", quiet=args.quiet) as progress:
+        results = VD.run_dialect(args.dialect, args.cases, args.seed, progress)
+    print("\n".join(VD.report_lines(results)))
+    if args.json:
+        _reports.write(args.json, {"dialect": args.dialect, "results": [vars(r) for r in
+                                                                       results]})
+    return 0 if all(r.ok for r in results) else 1
+
+
 def _verify(args) -> int:
+    if args.dialect:
+        return _verify_dialect(args)
     ops = _verify_ops(args)
     versions = V.load_tf()
     path = V.check_path(args.tf_kernel)
