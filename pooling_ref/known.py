@@ -150,8 +150,6 @@ RAISES: dict[str, tuple[tuple[str, ...], str | tuple[str, ...],
         ("NotFoundError", "InvalidArgumentError", "TypeError"), _pool3d_half_double),
     _known_onnx.DILATION: (_ONNX_POOLS, "Fail", _known_onnx.same_pads_raise(
         _known_onnx.DILATION)),
-    _known_onnx.UNCLAMPED: (_ONNX_POOLS, "Fail", _known_onnx.same_pads_raise(
-        _known_onnx.UNCLAMPED)),
 }
 
 
