@@ -230,15 +230,16 @@ def test_fifty_nodes():
 
 
 def test_cli_checks_onnx_files_with_the_dialect_by_default(tmp_path):
-    """``pooling-ref model FILE.onnx``: the default references are the ONNX dialect. The
-    clean model's Pad, MaxPool and AveragePool match (Conv: no reference yet, listed
-    unchecked, never passed off as checked); the planted model's two nodes differ and are
-    named as onnxruntime's registered VALID defect, exit 1."""
+    """``pooling-ref model FILE.onnx``: the default references are the ONNX dialect and the
+    core's convolution. The clean model's Pad, MaxPool, both Conv (one grouped) and
+    AveragePool match; the planted model's two nodes differ and are named as
+    onnxruntime's registered VALID defect, exit 1."""
     (tmp_path / "m.onnx").write_bytes(small_model())
     r = run("model", "m.onnx", "--json", "n.json", "-q", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "PASSED: 5 nodes: 3 match, 0 known, 2 unchecked, 0 DIFFERS" in r.stdout, r.stdout
-    assert r.stdout.count("no reference given for ONNX Conv") == 2
+    assert "PASSED: 5 nodes: 5 match, 0 known, 0 unchecked, 0 DIFFERS" in r.stdout, r.stdout
+    conv1, depthwise = (n for n in onnx_check.check_model(small_model()) if n.op == "Conv")
+    assert conv1.mode == depthwise.mode == "bound" and 0 < conv1.worst <= 1
     assert "onnxruntime" in r.stdout.splitlines()[0]
     (tmp_path / "p.onnx").write_bytes(planted_model())
     r = run("model", "p.onnx", "-q", cwd=tmp_path)

@@ -20,8 +20,9 @@ Without ``references``, :data:`DEFAULT_REFERENCES` applies: the ONNX dialect
 (with ``Indices``: judged like ``check(..., "onnx.max_pool")``, so onnxruntime's
 registered SAME_* padding is "known" and named), ``AveragePool`` (judged like
 ``"onnx.average_pool"``: the derived bound, the registered padding), ``LpPool``,
-``GlobalMaxPool`` and ``GlobalAveragePool`` (their error bounds), and a constant ``Pad``;
-``Conv`` and the others are listed "unchecked" (no reference yet).
+``GlobalMaxPool`` and ``GlobalAveragePool`` (their error bounds), a constant ``Pad`` and
+``Conv`` (the core's convolution on the zero-padded input, within its bound); the others
+are listed "unchecked".
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..conv import conv
 from ..dialects import onnx as po
 from ..judge import judge
 from ..ops import spec
-from ..tolerance import compare, error_bound
+from ..tolerance import compare, conv_bound, error_bound
 from ._nodes import NodeResult, RuntimeMissing, draw_inputs, given_inputs
 
 __all__ = ["DEFAULT_REFERENCES", "NODE_TYPES", "Reference", "check_model", "runtime_versions"]
@@ -82,6 +84,47 @@ def _global_average_bound(x):
     return error_bound(mag, int(np.prod(x.shape[2:])) + 1, x.dtype)
 
 
+def _conv_call(x, w, b=None, *, kernel_shape=None, strides=None, pads=None, dilations=None,
+               group=1, auto_pad="NOTSET"):
+    """ONNX ``Conv`` as the core's: ``x`` zero-padded by the node's pads (SAME_*: sized
+    from the dilated kernel, the odd cell after / before), then a "valid" convolution,
+    channels_first, the kernel ``(M, C/group, *k)`` moved to ``(*k, C/group, M)``."""
+    x, w = np.asarray(x), np.asarray(w)
+    rank = x.ndim - 2
+    strides = tuple(strides or (1,) * rank)
+    dilations = tuple(dilations or (1,) * rank)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        pairs = []
+        for n, k, st, d in zip(x.shape[2:], w.shape[2:], strides, dilations):
+            total = max((-(-n // st) - 1) * st + d * (k - 1) + 1 - n, 0)
+            small, large = total // 2, total - total // 2
+            pairs.append((large, small) if auto_pad == "SAME_LOWER" else (small, large))
+    elif auto_pad == "VALID" or pads is None:
+        pairs = [(0, 0)] * rank
+    else:
+        pairs = list(zip(pads[:rank], pads[rank:]))
+    if any(p < 0 for pair in pairs for p in pair):
+        raise NotImplementedError(f"Conv with negative pads {pads}")
+    padded = np.pad(x, [(0, 0), (0, 0), *pairs])
+    kernel = np.moveaxis(w, (0, 1), (-1, -2))
+    params = dict(strides=strides, padding="valid", data_format="channels_first",
+                  dilation_rate=dilations, groups=int(group))
+    return padded, kernel, b, params
+
+
+def _conv(x, w, b=None, **attrs):
+    padded, kernel, bias, params = _conv_call(x, w, b, **attrs)
+    try:
+        return conv(padded, kernel, bias, **params)
+    except ValueError as e:             # e.g. strides and dilation > 1 together
+        raise NotImplementedError(str(e)) from None
+
+
+def _conv_bound(x, w, b=None, **attrs):
+    padded, kernel, bias, params = _conv_call(x, w, b, **attrs)
+    return conv_bound(padded, kernel, bias, **params)
+
+
 #: ONNX op type -> reference used when ``check_model`` is given none (``pooling-ref model``).
 DEFAULT_REFERENCES: dict = {
     "MaxPool": Reference(po.max_pool, op="onnx.max_pool"),
@@ -90,6 +133,7 @@ DEFAULT_REFERENCES: dict = {
     "GlobalMaxPool": Reference(po.global_max_pool),
     "GlobalAveragePool": Reference(po.global_average_pool, _global_average_bound),
     "Pad": Reference(_pad),
+    "Conv": Reference(_conv, _conv_bound),
 }
 
 
