@@ -65,8 +65,8 @@ def coverage() -> str:
     zero_pad              1-3    loop, im2col, fast
     conv                  1-3    loop, im2col, fast
     max_pool_with_argmax  2      loop, fast
-    adaptive_avg_pool     1-3    loop, im2col, fast
-    adaptive_max_pool     1-3    loop, im2col, fast
+    adaptive_avg_pool     1-3    loop, im2col, fast, compiled*
+    adaptive_max_pool     1-3    loop, im2col, fast, compiled*
     max_pool_grad         1-3    loop, fast, compiled*
     avg_pool_grad         1-3    loop, fast, compiled*
     conv_grad             1-3    loop, fast
