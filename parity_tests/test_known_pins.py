@@ -31,6 +31,7 @@ def test_keras_cf_bias_goes_along_the_last_axis_when_it_has_filters_cells():
 
 
 @pytest.mark.parametrize("length, scalars", [(4, {"data_format": CF}),   # 3 outputs != 2
+                                             (2, {"data_format": CF}),   # 1 output != 2
                                              (3, {})])                  # channels_last
 def test_keras_cf_bias_model_applies_only_where_the_bug_shows(length, scalars):
     arrays, _ = _cf_conv(length)
