@@ -35,6 +35,7 @@ import numpy as np
 
 from ..conv import conv
 from ..dialects import onnx as po
+from ..geometry import same_pads
 from ..judge import judge
 from ..ops import spec
 from ..tolerance import compare, conv_bound, error_bound
@@ -94,11 +95,10 @@ def _conv_call(x, w, b=None, *, kernel_shape=None, strides=None, pads=None, dila
     strides = tuple(strides or (1,) * rank)
     dilations = tuple(dilations or (1,) * rank)
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        pairs = []
-        for n, k, st, d in zip(x.shape[2:], w.shape[2:], strides, dilations):
-            total = max((-(-n // st) - 1) * st + d * (k - 1) + 1 - n, 0)
-            small, large = total // 2, total - total // 2
-            pairs.append((large, small) if auto_pad == "SAME_LOWER" else (small, large))
+        pairs = [same_pads(n, k, st, d) for n, k, st, d in zip(x.shape[2:], w.shape[2:],
+                                                               strides, dilations)]
+        if auto_pad == "SAME_LOWER":                  # the odd cell before the input
+            pairs = [(after, before) for before, after in pairs]
     elif auto_pad == "VALID" or pads is None:
         pairs = [(0, 0)] * rank
     else:
