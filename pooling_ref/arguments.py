@@ -54,11 +54,15 @@ def prepare_pool(op, x, pool_size, strides, padding, data_format, *, ceil_mode=F
     a = as_input(x, op)
     args = (op, a.shape, pool_size, strides, padding, data_format, ceil_mode,
             dilation_rate, divisor)
-    if all(map(_plain, args[2:])):
+    if set(map(type, args[2:])) <= _SCALARS or all(map(_plain, args[2:])):
         g, data_format = _normalized_pool(*args)
     else:
         g, data_format = _normalize_pool(*args)
     return to_channels_last(a, data_format), g, data_format
+
+
+#: The argument types that are plain values on their own (:func:`_plain`).
+_SCALARS = frozenset({int, str, bool, type(None)})
 
 
 def _plain(value: object) -> bool:

@@ -168,9 +168,10 @@ _READY_LOCK = threading.Lock()
 
 
 def _arg_type(a) -> object:
-    """What of an argument decides the kernel's compiled signature."""
+    """What of an argument decides the kernel's compiled signature (of an array: dtype,
+    rank and its flags — contiguity, alignment, writeability — as one int)."""
     if isinstance(a, np.ndarray):
-        return a.dtype.str, a.ndim, a.flags.c_contiguous, a.flags.writeable
+        return a.dtype, a.ndim, a.flags.num
     return type(a)
 
 
@@ -238,6 +239,7 @@ def _plan_mode(plan: PoolPlan) -> tuple[int, np.dtype, object]:
     return mode, cdtype, cdtype.type(0)
 
 
+@functools.lru_cache(maxsize=256)
 def implements(plan: PoolPlan) -> frozenset[str]:
     """The :class:`~pooling_ref.rules.PoolPlan` fields :func:`pool` carries out itself for
     ``plan`` (every other active field makes the caller apply the rules around the
