@@ -267,20 +267,6 @@ class WindowGeometry:
     #: (:func:`divisor_grid`).
     divisor: str | int = "real"
 
-    def __hash__(self) -> int:
-        """The hash of the fields, computed once: a pooling call looks its plan and its
-        kernel up by geometry (dataclass hashing rebuilt the tuple of fields each time)."""
-        h = self.__dict__.get("_hash")
-        if h is None:
-            h = hash((self.in_spatial, self.window, self.strides, self.dilation, self.pads,
-                      self.out_spatial, self.overhang, self.divisor))
-            self.__dict__["_hash"] = h
-        return h
-
-    def __getstate__(self) -> dict:
-        """Pickled without the cached hash (a str field hashes differently elsewhere)."""
-        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
-
     @property
     def rank(self) -> int:
         return len(self.in_spatial)
