@@ -7,6 +7,7 @@
     nox -s mutation     # mutation testing (cosmic-ray) of the core and the oracle: a seeded
                         # sample, `nox -s mutation -- --sample 300 --seed 1` (see below)
     nox -s bench        # benchmark suite -> ratio table, JSON and PNG under bench-results/
+    nox -s bench_dialects  # pooling_ref vs torch and onnxruntime, one interleaved run
     nox -s keras_jax    # parity subset + verify with KERAS_BACKEND=jax (own venv, CPU jax)
     nox -s torch        # pooling_ref.dialects.torch against torch (own venv)
     nox -s onnx         # pooling_ref.dialects.onnx against onnxruntime (own venv)
@@ -88,6 +89,15 @@ def mutation(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install(".[bench]")
     session.run("python", "benchmarks/report.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench_dialects(session: nox.Session) -> None:
+    """pooling_ref against torch (NCHW and channels_last) and onnxruntime on the same
+    inputs, in one run of interleaved rounds (benchmarks/bench_peers.py: ratios, geometric
+    means, bench-results/peers.json). Not part of .ci/run."""
+    session.install(".[bench,onnx]", "torch==2.13.0")
+    session.run("python", "benchmarks/bench_peers.py", *session.posargs)
 
 
 #: The parity tests that work on every Keras backend (marker ``any_backend``: the Keras

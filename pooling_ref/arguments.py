@@ -11,9 +11,11 @@ bound, so no op module imports another.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ._arrays import as_input, to_channels_last
+from ._arrays import as_input, channels_axes, to_channels_last
 from ._conv_kernels import ConvProblem, compute_dtype
 from .dtypes import is_float_dtype
 from .geometry import (
@@ -43,19 +45,56 @@ def prepare_pool(op, x, pool_size, strides, padding, data_format, *, ceil_mode=F
     ...                        ceil_mode=True, divisor="padded")
     >>> g.out_spatial, g.pads, g.divisor
     ((2,), ((0, 3),), 'padded')
+
+    The normalisation depends on the arguments and ``x``'s shape only, so it is cached
+    (:func:`_normalized_pool`) when every argument is a plain value (:func:`_plain`): a
+    repeated call skips it, and a call that would raise always runs it (errors are never
+    cached, and a cached key matches only arguments of the same types and values).
     """
     a = as_input(x, op)
-    rank = a.ndim - 2
+    args = (op, a.shape, pool_size, strides, padding, data_format, ceil_mode,
+            dilation_rate, divisor)
+    if set(map(type, args[2:])) <= _SCALARS or all(map(_plain, args[2:])):
+        g, data_format = _normalized_pool(*args)
+    else:
+        g, data_format = _normalize_pool(*args)
+    return to_channels_last(a, data_format), g, data_format
+
+
+#: The argument types that are plain values on their own (:func:`_plain`).
+_SCALARS = frozenset({int, str, bool, type(None)})
+
+
+def _plain(value: object) -> bool:
+    """Whether ``value`` is an int, str, bool or None, or a tuple of ints or of tuples of
+    ints (exact types: ``(2, True)`` equals ``(2, 1)`` as a key, so no bool inside)."""
+    kind = type(value)
+    if kind is tuple:
+        return all(type(v) is int or (type(v) is tuple and all(type(i) is int for i in v))
+                   for v in value)
+    return kind is int or kind is str or kind is bool or value is None
+
+
+def _normalize_pool(op, shape, pool_size, strides, padding, data_format, ceil_mode,
+                    dilation_rate, divisor):
+    """``(geometry, data_format)``: the arguments checked and normalised for an input of
+    ``shape``, in the order the errors are raised."""
+    rank = len(shape) - 2
     pool, strides = normalize_window_strides(pool_size, strides, rank, op)
     padding = normalize_pool_padding(padding, rank, op)
     data_format = normalize_data_format(data_format, op)
     ceil_mode = check_bool(ceil_mode, "ceil_mode", op)
     dilation = normalize_tuple(dilation_rate, rank, "dilation_rate", op)
     divisor = normalize_divisor(divisor, op)
-    x_cl = to_channels_last(a, data_format)
-    g = plan_window(x_cl.shape[1:-1], pool, strides, padding, dilation, op,
-                    ceil_mode=ceil_mode, divisor=divisor)
-    return x_cl, g, data_format
+    spatial = [shape[i] for i in channels_axes(len(shape))[0]][1:-1] \
+        if data_format == "channels_first" else shape[1:-1]
+    g = plan_window(spatial, pool, strides, padding, dilation, op, ceil_mode=ceil_mode,
+                    divisor=divisor)
+    return g, data_format
+
+
+#: :func:`_normalize_pool` memoised (``typed``: ``1`` and ``True`` are different keys).
+_normalized_pool = functools.lru_cache(maxsize=1024, typed=True)(_normalize_pool)
 
 
 def prepare_conv(x, kernel, bias, strides, padding, data_format, dilation_rate, groups,

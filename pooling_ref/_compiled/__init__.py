@@ -94,6 +94,7 @@ import functools
 import math
 import os
 import threading
+from typing import NamedTuple
 
 import numpy as np
 
@@ -167,9 +168,10 @@ _READY_LOCK = threading.Lock()
 
 
 def _arg_type(a) -> object:
-    """What of an argument decides the kernel's compiled signature."""
+    """What of an argument decides the kernel's compiled signature (of an array: dtype,
+    rank and its flags — contiguity, alignment, writeability — as one int)."""
     if isinstance(a, np.ndarray):
-        return a.dtype.str, a.ndim, a.flags.c_contiguous, a.flags.writeable
+        return a.dtype, a.ndim, a.flags.num
     return type(a)
 
 
@@ -237,6 +239,7 @@ def _plan_mode(plan: PoolPlan) -> tuple[int, np.dtype, object]:
     return mode, cdtype, cdtype.type(0)
 
 
+@functools.lru_cache(maxsize=256)
 def implements(plan: PoolPlan) -> frozenset[str]:
     """The :class:`~pooling_ref.rules.PoolPlan` fields :func:`pool` carries out itself for
     ``plan`` (every other active field makes the caller apply the rules around the
@@ -303,11 +306,14 @@ def whole_windows(g3: WindowGeometry) -> np.ndarray:
     t = g3.taps[2]
     k = g3.window[2]
     whole = np.flatnonzero((t[:, TAP_LO] == 0) & (t[:, TAP_HI] == k))
-    if whole.size == 0:
-        return np.array([0, 0, 0, k], np.int64)
-    i0, i1 = int(whole[0]), int(whole[-1]) + 1
-    assert whole.size == i1 - i0                       # contiguous (see the docstring)
-    return np.array([i0, i1, t[i0, CELL_LO], k], np.int64)
+    row = [0, 0, 0, k]
+    if whole.size:
+        i0, i1 = int(whole[0]), int(whole[-1]) + 1
+        assert whole.size == i1 - i0                   # contiguous (see the docstring)
+        row = [i0, i1, t[i0, CELL_LO], k]
+    table = np.array(row, np.int64)
+    table.setflags(write=False)                        # cached: shared by every call
+    return table
 
 
 def pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan) -> np.ndarray | None:
@@ -326,24 +332,43 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan) -> np.ndarray | No
         return None
     n, c = x_cl.shape[0], x_cl.shape[-1]
     work, channels_first = _work_layout(x_cl)
-    mode, cdtype, init = _plan_mode(plan)
-    tiny = cdtype.type(finfo(dtype).tiny if mode in _DAZ_MODES else 0)
-    work = work.astype(cdtype, copy=False)
-    g3 = rank3(g)
-    x5 = work.reshape(work.shape[0], *g3.in_spatial, work.shape[-1])
-    nc5 = x5.shape[-1]
-    out5 = np.empty((x5.shape[0], *g3.out_spatial, nc5), cdtype)
-    if out5.size:
-        args = (x5.reshape(-1), out5.reshape(-1), np.array(x5.shape[1:], np.int64),
-                *g3.taps, g3.tap_outputs[2], g3.strides[2], init, tiny,
-                lane_blocks(nc5), whole_windows(g3))
-        jobs = out5.size // (g3.out_spatial[2] * x5.shape[-1])
-        order = loop_order(nc5, g3.window[2], g3.strides[2])
-        _launch(KERNELS[mode, order], args, jobs, x5.nbytes)
-    out = out5.astype(dtype, copy=False)
+    launch = _pool_launch(g, plan, work.shape[-1])
+    work = work.astype(launch.dtype, copy=False)
+    out = np.empty((work.shape[0], *g.out_spatial, work.shape[-1]), launch.dtype)
+    if out.size:
+        _launch(launch.kernel, (work.reshape(-1), out.reshape(-1), *launch.constants),
+                work.shape[0] * launch.rows, work.nbytes)
+    out = out.astype(dtype, copy=False)
     if channels_first:
-        return from_channels_first_work(out.reshape(n * c, *g.out_spatial, 1), n, c)
-    return out.reshape(n, *g.out_spatial, c)
+        return from_channels_first_work(out, n, c)
+    return out
+
+
+class PoolLaunch(NamedTuple):
+    """What a pooling launch needs besides the arrays (:func:`_pool_launch`)."""
+
+    kernel: object          # the compiled loop order for the plan's mode
+    dtype: np.dtype         # the dtype computed in
+    rows: int               # output rows (jobs) per batch item of the work layout
+    constants: tuple        # the kernel's arguments after the input and the output
+
+
+@functools.lru_cache(maxsize=512)
+def _pool_launch(g: WindowGeometry, plan: PoolPlan, channels: int) -> PoolLaunch:
+    """The kernel and its constant arguments for geometry ``g``, ``plan`` and the channel
+    count of the work layout: everything of a launch that does not depend on the array, so
+    a repeated call (same shape, dtype, arguments, rules) only looks it up (the arrays in
+    it are read-only)."""
+    mode, cdtype, init = _plan_mode(plan)
+    tiny = cdtype.type(finfo(plan.dtype).tiny if mode in _DAZ_MODES else 0)
+    g3 = rank3(g)
+    shape = np.array((*g3.in_spatial, channels), np.int64)
+    shape.setflags(write=False)
+    constants = (shape, *g3.taps, g3.tap_outputs[2], g3.strides[2], init, tiny,
+                 lane_blocks(channels), whole_windows(g3))
+    order = loop_order(channels, g3.window[2], g3.strides[2])
+    return PoolLaunch(KERNELS[mode, order], cdtype, g3.out_spatial[0] * g3.out_spatial[1],
+                      constants)
 
 
 def global_pool(a: np.ndarray, axes: tuple[int, ...], op: str,
