@@ -332,13 +332,16 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan) -> np.ndarray | No
         return None
     n, c = x_cl.shape[0], x_cl.shape[-1]
     work, channels_first = _work_layout(x_cl)
-    launch = _pool_launch(g, plan, work.shape[-1])
-    work = work.astype(launch.dtype, copy=False)
-    out = np.empty((work.shape[0], *g.out_spatial, work.shape[-1]), launch.dtype)
-    if out.size:
+    out_shape = (work.shape[0], *g.out_spatial, work.shape[-1])
+    if 0 in out_shape:                   # nothing to compute (nor tap tables to build)
+        out = np.empty(out_shape, dtype)
+    else:
+        launch = _pool_launch(g, plan, work.shape[-1])
+        work = work.astype(launch.dtype, copy=False)
+        out = np.empty(out_shape, launch.dtype)
         _launch(launch.kernel, (work.reshape(-1), out.reshape(-1), *launch.constants),
                 work.shape[0] * launch.rows, work.nbytes)
-    out = out.astype(dtype, copy=False)
+        out = out.astype(dtype, copy=False)
     if channels_first:
         return from_channels_first_work(out, n, c)
     return out
