@@ -12,7 +12,7 @@ from pooling_ref.cases import generate_cases
 from pooling_ref.judge import check_rule_option, compare_outputs, expected_under
 from pooling_ref.ops import spec
 from pooling_ref.oracle import check
-from pooling_ref.oracle.report import cells_text, chans_text
+from pooling_ref.oracle.report import Report, cells_text, chans_text
 
 
 def _first(value) -> int:
@@ -104,3 +104,17 @@ def test_expected_under_takes_the_nan_rule_only_by_keyword():
     assert np.isnan(expected_under(*args, nan="propagate")).all()
     with pytest.raises(TypeError):
         expected_under(*args, "propagate")
+
+
+@pytest.mark.parametrize(("matched", "cases", "expected"), [
+    (("torch",), {"torch": 5},
+     "matched torch.avg_pool2d as pooling_ref.dialects.torch specifies it on every case"),
+    (("torch",), {}, "matched torch.avg_pool2d as pooling_ref.dialects.torch specifies it"),
+    ((), {}, "no case matched"),
+])
+def test_a_dialect_report_names_the_dialect_only_when_it_matched(matched, cases, expected):
+    """Another framework's op is judged by its dialect function: a report that matched says
+    so by the dialect's name; one that matched nothing must not claim the dialect."""
+    report = Report(op="torch.avg_pool2d", candidate="k", seed=0, dtype="float32", cases=5,
+                    matched=matched, matched_cases=cases)
+    assert report.rule_sets_text() == expected
