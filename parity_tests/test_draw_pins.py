@@ -85,6 +85,16 @@ def test_beyond_2_24_corner_draws_integers_float32_rounds(dtype, coin, expected)
     assert _pool("beyond 2**24", dtype, coin) == Pool(expected)
 
 
+def test_the_wide_coin_of_64_bit_integers_is_fair():
+    """int64 "beyond 2**24": the wide values (times 4096, beyond 2^36) half of the time —
+    400 draws from a seeded source: 200 expected, 3.5 sigma is 35."""
+    src = NumpySource(np.random.default_rng(0))
+    wide = sum(max(corner_elements(src, spec("max_pool1d"), np.dtype("int64"),
+                                   "beyond 2**24", Ints(-2, 2))["x"].options) > 2**36
+               for _ in range(400))
+    assert 165 <= wide <= 235, wide
+
+
 def test_a_corner_that_fills_no_array_draws_nothing():
     assert corner_elements(_Always(False), spec("max_pool1d"), np.dtype("float32"),
                            "nan first", Normal()) == {}

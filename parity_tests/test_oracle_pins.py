@@ -118,3 +118,20 @@ def test_a_dialect_report_names_the_dialect_only_when_it_matched(matched, cases,
     report = Report(op="torch.avg_pool2d", candidate="k", seed=0, dtype="float32", cases=5,
                     matched=matched, matched_cases=cases)
     assert report.rule_sets_text() == expected
+
+
+def _max_pool_plus_one(x, pool_size, strides=None, padding="valid",
+                       data_format="channels_last"):
+    return pooling_ref.max_pool(x, pool_size, strides, padding, data_format,
+                                tf_kernel=None) + 1
+
+
+def test_a_failure_under_tf_kernel_any_says_which_rule_set_it_was_compared_with():
+    """``tf_kernel="any"`` read at run time (a CLI argument is not an interned literal):
+    a failing case's context still names the rule set its expected value came from."""
+    any_at_run_time = "".join(["an", "y"])
+    report = check(_max_pool_plus_one, "max_pool1d", cases=3, seed=1,
+                   tf_kernel=any_at_run_time, max_failures=1)
+    assert not report.passed, str(report)
+    context = "\n".join(report.failures[0].context)
+    assert "expected: the reference under tf_kernel=" in context, context
