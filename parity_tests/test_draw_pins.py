@@ -23,7 +23,7 @@ from pooling_ref._special import (
     tile_corners,
 )
 from pooling_ref._supports import Supports
-from pooling_ref.cases import Case, _corner, window_cells
+from pooling_ref.cases import Case, _corner, _elements, window_cells
 from pooling_ref.ops import spec
 
 
@@ -236,3 +236,12 @@ def test_ramp_values_wrap_so_128_cell_window_sums_stay_finite(dtype, top):
     assert np.convolve(x, np.ones(128), "valid").max() <= float(np.finfo(dtype).max)
     want = 0.25 if dtype == "float16" else 512.0
     assert (x[512], x[599]) == (want, 599.0 if dtype == "float32" else 599 - 511.75)
+
+
+@pytest.mark.parametrize("dtype, expected", [("int8", Ints(-50, 50)), ("uint8", Ints(0, 50)),
+                                             ("int64", Ints(-50, 50))])
+def test_plain_integer_cells_are_drawn_from_minus_50_to_50(dtype, expected):
+    """Integer inputs outside the corners: the small integers -50..50, clipped to the dtype."""
+    got = _elements(NumpySource(np.random.default_rng(0)), spec("max_pool1d"),
+                    np.dtype(dtype), "")
+    assert got["x"] == expected
