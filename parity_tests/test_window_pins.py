@@ -159,13 +159,14 @@ def test_one_cell_windows_with_explicit_pads_are_no_copy_under_xla(method):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_strided_windows_of_padding_only_on_every_method(method):
-    """One cell, pads (2, 1), window 1, stride 3, ceil_mode: windows at padded cells 0 and
-    3, neither on the real cell 2 — both empty (max: the lowest float32 under the default
-    rules; average: 0 / 0 = NaN). im2col's row span of such a window lies wholly in the
+    """One cell, pads (2, 1), window 1, stride 3, ceil_mode: ceil(3 / 3) + 1 = 2 windows,
+    the second starts at padded cell 3, in the right padding, and is dropped; the first is
+    padded cell 0, not the real cell 2 — empty (max: the lowest float32 under the default
+    rules; average: 0 / 0 = NaN). im2col's row span of that window lies wholly in the
     padding (it asked NumPy for a negative pad)."""
     x = np.ones((1, 1, 2), np.float32)
     low = np.finfo(np.float32).min
     got = pr.max_pool(x, 1, 3, ((2, 1),), ceil_mode=True, method=method)
-    np.testing.assert_array_equal(got, np.full((1, 2, 2), low, np.float32))
+    np.testing.assert_array_equal(got, np.full((1, 1, 2), low, np.float32))
     got = pr.avg_pool(x, 1, 3, ((2, 1),), ceil_mode=True, method=method)
-    assert got.shape == (1, 2, 2) and np.isnan(got).all()
+    assert got.shape == (1, 1, 2) and np.isnan(got).all()
