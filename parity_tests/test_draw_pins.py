@@ -23,7 +23,7 @@ from pooling_ref._special import (
     tile_corners,
 )
 from pooling_ref._supports import Supports
-from pooling_ref.cases import Case, _corner, window_cells
+from pooling_ref.cases import Case, _corner, _elements, window_cells
 from pooling_ref.ops import spec
 
 
@@ -83,6 +83,16 @@ def test_int_limits_corner_draws_the_limits_and_their_neighbours():
 ])
 def test_beyond_2_24_corner_draws_integers_float32_rounds(dtype, coin, expected):
     assert _pool("beyond 2**24", dtype, coin) == Pool(expected)
+
+
+def test_the_wide_coin_of_64_bit_integers_is_fair():
+    """int64 "beyond 2**24": the wide values (times 4096, beyond 2^36) half of the time —
+    400 draws from a seeded source: 200 expected, 3.5 sigma is 35."""
+    src = NumpySource(np.random.default_rng(0))
+    wide = sum(max(corner_elements(src, spec("max_pool1d"), np.dtype("int64"),
+                                   "beyond 2**24", Ints(-2, 2))["x"].options) > 2**36
+               for _ in range(400))
+    assert 165 <= wide <= 235, wide
 
 
 def test_a_corner_that_fills_no_array_draws_nothing():
@@ -226,3 +236,12 @@ def test_ramp_values_wrap_so_128_cell_window_sums_stay_finite(dtype, top):
     assert np.convolve(x, np.ones(128), "valid").max() <= float(np.finfo(dtype).max)
     want = 0.25 if dtype == "float16" else 512.0
     assert (x[512], x[599]) == (want, 599.0 if dtype == "float32" else 599 - 511.75)
+
+
+@pytest.mark.parametrize("dtype, expected", [("int8", Ints(-50, 50)), ("uint8", Ints(0, 50)),
+                                             ("int64", Ints(-50, 50))])
+def test_plain_integer_cells_are_drawn_from_minus_50_to_50(dtype, expected):
+    """Integer inputs outside the corners: the small integers -50..50, clipped to the dtype."""
+    got = _elements(NumpySource(np.random.default_rng(0)), spec("max_pool1d"),
+                    np.dtype(dtype), "")
+    assert got["x"] == expected

@@ -94,3 +94,33 @@ def test_eager_grouped_conv3d_condition_reads_the_channel_axis(x_shape, fmt, gro
 def test_pool3d_half_double_condition(op, dtype, path, missing):
     arrays = {"x": np.zeros((1, 2, 2, 2, 1), dtype)}
     assert known._pool3d_half_double(spec(op), arrays, {}, path) is missing
+
+
+@pytest.mark.parametrize("op, path, dtype, raises", [
+    ("conv2d_grad", "onednn", "float32", False),   # oneDNN has the grouped float32 gradient
+    ("conv2d_grad", "eigen", "float32", True),
+    ("conv2d_grad", "onednn", "float64", True),
+    ("conv2d", "eigen", "float32", False),         # the forward 2D grouped conv exists
+    ("conv2d", "onednn", "float64", False),
+])
+def test_eager_grouped_conv2d_raises_only_in_the_gradient_off_onednn_float32(op, path, dtype,
+                                                                             raises):
+    """2D grouped convolution (4 input channels, 2 per group): TF's eager forward runs on
+    every path; its gradient only on oneDNN in float32."""
+    arrays = {"x": np.zeros((1, 3, 3, 4), dtype), "kernel": np.zeros((1, 1, 2, 4), dtype)}
+    assert known._eager_grouped_conv(spec(op), arrays, {"data_format": "channels_last"},
+                                     path) is raises
+
+
+@pytest.mark.parametrize("exception, expected", [
+    ("UnimplementedError: The Conv2D op currently only supports the NHWC tensor format "
+     "on CPU", "eigen-cf-conv-unimplemented"),
+    ("InvalidArgumentError: something else", None),
+])
+def test_a_raised_tf_error_is_matched_by_its_type_name(exception, expected):
+    """The registry entry is found from the exception's type name (the text before the
+    first colon): TF's channels_first float32 conv2d on Eigen raises UnimplementedError."""
+    arrays = {"x": np.zeros((1, 2, 3, 3), np.float32),
+              "kernel": np.zeros((1, 1, 2, 2), np.float32)}
+    assert known.raised(spec("conv2d"), arrays, {"data_format": CF}, exception,
+                        ("eigen",)) == expected

@@ -79,7 +79,7 @@ def test_planted_difference_is_found(kernel):
     assert node.failed and node.registry == ("litert-pool-requantization-missing",)
     assert node.worst == 13                       # got 13, requantized 26
     assert "DIFFERS" in tflite.table([clean, node])
-    assert tflite.table([clean, node]).endswith("2 nodes checked, 1 differ")
+    assert tflite.table([clean, node]).endswith("2 nodes, 2 checked, 1 differ")
 
 
 def test_given_inputs_are_used(float_model):

@@ -178,7 +178,7 @@ def test_planted_difference_is_found():
                                                     ("AveragePool", "DIFFERS")]
     assert all(r.output_shape == (1, 1, 3, 1) for r in results)
     assert "shape (1, 1, 3, 1) != expected shape (1, 1, 3, 0)" in results[0].detail
-    assert table(results).endswith("2 nodes checked, 2 differ")
+    assert table(results).endswith("2 nodes, 2 checked, 2 differ")
 
 
 def test_a_wrong_reference_is_caught():

@@ -12,7 +12,7 @@ from pooling_ref.cases import generate_cases
 from pooling_ref.judge import check_rule_option, compare_outputs, expected_under
 from pooling_ref.ops import spec
 from pooling_ref.oracle import check
-from pooling_ref.oracle.report import cells_text, chans_text
+from pooling_ref.oracle.report import Report, cells_text, chans_text
 
 
 def _first(value) -> int:
@@ -104,3 +104,34 @@ def test_expected_under_takes_the_nan_rule_only_by_keyword():
     assert np.isnan(expected_under(*args, nan="propagate")).all()
     with pytest.raises(TypeError):
         expected_under(*args, "propagate")
+
+
+@pytest.mark.parametrize(("matched", "cases", "expected"), [
+    (("torch",), {"torch": 5},
+     "matched torch.avg_pool2d as pooling_ref.dialects.torch specifies it on every case"),
+    (("torch",), {}, "matched torch.avg_pool2d as pooling_ref.dialects.torch specifies it"),
+    ((), {}, "no case matched"),
+])
+def test_a_dialect_report_names_the_dialect_only_when_it_matched(matched, cases, expected):
+    """Another framework's op is judged by its dialect function: a report that matched says
+    so by the dialect's name; one that matched nothing must not claim the dialect."""
+    report = Report(op="torch.avg_pool2d", candidate="k", seed=0, dtype="float32", cases=5,
+                    matched=matched, matched_cases=cases)
+    assert report.rule_sets_text() == expected
+
+
+def _max_pool_plus_one(x, pool_size, strides=None, padding="valid",
+                       data_format="channels_last"):
+    return pooling_ref.max_pool(x, pool_size, strides, padding, data_format,
+                                tf_kernel=None) + 1
+
+
+def test_a_failure_under_tf_kernel_any_says_which_rule_set_it_was_compared_with():
+    """``tf_kernel="any"`` read at run time (a CLI argument is not an interned literal):
+    a failing case's context still names the rule set its expected value came from."""
+    any_at_run_time = "".join(["an", "y"])
+    report = check(_max_pool_plus_one, "max_pool1d", cases=3, seed=1,
+                   tf_kernel=any_at_run_time, max_failures=1)
+    assert not report.passed, str(report)
+    context = "\n".join(report.failures[0].context)
+    assert "expected: the reference under tf_kernel=" in context, context

@@ -23,6 +23,7 @@ from pooling_ref.tolerance import (
     conv_grad_bounds,
     error_bound,
     global_avg_pool_bound,
+    ulp_distance,
     unspecified_global_max,
 )
 
@@ -188,3 +189,23 @@ def test_comparison_texts_per_mode():
                          "worst bound ratio 2.5"
     shape = Comparison(False, "bitwise", detail="wrong shape: got (2,), expected (3,)")
     assert str(shape) == "MISMATCH (bitwise): wrong shape: got (2,), expected (3,)"
+
+
+_ONE_UP = np.nextafter(np.float32(1), np.float32(2))
+_TWO_UP = np.nextafter(_ONE_UP, np.float32(2))
+_TINY = np.float32(2.0**-149)
+
+
+@pytest.mark.parametrize("a, b, expected", [
+    (1.0, _ONE_UP, 1),
+    (_ONE_UP, _TWO_UP, 1),               # bits ...01 and ...10: a difference, not an xor
+    (-0.0, 0.0, 0),                      # both zeros count as 0
+    (-_TINY, _TINY, 2),                  # across zero: -1 and +1
+    (-1.0, 1.0, 2 * 0x3F800000),         # 1.0 is 0x3F800000 steps above zero, each side
+    (np.nan, np.nan, 0),
+    (np.nan, 1.0, np.iinfo(np.int64).max),
+])
+def test_ulp_distance_counts_representable_steps_across_zero(a, b, expected):
+    """Hand-counted float32 ULP distances (IEEE bit patterns)."""
+    got = ulp_distance(np.float32([a]), np.float32([b]))
+    assert got.tolist() == [expected]

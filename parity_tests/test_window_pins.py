@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import pooling_ref as pr
 from pooling_ref import geometry, windows
+from pooling_ref.methods import METHODS
 
 
 def _fields(g: geometry.WindowGeometry) -> tuple:
@@ -123,3 +125,48 @@ def test_im2col_chunks_of_one_byte_rows_take_as_many_rows_as_fit():
     got = _chunks(x, g, 3)
     assert [c[:4] for c in got] == [(0, 1, 0, 3), (0, 1, 3, 5)]
     assert got[1][4].ravel().tolist() == [3, 4]
+
+
+# ------------------------------------------------------------------------ windows without a cell
+
+
+@pytest.mark.parametrize("channels", [1, 3, 8, 16, 40])   # every compiled loop order
+@pytest.mark.parametrize("method", METHODS)
+def test_a_window_of_only_padding_averages_nothing(channels, method):
+    """Explicit pads as long as the window: the first two windows of pool 2, stride 1,
+    pads (2, 0) over [1..13] hold only padding. Their real-cell average is 0 / 0 = NaN (the
+    mean of nothing, as NumPy's division gives it, every method alike: no exception); the
+    others are (1 + 2) / 2 ... and output 1 is the one real cell 1 / 1."""
+    x = np.arange(1, 14, dtype=np.float32).reshape(1, 13, 1).repeat(channels, -1)
+    got = pr.avg_pool(x, 2, 1, ((2, 0),), method=method)
+    assert got.shape == (1, 14, channels)
+    assert np.isnan(got[0, 0]).all()
+    expected = np.concatenate([[1.0], (np.arange(1, 13) + np.arange(2, 14)) / 2])
+    np.testing.assert_array_equal(got[0, 1:], np.repeat(expected[:, None], channels, 1))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_one_cell_windows_with_explicit_pads_are_no_copy_under_xla(method):
+    """XLA's one-cell-window copy (``Rules.copy_single``) holds only without padding: pads
+    (2, 1) add three windows of padding only, so the output has 16 cells, not 13 — max:
+    -inf there (XLA's empty-window value), average: NaN (0 / 0); the input in between."""
+    x = np.arange(1, 14, dtype=np.float32).reshape(1, 13, 1)
+    for op, empty in ((pr.max_pool, -np.inf), (pr.avg_pool, np.nan)):
+        got = op(x, 1, 1, ((2, 1),), tf_kernel="xla", method=method)[0, :, 0]
+        expected = np.concatenate([[empty] * 2, np.arange(1, 14), [empty]]).astype(np.float32)
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_strided_windows_of_padding_only_on_every_method(method):
+    """One cell, pads (2, 1), window 1, stride 3, ceil_mode: ceil(3 / 3) + 1 = 2 windows,
+    the second starts at padded cell 3, in the right padding, and is dropped; the first is
+    padded cell 0, not the real cell 2 — empty (max: the lowest float32 under the default
+    rules; average: 0 / 0 = NaN). im2col's row span of that window lies wholly in the
+    padding (it asked NumPy for a negative pad)."""
+    x = np.ones((1, 1, 2), np.float32)
+    low = np.finfo(np.float32).min
+    got = pr.max_pool(x, 1, 3, ((2, 1),), ceil_mode=True, method=method)
+    np.testing.assert_array_equal(got, np.full((1, 1, 2), low, np.float32))
+    got = pr.avg_pool(x, 1, 3, ((2, 1),), ceil_mode=True, method=method)
+    assert got.shape == (1, 1, 2) and np.isnan(got).all()

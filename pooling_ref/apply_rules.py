@@ -65,6 +65,16 @@ def _fused(x_cl, g, plan, kernel):
     return kernel.fused(x_cl, g, plan)
 
 
+def _has_empty_window(g: WindowGeometry) -> bool:
+    """Whether some window holds padding only (explicit pads as long as the window).
+
+    >>> from pooling_ref.geometry import plan_window
+    >>> [_has_empty_window(plan_window((5,), (2,), (1,), ((p, 0),))) for p in (1, 2)]
+    [False, True]
+    """
+    return any((counts == 0).any() for counts in g.real_counts())
+
+
 def _first_flushed_cell(x_cl: np.ndarray, pool) -> np.ndarray:
     """Per window, the bits of its first (row-major) zero or subnormal cell (NaN if none).
 
@@ -105,7 +115,8 @@ def max_pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan, kernel) -> np.
         out = np.where(out == 0, first, out).astype(out.dtype)
     elif plan.flush == "full":
         out = flush_input(out)
-    if special and plan.empty == "-inf":                # some NaN or -inf cell
+    if plan.empty == "-inf" and (special or _has_empty_window(g)):   # a window of
+        # only NaN / -inf cells, or of no cell (explicit pads at least the window)
         has_number = pool((x_cl > -np.inf).view(np.uint8), g)
         out = np.where(has_number == 0, np.array(-np.inf, x_cl.dtype), out).astype(out.dtype)
     return out

@@ -157,7 +157,8 @@ def avg_pool(
     ``dilation_rate`` as for :func:`max_pool`. ``divisor``: ``"real"`` (the real cells, TF's
     rule, the default), ``"padded"`` (the cells inside the padded extent: torch's and
     ONNX's ``count_include_pad``; a ceil-mode overhang past it is not counted) or an int
-    (torch's ``divisor_override``).
+    (torch's ``divisor_override``). A window of padding only (explicit pads at least the
+    window) has no real cell: its ``"real"`` average is 0 / 0 = NaN.
 
     >>> x = np.array([1., 2., 3., 4., 5.], dtype=np.float32).reshape(1, 5, 1)
     >>> avg_pool(x, 4, ceil_mode=True)[0, :, 0]              # [1..4], [5]: 3 cells overhang

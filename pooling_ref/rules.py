@@ -285,7 +285,7 @@ class PoolPlan(_Plan):
       reciprocal of the count (XLA's choice by shape decided here);
     * ``skip_lowest``: ``Rules.skip_lowest``;
     * ``copy``: ``Rules.copy_single`` — this call is a copy of the input (one-cell windows,
-      strides 1).
+      strides 1, no padding: explicit pads add windows without a cell, which are not).
     """
 
     op: str
@@ -372,7 +372,7 @@ def _pool_fields(r: Rules, op: str, dtype: np.dtype, g: WindowGeometry) -> dict:
         "accumulate": {"acc_dtype": acc} if avg else {},
         "divide": {"reciprocal": divide} if avg else {},
         "skip_lowest": {"skip_lowest": r.skip_lowest} if avg else {},
-        "copy_single": {"copy": r.copy_single and g.cells == 1
+        "copy_single": {"copy": r.copy_single and g.cells == 1 and not g.padded
                         and all(s == 1 for s in g.strides)},
         "nan": {},                                  # global max pooling only
     }

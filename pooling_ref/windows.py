@@ -130,7 +130,8 @@ def _padded_part(x_cl: np.ndarray, g: WindowGeometry, bs: slice, r0: int, r1: in
         return x_cl[bs, lo:hi]
     table = g.taps[0][r0:r1]
     real = table[table[:, TAP_HI] > table[:, TAP_LO]]
-    src_lo = int(real[:, CELL_LO].min()) if real.size else max(lo, 0)
+    # no real row (windows of padding only): an empty slice inside the span, lo..hi
+    src_lo = int(real[:, CELL_LO].min()) if real.size else min(max(lo, 0), hi)
     src_hi = int(real[:, CELL_HI].max()) if real.size else src_lo
     width = ((0, 0), (src_lo - lo, hi - src_hi), *g.pads[1:], (0, 0))
     return np.pad(x_cl[bs, src_lo:src_hi], width, mode="constant", constant_values=fill_value)

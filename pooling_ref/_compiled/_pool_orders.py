@@ -52,7 +52,7 @@ def channels_inner(mode):
     eight-lane tuples that LLVM's SLP vectoriser turns into vector operations)."""
     averages = mode == _SUM or mode == _SUM_F16 or mode == _SUM_DAZ
 
-    @njit(cache=True, nogil=True)
+    @njit(cache=True, nogil=True, error_model="numpy")   # x / 0 as NumPy (no raise)
     def channels_inner_rows(x, out, shape, taps_d, taps_h, taps_w, taps_out_w, stride_w,
                             init, tiny, blocks, whole_w, job_lo, job_hi):
         nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
@@ -133,7 +133,7 @@ def rows(mode, fixed_c, fixed_k, fixed_s):
     read the tap table."""
     finishes = mode not in _MAX_MODES
 
-    @njit(cache=True, nogil=True)
+    @njit(cache=True, nogil=True, error_model="numpy")   # x / 0 as NumPy (no raise)
     def per_output_rows(x, out, shape, taps_d, taps_h, taps_w, taps_out_w, stride_w, init,
                         tiny, blocks, whole_w, job_lo, job_hi):
         nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
@@ -198,7 +198,7 @@ def tap_major(mode):
     ("same" edges) are carried over."""
     finishes = mode not in _MAX_MODES
 
-    @njit(cache=True, nogil=True)
+    @njit(cache=True, nogil=True, error_model="numpy")   # x / 0 as NumPy (no raise)
     def tap_major_rows(x, out, shape, taps_d, taps_h, taps_w, taps_out_w, stride_w, init,
                        tiny, blocks, whole_w, job_lo, job_hi):
         nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]

@@ -88,14 +88,14 @@ _U1, _U2, _U3, _U4, _U5, _U6, _U7 = (uint64(i) for i in range(1, 8))
 # own, and the kernel would move every accumulator into and out of vector registers
 # at each call (measured 1.5-2.5x slower).
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _step_scalar(acc, v, tiny, mode):
     """:func:`_step` as a function (scalar: nothing to vectorise on its own), compiled
     per ``mode`` (``literally``)."""
     literally(mode)
     return _step(acc, v, tiny, mode)
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")     # an empty window: 0 / 0, NaN as NumPy's
 def _finish_scalar(a, count, tiny, mode):
     """:func:`_finish` as a function (as :func:`_step_scalar`)."""
     literally(mode)

@@ -128,7 +128,14 @@ def table(results: list[NodeResult]) -> str:
     #  node  op   attributes  shape             verdict  worst  registry
     -  ----  ---  ----------  ----------------  -------  -----  --------
     0  y     PAD  value=0     (1, 2) -> (1, 4)  match    0 ULP
-    1 node checked, 0 differ
+    1 node, 1 checked, 0 differ
+
+    A node without a reference is listed, not counted as checked:
+
+    >>> u = NodeResult(1, "z", "RELU", {}, (1, 4), (1, 4), "float32", "unchecked",
+    ...                "bitwise", 0.0)
+    >>> print(table([r, u]).splitlines()[-1])
+    2 nodes, 1 checked, 0 differ
     """
     head = ("#", "node", "op", "attributes", "shape", "verdict", "worst", "registry")
     rows = [head, *(r.row() for r in results)]
@@ -137,7 +144,8 @@ def table(results: list[NodeResult]) -> str:
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     failed = sum(r.failed for r in results)
-    lines.append(f"{nodes(len(results))} checked, {failed} differ")
+    checked = sum(r.verdict != "unchecked" for r in results)
+    lines.append(f"{nodes(len(results))}, {checked} checked, {failed} differ")
     return "\n".join(lines)
 
 
