@@ -69,3 +69,14 @@ def test_compare_flush_keeps_the_first_zero_like_cell_of_each_window(values, str
     assert_bitwise(got, np.float32(want).reshape(1, -1, 1), op="max_pool",
                    params={"pool_size": 2, "strides": strides, "tf_kernel": "onednn"},
                    arrays={"x": x}, what="differs from the hand-derived value")
+
+
+@pytest.mark.parametrize("method", ["loop", "fast", "im2col", "compiled"])
+def test_skip_lowest_divides_by_the_cells_it_kept(method):
+    """Eigen's 3D average pooling leaves out cells equal to the lowest finite float32:
+    [lowest, 2, 4, 1], window 3, stride 1 -> (2 + 4) / 2 = 3 (two cells kept, not the one
+    left out), then (2 + 4 + 1) / 3; the specification (tf_kernel=None) averages all."""
+    low = np.finfo(np.float32).min
+    x = np.array([low, 2, 4, 1], np.float32).reshape(1, 4, 1, 1, 1)
+    got = pooling_ref.avg_pool(x, (3, 1, 1), (1, 1, 1), tf_kernel="eigen", method=method)
+    assert got.ravel().tolist() == [3.0, float(np.float32(7) / np.float32(3))]

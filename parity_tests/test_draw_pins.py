@@ -23,7 +23,7 @@ from pooling_ref._special import (
     tile_corners,
 )
 from pooling_ref._supports import Supports
-from pooling_ref.cases import Case, _corner, _elements, window_cells
+from pooling_ref.cases import Case, _corner, _elements, generate_cases, window_cells
 from pooling_ref.ops import spec
 
 
@@ -245,3 +245,28 @@ def test_plain_integer_cells_are_drawn_from_minus_50_to_50(dtype, expected):
     got = _elements(NumpySource(np.random.default_rng(0)), spec("max_pool1d"),
                     np.dtype(dtype), "")
     assert got["x"] == expected
+
+
+def test_drawn_conv_kernels_span_one_to_four_cells_per_axis():
+    """conv2d kernels: every size 1..4 along the longest axis is drawn (a grown non-square
+    axis included), none beyond 4 — 900 seeded cases."""
+    longest = {max(c.params["kernel"].shape[:-2])
+               for seed in range(3) for c in generate_cases("conv2d", 300, seed=seed)}
+    assert longest == {1, 2, 3, 4}
+
+
+class _FirstChoiceHeads(_Always):
+    """Coins all heads, the first option of every choice."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+    def choice(self, options, weights=None):
+        return options[0]
+
+
+def test_max_pool_gradient_plain_ties_are_integers_minus_2_to_2():
+    """Max pooling gradients' plain cases, on heads: x from -2..2, full of ties (they decide
+    where the gradient goes)."""
+    got = _elements(_FirstChoiceHeads(), spec("max_pool1d_grad"), np.dtype("float32"), "")
+    assert got["x"] == Ints(-2, 2)

@@ -337,3 +337,19 @@ def test_every_case_distinct():
                for c in POOL_CONFIGS)
     assert any(np.any(np.broadcast_to(c[2], len(c[0])) > np.broadcast_to(c[1], len(c[0])))
                for c in POOL_CONFIGS)
+
+
+
+@pytest.mark.parametrize("ties, tf_kernel, rank", [("all", None, 1), ("split", None, 1),
+                                                   (None, "onednn", 3)])   # TF's 3D rule
+@pytest.mark.parametrize("method", ["loop", "fast"])
+def test_tie_rule_gradients_raise_no_numpy_warning(ties, tf_kernel, rank, method):
+    """The tie rules that pick every cell of a window equal to its maximum (ties, windows
+    of padding only, cells no window reads) compute without NumPy warnings: a warning is
+    an error here."""
+    x = np.array([1, 1, 0, 2, 2, 2, 5], np.float32).reshape(1, 7, *(1,) * rank)
+    pool = (2,) * rank
+    with np.errstate(all="raise"):
+        got = pr.max_pool_grad(x, np.ones((1, 4, *x.shape[2:]), np.float32), pool,
+                               padding="same", ties=ties, method=method, tf_kernel=tf_kernel)
+    assert got.shape == x.shape

@@ -11,6 +11,7 @@ import pytest
 
 from pooling_ref.cases import Case
 from pooling_ref.oracle import moves
+from pooling_ref.oracle.shrinking import SHRINK_BUDGET, shrink
 
 
 def _x(*shape, dtype=np.float32) -> np.ndarray:
@@ -189,3 +190,22 @@ def test_gradient_moves_refit_grad_out_to_the_new_forward_result():
     assert moves.GRAD_OUT_FILL == 1.0
     assert got == [(3, 3, 1, [5.0]), (3, 3, 1, [5.0]), (4, 2, 1, [5.0, 7.0, 1.0]),
                    (4, 3, None, [5.0])]
+
+
+def test_shrinking_stops_after_exactly_its_budget_of_calls():
+    """A failure that only ever gives up one channel at a time (200 channels): every round
+    tries the moves in order until the one-channel-fewer move is accepted, so shrinking
+    would take hundreds of rounds; it stops after SHRINK_BUDGET = 400 calls of the
+    predicate — not one more — and returns the smallest case accepted so far."""
+    case = Case("max_pool1d", np.ones((1, 8, 200), np.float32), {"pool_size": 2})
+    state = {"channels": 200, "calls": 0}
+
+    def one_channel_fewer(new: Case) -> bool:
+        state["calls"] += 1
+        ok = new.x.shape == (1, 8, state["channels"] - 1) and new.params == case.params
+        state["channels"] -= ok
+        return ok
+
+    small, steps = shrink(case, one_channel_fewer)
+    assert SHRINK_BUDGET == 400 and state["calls"] == 400
+    assert small.x.shape == (1, 8, 200 - steps) and steps > 0
