@@ -209,3 +209,15 @@ def test_shrinking_stops_after_exactly_its_budget_of_calls():
     small, steps = shrink(case, one_channel_fewer)
     assert SHRINK_BUDGET == 400 and state["calls"] == 400
     assert small.x.shape == (1, 8, 200 - steps) and steps > 0
+
+
+def test_grouped_conv_gradient_keeps_the_grad_out_of_each_kept_filter():
+    """conv1d_grad, groups 2, 4 filters (2 per group), grad_out channel ``c`` = ``10 c``:
+    a move to one filter per group (filters 0 and 2) keeps grad_out channels 0 and 20 —
+    the leading filter of each group, not channels 0 and 1."""
+    x, k = _x(1, 3, 4), _x(1, 2, 4)
+    g = np.tile(np.float32([0, 10, 20, 30]), (1, 3, 1))
+    case = Case("conv1d_grad", x, {"kernel": k, "groups": 2, "grad_out": g})
+    fewer_f = next(c for c in moves.gradient(case)
+                   if c.params["kernel"].shape == (1, 2, 2) and c.x.shape == x.shape)
+    assert fewer_f.params["grad_out"][0, 0].tolist() == [0.0, 20.0]
