@@ -270,3 +270,15 @@ def test_max_pool_gradient_plain_ties_are_integers_minus_2_to_2():
     where the gradient goes)."""
     got = _elements(_FirstChoiceHeads(), spec("max_pool1d_grad"), np.dtype("float32"), "")
     assert got["x"] == Ints(-2, 2)
+
+
+
+@pytest.mark.parametrize("where, index", [("first", (0, 0, 0)), ("middle", (1, 0, 0)),
+                                          ("last", (1, 2, 1))])
+def test_average_gradient_spots_go_to_the_first_middle_or_last_grad_out_cell(where, index):
+    """Average pooling gradients take their special value in grad_out, a (2, 3, 2) array of
+    12 cells: flat cell 0, 12 // 2 = 6 = (1, 0, 0) and 11 = (1, 2, 1)."""
+    case = Case("avg_pool1d_grad", np.zeros((2, 4, 2), np.float32),
+                {"pool_size": 2, "strides": 1, "grad_out": np.zeros((2, 3, 2), np.float32)})
+    got = spot(_Always(False), case, f"nan {where}")
+    assert (got.name, tuple(int(i) for i in got.index)) == ("grad_out", index)

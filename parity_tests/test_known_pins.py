@@ -124,3 +124,13 @@ def test_a_raised_tf_error_is_matched_by_its_type_name(exception, expected):
               "kernel": np.zeros((1, 1, 2, 2), np.float32)}
     assert known.raised(spec("conv2d"), arrays, {"data_format": CF}, exception,
                         ("eigen",)) == expected
+
+
+@pytest.mark.parametrize("outputs", [1, 3])        # output length != 2 filters
+def test_keras_cf_bias_gradient_model_needs_the_output_length_to_equal_filters(outputs):
+    """conv1d_grad channels_first with 2 filters: grad_out of 1 or 3 output cells (fewer
+    or more than the filters) shows no bias bug: no model."""
+    arrays, scalars = _cf_conv(outputs + 1)
+    arrays["grad_out"] = np.ones((1, 2, outputs), np.float32)
+    assert known._bias_along_last_axis(spec("conv1d_grad"), arrays, scalars, None,
+                                       (None, None, None)) is None

@@ -135,3 +135,26 @@ def test_a_failure_under_tf_kernel_any_says_which_rule_set_it_was_compared_with(
     assert not report.passed, str(report)
     context = "\n".join(report.failures[0].context)
     assert "expected: the reference under tf_kernel=" in context, context
+
+
+def _all_ties_max_pool_grad(x, grad_out, pool_size, strides=None, padding="valid",
+                            data_format="channels_last"):
+    """Max pooling's gradient with every tied maximum receiving it (not TF's first)."""
+    return pooling_ref.max_pool_grad(x, grad_out, pool_size, strides, padding, data_format,
+                                     ties="all", tf_kernel=None)
+
+
+def test_a_gradient_kernel_with_another_tie_rule_is_told_which():
+    """grad_x wrong at a tie: the hint names the tie rule the kernel follows."""
+    report = check(_all_ties_max_pool_grad, "max_pool2d_grad", cases=40, seed=0,
+                   tf_kernel=None, max_failures=1)
+    assert not report.passed, str(report)
+    assert "your kernel follows ties='all'" in report.failures[0].explanation, str(report)
+
+
+@pytest.mark.parametrize("cases, words", [(1, "(1 case)"), (2, "(2 cases)")])
+def test_the_report_counts_known_differences_in_words(cases, words):
+    report = Report(op="max_pool2d", candidate="k", seed=0, dtype="float32", cases=5,
+                    matched=(None,), matched_cases={None: 5},
+                    known={"some-entry": cases})
+    assert report.rule_sets_text().endswith(f"accepted): some-entry {words}")
