@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from pooling_ref._draw import Ints, Normal, NumpySource, Pool
+from pooling_ref._params import _padding_weights, _Sizes
 from pooling_ref._special import (
     Corners,
     corner_elements,
@@ -282,3 +283,11 @@ def test_average_gradient_spots_go_to_the_first_middle_or_last_grad_out_cell(whe
                 {"pool_size": 2, "strides": 1, "grad_out": np.zeros((2, 3, 2), np.float32)})
     got = spot(_Always(False), case, f"nan {where}")
     assert (got.name, tuple(int(i) for i in got.index)) == ("grad_out", index)
+
+
+def test_size_corners_draw_valid_padding_95_percent_of_the_time():
+    """A size corner (a tail tile of channels, batch or a row) mostly uses "valid" (95 %)
+    and sometimes "same" (5 %): "same" often pads a window's last cell, hiding the tail;
+    other cases keep the family's own weights."""
+    assert _padding_weights(_Sizes(1, 8, corner=True)) == [0.95, 0.05]
+    assert _padding_weights(_Sizes(1, 8)) is None

@@ -158,3 +158,13 @@ def test_the_report_counts_known_differences_in_words(cases, words):
                     matched=(None,), matched_cases={None: 5},
                     known={"some-entry": cases})
     assert report.rule_sets_text().endswith(f"accepted): some-entry {words}")
+
+
+@pytest.mark.parametrize("op, who", [("onnx.max_pool", "onnxruntime's"),
+                                     ("torch.max_pool2d", "torch's"),
+                                     ("max_pool2d", "TensorFlow's")])
+def test_the_report_names_whose_known_differences_were_reproduced(op, who):
+    report = Report(op=op, candidate="k", seed=0, dtype="float32", cases=5,
+                    matched=("x",), matched_cases={"x": 5}, known={"some-entry": 2})
+    assert f"; {who} known differences reproduced (accepted): some-entry (2 cases)" \
+        in report.rule_sets_text()

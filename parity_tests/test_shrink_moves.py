@@ -221,3 +221,18 @@ def test_grouped_conv_gradient_keeps_the_grad_out_of_each_kept_filter():
     fewer_f = next(c for c in moves.gradient(case)
                    if c.params["kernel"].shape == (1, 2, 2) and c.x.shape == x.shape)
     assert fewer_f.params["grad_out"][0, 0].tolist() == [0.0, 20.0]
+
+
+def test_channels_first_gradient_moves_keep_batch_and_channels_apart():
+    """max_pool1d_grad channels_first, batch 2, 3 channels, 4 cells, pool 3, stride 1
+    (2 outputs): the pool-2 move has 3 outputs, so its grad_out is refitted to (2, 3, 3)
+    — batch 2 first, the 3 channels second — with the old values leading and the fill
+    after them."""
+    g = np.arange(1, 13, dtype=np.float32).reshape(2, 3, 2)
+    case = Case("max_pool1d_grad", _x(2, 3, 4),
+                {"pool_size": 3, "strides": 1, "data_format": "channels_first", "grad_out": g})
+    pool2 = next(c for c in moves.gradient(case)
+                 if c.params.get("pool_size") == 2 and c.x.shape == (2, 3, 4))
+    got = pool2.params["grad_out"]
+    assert got.shape == (2, 3, 3)
+    assert got[..., :2].tolist() == g.tolist() and (got[..., 2] == moves.GRAD_OUT_FILL).all()

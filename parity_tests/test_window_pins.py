@@ -170,3 +170,13 @@ def test_strided_windows_of_padding_only_on_every_method(method):
     np.testing.assert_array_equal(got, np.full((1, 1, 2), low, np.float32))
     got = pr.avg_pool(x, 1, 3, ((2, 1),), ceil_mode=True, method=method)
     assert got.shape == (1, 1, 2) and np.isnan(got).all()
+
+
+def test_rank3_keeps_the_ceil_overhang_on_the_original_axes():
+    """5 cells, window 2, stride 2, ceil_mode: 3 windows, the last one 1 cell past the
+    input (overhang 1); lifted to three axes (the compiled kernels' shape) the two new
+    axes have none: (0, 0, 1)."""
+    g = geometry.plan_window((5,), (2,), (2,), "valid", ceil_mode=True)
+    assert g.overhang == (1,)
+    g3 = geometry.rank3(g)
+    assert g3.overhang == (0, 0, 1) and g3.out_spatial == (1, 1, 3)
