@@ -180,3 +180,12 @@ def test_rank3_keeps_the_ceil_overhang_on_the_original_axes():
     assert g.overhang == (1,)
     g3 = geometry.rank3(g)
     assert g3.overhang == (0, 0, 1) and g3.out_spatial == (1, 1, 3)
+
+
+def test_a_too_large_dilated_window_reports_its_span():
+    """Window 3, dilation 2 spans 2 * (3 - 1) + 1 = 5 cells: too many for 4 ("valid"); the
+    error says so, from output_length and from the pooling op alike."""
+    with pytest.raises(ValueError, match=r"window 3 \(dilated span 5 on the axis\)"):
+        geometry.output_length(4, 3, 1, "valid", 2)
+    with pytest.raises(ValueError, match=r"pool_size \(3,\) \(dilated span 5 on spatial axis 0\)"):
+        pr.max_pool(np.zeros((1, 4, 1), np.float32), 3, 1, dilation_rate=2)
