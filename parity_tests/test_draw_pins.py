@@ -291,3 +291,15 @@ def test_size_corners_draw_valid_padding_95_percent_of_the_time():
     other cases keep the family's own weights."""
     assert _padding_weights(_Sizes(1, 8, corner=True)) == [0.95, 0.05]
     assert _padding_weights(_Sizes(1, 8)) is None
+
+
+@pytest.mark.parametrize("rising, expected", [(True, [0, 1, 3, 3, 5, 6, 7, 7, 8, 10]),
+                                              (False, [9, 8, 8, 6, 6, 5, 4, 2, 1, 1])])
+def test_integer_ramps_rise_by_position_plus_the_cell_parity(rising, expected):
+    """int8, 10 cells holding 0, 0, 1, 0, -1, 1, -1, 0, 0, 1 (parity 0 0 1 0 1 1 1 0 0 1):
+    the ramp writes position + parity (falling: 9 - position + parity), so windows keep
+    their maximum at one end while the plain values still vary."""
+    x = np.int8([0, 0, 1, 0, -1, 1, -1, 0, 0, 1]).reshape(1, 10, 1)
+    case = Case("max_pool1d", x.copy(), {"pool_size": 2})
+    ramp(case, rising)
+    assert case.x.ravel().tolist() == expected
