@@ -12,7 +12,9 @@ them alike):
   copy;
 * ``torch_nchw`` / ``torch_cl`` — ``torch.nn.functional.max_pool2d`` / ``avg_pool2d`` on
   the NCHW tensor / on a ``torch.channels_last`` memory-format copy;
-* ``ort`` — onnxruntime running a one-node MaxPool / AveragePool model (opset 22).
+* ``ort`` — onnxruntime running a one-node MaxPool / AveragePool model (opset 22);
+* ``read`` — a roofline, not a pooling: one read pass over the NCHW input (``x.max()``,
+  vectorised by NumPy), the memory traffic no implementation can avoid on large inputs.
 
 torch and onnxruntime get as many threads as pooling_ref's pool (the CPUs this process
 may run on). Before anything is timed, every output is compared with torch's NCHW result
@@ -39,11 +41,14 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Every implementation timed, in the order of the tables.
-IMPLS = ("ours_cf", "ours_cl", "torch_nchw", "torch_cl", "ort")
-#: ``ratio name -> (ours, peer)``: the pairs of the same memory layout.
+IMPLS = ("ours_cf", "ours_cl", "torch_nchw", "torch_cl", "ort", "read")
+#: ``ratio name -> (ours, peer)``: the pairs of the same memory layout; ``ort/read``: how
+#: far onnxruntime is from the read-pass roofline (``ours/ort`` cannot go below
+#: ``read/ort`` where reading the input is all the time there is).
 RATIOS = {"ours/torch": ("ours_cf", "torch_nchw"),
           "ours/torch_cl": ("ours_cl", "torch_cl"),
-          "ours/ort": ("ours_cf", "ort")}
+          "ours/ort": ("ours_cf", "ort"),
+          "ort/read": ("ort", "read")}
 
 
 @dataclass(frozen=True)
@@ -259,7 +264,7 @@ def run_workload(w: Workload, peers: tuple[str, ...], rounds: int, target_s: flo
     results = {impl: fn() for impl, fn in fns.items()}
     reference = next(r for r in ("torch_nchw", "ort", "ours_cf") if r in results)
     checks = check_outputs(w, x, results, reference)
-    times = interleaved_rounds(fns, rounds, target_s)
+    times = interleaved_rounds({**fns, "read": x.max}, rounds, target_s)
     best = {impl: min(t) for impl, t in times.items()}
     return {"best_us": {impl: t * 1e6 for impl, t in best.items()},
             "median_us": {impl: float(np.median(t)) * 1e6 for impl, t in times.items()},

@@ -67,13 +67,17 @@ def test_calls_per_sample_fills_the_target():
 
 
 def test_ratios_and_summary_are_the_hand_derived_ones():
-    best = {"ours_cf": 2.0, "ours_cl": 1.0, "torch_nchw": 4.0, "torch_cl": 0.5, "ort": 8.0}
-    assert peers.ratios(best) == {"ours/torch": 0.5, "ours/torch_cl": 2.0, "ours/ort": 0.25}
+    best = {"ours_cf": 2.0, "ours_cl": 1.0, "torch_nchw": 4.0, "torch_cl": 0.5, "ort": 8.0,
+            "read": 2.0}
+    assert peers.ratios(best) == {"ours/torch": 0.5, "ours/torch_cl": 2.0, "ours/ort": 0.25,
+                                  "ort/read": 4.0}
     assert peers.ratios({"ours_cf": 1.0})["ours/ort"] is None
     small = next(w.id for w in peers.WORKLOADS if w.small)
     large = next(w.id for w in peers.WORKLOADS if not w.small)
-    rows = {small: {"ratios": {"ours/torch": 0.5, "ours/torch_cl": None, "ours/ort": 4.0}},
-            large: {"ratios": {"ours/torch": 2.0, "ours/torch_cl": None, "ours/ort": 0.25}}}
+    rows = {small: {"ratios": {"ours/torch": 0.5, "ours/torch_cl": None, "ours/ort": 4.0,
+                               "ort/read": None}},
+            large: {"ratios": {"ours/torch": 2.0, "ours/torch_cl": None, "ours/ort": 0.25,
+                               "ort/read": None}}}
     s = peers.summarize(rows)
     assert s["ours/torch all"] == {"geomean": pytest.approx(1.0), "max": 2.0, "n": 2}
     assert s["ours/ort small"] == {"geomean": pytest.approx(4.0), "max": 4.0, "n": 1}
