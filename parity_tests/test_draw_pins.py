@@ -303,3 +303,11 @@ def test_integer_ramps_rise_by_position_plus_the_cell_parity(rising, expected):
     case = Case("max_pool1d", x.copy(), {"pool_size": 2})
     ramp(case, rising)
     assert case.x.ravel().tolist() == expected
+
+
+def test_drawn_conv_dilations_differ_per_axis_up_to_3():
+    """conv2d: dilations drawn per axis (not one for all) take 1..3 on each axis: among
+    900 seeded cases some have unequal axes reaching 3 and some reaching only 2."""
+    tops = {max(d) for seed in range(3) for c in generate_cases("conv2d", 300, seed=seed)
+            if isinstance(d := c.params.get("dilation_rate"), tuple) and len(set(d)) > 1}
+    assert tops == {2, 3}
