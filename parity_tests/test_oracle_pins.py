@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import pooling_ref
+from pooling_ref import oracle
 from pooling_ref.cases import generate_cases
 from pooling_ref.judge import check_rule_option, compare_outputs, expected_under
 from pooling_ref.ops import spec
@@ -168,3 +169,19 @@ def test_the_report_names_whose_known_differences_were_reproduced(op, who):
                     matched=("x",), matched_cases={"x": 5}, known={"some-entry": 2})
     assert f"; {who} known differences reproduced (accepted): some-entry (2 cases)" \
         in report.rule_sets_text()
+
+
+@pytest.mark.parametrize("op, worst", [("avg_pool2d", "worst bound ratio 0.25"),
+                                       ("max_pool2d", "max ULP 0")])
+def test_a_passing_report_states_the_worst_difference_in_the_op_mode(op, worst):
+    """Sum ops are compared within their bound (the worst ratio to it), the others
+    bitwise (the worst ULP distance)."""
+    report = Report(op=op, candidate="k", seed=0, dtype="float32", cases=5,
+                    worst_ratio=0.25, matched=(None,), matched_cases={None: 5})
+    assert f"all passed ({worst}); " in str(report)
+
+
+def test_the_op_table_is_found_by_a_name_built_at_run_time():
+    """``pooling_ref.oracle.OPS`` is read when asked, also through ``getattr`` with a name
+    that is not an interned literal (a name read from a config or a command line)."""
+    assert getattr(oracle, "".join(["O", "PS"])) == oracle.OPS

@@ -189,3 +189,13 @@ def test_a_too_large_dilated_window_reports_its_span():
         geometry.output_length(4, 3, 1, "valid", 2)
     with pytest.raises(ValueError, match=r"pool_size \(3,\) \(dilated span 5 on spatial axis 0\)"):
         pr.max_pool(np.zeros((1, 4, 1), np.float32), 3, 1, dilation_rate=2)
+
+
+@pytest.mark.parametrize("d, counts", [(1, [0, 0, 1, 2, 2, 2]), (2, [0, 1, 1, 2, 2])])
+def test_real_counts_of_windows_starting_deep_in_the_padding(d, counts):
+    """4 cells, window 2, stride 1, pads (3, 0) (7 padded cells): windows start at -3,
+    -2, ... . Undilated (6 windows) the windows at -3 and -2 are all padding, the one at
+    -1 holds cell 0; dilation 2 (taps 2 apart, span 3: 5 windows) -3 -> cells -3, -1
+    (none real), -2 -> -2, 0 (one), -1 -> -1, 1 (one), 0 -> 0, 2 and 1 -> 1, 3 (two)."""
+    g = geometry.plan_window((4,), (2,), (1,), ((3, 0),), (d,))
+    assert g.real_counts()[0].tolist() == counts
