@@ -15,6 +15,7 @@ from pooling_ref._draw import Ints, Normal, NumpySource, Pool
 from pooling_ref._params import _padding_weights, _Sizes
 from pooling_ref._special import (
     Corners,
+    _sizes_of,
     corner_elements,
     corner_of,
     ramp,
@@ -311,3 +312,30 @@ def test_drawn_conv_dilations_differ_per_axis_up_to_3():
     tops = {max(d) for seed in range(3) for c in generate_cases("conv2d", 300, seed=seed)
             if isinstance(d := c.params.get("dilation_rate"), tuple) and len(set(d)) > 1}
     assert tops == {2, 3}
+
+
+def test_size_corner_ramps_alternate_direction_every_ten_cases():
+    """Size corners (cases 9, 19, 29, ...) hold a ramp along the spatial axis: rising in
+    even decades (cases 9, 29, 49, 69), falling in odd ones, except row corners (always
+    rising: the tail of a row is the last window) — 80 seeded max_pool1d cases."""
+    cases = generate_cases("max_pool1d", 80, seed=0)
+    seen = set()
+    for i in range(9, 80, 10):
+        c = cases[i]
+        row = c.x[0, 0, :] if c.channels_first else c.x[0, :, 0]
+        if row.size < 2:
+            continue
+        rising = bool(row[-1] > row[0])
+        expected = (i // 10) % 2 == 0 or c.corner.startswith("rows")
+        assert rising == expected, (i, c.corner, row)
+        seen.add((c.corner.startswith("rows"), rising))
+    assert seen == {(True, True), (False, True), (False, False)}
+
+
+def test_channel_tiles_of_a_convolution_count_its_filters():
+    """A channels size corner of a convolution holds when the input channels or the
+    filters (the kernel's last axis) are the tile size: conv1d with 3 input channels and
+    5 filters has channel sizes (3, 5)."""
+    case = Case("conv1d", np.zeros((1, 4, 3), np.float32),
+                {"kernel": np.zeros((2, 3, 5), np.float32)})
+    assert _sizes_of(case)["channels"] == (3, 5)

@@ -13,7 +13,8 @@ from pooling_ref.cases import generate_cases
 from pooling_ref.judge import check_rule_option, compare_outputs, expected_under
 from pooling_ref.ops import spec
 from pooling_ref.oracle import check
-from pooling_ref.oracle.report import Report, cells_text, chans_text
+from pooling_ref.oracle.report import Failure, Report, cells_text, chans_text
+from pooling_ref.oracle.reproduce import _resolve
 
 
 def _first(value) -> int:
@@ -185,3 +186,28 @@ def test_the_op_table_is_found_by_a_name_built_at_run_time():
     """``pooling_ref.oracle.OPS`` is read when asked, also through ``getattr`` with a name
     that is not an interned literal (a name read from a config or a command line)."""
     assert getattr(oracle, "".join(["O", "PS"])) == oracle.OPS
+
+
+def test_check_takes_its_options_by_keyword_only():
+    """``check(candidate, op, *, cases=..., ...)``: a positional third argument is an
+    error, not a silent number of cases; candidate and op may be named."""
+    with pytest.raises(TypeError):
+        check(_max_pool_plus_one, "max_pool1d", 3)
+    report = check(candidate=_max_pool_plus_one, op="max_pool1d", cases=1, tf_kernel=None)
+    assert report.cases == 1
+
+
+def test_a_failure_where_the_candidate_raised_has_no_ulp_distance():
+    """A case whose call raised compared nothing: its worst ULP distance is 0 (the report
+    shows the exception instead)."""
+    f = Failure(op="max_pool1d", params={}, shapes={"x": (1, 2, 1)}, dtype="float32",
+                comparison=None, exception="TypeError: no", reproducer="", case_index=0)
+    assert f.max_ulp == 0
+
+
+def test_the_reproducer_resolves_a_nested_qualname():
+    """A candidate is importable by name when module + qualname lead to it, attribute by
+    attribute (a method of a class here), and not when a part is missing."""
+    assert _resolve("pooling_ref.oracle.report", "Report.rule_sets_text") is \
+        Report.rule_sets_text
+    assert _resolve("pooling_ref.oracle.report", "Report.no_such_thing") is None

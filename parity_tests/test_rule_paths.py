@@ -29,10 +29,14 @@ Tokens (``s``: the dtype's smallest subnormal; ``lowest``: ``-finfo(dtype).max``
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import pooling_ref as pr
+from pooling_ref.geometry import plan_window
+from pooling_ref.rules import plan_pool
 
 from ._assert import assert_bitwise
 
@@ -274,3 +278,13 @@ def test_xla_average_gradient_sums_overlapping_whole_axis_windows():
               "method": "loop"}
     got = pr.avg_pool_grad(x, np.ones((1, 2, 1), np.float32), **params)
     _check(got, np.float32([1, 1]), "avg_pool_grad", params, x)
+
+
+def test_a_pool_plan_is_hashable_and_immutable():
+    """Plans key the per-call caches (the compiled launch): a plan must hash by value and
+    never change after it is made."""
+    g = plan_window((4,), (2,), (2,), "valid")
+    plan = plan_pool("onednn", "max", np.dtype(np.float32), g)
+    assert hash(plan) == hash(plan_pool("onednn", "max", np.dtype(np.float32), g))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.op = "avg"

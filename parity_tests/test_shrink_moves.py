@@ -236,3 +236,13 @@ def test_channels_first_gradient_moves_keep_batch_and_channels_apart():
     got = pool2.params["grad_out"]
     assert got.shape == (2, 3, 3)
     assert got[..., :2].tolist() == g.tolist() and (got[..., 2] == moves.GRAD_OUT_FILL).all()
+
+
+def test_conv_fewer_filters_keeps_the_leading_filters_of_every_group():
+    """groups 2, 8 filters (4 per group): the first fewer-filters move keeps 2 of each
+    group — filters 0, 1 and 4, 5 — with their bias."""
+    case = Case("conv1d", _x(1, 3, 2), {"kernel": _x(1, 1, 8), "groups": 2,
+                                        "bias": np.arange(8, dtype=np.float32)})
+    fewer = [c for c in moves.conv_channels(case)
+             if c.params["kernel"].shape[-1] == 4 and c.x.shape == (1, 3, 2)]
+    assert fewer[0].params["bias"].tolist() == [0.0, 1.0, 4.0, 5.0]

@@ -199,3 +199,12 @@ def test_real_counts_of_windows_starting_deep_in_the_padding(d, counts):
     (none real), -2 -> -2, 0 (one), -1 -> -1, 1 (one), 0 -> 0, 2 and 1 -> 1, 3 (two)."""
     g = geometry.plan_window((4,), (2,), (1,), ((3, 0),), (d,))
     assert g.real_counts()[0].tolist() == counts
+
+
+def test_plan_window_takes_names_for_its_geometry_and_keywords_for_the_rest():
+    """The geometry may be passed by name; window_name, ceil_mode and divisor only by
+    keyword (a positional seventh argument is an error)."""
+    g = geometry.plan_window(in_spatial=(5,), window=(2,), strides=(2,), padding="valid")
+    assert g.out_spatial == (2,)
+    with pytest.raises(TypeError):
+        geometry.plan_window((5,), (2,), (2,), "valid", None, "op", "kernel_size")
