@@ -80,3 +80,21 @@ def test_skip_lowest_divides_by_the_cells_it_kept(method):
     x = np.array([low, 2, 4, 1], np.float32).reshape(1, 4, 1, 1, 1)
     got = pooling_ref.avg_pool(x, (3, 1, 1), (1, 1, 1), tf_kernel="eigen", method=method)
     assert got.ravel().tolist() == [3.0, float(np.float32(7) / np.float32(3))]
+
+
+def test_a_fused_form_that_implements_more_than_the_active_rules_runs():
+    """Only the active fields must be implemented: a fused form that also implements
+    inactive ones still runs (the plan here has only flush active)."""
+    kernel = Kernel(TABLE["max_pool"]["loop"].run, _fused_99,
+                    lambda p: frozenset({"flush", "empty", "copy"}))
+    plan = PoolPlan("max", np.dtype(np.float32), flush="full")
+    assert apply_rules.max_pool(X, G, plan, kernel).ravel().tolist() == [99.0]
+
+
+@pytest.mark.parametrize("method", ["loop", "fast"])
+def test_xla_max_pooling_gives_minus_inf_only_to_windows_without_a_number(method):
+    """XLA's empty value: a window of only NaN gives -inf, a window with a number its
+    maximum (NaN ignored): [nan, nan | 2, 3 | nan, 1] -> [-inf, 3, 1]."""
+    x = np.float32([np.nan, np.nan, 2, 3, np.nan, 1]).reshape(1, 6, 1)
+    got = pooling_ref.max_pool(x, 2, tf_kernel="xla", method=method)
+    assert got.ravel().tolist() == [-np.inf, 3.0, 1.0]

@@ -243,3 +243,10 @@ def test_invalid_arguments_raise_value_error_naming_the_parameter(kwargs, names,
 def test_wrong_types_raise_type_error_naming_the_parameter(kwargs, name):
     with pytest.raises(TypeError, match=name):
         pooling_ref.conv(_X, np.zeros((3, 3, 3, 2)), **kwargs)
+
+
+def test_a_kernel_of_the_wrong_rank_is_told_how_many_dimensions_it_needs():
+    """A 2D input (spatial rank 2) needs a kernel of 2 + 2 = 4 dimensions."""
+    x = np.zeros((1, 4, 4, 1), np.float32)
+    with pytest.raises(ValueError, match=r"with 4 dimensions for an input of spatial rank 2"):
+        pooling_ref.conv(x, np.zeros((3, 1, 1), np.float32))

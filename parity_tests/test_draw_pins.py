@@ -339,3 +339,12 @@ def test_channel_tiles_of_a_convolution_count_its_filters():
     case = Case("conv1d", np.zeros((1, 4, 3), np.float32),
                 {"kernel": np.zeros((2, 3, 5), np.float32)})
     assert _sizes_of(case)["channels"] == (3, 5)
+
+
+def test_float32_ramps_wrap_at_2_24_where_integers_stop_being_exact():
+    """float32 holds every integer up to 2**24 exactly: a rising ramp over 2**24 + 2
+    cells (of zeros) wraps there, so its last two cells are 0 and 1, not 2**24 and 2**24
+    (2**24 + 1 rounds down)."""
+    case = Case("max_pool1d", np.zeros((1, 2**24 + 2, 1), np.float32), {"pool_size": 2})
+    ramp(case, True)
+    assert case.x[0, -3:, 0].tolist() == [2**24 - 1, 0.0, 1.0]

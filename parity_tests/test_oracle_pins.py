@@ -10,9 +10,14 @@ import pytest
 import pooling_ref
 from pooling_ref import oracle
 from pooling_ref.cases import generate_cases
-from pooling_ref.judge import check_rule_option, compare_outputs, expected_under
+from pooling_ref.judge import (
+    _describe_result,
+    check_rule_option,
+    compare_outputs,
+    expected_under,
+)
 from pooling_ref.ops import spec
-from pooling_ref.oracle import check
+from pooling_ref.oracle import check, compare_result
 from pooling_ref.oracle.report import Failure, Report, cells_text, chans_text
 from pooling_ref.oracle.reproduce import _resolve
 
@@ -211,3 +216,45 @@ def test_the_reproducer_resolves_a_nested_qualname():
     assert _resolve("pooling_ref.oracle.report", "Report.rule_sets_text") is \
         Report.rule_sets_text
     assert _resolve("pooling_ref.oracle.report", "Report.no_such_thing") is None
+
+
+def test_a_known_runtime_difference_with_another_output_shape_is_accepted():
+    """onnxruntime sizes SAME padding from the undilated window: 7 cells, kernel 3,
+    dilation 2, SAME_UPPER -> pads (1, 1) and 5 outputs (not 7). Its averages of the real
+    cells of [1..7] are hand-derived: taps {-1, 1, 3} -> (2 + 4) / 2 = 3, {0, 2, 4} -> 3,
+    {1, 3, 5} -> 4, {2, 4, 6} -> 5, {3, 5, 7} -> (4 + 6) / 2 = 5. The judge accepts this
+    registered result of another shape (compared bit for bit); a wrong one of that shape
+    is not accepted."""
+    x = np.arange(1, 8, dtype=np.float32).reshape(1, 1, 7)
+    params = {"kernel_shape": [3], "auto_pad": "SAME_UPPER", "dilations": [2]}
+    ort = np.float32([3, 3, 4, 5, 5]).reshape(1, 1, 5)
+    assert compare_result("onnx.average_pool", ort, x, **params).ok
+    wrong = ort.copy()
+    wrong[0, 0, 4] = 6
+    assert not compare_result("onnx.average_pool", wrong, x, **params).ok
+
+
+def test_a_long_result_is_described_shortened():
+    """Reports describe an unexpected result by type and the first 60 characters of its
+    repr, with "..." only when something was cut."""
+    long, short = _describe_result("x" * 100), _describe_result("x")
+    assert long == "str '" + "x" * 59 + "..." and short == "str 'x'"
+
+
+def test_gradient_report_names_the_windows_behind_the_wrong_cell_channels_first():
+    """As the channels_last report, for channels_first (N, C, L) cases: the cell is the
+    index after batch and channel."""
+    report = check(_doubled_max_pool_grad, "max_pool1d_grad", cases=10, seed=2,
+                   supports={"padding": ["valid"], "data_format": ["channels_first"]},
+                   tf_kernel=None, max_failures=1)
+    assert not report.passed, str(report)
+    f = report.failures[0]
+    line = next((ln for ln in f.context if "gets gradient from the windows" in ln), None)
+    assert line is not None, "\n".join(f.context)
+    cell = f.first_index[2]
+    k = _first(f.params["pool_size"])
+    s = _first(f.params.get("strides") or k)
+    n_out = (f.shapes["x"][2] - k) // s + 1
+    covering = [(o,) for o in range(n_out) if o * s <= cell < o * s + k]
+    assert f"(input cell ({cell},)) gets gradient from the windows of outputs {covering}," \
+        in line, line

@@ -208,3 +208,28 @@ def test_plan_window_takes_names_for_its_geometry_and_keywords_for_the_rest():
     assert g.out_spatial == (2,)
     with pytest.raises(TypeError):
         geometry.plan_window((5,), (2,), (2,), "valid", None, "op", "kernel_size")
+
+
+def test_only_padded_1d_geometries_are_padded_1d():
+    """XLA divides by the count (not by its reciprocal) in padded 1D average pooling only:
+    a padded 2D geometry is not "padded 1D", nor an unpadded 1D one."""
+    assert geometry.plan_window((5,), (2,), (1,), "same").padded_1d
+    assert not geometry.plan_window((5,), (2,), (2,), "valid").padded_1d
+    assert not geometry.plan_window((5, 5), (2, 2), (1, 1), "same").padded_1d
+
+
+def test_tap_tables_are_read_only():
+    """Geometries are cached and shared by every call: their tap tables cannot be
+    written."""
+    g = geometry.plan_window((5,), (2,), (1,), "same")
+    assert not g.taps[0].flags.writeable
+    with pytest.raises(ValueError):
+        g.taps[0][0, 0] = 7
+
+
+def test_max_pool_with_argmax_takes_its_options_by_keyword_only():
+    """A positional fifth argument (include_batch_in_index) is an error."""
+    x = np.zeros((1, 2, 2, 1), np.float32)
+    with pytest.raises(TypeError):
+        pr.max_pool_with_argmax(x, 2, None, "valid", True)
+    assert pr.max_pool_with_argmax(x=x, pool_size=2)[1].shape == (1, 1, 1, 1)
