@@ -25,6 +25,7 @@ from pooling_ref.methods import TABLE, Kernel
 from pooling_ref.rules import PoolPlan
 
 from ._assert import assert_bitwise
+from ._methods import method_params
 
 S = float(np.finfo(np.float32).smallest_subnormal)
 X = np.float32([S, 3 * S]).reshape(1, 2, 1)
@@ -71,7 +72,7 @@ def test_compare_flush_keeps_the_first_zero_like_cell_of_each_window(values, str
                    arrays={"x": x}, what="differs from the hand-derived value")
 
 
-@pytest.mark.parametrize("method", ["loop", "fast", "im2col", "compiled"])
+@pytest.mark.parametrize("method", method_params(["loop", "fast", "im2col", "compiled"]))
 def test_skip_lowest_divides_by_the_cells_it_kept(method):
     """Eigen's 3D average pooling leaves out cells equal to the lowest finite float32:
     [lowest, 2, 4, 1], window 3, stride 1 -> (2 + 4) / 2 = 3 (two cells kept, not the one

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import pooling_ref as pr
 
 from ._assert import assert_bitwise
+from ._methods import method_params
 from .strategies import pool_cases
 
 H = 0.25
@@ -356,14 +357,12 @@ def test_tie_rule_gradients_raise_no_numpy_warning(ties, tf_kernel, rank, method
 
 
 @pytest.mark.parametrize("tf_kernel", [None, "onednn"])
-@pytest.mark.parametrize("method", ["loop", "fast", "compiled"])
+@pytest.mark.parametrize("method", method_params(["loop", "fast", "compiled"]))
 def test_3d_max_pool_gradient_adds_with_the_last_axis_outermost(tf_kernel, method):
     """One maximum (5) in all four windows of pool (2, 1, 2), stride 1; their gradients at
     output (d, w): (0, 0) 1e8, (0, 1) 1, (1, 0) -1e8, (1, 1) 1. MaxPool3DGrad adds them
     with the last spatial axis outermost — 1e8, -1e8, 1, 1 -> 2 in float32 — where the
     row-major order would give (1e8 + 1) - 1e8 + 1 = 1 (1e8 + 1 rounds to 1e8)."""
-    if method == "compiled":
-        pytest.importorskip("numba")
     x = np.zeros((1, 3, 1, 3, 1), np.float32)
     x[0, 1, 0, 1, 0] = 5
     g = np.float32([[1e8, 1], [-1e8, 1]]).reshape(1, 2, 1, 2, 1)

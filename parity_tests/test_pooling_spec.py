@@ -20,6 +20,7 @@ import pooling_ref as pr
 from pooling_ref import methods
 
 from ._assert import assert_bitwise
+from ._methods import method_params
 from .strategies import pool_cases
 
 METHODS = (*methods.names("max_pool"), None)       # None: ``method`` omitted
@@ -284,13 +285,11 @@ def test_bad_arguments(func, args, kwargs, exc, must):
         assert text in msg, f"{text!r} not in message: {msg}"
 
 
-@pytest.mark.parametrize("method", ["loop", "fast", "compiled"])
+@pytest.mark.parametrize("method", method_params(["loop", "fast", "compiled"]))
 def test_argmax_with_the_batch_in_the_index_counts_whole_batch_items(method):
     """Two batch items of 2 x 2 cells (C = 1), pool 2: the maxima at flat cells 3 and 1
     of their item; with include_batch_in_index the second item's index adds 1 * H * W * C
     = 4 (cell 1 of item 1 is 5)."""
-    if method == "compiled":
-        pytest.importorskip("numba")
     x = np.float32([[1, 2, 3, 9], [1, 9, 2, 3]]).reshape(2, 2, 2, 1)
     _, plain = pr.max_pool_with_argmax(x, 2, method=method)
     _, batch = pr.max_pool_with_argmax(x, 2, include_batch_in_index=True, method=method)

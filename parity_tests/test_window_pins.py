@@ -13,6 +13,8 @@ import pooling_ref as pr
 from pooling_ref import geometry, windows
 from pooling_ref.methods import METHODS
 
+from ._methods import method_params
+
 
 def _fields(g: geometry.WindowGeometry) -> tuple:
     return (g.in_spatial, g.window, g.strides, g.dilation, g.pads, g.out_spatial)
@@ -131,7 +133,7 @@ def test_im2col_chunks_of_one_byte_rows_take_as_many_rows_as_fit():
 
 
 @pytest.mark.parametrize("channels", [1, 3, 8, 16, 40])   # every compiled loop order
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", method_params(METHODS))
 def test_a_window_of_only_padding_averages_nothing(channels, method):
     """Explicit pads as long as the window: the first two windows of pool 2, stride 1,
     pads (2, 0) over [1..13] hold only padding. Their real-cell average is 0 / 0 = NaN (the
@@ -145,7 +147,7 @@ def test_a_window_of_only_padding_averages_nothing(channels, method):
     np.testing.assert_array_equal(got[0, 1:], np.repeat(expected[:, None], channels, 1))
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", method_params(METHODS))
 def test_one_cell_windows_with_explicit_pads_are_no_copy_under_xla(method):
     """XLA's one-cell-window copy (``Rules.copy_single``) holds only without padding: pads
     (2, 1) add three windows of padding only, so the output has 16 cells, not 13 — max:
@@ -157,7 +159,7 @@ def test_one_cell_windows_with_explicit_pads_are_no_copy_under_xla(method):
         np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", method_params(METHODS))
 def test_strided_windows_of_padding_only_on_every_method(method):
     """One cell, pads (2, 1), window 1, stride 3, ceil_mode: ceil(3 / 3) + 1 = 2 windows,
     the second starts at padded cell 3, in the right padding, and is dropped; the first is
