@@ -11,6 +11,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from pooling_ref._case import _complexity
 from pooling_ref._draw import Ints, Normal, NumpySource, Pool
 from pooling_ref._params import _padding_weights, _Sizes
 from pooling_ref._special import (
@@ -348,3 +349,13 @@ def test_float32_ramps_wrap_at_2_24_where_integers_stop_being_exact():
     case = Case("max_pool1d", np.zeros((1, 2**24 + 2, 1), np.float32), {"pool_size": 2})
     ramp(case, True)
     assert case.x[0, -3:, 0].tolist() == [2**24 - 1, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("simple, other", [("channels_last", "channels_first"),
+                                           ("valid", "same"), ("VALID", "SAME"),
+                                           ("NONE", "RELU"), (None, float("-inf"))])
+def test_the_simpler_string_parameter_ranks_lower(simple, other):
+    """Shrinking prefers the default-like string of each parameter: channels_last, valid /
+    VALID (Keras, LiteRT) and LiteRT's fused activation NONE count 1, the others 2; an
+    absent value 1, a non-finite float (jax's init_value) 2."""
+    assert (_complexity(simple), _complexity(other)) == (1, 2)

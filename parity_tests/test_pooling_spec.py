@@ -294,3 +294,11 @@ def test_argmax_with_the_batch_in_the_index_counts_whole_batch_items(method):
     _, plain = pr.max_pool_with_argmax(x, 2, method=method)
     _, batch = pr.max_pool_with_argmax(x, 2, include_batch_in_index=True, method=method)
     assert plain.ravel().tolist() == [3, 1] and batch.ravel().tolist() == [3, 5]
+
+
+def test_max_pool_with_argmax_takes_its_options_by_keyword_only():
+    """A positional fifth argument (include_batch_in_index) is an error."""
+    x = np.zeros((1, 2, 2, 1), np.float32)
+    with pytest.raises(TypeError):
+        pr.max_pool_with_argmax(x, 2, None, "valid", True)
+    assert pr.max_pool_with_argmax(x=x, pool_size=2)[1].shape == (1, 1, 1, 1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pooling_ref._case import _complexity
 from pooling_ref.cases import Case
 from pooling_ref.oracle import moves
 from pooling_ref.oracle.shrinking import SHRINK_BUDGET, shrink
@@ -247,12 +246,3 @@ def test_conv_fewer_filters_keeps_the_leading_filters_of_every_group():
     fewer = [c for c in moves.conv_channels(case)
              if c.params["kernel"].shape[-1] == 4 and c.x.shape == (1, 3, 2)]
     assert fewer[0].params["bias"].tolist() == [0.0, 1.0, 4.0, 5.0]
-
-
-@pytest.mark.parametrize("simple, other", [("channels_last", "channels_first"),
-                                           ("valid", "same"), ("VALID", "SAME"),
-                                           ("NONE", "RELU")])
-def test_the_simpler_string_parameter_ranks_lower(simple, other):
-    """Shrinking prefers the default-like string of each parameter: channels_last, valid /
-    VALID (Keras, LiteRT) and LiteRT's fused activation NONE count 1, the others 2."""
-    assert (_complexity(simple), _complexity(other)) == (1, 2)

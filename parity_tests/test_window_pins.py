@@ -227,11 +227,3 @@ def test_tap_tables_are_read_only():
     assert not g.taps[0].flags.writeable
     with pytest.raises(ValueError):
         g.taps[0][0, 0] = 7
-
-
-def test_max_pool_with_argmax_takes_its_options_by_keyword_only():
-    """A positional fifth argument (include_batch_in_index) is an error."""
-    x = np.zeros((1, 2, 2, 1), np.float32)
-    with pytest.raises(TypeError):
-        pr.max_pool_with_argmax(x, 2, None, "valid", True)
-    assert pr.max_pool_with_argmax(x=x, pool_size=2)[1].shape == (1, 1, 1, 1)
