@@ -258,3 +258,26 @@ def test_gradient_report_names_the_windows_behind_the_wrong_cell_channels_first(
     covering = [(o,) for o in range(n_out) if o * s <= cell < o * s + k]
     assert f"(input cell ({cell},)) gets gradient from the windows of outputs {covering}," \
         in line, line
+
+
+
+def _conv_same_split_before(x, kernel, bias=None, strides=1, padding="valid",
+                            data_format="channels_last", dilation_rate=1, groups=1):
+    """Convolution with the odd "same" padding cell before the input: the reference on
+    the input and the kernel flipped along the spatial axes, flipped back."""
+    cf = data_format == "channels_first"
+    axes = tuple(range(2, x.ndim)) if cf else tuple(range(1, x.ndim - 1))
+    out = pooling_ref.conv(np.flip(x, axes), np.flip(kernel, tuple(range(x.ndim - 2))), bias,
+                           strides, padding, data_format, dilation_rate, groups)
+    return np.ascontiguousarray(np.flip(out, axes))
+
+
+def test_a_same_split_on_the_wrong_side_is_named_for_channels_first_cases():
+    """The hint flips only the spatial axes of a channels_first case, not its channels
+    (the kernel mixes 3 input channels: flipping them changes the result)."""
+    report = check(_conv_same_split_before, "conv1d", cases=60, seed=0, tf_kernel=None,
+                   supports={"padding": ["same"], "data_format": ["channels_first"],
+                             "channels": [3]}, max_failures=1)
+    assert not report.passed, str(report)
+    assert "puts the odd 'same' padding cell before the input" in \
+        report.failures[0].explanation, str(report)
