@@ -57,20 +57,22 @@ def _doubled_max_pool_grad(x, grad_out, pool_size, strides=None, padding="valid"
                                          data_format, tf_kernel=None)
 
 
-def test_gradient_report_names_the_windows_behind_the_wrong_cell():
+@pytest.mark.parametrize("data_format, axis", [("channels_last", 1), ("channels_first", 2)])
+def test_gradient_report_names_the_windows_behind_the_wrong_cell(data_format, axis):
     """The report of a wrong grad_x cell lists the outputs whose windows hold that cell
-    (valid padding: output o covers cells ``o s .. o s + k - 1``) and their grad_out."""
+    (valid padding: output o covers cells ``o s .. o s + k - 1``) and their grad_out; the
+    cell is the index after batch (and, channels_first, the channel)."""
     report = check(_doubled_max_pool_grad, "max_pool1d_grad", cases=10, seed=2,
-                   supports={"padding": ["valid"], "data_format": ["channels_last"]},
+                   supports={"padding": ["valid"], "data_format": [data_format]},
                    tf_kernel=None, max_failures=1)
     assert not report.passed, str(report)
     f = report.failures[0]
     line = next((ln for ln in f.context if "gets gradient from the windows" in ln), None)
     assert line is not None, "\n".join(f.context)
-    cell = f.first_index[1]
+    cell = f.first_index[axis]
     k = _first(f.params["pool_size"])
     s = _first(f.params.get("strides") or k)
-    n_out = (f.shapes["x"][1] - k) // s + 1
+    n_out = (f.shapes["x"][axis] - k) // s + 1
     covering = [(o,) for o in range(n_out) if o * s <= cell < o * s + k]
     assert f"(input cell ({cell},)) gets gradient from the windows of outputs {covering}," \
         in line, line
@@ -239,25 +241,6 @@ def test_a_long_result_is_described_shortened():
     repr, with "..." only when something was cut."""
     long, short = _describe_result("x" * 100), _describe_result("x")
     assert long == "str '" + "x" * 59 + "..." and short == "str 'x'"
-
-
-def test_gradient_report_names_the_windows_behind_the_wrong_cell_channels_first():
-    """As the channels_last report, for channels_first (N, C, L) cases: the cell is the
-    index after batch and channel."""
-    report = check(_doubled_max_pool_grad, "max_pool1d_grad", cases=10, seed=2,
-                   supports={"padding": ["valid"], "data_format": ["channels_first"]},
-                   tf_kernel=None, max_failures=1)
-    assert not report.passed, str(report)
-    f = report.failures[0]
-    line = next((ln for ln in f.context if "gets gradient from the windows" in ln), None)
-    assert line is not None, "\n".join(f.context)
-    cell = f.first_index[2]
-    k = _first(f.params["pool_size"])
-    s = _first(f.params.get("strides") or k)
-    n_out = (f.shapes["x"][2] - k) // s + 1
-    covering = [(o,) for o in range(n_out) if o * s <= cell < o * s + k]
-    assert f"(input cell ({cell},)) gets gradient from the windows of outputs {covering}," \
-        in line, line
 
 
 
