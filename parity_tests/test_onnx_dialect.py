@@ -17,15 +17,15 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-ort = pytest.importorskip("onnxruntime")
-onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper  # noqa: E402
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
 
-from pooling_ref.dialects import onnx as po  # noqa: E402
-from pooling_ref.tolerance import compare, error_bound  # noqa: E402
+from pooling_ref._verify.dialect import run_onnx_node
+from pooling_ref.dialects import onnx as po
+from pooling_ref.tolerance import compare, error_bound
 
-from . import _registry as reg  # noqa: E402
-from ._assert import assert_bitwise  # noqa: E402
+from . import _registry as reg
+from ._assert import assert_bitwise
 
 PATH = "onnxruntime"
 SPECIAL = [np.nan, 0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, 2.5, 1e-40, -3.0]
@@ -33,24 +33,8 @@ OPS = {"max_pool": "MaxPool", "average_pool": "AveragePool", "lp_pool": "LpPool"
        "global_max_pool": "GlobalMaxPool", "global_average_pool": "GlobalAveragePool"}
 
 
-def run_ort(op: str, x: np.ndarray, outputs: int = 1, **attrs):
-    """One ``op`` node (opset 22) run by onnxruntime's CPU provider."""
-    t = TensorProto.FLOAT if x.dtype == np.float32 else TensorProto.DOUBLE
-    names = ["y", "indices"][:outputs]
-    outs = [helper.make_tensor_value_info("y", t, None)]
-    if outputs == 2:
-        outs.append(helper.make_tensor_value_info("indices", TensorProto.INT64, None))
-    attrs = {k: v for k, v in attrs.items() if v is not None}
-    graph = helper.make_graph([helper.make_node(op, ["x"], names, **attrs)], "g",
-                              [helper.make_tensor_value_info("x", t, None)], outs)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
-    model.ir_version = 10
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(model.SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
-    out = session.run(None, {"x": np.ascontiguousarray(x)})
-    return tuple(out) if outputs == 2 else out[0]
+#: One node run by onnxruntime (the runner `pooling-ref verify --dialect onnx` uses).
+run_ort = run_onnx_node
 
 
 def _values(draw, shape, dtype, special=True):

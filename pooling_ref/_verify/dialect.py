@@ -83,27 +83,35 @@ def _torch_runner() -> Callable:
     return run
 
 
-def _onnx_runner() -> Callable:
+def run_onnx_node(op_type: str, x: np.ndarray, outputs: int = 1, **attrs):
+    """One ``op_type`` node (opset 22, attributes ``attrs``; ``None`` ones left out) run by
+    onnxruntime's CPU provider on float32 / float64 ``x``: its output, or ``(output,
+    indices)`` with ``outputs=2``. Needs onnx and onnxruntime."""
     ort = importlib.import_module("onnxruntime")
-    helper = importlib.import_module("onnx.helper")
-    proto = importlib.import_module("onnx").TensorProto
+    onnx = importlib.import_module("onnx")
+    helper, proto = onnx.helper, onnx.TensorProto
+    t = proto.FLOAT if x.dtype == np.float32 else proto.DOUBLE
+    names = ["y", "indices"][:outputs]
+    outs = [helper.make_tensor_value_info(n, proto.INT64 if n == "indices" else t, None)
+            for n in names]
+    attrs = {k: v for k, v in attrs.items() if v is not None}
+    graph = helper.make_graph([helper.make_node(op_type, ["x"], names, **attrs)], "g",
+                              [helper.make_tensor_value_info("x", t, None)], outs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
+    model.ir_version = 10
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    out = session.run(None, {"x": np.ascontiguousarray(x)})
+    return tuple(out) if outputs == 2 else out[0]
+
+
+def _onnx_runner() -> Callable:
+    node = {"onnx.max_pool": "MaxPool", "onnx.average_pool": "AveragePool"}
 
     def run(op: str, x: np.ndarray, params: dict):
-        node = {"onnx.max_pool": "MaxPool", "onnx.average_pool": "AveragePool"}[op]
-        names = ["y", "indices"][:spec(op).outputs]
-        outs = [helper.make_tensor_value_info(n, proto.INT64 if n == "indices" else
-                                              proto.FLOAT, None) for n in names]
-        graph = helper.make_graph(
-            [helper.make_node(node, ["x"], names, **params)], "g",
-            [helper.make_tensor_value_info("x", proto.FLOAT, None)], outs)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
-        model.ir_version = 10
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        session = ort.InferenceSession(model.SerializeToString(), options,
-                                       providers=["CPUExecutionProvider"])
-        out = session.run(None, {"x": np.ascontiguousarray(x)})
-        return tuple(out) if len(out) == 2 else out[0]
+        return run_onnx_node(node[op], x, spec(op).outputs, **params)
     return run
 
 
