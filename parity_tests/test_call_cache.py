@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import pooling_ref as pr
-from pooling_ref import _compiled, arguments, methods
+from pooling_ref import _compiled, arguments, methods, pooling
 
 from ._methods import method_params
 
@@ -23,10 +23,11 @@ def _error(call):
 
 
 def test_a_repeated_call_hits_the_normalisation_cache():
+    """(A method without a prepared form: every call normalises its arguments.)"""
     arguments._normalized_pool.cache_clear()
-    pr.max_pool(X, 2, padding="same")
-    pr.avg_pool(X, 2, padding="same")
-    pr.max_pool(X, 2, padding="same")
+    pr.max_pool(X, 2, padding="same", method="fast")
+    pr.avg_pool(X, 2, padding="same", method="fast")
+    pr.max_pool(X, 2, padding="same", method="fast")
     info = arguments._normalized_pool.cache_info()
     assert (info.hits, info.misses) == (1, 2)          # max_pool and avg_pool: own keys
     assert info.maxsize is not None
@@ -34,9 +35,12 @@ def test_a_repeated_call_hits_the_normalisation_cache():
 
 @pytest.mark.skipif(not _compiled.AVAILABLE, reason="needs Numba")
 def test_a_repeated_compiled_call_hits_the_launch_cache():
+    """(A strided input: no prepared call, every call runs the compiled layer.)"""
     _compiled._pool_launch.cache_clear()
+    strided = np.repeat(X, 2, axis=1)[:, ::2]
+    assert not strided.flags.c_contiguous
     for _ in range(3):
-        pr.max_pool(X, 3, 2, method="compiled")
+        pr.max_pool(strided, 3, 2, method="compiled")
     info = _compiled._pool_launch.cache_info()
     assert (info.hits, info.misses) == (2, 1)
     assert info.maxsize is not None
@@ -109,3 +113,134 @@ def test_an_empty_spatial_axis_gives_an_empty_result_on_every_method(shape, padd
         for op in (pr.max_pool, pr.avg_pool):
             got = op(x, 1, padding=padding, method=method)
             assert got.shape == (shape[0], *out_spatial, shape[-1]) and got.dtype == x.dtype
+
+
+# ----------------------------------------------------------------------------- prepared calls
+
+#: ``(op, arguments)`` of calls that have a prepared form where Numba is usable (the
+#: compiled kernel carries out the whole plan): ranks 1-3 (tuples cut to the rank), both
+#: layouts, the window model.
+PREPARED_CALLS = [
+    ("max_pool", dict(pool_size=2)),
+    ("max_pool", dict(pool_size=3, strides=2, padding="same")),
+    ("max_pool", dict(pool_size=(3, 2, 2), strides=(2, 1, 2),
+                      padding=((1, 0), (2, 1), (0, 1)), ceil_mode=True)),
+    ("max_pool", dict(pool_size=2, padding="same_lower", tf_kernel=None)),
+    ("max_pool", dict(pool_size=2, tf_kernel="eigen")),
+    ("avg_pool", dict(pool_size=2)),
+    ("avg_pool", dict(pool_size=3, strides=2, padding="same")),
+    ("avg_pool", dict(pool_size=3, strides=1, padding=((0, 2), (1, 1), (1, 0)),
+                      ceil_mode=True, tf_kernel=None)),
+]
+
+
+def _pins(shape_cl, data_format, dtype):
+    """A C-contiguous input in ``data_format`` with ties, signed zeros, NaN, infinities
+    and subnormals among its cells."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(-3, 4, shape_cl).astype(dtype)
+    if np.dtype(dtype).kind == "f":
+        flat = x.reshape(-1)
+        specials = [np.nan, np.inf, -np.inf, -0.0, np.finfo(dtype).tiny / 4]
+        flat[rng.choice(flat.size, 5 * len(specials))] = np.repeat(specials, 5)
+    if data_format == "channels_first":
+        x = np.ascontiguousarray(np.moveaxis(x, -1, 1))
+    return x
+
+
+@pytest.mark.skipif(not _compiled.AVAILABLE, reason="needs Numba")
+@pytest.mark.parametrize(("op", "kwargs"), PREPARED_CALLS, ids=repr)
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("shape_cl", [(2, 11, 3), (2, 7, 9, 5), (1, 5, 6, 7, 9)],
+                         ids=["1d", "2d", "3d"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_repeated_call_runs_its_prepared_form_bit_for_bit(op, kwargs, data_format,
+                                                            shape_cl, dtype, monkeypatch):
+    """The second call of the same arguments on an array of the same shape and dtype runs
+    the prepared form — checking and planning would raise here, so a pass proves it — and
+    gives the "loop" method's bits in a fresh C-contiguous array, the input untouched."""
+    rank = len(shape_cl) - 2
+    kwargs = {k: (v[:rank] if k in ("pool_size", "strides", "padding")
+                  and isinstance(v, tuple) else v) for k, v in kwargs.items()}
+    fn = getattr(pr, op)
+    x = _pins(shape_cl, data_format, dtype)
+    call = dict(kwargs, data_format=data_format)
+    want = fn(x, **call, method="loop")
+    first = fn(x, **call)
+    key = arguments.call_key(op, x, tuple(_signature_args(fn, call)))
+    assert key is not None and pooling._PREPARED.get(key), "no prepared form kept"
+    x2 = _pins(shape_cl, data_format, dtype)[::-1].copy()      # other contents, same key
+    want2 = fn(x2, **call, method="loop")
+    before = x2.copy()
+    monkeypatch.setattr(pooling, "prepare_pool", _refuse)
+    second, again = fn(x2, **call), fn(x2, **call)
+    for got, expected in ((first, want), (second, want2), (again, want2)):
+        assert got.tobytes() == expected.tobytes() and got.shape == expected.shape
+        assert got.dtype == x.dtype and got.flags.c_contiguous and got.flags.writeable
+    assert x2.tobytes() == before.tobytes()
+    assert not np.shares_memory(second, again) and not np.shares_memory(second, x2)
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("checked and planned again: the prepared form did not run")
+
+
+def _signature_args(fn, call: dict) -> list:
+    """The call's arguments after ``x`` in the op's signature order, defaults filled in
+    (what the op keys a call on)."""
+    import inspect
+
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    return [call.get(p.name, p.default) for p in params]
+
+
+@pytest.mark.skipif(not _compiled.AVAILABLE, reason="needs Numba")
+@pytest.mark.parametrize(("op", "call", "dtype"), [
+    ("max_pool", dict(method="loop"), "float32"),
+    ("max_pool", dict(method="fast"), "float32"),
+    ("max_pool", dict(nan="propagate"), "float32"),
+    ("max_pool", dict(tf_kernel="xla", pool_size=1, strides=1), "float32"),   # a copy
+    ("max_pool", dict(dilation_rate=2), "float32"),          # no compiled dilation
+    ("max_pool", {}, "float16"),                             # computed in float32
+    ("avg_pool", dict(tf_kernel=None), "float16"),           # summed in float64
+    ("avg_pool", dict(divisor="padded", padding=((1, 1), (0, 1))), "float32"),
+], ids=repr)
+def test_calls_without_a_prepared_form_are_checked_every_time(op, call, dtype, monkeypatch):
+    """Calls the compiled kernel does not carry out alone, in the input's dtype, keep no
+    prepared form: a repeated call checks and plans again (the patched checking is
+    reached), and the result keeps the input's dtype."""
+    call = dict(dict(pool_size=2), **call)
+    x = _pins((2, 7, 9, 5), "channels_last", dtype)
+    assert getattr(pr, op)(x, **call).dtype == x.dtype
+    assert getattr(pr, op)(x, **call).dtype == x.dtype
+    monkeypatch.setattr(pooling, "prepare_pool", _refuse)
+    with pytest.raises(AssertionError, match="checked and planned again"):
+        getattr(pr, op)(x, **call)
+
+
+@pytest.mark.skipif(not _compiled.AVAILABLE, reason="needs Numba")
+def test_prepared_calls_are_keyed_on_dtype_and_shape_and_bounded(monkeypatch):
+    """float32 and float64 of one shape, and two shapes of one dtype, are four keys; the
+    table is emptied when full, never larger than its bound."""
+    inputs = [_pins(shape, "channels_last", dtype)
+              for shape in ((1, 6, 6, 2), (1, 8, 8, 2)) for dtype in ("float32", "float64")]
+    wants = [pr.max_pool(x, 2, method="loop") for x in inputs]
+    monkeypatch.setattr(pooling, "_PREPARED", {})
+    monkeypatch.setattr(pooling, "_PREPARED_MAX", 3)
+    for i, (x, want) in enumerate(zip(inputs, wants)):
+        for _ in range(2):
+            got = pr.max_pool(x, 2)
+            assert got.dtype == x.dtype and got.tobytes() == want.tobytes()
+        assert len(pooling._PREPARED) == (i + 1 if i < 3 else 1)   # emptied at the 4th
+
+
+@pytest.mark.skipif(not _compiled.AVAILABLE, reason="needs Numba")
+def test_the_kernels_run_through_their_compiled_entry_points():
+    """After its first call, a kernel runs through the compiled entry point of its
+    signature (Numba's per-call type dispatch skipped), not the dispatcher."""
+    x = _pins((1, 8, 8, 3), "channels_last", "float32")
+    np.testing.assert_array_equal(pr.avg_pool(x, 2, tf_kernel=None),
+                                  pr.avg_pool(x, 2, tf_kernel=None, method="loop"))
+    entries = [entry for (kernel, *_), entry in _compiled._READY.items()]
+    assert entries and all(entry is not kernel for (kernel, *_), entry in
+                           _compiled._READY.items())

@@ -58,11 +58,25 @@ def flush_input(a: np.ndarray) -> np.ndarray:
     return flush_subnormals(a, _special_cells(a)[0])
 
 
+def _fuses(plan: PoolPlan, kernel) -> bool:
+    """Whether the kernel has a fused form that carries out every active plan field."""
+    return kernel.fused is not None and plan.active() <= kernel.implements(plan)
+
+
 def _fused(x_cl, g, plan, kernel):
     """The kernel's fused form if it carries out every active plan field, else ``None``."""
-    if kernel.fused is None or not plan.active() <= kernel.implements(plan):
+    return kernel.fused(x_cl, g, plan) if _fuses(plan, kernel) else None
+
+
+def prepared(g: WindowGeometry, plan: PoolPlan, kernel, batch: int, channels: int,
+             dtype: np.dtype):
+    """The kernel's fused form set up once (``kernel.prepare``: ``run(flat) -> flat`` over
+    contiguous work-layout buffers) where it alone carries out the call — the kernel
+    implements every active plan field, so :func:`max_pool` and :func:`avg_pool` apply
+    nothing around it — else ``None``."""
+    if kernel.prepare is None or not _fuses(plan, kernel):   # (a copy is never fused)
         return None
-    return kernel.fused(x_cl, g, plan)
+    return kernel.prepare(g, plan, batch, channels, dtype)
 
 
 def _has_empty_window(g: WindowGeometry) -> bool:

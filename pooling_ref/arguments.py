@@ -32,7 +32,7 @@ from .geometry import (
     plan_window,
 )
 
-__all__ = ["check_grad_out", "prepare_conv", "prepare_pool"]
+__all__ = ["call_key", "check_grad_out", "prepare_conv", "prepare_pool"]
 
 
 def prepare_pool(op, x, pool_size, strides, padding, data_format, *, ceil_mode=False,
@@ -59,6 +59,24 @@ def prepare_pool(op, x, pool_size, strides, padding, data_format, *, ceil_mode=F
     else:
         g, data_format = _normalize_pool(*args)
     return to_channels_last(a, data_format), g, data_format
+
+
+def call_key(op: str, x: object, args: tuple) -> tuple | None:
+    """A key of a whole call of ``op`` on ``x`` with ``args``, equal only for calls that
+    the same set-up serves (same argument types and values, same shape and dtype of a
+    C-contiguous array: nothing of its contents), or ``None`` (``x`` not an ndarray, or
+    not contiguous, or an argument not plain: :func:`_plain`).
+
+    >>> a = np.zeros((1, 4, 1), np.float32)
+    >>> call_key("max", a, (2, True)) == call_key("max", a, (2, 1)), call_key("max", a, ([2],))
+    (False, None)
+    """
+    if type(x) is not np.ndarray or not x.flags.c_contiguous:
+        return None
+    types = tuple(map(type, args))
+    if not (set(types) <= _SCALARS or all(map(_plain, args))):
+        return None
+    return op, x.shape, x.dtype, args, types
 
 
 #: The argument types that are plain values on their own (:func:`_plain`).

@@ -53,11 +53,13 @@ class Kernel:
     """One method of one op. ``run``: the kernel (the specification's rules); ``fused``
     (pooling only): the kernel following a :class:`~pooling_ref.rules.PoolPlan` itself, for
     the plan fields ``implements(plan)`` names (:mod:`pooling_ref.apply_rules` applies the
-    others around ``run``)."""
+    others around ``run``); ``prepare(g, plan, batch, channels, dtype)``: ``fused`` set up
+    once for a repeated call (:func:`pooling_ref._compiled.prepared_pool`)."""
 
     run: Callable
     fused: Callable | None = None
     implements: Callable = _implements_nothing
+    prepare: Callable | None = None
 
 
 def _compiled_pool(op: str, fallback: Callable) -> Kernel:
@@ -67,7 +69,7 @@ def _compiled_pool(op: str, fallback: Callable) -> Kernel:
 
     spec.__doc__ = (f"The {op} pooling loop compiled with Numba (the specification's rules; "
                     f"the {FALLBACK!r} method where it has no kernel).")
-    return Kernel(spec, _compiled.pool, _compiled.implements)
+    return Kernel(spec, _compiled.pool, _compiled.implements, _compiled.prepared_pool)
 
 
 def _compiled_global_max(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray | None:

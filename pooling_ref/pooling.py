@@ -31,7 +31,7 @@ import numpy as np
 
 from . import apply_rules, methods
 from ._arrays import as_input, from_channels_last
-from .arguments import prepare_pool
+from .arguments import call_key, prepare_pool
 from .dtypes import flush_subnormals, is_float_dtype
 from .geometry import WindowGeometry, check_bool, normalize_data_format
 from .rules import check_tf_kernel, grad_rules, plan_global, plan_pool
@@ -103,6 +103,11 @@ def max_pool(
     >>> max_pool(x, 2, strides=1, padding="same_lower", dilation_rate=3)[0, :, 0]  # pads (2, 1)
     array([2., 3., 4., 5., 6., 7., 8., 9., 7.], dtype=float32)
     """
+    key = call_key("max_pool", x, (pool_size, strides, padding, data_format, method, nan,
+                                   tf_kernel, ceil_mode, dilation_rate))
+    prepared = _PREPARED.get(key) if key else None
+    if prepared:
+        return prepared(x)
     if not isinstance(nan, str) or nan not in ("tf", "propagate"):
         raise ValueError(f"max_pool: nan must be 'tf' or 'propagate', got {nan!r}")
     x_cl, g, fmt = prepare_pool("max_pool", x, pool_size, strides, padding, data_format,
@@ -112,7 +117,36 @@ def max_pool(
     out = apply_rules.max_pool(x_cl, g, plan, kernel)
     if nan == "propagate" and is_float_dtype(x_cl.dtype):
         _propagate_nan(out, x_cl, g, kernel.run)
+    else:
+        _prepare(key, x_cl, fmt, g, plan, kernel)
     return from_channels_last(out, fmt)
+
+
+#: Calls of :func:`max_pool` / :func:`avg_pool` set up once, by
+#: :func:`pooling_ref.arguments.call_key`: the kernel's fused form taking the input's flat
+#: buffer (:func:`pooling_ref.apply_rules.prepared`), or ``False`` where the call has none
+#: (rules applied around a kernel, another method, a copy). A repeated call runs it without
+#: checking or planning again: its key equals only calls that passed the same checks.
+#: At most :data:`_PREPARED_MAX` entries (emptied when full).
+_PREPARED: dict = {}
+_PREPARED_MAX = 512
+
+
+def _prepare(key, x_cl: np.ndarray, fmt: str, g: WindowGeometry, plan, kernel) -> None:
+    """Remember the prepared form of a call that has just succeeded (key ``key``: ``x``
+    C-contiguous in ``fmt``, so its flat buffer is the work layout — ``(N, *spatial, C)``
+    channels_last, ``(N*C, *spatial, 1)`` channels_first — and the result's, reshaped)."""
+    if key is None:
+        return
+    n, c = x_cl.shape[0], x_cl.shape[-1]
+    if fmt == "channels_first":
+        batch, channels, shape = n * c, 1, (n, c, *g.out_spatial)
+    else:
+        batch, channels, shape = n, c, (n, *g.out_spatial, c)
+    run = apply_rules.prepared(g, plan, kernel, batch, channels, x_cl.dtype)
+    if len(_PREPARED) >= _PREPARED_MAX:
+        _PREPARED.clear()
+    _PREPARED[key] = False if run is None else lambda a: run(a.reshape(-1)).reshape(shape)
 
 
 def _propagate_nan(out: np.ndarray, x_cl: np.ndarray, g: WindowGeometry, pool) -> None:
@@ -166,6 +200,11 @@ def avg_pool(
     >>> avg_pool(x, 2, padding=((1, 1),), divisor="padded")[0, :, 0]   # [0+1, 2+3, 4+5] / 2
     array([0.5, 2.5, 4.5], dtype=float32)
     """
+    key = call_key("avg_pool", x, (pool_size, strides, padding, data_format, method,
+                                   tf_kernel, ceil_mode, dilation_rate, divisor))
+    prepared = _PREPARED.get(key) if key else None
+    if prepared:
+        return prepared(x)
     x_cl, g, fmt = prepare_pool("avg_pool", x, pool_size, strides, padding, data_format,
                                 ceil_mode=ceil_mode, dilation_rate=dilation_rate,
                                 divisor=divisor)
@@ -176,7 +215,9 @@ def avg_pool(
             f"integers), got dtype {x_cl.dtype.name}"
         )
     plan = plan_pool(check_tf_kernel(tf_kernel, "avg_pool"), "avg", x_cl.dtype, g)
-    return from_channels_last(apply_rules.avg_pool(x_cl, g, plan, kernel), fmt)
+    out = apply_rules.avg_pool(x_cl, g, plan, kernel)
+    _prepare(key, x_cl, fmt, g, plan, kernel)
+    return from_channels_last(out, fmt)
 
 
 #: ``nan=`` of :func:`max_pool_with_argmax` -> the scan that picks a window's cell

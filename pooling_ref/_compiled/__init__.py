@@ -53,12 +53,10 @@ is signed again in Numba, and brings the checks back (measured 2x on the one-cha
 
 Parallelism (:func:`_launch`): contiguous parts of the output rows go to the package's
 thread pool (:mod:`pooling_ref._threads`; the kernels are ``nogil``), which hands them out
-dynamically; small inputs (< 2 MiB) run in the calling thread. Numba's ``prange`` was
-measured too (one process, interleaved, loaded 2-core machine): up to ~1.3x faster on some
-large shapes, but its
-driver must be a closure over the kernel, and Numba's on-disk cache keys such closures by
-the dispatcher's per-process uuid — a new cache entry per process, and concurrent processes
-(pytest-xdist) overwrote each other's entries and ran the wrong kernel. The pool is used.
+dynamically; small inputs (< 2 MiB) run in the calling thread. Numba's ``prange`` (up to
+~1.3x faster on some large shapes) is not used: its driver is a closure over the kernel,
+which Numba's disk cache keys by a per-process uuid (concurrent pytest-xdist processes
+overwrote each other's entries and ran the wrong kernel).
 
 Half precision (Numba has no float16/bfloat16): max runs on an exact float32 copy and is
 cast back (a maximum is one of the inputs, so nothing rounds). float16 averages run on a
@@ -101,7 +99,7 @@ import numpy as np
 from .. import _threads
 from .._arrays import channels_first_work, from_channels_first_work
 from ..dtypes import finfo, lowest
-from ..geometry import CELL_LO, TAP_HI, TAP_LO, WindowGeometry, rank3
+from ..geometry import WindowGeometry, rank3
 from ..rules import PoolPlan
 from ._modes import (
     _DAZ_MODES,
@@ -116,9 +114,11 @@ from ._modes import (
     ROWS_ORDERS,
     TAP_MAJOR,
 )
+from ._tables import LANES, lane_blocks, whole_windows
 
-__all__ = ["AVAILABLE", "DISABLE_ENV", "INSTALL_HINT", "global_pool", "implements",
-           "loop_order", "pool", "pool_grad", "special_cells"]
+__all__ = ["AVAILABLE", "DISABLE_ENV", "INSTALL_HINT", "LANES", "global_pool", "implements",
+           "lane_blocks", "loop_order", "pool", "pool_grad", "prepared_pool", "special_cells",
+           "whole_windows"]
 
 #: Environment variable that hides Numba from pooling_ref (read once, at import).
 DISABLE_ENV = "POOLING_REF_DISABLE_NUMBA"
@@ -126,8 +126,6 @@ DISABLE_ENV = "POOLING_REF_DISABLE_NUMBA"
 INSTALL_HINT = "pip install 'pooling-ref[fast]'"
 #: Below this many channels, output positions are the innermost loop.
 CHANNELS_INNER_MIN = 8
-#: Channel block widths of the channels-inner loop order, widest first (:func:`lane_blocks`).
-LANES = (32, 16, 8)
 #: Input bytes of one part of the output rows handed to a thread.
 PART_BYTES = 4 << 20
 #: The per-output row loop orders read the other way (:func:`loop_order`).
@@ -162,8 +160,9 @@ if AVAILABLE:       # the kernels import Numba (optional): only where it is usab
     from ._grad import GRAD_KERNELS
     from ._pool_orders import KERNELS
 
-#: argument is built by this module, its type fixed by theirs.
-_READY: set = set()
+#: ``(kernel, types of the caller's two arrays) -> what runs it`` (:func:`_ready`); the
+#: kernels' other arguments are built by this module, their types fixed by those.
+_READY: dict = {}
 _READY_LOCK = threading.Lock()
 
 
@@ -175,9 +174,11 @@ def _arg_type(a) -> object:
     return type(a)
 
 
-def _ready(kernel, args: tuple) -> None:
-    """Compile ``kernel`` for ``args``' types (or load it from Numba's cache) with LLVM's
-    SLP vectoriser on, once per process and signature.
+def _ready(kernel, args: tuple):
+    """``kernel`` compiled for ``args``' types (or loaded from Numba's cache) with LLVM's
+    SLP vectoriser on, once per process and signature: its compiled entry point, called as
+    ``entry(*args, lo, hi)`` (the dispatcher's own per-call type resolution skipped: ~0.6
+    us of a small call), or the dispatcher where that entry is not found.
 
     Numba runs LLVM with the SLP vectoriser off unless ``NUMBA_SLP_VECTORIZE=1``; the
     8-lane steps of the channels-inner loop (:func:`_step8`) are vectorised by it only
@@ -185,34 +186,37 @@ def _ready(kernel, args: tuple) -> None:
     read when a function is compiled, so it is switched on around the first call (an empty
     job range) and restored; it changes no result (the vectoriser keeps every operation
     and its order, no fast-math), only which instructions carry them out."""
-    key = (kernel, _arg_type(args[0]), _arg_type(args[1]))   # the caller's arrays (the
-    if key in _READY:                                        # others are built here)
-        return
+    key = (kernel, _arg_type(args[0]), _arg_type(args[1]))
+    entry = _READY.get(key)
+    if entry is not None:
+        return entry
     from numba.core import config
 
     with _READY_LOCK:
-        if key in _READY:
-            return
-        old = config.SLP_VECTORIZE
-        config.SLP_VECTORIZE = 1
-        try:
-            kernel(*args, 0, 0)
-        finally:
-            config.SLP_VECTORIZE = old
-        _READY.add(key)
+        if key not in _READY:
+            old = config.SLP_VECTORIZE
+            config.SLP_VECTORIZE = 1
+            try:
+                kernel(*args, 0, 0)
+            finally:
+                config.SLP_VECTORIZE = old
+            signature = tuple(kernel.typeof_pyval(a) for a in (*args, 0, 0))
+            overload = kernel.overloads.get(signature)
+            _READY[key] = kernel if overload is None else overload.entry_point
+        return _READY[key]
 
 
 def _launch(kernel, args: tuple, jobs: int, nbytes: int) -> None:
     """``kernel(*args, lo, hi)`` for the jobs ``0 <= job < jobs``, split into contiguous
     parts on the package thread pool (:func:`pooling_ref._threads.run`: the calling thread
     for small work; the kernels release the GIL), compiled by :func:`_ready`."""
-    _ready(kernel, args)
+    entry = _ready(kernel, args)
     if nbytes < _threads.PARALLEL_MIN_BYTES or _threads.workers() < 2:
-        kernel(*args, 0, jobs)                 # one call: no per-part dispatch cost
+        entry(*args, 0, jobs)                  # one call: no per-part dispatch cost
         return
     parts = max(1, min(jobs, max(2 * _threads.workers(), nbytes // PART_BYTES)))
-    _threads.run(lambda k: kernel(*args, k * jobs // parts, (k + 1) * jobs // parts),
-              list(range(parts)), nbytes)
+    _threads.run(lambda k: entry(*args, k * jobs // parts, (k + 1) * jobs // parts),
+                 list(range(parts)), nbytes)
 
 
 def _plan_mode(plan: PoolPlan) -> tuple[int, np.dtype, object]:
@@ -275,47 +279,6 @@ def loop_order(channels: int, window_w: int, stride_w: int) -> int:
     return TAP_MAJOR if channels > 1 else min(ROWS_ORDERS)
 
 
-@functools.lru_cache(maxsize=256)
-def lane_blocks(channels: int) -> np.ndarray:
-    """The channel blocks ``(first channel, width)`` of the channels-inner loop order: the
-    widest of :data:`LANES` that fits, in turn; a remainder of fewer than 8 channels is
-    covered by one more block of 8 ending at the last channel, which overlaps the block
-    before it (its channels are computed twice, to the same values). Empty below 8.
-
-    >>> lane_blocks(64).tolist(), lane_blocks(12).tolist()
-    ([[0, 32], [32, 32]], [[0, 8], [4, 8]])
-    """
-    blocks, c = [], 0
-    for lanes in LANES:
-        while channels - c >= lanes:
-            blocks.append((c, lanes))
-            c += lanes
-    if 0 < channels - c and channels >= LANES[-1]:
-        blocks.append((channels - LANES[-1], LANES[-1]))
-    table = np.array(blocks, np.int64).reshape(-1, 2)
-    table.setflags(write=False)
-    return table
-
-
-@functools.lru_cache(maxsize=256)
-def whole_windows(g3: WindowGeometry) -> np.ndarray:
-    """``(i0, i1, cell, window)`` along the last spatial axis: the outputs ``i0 <= o < i1``
-    whose window lies whole in the input (contiguous: the tap table's rows with every tap
-    real), the input cell of output ``i0``'s first tap, and the window length; ``i0 = i1
-    = 0`` when there are none."""
-    t = g3.taps[2]
-    k = g3.window[2]
-    whole = np.flatnonzero((t[:, TAP_LO] == 0) & (t[:, TAP_HI] == k))
-    row = [0, 0, 0, k]
-    if whole.size:
-        i0, i1 = int(whole[0]), int(whole[-1]) + 1
-        assert whole.size == i1 - i0                   # contiguous (see the docstring)
-        row = [i0, i1, t[i0, CELL_LO], k]
-    table = np.array(row, np.int64)
-    table.setflags(write=False)                        # cached: shared by every call
-    return table
-
-
 def pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan) -> np.ndarray | None:
     """Max or average pooling (``plan.op``) of channels_last ``x_cl``, bit for bit the
     ``"loop"`` method, following the plan fields :func:`implements` names (bit for bit
@@ -326,9 +289,7 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan) -> np.ndarray | No
     contiguous cells), or a divisor other than the real cells (the loop orders count them).
     """
     dtype = x_cl.dtype
-    if plan.op == "avg" and (dtype.kind == "V" or g.divisor != "real"):   # V: bfloat16
-        return None
-    if max(g.dilation, default=1) > 1:
+    if _declines(g, plan, dtype):
         return None
     n, c = x_cl.shape[0], x_cl.shape[-1]
     work, channels_first = _work_layout(x_cl)
@@ -345,6 +306,33 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan) -> np.ndarray | No
     if channels_first:
         return from_channels_first_work(out, n, c)
     return out
+
+
+def _declines(g: WindowGeometry, plan: PoolPlan, dtype: np.dtype) -> bool:
+    """Whether :func:`pool` has no kernel for the call (its docstring says why)."""
+    return ((plan.op == "avg" and (dtype.kind == "V" or g.divisor != "real"))  # V: bfloat16
+            or max(g.dilation, default=1) > 1)
+
+
+def prepared_pool(g: WindowGeometry, plan: PoolPlan, batch: int, channels: int,
+                  dtype: np.dtype):
+    """``run(flat) -> flat``: :func:`pool` of C-contiguous inputs of ``dtype`` in the work
+    layout ``(batch, *g.in_spatial, channels)``, flat buffers in and out (one array, one
+    launch); ``None`` where :func:`pool` declines, computes in another dtype or in vain."""
+    size = batch * math.prod(g.out_spatial) * channels
+    if _declines(g, plan, dtype) or size == 0:
+        return None
+    launch = _pool_launch(g, plan, channels)
+    if launch.dtype != dtype:
+        return None
+    kernel, constants, jobs = launch.kernel, launch.constants, batch * launch.rows
+
+    def run(flat: np.ndarray) -> np.ndarray:
+        out = np.empty(size, dtype)
+        _launch(kernel, (flat, out, *constants), jobs, flat.nbytes)
+        return out
+
+    return run
 
 
 class PoolLaunch(NamedTuple):
