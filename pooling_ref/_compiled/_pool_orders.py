@@ -30,6 +30,8 @@ from ._modes import (
 )
 from ._steps import _finish, _finish8, _step, _store8, _window_lanes
 
+_U1, _U2 = uint64(1), uint64(2)
+
 
 @njit(cache=True, inline="always")
 def _job(job, nd, nh, nw, nc, taps_d, taps_h):
@@ -101,6 +103,26 @@ def _whole_outputs(x, out, x0, ob, i0, i1, ss, kk, ucc, tiny, mode):
 
 
 @njit(cache=True, inline="always")
+def _whole_outputs_k3s2(x, out, x0, ob, i0, i1, even, odd, tiny, mode):
+    """:func:`_whole_outputs` of one channel, window 3, stride 2: the row's cells split
+    into its even and odd cells first (one pass), so output ``j``'s taps ``even[j]``,
+    ``odd[j]``, ``even[j + 1]`` are contiguous loads and the loop over outputs vectorises
+    (with stride-2 taps LLVM kept it scalar: 1.5-2x the time on (24, 224, 224) inputs)."""
+    n = i1 - i0
+    if n == 0:
+        return
+    for j in range(n):
+        even[j] = x[x0 + _U2 * j]
+        odd[j] = x[x0 + _U2 * j + _U1]
+    even[n] = x[x0 + _U2 * n]
+    for j in range(n):
+        a = out[ob + i0 + j]
+        a = _step(a, even[j], tiny, mode)
+        a = _step(a, odd[j], tiny, mode)
+        out[ob + i0 + j] = _step(a, even[j + _U1], tiny, mode)
+
+
+@njit(cache=True, inline="always")
 def _edge_outputs(x, out, xb, ob, i0, i1, unw, taps_w, ucc, tiny, mode):
     """The other outputs of the row (windows cut by the "same" edges): their real cells
     from the tap table."""
@@ -132,6 +154,7 @@ def rows(mode, fixed_c, fixed_k, fixed_s):
     then vectorises across outputs, measured 3x), else (``0``) the arguments; the others
     read the tap table."""
     finishes = mode not in _MAX_MODES
+    split_k3s2 = (fixed_c, fixed_k, fixed_s) == (1, 3, 2)
 
     @njit(cache=True, nogil=True, error_model="numpy")   # x / 0 as NumPy (no raise)
     def per_output_rows(x, out, shape, taps_d, taps_h, taps_w, taps_out_w, stride_w, init,
@@ -143,6 +166,8 @@ def rows(mode, fixed_c, fixed_k, fixed_s):
         i0, i1, c0 = uint64(whole_w[0]), uint64(whole_w[1]), uint64(whole_w[2])
         ss = uint64(fixed_s) if fixed_s else uint64(stride_w)
         kk = uint64(fixed_k) if fixed_k else uint64(whole_w[3])
+        even = np.empty(i1 - i0 + _U1, x.dtype)          # (split_k3s2 only)
+        odd = np.empty(i1 - i0, x.dtype)
         for job in range(job_lo, job_hi):
             b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, nd, nh, nw, nc, taps_d, taps_h)
             for i in range(unw * ucc):
@@ -150,8 +175,12 @@ def rows(mode, fixed_c, fixed_k, fixed_s):
             for i_d in range(d_lo, d_hi):
                 for i_h in range(h_lo, h_hi):
                     xb = uint64(((b * d_in + i_d) * h_in + i_h) * w_in) * ucc
-                    _whole_outputs(x, out, xb + c0 * ucc, ob, i0, i1, ss, kk, ucc, tiny,
-                                   mode)
+                    if split_k3s2:
+                        _whole_outputs_k3s2(x, out, xb + c0, ob, i0, i1, even, odd, tiny,
+                                            mode)
+                    else:
+                        _whole_outputs(x, out, xb + c0 * ucc, ob, i0, i1, ss, kk, ucc,
+                                       tiny, mode)
                     _edge_outputs(x, out, xb, ob, i0, i1, unw, taps_w, ucc, tiny, mode)
             if finishes:
                 _finish_row(out, ob, unw, ucc, dh, taps_w, count, tiny, mode)
