@@ -6,9 +6,12 @@ Times, per call (best of 7 repeats of ``N`` calls, default 10^4), on a float32 N
 the public call (``max_pool`` / ``avg_pool``, window 2, stride 2, ``channels_first``, the
 default method), the compiled layer alone (``pooling_ref._compiled.pool`` on the
 channels_last view with the call's geometry and plan) and the Numba kernel alone (its
-launch looked up, arguments built once). ``total - kernel`` is the Python around the kernel
-(argument checks, plans, layouts, dispatch); ``--profile`` adds cProfile's top entries of
-the public call. Needs Numba (the default method there).
+launch looked up, arguments built once). A repeated public call runs its prepared form
+(``pooling_ref.pooling._PREPARED``: the call's key looked up, one output array, one launch
+through the kernel's compiled entry point), so ``total - kernel`` is that lookup and
+launch; the compiled layer is what a call without a prepared form adds to it (layouts,
+launch set-up). ``--profile`` adds cProfile's top entries of the public call. Needs Numba
+(the default method there).
 """
 
 from __future__ import annotations
