@@ -19,6 +19,9 @@ from numba import njit, uint64
 
 from ..geometry import CELL_HI, CELL_LO, TAP_HI, TAP_LO
 from ._modes import (
+    _MAX,
+    _MAX_CMP,
+    _MAX_DAZ,
     _MAX_MODES,
     _SUM,
     _SUM_DAZ,
@@ -103,23 +106,50 @@ def _whole_outputs(x, out, x0, ob, i0, i1, ss, kk, ucc, tiny, mode):
 
 
 @njit(cache=True, inline="always")
-def _whole_outputs_k3s2(x, out, x0, ob, i0, i1, even, odd, tiny, mode):
+def _whole_outputs_k3s2(x, out, x0, ob, i0, i1, even, odd, tiny, mode, plain):
     """:func:`_whole_outputs` of one channel, window 3, stride 2: the row's cells split
     into its even and odd cells first (one pass), so output ``j``'s taps ``even[j]``,
     ``odd[j]``, ``even[j + 1]`` are contiguous loads and the loop over outputs vectorises
-    (with stride-2 taps LLVM kept it scalar: 1.5-2x the time on (24, 224, 224) inputs)."""
+    (with stride-2 taps LLVM kept it scalar: 1.5-2x the time on (24, 224, 224) inputs).
+
+    ``plain``: no subnormal cell met so far in these windows (returned, updated with this
+    row's). Under a ``flush`` max mode, while it holds, the plain max step runs: with
+    neither the cell nor the running maximum subnormal, comparing keys is comparing values
+    (one vector max instead of three compares, ~2x)."""
     n = i1 - i0
     if n == 0:
-        return
+        return plain
+    flush_max = mode == _MAX_CMP or mode == _MAX_DAZ
+    sub = False
     for j in range(n):
-        even[j] = x[x0 + _U2 * j]
-        odd[j] = x[x0 + _U2 * j + _U1]
-    even[n] = x[x0 + _U2 * n]
+        e, o = x[x0 + _U2 * j], x[x0 + _U2 * j + _U1]
+        even[j], odd[j] = e, o
+        if flush_max:
+            sub |= _subnormal(e, tiny) | _subnormal(o, tiny)
+    e = x[x0 + _U2 * n]
+    even[n] = e
+    plain = plain and not (sub or (flush_max and _subnormal(e, tiny)))
+    if flush_max and plain:
+        _k3s2_taps(out, ob + i0, even, odd, n, tiny, _MAX)
+    else:
+        _k3s2_taps(out, ob + i0, even, odd, n, tiny, mode)
+    return plain
+
+
+@njit(cache=True, inline="always")
+def _subnormal(v, tiny):
+    """(Zeros are not: a row of ReLU zeros keeps the plain step.)"""
+    return (abs(v) < tiny) & (v != 0)
+
+
+@njit(cache=True, inline="always")
+def _k3s2_taps(out, o0, even, odd, n, tiny, mode):
+    """Outputs ``o0 + j`` step with ``even[j]``, ``odd[j]``, ``even[j + 1]`` in turn."""
     for j in range(n):
-        a = out[ob + i0 + j]
+        a = out[o0 + j]
         a = _step(a, even[j], tiny, mode)
         a = _step(a, odd[j], tiny, mode)
-        out[ob + i0 + j] = _step(a, even[j + _U1], tiny, mode)
+        out[o0 + j] = _step(a, even[j + _U1], tiny, mode)
 
 
 @njit(cache=True, inline="always")
@@ -172,12 +202,13 @@ def rows(mode, fixed_c, fixed_k, fixed_s):
             b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, nd, nh, nw, nc, taps_d, taps_h)
             for i in range(unw * ucc):
                 out[ob + i] = init
+            plain = True
             for i_d in range(d_lo, d_hi):
                 for i_h in range(h_lo, h_hi):
                     xb = uint64(((b * d_in + i_d) * h_in + i_h) * w_in) * ucc
                     if split_k3s2:
-                        _whole_outputs_k3s2(x, out, xb + c0, ob, i0, i1, even, odd, tiny,
-                                            mode)
+                        plain = _whole_outputs_k3s2(x, out, xb + c0, ob, i0, i1, even, odd,
+                                                    tiny, mode, plain)
                     else:
                         _whole_outputs(x, out, xb + c0 * ucc, ob, i0, i1, ss, kk, ucc,
                                        tiny, mode)

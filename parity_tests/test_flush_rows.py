@@ -1,0 +1,81 @@
+"""The compiled one-channel window-3 stride-2 rows under a ``flush`` max rule (oneDNN's
+float32 "compare keys, keep the cell's bits"): the plain max step runs while no subnormal
+cell has been met in a window's rows, the rule's own step after. Pinned against the
+``"loop"`` method (the NumPy specification with the rule applied around it) and by hand,
+on windows whose rows switch from one step to the other."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pooling_ref as pr
+from pooling_ref import _compiled
+
+pytestmark = pytest.mark.skipif(not _compiled.AVAILABLE, reason="needs Numba")
+
+S = np.float32(np.finfo(np.float32).tiny / 8)          # a positive subnormal
+LOW = np.float32(-5.0)
+
+
+def _window(rows) -> np.ndarray:
+    """One channels_first image of three rows of 7 cells (3 whole windows of 3 x 3 with
+    stride 2), ``rows`` giving the cells of the first window (the rest ``LOW``)."""
+    x = np.full((1, 1, 3, 7), LOW, np.float32)
+    x[0, 0, :, :3] = np.asarray(rows, np.float32)
+    return x
+
+
+def _first_output(x, tf_kernel="onednn"):
+    got = pr.max_pool(x, 3, 2, data_format="channels_first", tf_kernel=tf_kernel,
+                      method="compiled")
+    want = pr.max_pool(x, 3, 2, data_format="channels_first", tf_kernel=tf_kernel,
+                       method="loop")
+    assert got.tobytes() == want.tobytes(), (got, want)
+    return got[0, 0, 0, 0]
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    # a subnormal maximum in row 0, then +0 in row 1: keys -0 and +0 are equal, the
+    # first cell stays (the plain step would take +0, as 0 > -S)
+    ([[LOW, -S, LOW], [LOW, 0.0, LOW], [LOW, LOW, LOW]], -S),
+    # plain rows 0-1 keep +0, a subnormal in row 2 is no larger under the rule
+    ([[0.0, LOW, LOW], [LOW, LOW, LOW], [LOW, LOW, S]], 0.0),
+    # -0 first, then a subnormal in an odd cell of row 1: keys equal, -0 stays
+    ([[-0.0, LOW, LOW], [LOW, S, LOW], [LOW, LOW, LOW]], -0.0),
+])
+def test_a_window_switching_to_the_rule_step_keeps_the_rules_choice(rows, expected):
+    got = _first_output(_window(rows))
+    assert got.tobytes() == np.float32(expected).tobytes()
+
+
+def test_a_subnormal_in_the_rows_last_cell_switches_the_step():
+    """The last cell of a row's whole windows (tap 3 of its last output) is checked too:
+    a subnormal there, after +0 in the same window, is no larger under the rule."""
+    x = np.full((1, 1, 3, 7), LOW, np.float32)
+    x[0, 0, 0, 4] = 0.0
+    x[0, 0, 1, 6] = S                     # row 1's last whole-window cell
+    x[0, 0, 2, 5] = -S                    # (one more subnormal later in the window)
+    got = pr.max_pool(x, 3, 2, data_format="channels_first", method="compiled")
+    assert got[0, 0, 0, 2].tobytes() == np.float32(0.0).tobytes()
+    assert got.tobytes() == pr.max_pool(x, 3, 2, data_format="channels_first",
+                                        method="loop").tobytes()
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("tf_kernel", ["onednn", "eigen", None])
+def test_mixed_zero_and_subnormal_windows_match_the_loop(seed, tf_kernel):
+    """Random images of zeros of both signs, subnormals and a few normals (every window
+    a tie or a near tie), some with no subnormal at all: bit for bit the loop method."""
+    rng = np.random.default_rng(seed)
+    cells = np.float32([0.0, -0.0, S, -S, 2 * S, -2 * S, LOW, 1e-30])
+    h, w = rng.integers(3, 12, 2)
+    x = rng.choice(cells, size=(2, 3, h, w)).astype(np.float32)
+    if seed % 3 == 0:
+        x[np.abs(x) < np.finfo(np.float32).tiny] = 0.0       # no subnormal at all
+    for padding in ("valid", "same"):
+        got = pr.max_pool(x, 3, 2, padding, "channels_first", tf_kernel=tf_kernel,
+                          method="compiled")
+        want = pr.max_pool(x, 3, 2, padding, "channels_first", tf_kernel=tf_kernel,
+                           method="loop")
+        assert got.tobytes() == want.tobytes(), (seed, padding)
