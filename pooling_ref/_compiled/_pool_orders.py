@@ -37,17 +37,38 @@ _U1, _U2 = uint64(1), uint64(2)
 
 
 @njit(cache=True, inline="always")
-def _job(job, nd, nh, nw, nc, taps_d, taps_h):
-    """``(b, ob, d_lo, d_hi, h_lo, h_hi, dh)`` of output row ``job``: its batch item, the
-    flat offset of its first output, the real input rows along d and h, and their number."""
-    b = job // (nd * nh)
-    od = (job // nh) % nd
-    oh = job % nh
+def _job(job, at, nw, nc, taps_d, taps_h):
+    """``(b, ob, d_lo, d_hi, h_lo, h_hi, dh)`` of output row ``job`` at ``at = (b, od,
+    oh)``: its batch item, the flat offset of its first output, the real input rows along
+    d and h, and their number."""
+    b, od, oh = at
     ob = uint64(job * nw * nc)
     dh = ((taps_d[od, TAP_HI] - taps_d[od, TAP_LO])
           * (taps_h[oh, TAP_HI] - taps_h[oh, TAP_LO]))
     return (b, ob, taps_d[od, CELL_LO], taps_d[od, CELL_HI], taps_h[oh, CELL_LO],
             taps_h[oh, CELL_HI], dh)
+
+
+@njit(cache=True, inline="always")
+def _job_at(job, nd, nh):
+    """``(b, od, oh)`` of output row ``job = (b*OD + od)*OH + oh`` (divisions: once per
+    call, :func:`_next_job` steps on)."""
+    return job // (nd * nh), (job // nh) % nd, job % nh
+
+
+@njit(cache=True, inline="always")
+def _next_job(at, nd, nh):
+    """``(b, od, oh)`` of the output row after ``at`` (three integer divisions per row
+    were measured 1.3-2x the time of short rows: ``(8, 3, 32, 32)`` NCHW)."""
+    b, od, oh = at
+    oh += 1
+    if oh == nh:
+        oh = 0
+        od += 1
+        if od == nd:
+            od = 0
+            b += 1
+    return b, od, oh
 
 
 def channels_inner(mode):
@@ -64,8 +85,10 @@ def channels_inner(mode):
         d_in, h_in, w_in, nc = shape
         unc = uint64(nc)
         count = np.empty(1, out.dtype)            # a real-cell count in the dtype
+        at = _job_at(job_lo, nd, nh)
         for job in range(job_lo, job_hi):
-            b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, nd, nh, nw, nc, taps_d, taps_h)
+            b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, at, nw, nc, taps_d, taps_h)
+            at = _next_job(at, nd, nh)
             xb = uint64(b * d_in * h_in * w_in) * unc
             for ow in range(nw):
                 cells = (d_lo, d_hi, h_lo, h_hi, taps_w[ow, CELL_LO], taps_w[ow, CELL_HI],
@@ -198,8 +221,10 @@ def rows(mode, fixed_c, fixed_k, fixed_s):
         kk = uint64(fixed_k) if fixed_k else uint64(whole_w[3])
         even = np.empty(i1 - i0 + _U1, x.dtype)          # (split_k3s2 only)
         odd = np.empty(i1 - i0, x.dtype)
+        at = _job_at(job_lo, nd, nh)
         for job in range(job_lo, job_hi):
-            b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, nd, nh, nw, nc, taps_d, taps_h)
+            b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, at, nw, nc, taps_d, taps_h)
+            at = _next_job(at, nd, nh)
             for i in range(unw * ucc):
                 out[ob + i] = init
             plain = True
@@ -268,8 +293,10 @@ def tap_major(mode):
         n_row = unw * unc
         row_buf = np.empty(2 * n_row, out.dtype)
         step_w = uint64(stride_w * nc)            # input step between outputs
+        at = _job_at(job_lo, nd, nh)
         for job in range(job_lo, job_hi):
-            b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, nd, nh, nw, nc, taps_d, taps_h)
+            b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, at, nw, nc, taps_d, taps_h)
+            at = _next_job(at, nd, nh)
             for i in range(n_row):
                 row_buf[i] = init
             src = uint64(0)
