@@ -244,3 +244,23 @@ def test_the_kernels_run_through_their_compiled_entry_points():
     entries = [entry for (kernel, *_), entry in _compiled._READY.items()]
     assert entries and all(entry is not kernel for (kernel, *_), entry in
                            _compiled._READY.items())
+
+
+@pytest.mark.skipif(not _compiled.AVAILABLE, reason="needs Numba")
+def test_a_prepared_call_runs_the_kernel_compiled_for_each_inputs_flags(monkeypatch):
+    """A read-only or unaligned input of a prepared call's shape and dtype is another
+    compiled signature (Numba types an array with its flags): the prepared form asks
+    for its entry again instead of running the one of the first input."""
+    monkeypatch.setattr(_compiled, "_READY", {})
+    x = _pins((1, 9, 9, 3), "channels_last", "float32")
+    read_only = x.copy()
+    read_only.setflags(write=False)
+    raw = np.zeros(x.nbytes + 1, np.uint8)
+    unaligned = np.frombuffer(raw.data, np.float32, x.size, offset=1).reshape(x.shape)
+    unaligned[...] = x
+    assert not unaligned.flags.aligned and unaligned.flags.c_contiguous
+    want = pr.max_pool(x, 3, 2, method="loop")
+    for a in (x, x, read_only, unaligned, read_only):
+        assert pr.max_pool(a, 3, 2).tobytes() == want.tobytes()
+    flags = {key[1][2] for key in _compiled._READY}
+    assert len(flags) == 3, flags                # writeable, read-only, unaligned

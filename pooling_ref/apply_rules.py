@@ -69,14 +69,14 @@ def _fused(x_cl, g, plan, kernel):
 
 
 def prepared(g: WindowGeometry, plan: PoolPlan, kernel, batch: int, channels: int,
-             dtype: np.dtype):
-    """The kernel's fused form set up once (``kernel.prepare``: ``run(flat) -> flat`` over
-    contiguous work-layout buffers) where it alone carries out the call — the kernel
-    implements every active plan field, so :func:`max_pool` and :func:`avg_pool` apply
-    nothing around it — else ``None``."""
+             dtype: np.dtype, shape: tuple):
+    """The kernel's fused form set up once (``kernel.prepare``: ``run(a) -> out`` of
+    contiguous inputs whose flat buffer is the work layout, the result in ``shape``)
+    where it alone carries out the call — the kernel implements every active plan field,
+    so :func:`max_pool` and :func:`avg_pool` apply nothing around it — else ``None``."""
     if kernel.prepare is None or not _fuses(plan, kernel):   # (a copy is never fused)
         return None
-    return kernel.prepare(g, plan, batch, channels, dtype)
+    return kernel.prepare(g, plan, batch, channels, dtype, shape)
 
 
 def _has_empty_window(g: WindowGeometry) -> bool:

@@ -143,10 +143,10 @@ def _prepare(key, x_cl: np.ndarray, fmt: str, g: WindowGeometry, plan, kernel) -
         batch, channels, shape = n * c, 1, (n, c, *g.out_spatial)
     else:
         batch, channels, shape = n, c, (n, *g.out_spatial, c)
-    run = apply_rules.prepared(g, plan, kernel, batch, channels, x_cl.dtype)
+    run = apply_rules.prepared(g, plan, kernel, batch, channels, x_cl.dtype, shape)
     if len(_PREPARED) >= _PREPARED_MAX:
         _PREPARED.clear()
-    _PREPARED[key] = False if run is None else lambda a: run(a.reshape(-1)).reshape(shape)
+    _PREPARED[key] = False if run is None else run
 
 
 def _propagate_nan(out: np.ndarray, x_cl: np.ndarray, g: WindowGeometry, pool) -> None:

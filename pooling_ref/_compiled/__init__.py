@@ -206,11 +206,13 @@ def _ready(kernel, args: tuple):
         return _READY[key]
 
 
-def _launch(kernel, args: tuple, jobs: int, nbytes: int) -> None:
+def _launch(kernel, args: tuple, jobs: int, nbytes: int, entry=None) -> None:
     """``kernel(*args, lo, hi)`` for the jobs ``0 <= job < jobs``, split into contiguous
     parts on the package thread pool (:func:`pooling_ref._threads.run`: the calling thread
-    for small work; the kernels release the GIL), compiled by :func:`_ready`."""
-    entry = _ready(kernel, args)
+    for small work; the kernels release the GIL), compiled by :func:`_ready` (``entry``:
+    what it returned for these arguments' types, if the caller kept it)."""
+    if entry is None:
+        entry = _ready(kernel, args)
     if nbytes < _threads.PARALLEL_MIN_BYTES or _threads.workers() < 2:
         entry(*args, 0, jobs)                  # one call: no per-part dispatch cost
         return
@@ -315,10 +317,11 @@ def _declines(g: WindowGeometry, plan: PoolPlan, dtype: np.dtype) -> bool:
 
 
 def prepared_pool(g: WindowGeometry, plan: PoolPlan, batch: int, channels: int,
-                  dtype: np.dtype):
-    """``run(flat) -> flat``: :func:`pool` of C-contiguous inputs of ``dtype`` in the work
-    layout ``(batch, *g.in_spatial, channels)``, flat buffers in and out (one array, one
-    launch); ``None`` where :func:`pool` declines, computes in another dtype or in vain."""
+                  dtype: np.dtype, shape: tuple):
+    """``run(a) -> out``: :func:`pool` of C-contiguous inputs ``a`` of ``dtype`` whose flat
+    buffer is the work layout ``(batch, *g.in_spatial, channels)``, the flat result
+    reshaped to ``shape`` (one array, one launch, the kernel's entry kept per input flags);
+    ``None`` where :func:`pool` declines, computes in another dtype or in vain."""
     size = batch * math.prod(g.out_spatial) * channels
     if _declines(g, plan, dtype) or size == 0:
         return None
@@ -326,11 +329,17 @@ def prepared_pool(g: WindowGeometry, plan: PoolPlan, batch: int, channels: int,
     if launch.dtype != dtype:
         return None
     kernel, constants, jobs = launch.kernel, launch.constants, batch * launch.rows
+    entries: dict = {}                       # flags of the input -> :func:`_ready`'s entry
 
-    def run(flat: np.ndarray) -> np.ndarray:
+    def run(a: np.ndarray) -> np.ndarray:
+        flat = a.reshape(-1)
         out = np.empty(size, dtype)
-        _launch(kernel, (flat, out, *constants), jobs, flat.nbytes)
-        return out
+        args = (flat, out, *constants)
+        entry = entries.get(flat.flags.num)
+        if entry is None:
+            entry = entries[flat.flags.num] = _ready(kernel, args)
+        _launch(kernel, args, jobs, flat.nbytes, entry)
+        return out.reshape(shape)
 
     return run
 
