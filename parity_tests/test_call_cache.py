@@ -264,3 +264,35 @@ def test_a_prepared_call_runs_the_kernel_compiled_for_each_inputs_flags(monkeypa
         assert pr.max_pool(a, 3, 2).tobytes() == want.tobytes()
     flags = {key[1][2] for key in _compiled._READY}
     assert len(flags) == 3, flags                # writeable, read-only, unaligned
+
+
+@pytest.mark.parametrize("method", method_params(methods.METHODS))
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_an_input_in_the_other_byte_order_gives_the_native_inputs_results(method,
+                                                                        data_format):
+    """A big- or little-endian input (whichever is not the machine's) is read as its
+    numbers — every method, the compiled one included, on a first and a repeated call —
+    with the native input's results, in native byte order."""
+    x = _pins((2, 7, 9, 5), data_format, "float32")
+    other = x.astype(x.dtype.newbyteorder("S"))
+    assert not other.dtype.isnative and np.array_equal(other, x, equal_nan=True)
+    for op in (pr.max_pool, pr.avg_pool, pr.global_max_pool, pr.global_avg_pool):
+        kwargs = {} if op.__name__.startswith("global") else dict(pool_size=3, strides=2)
+        want = op(x, data_format=data_format, method=method, **kwargs)
+        for _ in range(2):
+            got = op(other, data_format=data_format, method=method, **kwargs)
+            assert got.dtype == want.dtype and got.dtype.isnative
+            assert got.tobytes() == want.tobytes(), op.__name__
+
+
+@pytest.mark.parametrize("method", method_params(("auto", "loop", "fast", "compiled")))
+def test_gradients_of_inputs_in_the_other_byte_order(method):
+    """``x`` and ``grad_out`` in the non-native byte order (``grad_out`` checked against
+    the forward output's dtype after both are read as native numbers)."""
+    x = _pins((2, 7, 9, 5), "channels_last", "float32")
+    grad = np.random.default_rng(3).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    for op in (pr.max_pool_grad, pr.avg_pool_grad):
+        want = op(x, grad, 3, 2, method=method)
+        got = op(x.astype(x.dtype.newbyteorder("S")),
+                 grad.astype(grad.dtype.newbyteorder("S")), 3, 2, method=method)
+        assert got.dtype.isnative and got.tobytes() == want.tobytes(), op.__name__

@@ -21,9 +21,14 @@ __all__ = ["as_input", "channels_axes", "channels_first_work", "from_channels_la
 
 
 def as_input(x: object, op: str, name: str = "x", *, rank: int | None = None) -> np.ndarray:
-    """``np.asarray(x)`` checked to be a numeric batch of spatial rank 1, 2 or 3.
+    """``np.asarray(x)`` checked to be a numeric batch of spatial rank 1, 2 or 3, in the
+    machine's byte order (the compiled kernels read native numbers only).
 
-    Never copies or modifies ``x``; the result may be a read-only view of it.
+    Never modifies ``x``, and copies it only to change its byte order; the result may be
+    a read-only view of it.
+
+    >>> as_input(np.zeros((1, 2, 1), ">f4"), "max_pool").dtype.isnative
+    True
     """
     a = np.asarray(x)
     if not (a.dtype.kind in "iuf" or is_float_dtype(a.dtype)):
@@ -31,6 +36,8 @@ def as_input(x: object, op: str, name: str = "x", *, rank: int | None = None) ->
             f"{op}: {name} must be a real numeric array (float or int), "
             f"got dtype {a.dtype.name} ({a.dtype.str})"
         )
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
     if rank is None:
         if a.ndim not in (3, 4, 5):
             raise ValueError(

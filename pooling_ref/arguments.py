@@ -64,14 +64,14 @@ def prepare_pool(op, x, pool_size, strides, padding, data_format, *, ceil_mode=F
 def call_key(op: str, x: object, args: tuple) -> tuple | None:
     """A key of a whole call of ``op`` on ``x`` with ``args``, equal only for calls that
     the same set-up serves (same argument types and values, same shape and dtype of a
-    C-contiguous array: nothing of its contents), or ``None`` (``x`` not an ndarray, or
-    not contiguous, or an argument not plain: :func:`_plain`).
+    C-contiguous array: nothing of its contents), or ``None`` (``x`` not an ndarray, not
+    contiguous or not in native byte order, or an argument not plain: :func:`_plain`).
 
     >>> a = np.zeros((1, 4, 1), np.float32)
     >>> call_key("max", a, (2, True)) == call_key("max", a, (2, 1)), call_key("max", a, ([2],))
     (False, None)
     """
-    if type(x) is not np.ndarray or not x.flags.c_contiguous:
+    if type(x) is not np.ndarray or not x.flags.c_contiguous or not x.dtype.isnative:
         return None
     types = tuple(map(type, args))
     if not (set(types) <= _SCALARS or all(map(_plain, args))):
@@ -185,7 +185,7 @@ def check_grad_out(grad_out: object, expected_cl: tuple[int, ...], dtype: np.dty
         raise ValueError(
             f"{op}: grad_out must have the shape of the forward output {expected!r} "
             f"({fmt}), got shape {a.shape!r}")
-    as_input(a, op, "grad_out")                       # a real numeric array
+    a = as_input(a, op, "grad_out")                   # a real numeric array, native
     if a.dtype != dtype:
         raise TypeError(
             f"{op}: grad_out must have dtype {np.dtype(dtype).name} (the forward output's), "
