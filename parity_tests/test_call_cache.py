@@ -151,8 +151,9 @@ def _pins(shape_cl, data_format, dtype):
 @pytest.mark.skipif(not _compiled.AVAILABLE, reason="needs Numba")
 @pytest.mark.parametrize(("op", "kwargs"), PREPARED_CALLS, ids=repr)
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
-@pytest.mark.parametrize("shape_cl", [(2, 11, 3), (2, 7, 9, 5), (1, 5, 6, 7, 9)],
-                         ids=["1d", "2d", "3d"])
+@pytest.mark.parametrize("shape_cl", [(2, 11, 3), (2, 7, 9, 5), (1, 5, 6, 7, 9),
+                                      (2, 11, 40), (2, 7, 9, 64)],
+                         ids=["1d", "2d", "3d", "1d-40-channels", "2d-64-channels"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_a_repeated_call_runs_its_prepared_form_bit_for_bit(op, kwargs, data_format,
                                                             shape_cl, dtype, monkeypatch):
@@ -296,3 +297,16 @@ def test_gradients_of_inputs_in_the_other_byte_order(method):
         got = op(x.astype(x.dtype.newbyteorder("S")),
                  grad.astype(grad.dtype.newbyteorder("S")), 3, 2, method=method)
         assert got.dtype.isnative and got.tobytes() == want.tobytes(), op.__name__
+
+
+@pytest.mark.skipif(not _compiled.AVAILABLE, reason="needs Numba")
+@pytest.mark.parametrize(("channels", "window", "out_w", "nbytes", "copies"), [
+    (64, 2, 7, 10_000, True), (40, 3, 5, 10_000, True), (40, 2, 5, 10_000, False),
+    (3, 3, 5, 10_000, False), (64, 3, 16, 10_000, False), (64, 3, 7, 4 << 20, False),
+])
+def test_short_many_channel_rows_are_pooled_as_a_channels_last_copy(channels, window, out_w,
+                                                                     nbytes, copies):
+    """The channels_first inputs the parametrisations above send through the
+    channels_last copy (many channels, rows shorter than a vector loop, small), and
+    others that keep their own layout."""
+    assert _compiled.copies_channels_last(channels, window, out_w, nbytes) is copies

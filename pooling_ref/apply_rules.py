@@ -68,15 +68,15 @@ def _fused(x_cl, g, plan, kernel):
     return kernel.fused(x_cl, g, plan) if _fuses(plan, kernel) else None
 
 
-def prepared(g: WindowGeometry, plan: PoolPlan, kernel, batch: int, channels: int,
-             dtype: np.dtype, shape: tuple):
+def prepared(g: WindowGeometry, plan: PoolPlan, kernel, n: int, c: int, dtype: np.dtype,
+             channels_first: bool):
     """The kernel's fused form set up once (``kernel.prepare``: ``run(a) -> out`` of
-    contiguous inputs whose flat buffer is the work layout, the result in ``shape``)
-    where it alone carries out the call — the kernel implements every active plan field,
+    C-contiguous inputs of ``n`` items, ``c`` channels, in their layout) where it alone
+    carries out the call — the kernel implements every active plan field,
     so :func:`max_pool` and :func:`avg_pool` apply nothing around it — else ``None``."""
     if kernel.prepare is None or not _fuses(plan, kernel):   # (a copy is never fused)
         return None
-    return kernel.prepare(g, plan, batch, channels, dtype, shape)
+    return kernel.prepare(g, plan, n, c, dtype, channels_first)
 
 
 def _has_empty_window(g: WindowGeometry) -> bool:

@@ -53,7 +53,7 @@ class Kernel:
     """One method of one op. ``run``: the kernel (the specification's rules); ``fused``
     (pooling only): the kernel following a :class:`~pooling_ref.rules.PoolPlan` itself, for
     the plan fields ``implements(plan)`` names (:mod:`pooling_ref.apply_rules` applies the
-    others around ``run``); ``prepare(g, plan, batch, channels, dtype, shape)``: ``fused`` set up
+    others around ``run``); ``prepare(g, plan, n, c, dtype, channels_first)``: ``fused`` set up
     once for a repeated call (:func:`pooling_ref._compiled.prepared_pool`)."""
 
     run: Callable

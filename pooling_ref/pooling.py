@@ -134,16 +134,11 @@ _PREPARED_MAX = 512
 
 def _prepare(key, x_cl: np.ndarray, fmt: str, g: WindowGeometry, plan, kernel) -> None:
     """Remember the prepared form of a call that has just succeeded (key ``key``: ``x``
-    C-contiguous in ``fmt``, so its flat buffer is the work layout — ``(N, *spatial, C)``
-    channels_last, ``(N*C, *spatial, 1)`` channels_first — and the result's, reshaped)."""
+    C-contiguous in ``fmt``, of shape and dtype of ``x_cl``'s in that layout)."""
     if key is None:
         return
-    n, c = x_cl.shape[0], x_cl.shape[-1]
-    if fmt == "channels_first":
-        batch, channels, shape = n * c, 1, (n, c, *g.out_spatial)
-    else:
-        batch, channels, shape = n, c, (n, *g.out_spatial, c)
-    run = apply_rules.prepared(g, plan, kernel, batch, channels, x_cl.dtype, shape)
+    run = apply_rules.prepared(g, plan, kernel, x_cl.shape[0], x_cl.shape[-1], x_cl.dtype,
+                               fmt == "channels_first")
     if len(_PREPARED) >= _PREPARED_MAX:
         _PREPARED.clear()
     _PREPARED[key] = False if run is None else run
