@@ -72,8 +72,8 @@ def prepared(g: WindowGeometry, plan: PoolPlan, kernel, n: int, c: int, dtype: n
              channels_first: bool):
     """The kernel's fused form set up once (``kernel.prepare``: ``run(a) -> out`` of
     C-contiguous inputs of ``n`` items, ``c`` channels, in their layout) where it alone
-    carries out the call — the kernel implements every active plan field,
-    so :func:`max_pool` and :func:`avg_pool` apply nothing around it — else ``None``."""
+    carries out the call — the kernel implements every active plan field, so
+    :func:`max_pool` and :func:`avg_pool` apply nothing around it — else ``None``."""
     if kernel.prepare is None or not _fuses(plan, kernel):   # (a copy is never fused)
         return None
     return kernel.prepare(g, plan, n, c, dtype, channels_first)

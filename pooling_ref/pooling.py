@@ -123,8 +123,8 @@ def max_pool(
 
 
 #: Calls of :func:`max_pool` / :func:`avg_pool` set up once, by
-#: :func:`pooling_ref.arguments.call_key`: the kernel's fused form taking the input's flat
-#: buffer (:func:`pooling_ref.apply_rules.prepared`), or ``False`` where the call has none
+#: :func:`pooling_ref.arguments.call_key`: the kernel's fused form taking the input array
+#: (:func:`pooling_ref.apply_rules.prepared`), or ``False`` where the call has none
 #: (rules applied around a kernel, another method, a copy). A repeated call runs it without
 #: checking or planning again: its key equals only calls that passed the same checks.
 #: At most :data:`_PREPARED_MAX` entries (emptied when full).
