@@ -117,9 +117,8 @@ from ._modes import (
 from ._tables import LANES, lane_blocks, whole_windows
 
 __all__ = ["AVAILABLE", "DISABLE_ENV", "INSTALL_HINT", "LANES", "copies_channels_last",
-           "global_pool", "implements",
-           "lane_blocks", "loop_order", "pool", "pool_grad", "prepared_pool", "special_cells",
-           "whole_windows"]
+           "global_pool", "implements", "lane_blocks", "loop_order", "pool", "pool_grad",
+           "prepared_pool", "special_cells", "whole_windows"]
 
 #: Environment variable that hides Numba from pooling_ref (read once, at import).
 DISABLE_ENV = "POOLING_REF_DISABLE_NUMBA"
