@@ -19,9 +19,6 @@ from numba import njit, uint64
 
 from ..geometry import CELL_HI, CELL_LO, TAP_HI, TAP_LO
 from ._modes import (
-    _MAX,
-    _MAX_CMP,
-    _MAX_DAZ,
     _MAX_MODES,
     _SUM,
     _SUM_DAZ,
@@ -33,7 +30,8 @@ from ._modes import (
 )
 from ._steps import _finish, _finish8, _step, _store8, _window_lanes
 
-_U1, _U2 = uint64(1), uint64(2)
+#: More outputs than any row has (a bound on loop counts LLVM can see: :func:`_whole_outputs`).
+_ROW_MAX = uint64(1 << 40)
 
 
 @njit(cache=True, inline="always")
@@ -118,61 +116,20 @@ def channels_inner(mode):
 @njit(cache=True, inline="always")
 def _whole_outputs(x, out, x0, ob, i0, i1, ss, kk, ucc, tiny, mode):
     """The outputs ``i0 <= ow < i1`` whose window lies whole in the input row: ``kk`` cells
-    ``ss`` apart from ``x0`` (compile-time constants where the order fixes them)."""
-    for ow in range(i0, i1):
-        lo = x0 + (ow - i0) * ss * ucc
+    ``ss`` apart from ``x0`` (compile-time constants where the order fixes them).
+
+    The loop's count is capped at :data:`_ROW_MAX` (never reached): with an unbounded
+    count, ``j * ss`` might wrap around, so LLVM could not see the taps as one interleaved
+    group of loads and gathered them one by one instead (measured 2x slower: (24, 224,
+    224) one channel, window 3, stride 2)."""
+    for j in range(min(i1 - i0, _ROW_MAX)):
+        lo = x0 + j * ss * ucc
+        o = ob + (i0 + j) * ucc
         for c in range(ucc):
-            a = out[ob + ow * ucc + c]
+            a = out[o + c]
             for t in range(kk):
                 a = _step(a, x[lo + t * ucc + c], tiny, mode)
-            out[ob + ow * ucc + c] = a
-
-
-@njit(cache=True, inline="always")
-def _whole_outputs_k3s2(x, out, x0, ob, i0, i1, even, odd, tiny, mode, plain):
-    """:func:`_whole_outputs` of one channel, window 3, stride 2: the row's cells split
-    into its even and odd cells first (one pass), so output ``j``'s taps ``even[j]``,
-    ``odd[j]``, ``even[j + 1]`` are contiguous loads and the loop over outputs vectorises
-    (with stride-2 taps LLVM kept it scalar: 1.5-2x the time on (24, 224, 224) inputs).
-
-    ``plain``: no subnormal cell met so far in these windows (returned, updated with this
-    row's). Under a ``flush`` max mode, while it holds, the plain max step runs: with
-    neither the cell nor the running maximum subnormal, comparing keys is comparing values
-    (one vector max instead of three compares, ~2x)."""
-    n = i1 - i0
-    if n == 0:
-        return plain
-    flush_max = mode == _MAX_CMP or mode == _MAX_DAZ
-    sub = False
-    for j in range(n):
-        e, o = x[x0 + _U2 * j], x[x0 + _U2 * j + _U1]
-        even[j], odd[j] = e, o
-        if flush_max:
-            sub |= _subnormal(e, tiny) | _subnormal(o, tiny)
-    e = x[x0 + _U2 * n]
-    even[n] = e
-    plain = plain and not (sub or (flush_max and _subnormal(e, tiny)))
-    if flush_max and plain:
-        _k3s2_taps(out, ob + i0, even, odd, n, tiny, _MAX)
-    else:
-        _k3s2_taps(out, ob + i0, even, odd, n, tiny, mode)
-    return plain
-
-
-@njit(cache=True, inline="always")
-def _subnormal(v, tiny):
-    """(Zeros are not: a row of ReLU zeros keeps the plain step.)"""
-    return (abs(v) < tiny) & (v != 0)
-
-
-@njit(cache=True, inline="always")
-def _k3s2_taps(out, o0, even, odd, n, tiny, mode):
-    """Outputs ``o0 + j`` step with ``even[j]``, ``odd[j]``, ``even[j + 1]`` in turn."""
-    for j in range(n):
-        a = out[o0 + j]
-        a = _step(a, even[j], tiny, mode)
-        a = _step(a, odd[j], tiny, mode)
-        out[o0 + j] = _step(a, even[j + _U1], tiny, mode)
+            out[o + c] = a
 
 
 @njit(cache=True, inline="always")
@@ -207,7 +164,6 @@ def rows(mode, fixed_c, fixed_k, fixed_s):
     then vectorises across outputs, measured 3x), else (``0``) the arguments; the others
     read the tap table."""
     finishes = mode not in _MAX_MODES
-    split_k3s2 = (fixed_c, fixed_k, fixed_s) == (1, 3, 2)
 
     @njit(cache=True, nogil=True, error_model="numpy")   # x / 0 as NumPy (no raise)
     def per_output_rows(x, out, shape, taps_d, taps_h, taps_w, taps_out_w, stride_w, init,
@@ -219,24 +175,17 @@ def rows(mode, fixed_c, fixed_k, fixed_s):
         i0, i1, c0 = uint64(whole_w[0]), uint64(whole_w[1]), uint64(whole_w[2])
         ss = uint64(fixed_s) if fixed_s else uint64(stride_w)
         kk = uint64(fixed_k) if fixed_k else uint64(whole_w[3])
-        even = np.empty(i1 - i0 + _U1, x.dtype)          # (split_k3s2 only)
-        odd = np.empty(i1 - i0, x.dtype)
         at = _job_at(job_lo, nd, nh)
         for job in range(job_lo, job_hi):
             b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, at, nw, nc, taps_d, taps_h)
             at = _next_job(at, nd, nh)
             for i in range(unw * ucc):
                 out[ob + i] = init
-            plain = True
             for i_d in range(d_lo, d_hi):
                 for i_h in range(h_lo, h_hi):
                     xb = uint64(((b * d_in + i_d) * h_in + i_h) * w_in) * ucc
-                    if split_k3s2:
-                        plain = _whole_outputs_k3s2(x, out, xb + c0, ob, i0, i1, even, odd,
-                                                    tiny, mode, plain)
-                    else:
-                        _whole_outputs(x, out, xb + c0 * ucc, ob, i0, i1, ss, kk, ucc,
-                                       tiny, mode)
+                    _whole_outputs(x, out, xb + c0 * ucc, ob, i0, i1, ss, kk, ucc, tiny,
+                                   mode)
                     _edge_outputs(x, out, xb, ob, i0, i1, unw, taps_w, ucc, tiny, mode)
             if finishes:
                 _finish_row(out, ob, unw, ucc, dh, taps_w, count, tiny, mode)
