@@ -243,9 +243,9 @@ def test_the_kernels_run_through_their_compiled_entry_points():
     x = _pins((1, 8, 8, 3), "channels_last", "float32")
     np.testing.assert_array_equal(pr.avg_pool(x, 2, tf_kernel=None),
                                   pr.avg_pool(x, 2, tf_kernel=None, method="loop"))
-    entries = [entry for (kernel, *_), entry in _compiled._READY.items()]
+    entries = [entry for (kernel, *_), entry in _compiled._dispatch._READY.items()]
     assert entries and all(entry is not kernel for (kernel, *_), entry in
-                           _compiled._READY.items())
+                           _compiled._dispatch._READY.items())
 
 
 @pytest.mark.skipif(not _compiled.AVAILABLE, reason="needs Numba")
@@ -253,7 +253,7 @@ def test_a_prepared_call_runs_the_kernel_compiled_for_each_inputs_flags(monkeypa
     """A read-only or unaligned input of a prepared call's shape and dtype is another
     compiled signature (Numba types an array with its flags): the prepared form asks
     for its entry again instead of running the one of the first input."""
-    monkeypatch.setattr(_compiled, "_READY", {})
+    monkeypatch.setattr(_compiled._dispatch, "_READY", {})
     x = _pins((1, 9, 9, 3), "channels_last", "float32")
     read_only = x.copy()
     read_only.setflags(write=False)
@@ -264,7 +264,7 @@ def test_a_prepared_call_runs_the_kernel_compiled_for_each_inputs_flags(monkeypa
     want = pr.max_pool(x, 3, 2, method="loop")
     for a in (x, x, read_only, unaligned, read_only):
         assert pr.max_pool(a, 3, 2).tobytes() == want.tobytes()
-    flags = {key[1][2] for key in _compiled._READY}
+    flags = {key[1][2] for key in _compiled._dispatch._READY}
     assert len(flags) == 3, flags                # writeable, read-only, unaligned
 
 

@@ -297,7 +297,7 @@ def test_vectoriser_switch_is_restored(writeable):
     writeable_bit = 0x0400                  # NPY_ARRAY_WRITEABLE in ndarray.flags.num
     assert any(key[0] is kernel and key[1][0] == x.dtype
                and bool(key[1][2] & writeable_bit) == writeable
-               for key in _compiled._READY)
+               for key in _compiled._dispatch._READY)
 
 
 @needs_numba

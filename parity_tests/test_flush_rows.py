@@ -1,8 +1,9 @@
 """The compiled one-channel window-3 stride-2 rows under a ``flush`` max rule (oneDNN's
-float32 "compare keys, keep the cell's bits"): the plain max step runs while no subnormal
-cell has been met in a window's rows, the rule's own step after. Pinned against the
-``"loop"`` method (the NumPy specification with the rule applied around it) and by hand,
-on windows whose rows switch from one step to the other."""
+float32 "compare keys, keep the cell's bits"): each part of the output rows scans the
+input of its batch items and runs the plain max step where no cell is subnormal, the rule's
+own step where one is. Pinned against the ``"loop"`` method (the NumPy specification with
+the rule applied around it) and by hand, on windows where the two steps choose different
+cells, alone and among many batch items run in parts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 import pooling_ref as pr
-from pooling_ref import _compiled
+from pooling_ref import _compiled, _threads
 
 pytestmark = pytest.mark.skipif(not _compiled.AVAILABLE, reason="needs Numba")
 
@@ -79,3 +80,22 @@ def test_mixed_zero_and_subnormal_windows_match_the_loop(seed, tf_kernel):
         want = pr.max_pool(x, 3, 2, padding, "channels_first", tf_kernel=tf_kernel,
                            method="loop")
         assert got.tobytes() == want.tobytes(), (seed, padding)
+
+
+@pytest.mark.parametrize("items", [(0,), (13, 39), (20,), (39,)])
+def test_each_part_of_a_large_input_scans_its_own_batch_items(monkeypatch, items):
+    """An input above the parallel threshold, run in parts, with windows where the plain
+    step would choose another cell only in some batch items (at their first, middle or
+    last rows): the parts holding them take the rule's step, and the whole result is bit
+    for bit the loop method's."""
+    monkeypatch.setattr(_threads, "workers", lambda: 2)       # parts even on one CPU
+    x = np.full((40, 1, 128, 128), LOW, np.float32)
+    assert x.nbytes >= _threads.PARALLEL_MIN_BYTES
+    switching = np.float32([[LOW, -S, LOW], [LOW, 0.0, LOW], [LOW, LOW, LOW]])
+    for b in items:
+        for row in (0, 62, 125):
+            x[b, 0, row:row + 3, 20:23] = switching
+    got = pr.max_pool(x, 3, 2, data_format="channels_first", method="compiled")
+    want = pr.max_pool(x, 3, 2, data_format="channels_first", method="loop")
+    assert got.tobytes() == want.tobytes()
+    assert got[items[-1], 0, 62 // 2, 10].tobytes() == (-S).tobytes()

@@ -41,7 +41,10 @@ call's :class:`pooling_ref.rules.PoolPlan` and declares the plan fields it carri
 (:func:`implements`; :mod:`pooling_ref.apply_rules` applies the others around it):
 ``flush`` — subnormal cells read as zeros (x86 DAZ), compared as zeros but copied with
 their own bits (oneDNN's float32 max), a subnormal average written as zero — and
-``empty``, the value of a window without a number, as the start value.
+``empty``, the value of a window without a number, as the start value. One exception,
+chosen for speed: one-channel window-3 stride-2 max pooling under ``flush`` scans its input
+for subnormal cells first and, where there is none, runs the plain max step (the same
+cells chosen; :func:`_run_pool`).
 
 What made the kernel 3-4x faster (measured): unsigned indices (no negative-index checks in
 the inner loop), accumulators in registers, the SLP vectoriser, and, for buffers of
@@ -50,6 +53,10 @@ accumulators, never updating one in place — LLVM turns
 Zen; reading one half of a small buffer and writing the other compiles to ``vmaxps`` and
 plain stores. Also: index arithmetic that mixes ``uint64`` with a signed ``range`` index
 is signed again in Numba, and brings the checks back (measured 2x on the one-channel loop).
+And a loop over outputs whose taps are strided (``x[lo + j * stride + t]``) gets a count
+LLVM can bound (:data:`._pool_orders._ROW_MAX`): with an unbounded count the index might
+wrap around, so LLVM gathered the taps one by one instead of loading them as one
+interleaved group (measured 2x).
 
 Parallelism (:func:`_launch`): contiguous parts of the output rows go to the package's
 thread pool (:mod:`pooling_ref._threads`; the kernels are ``nogil``), which hands them out
@@ -91,7 +98,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -101,6 +107,7 @@ from .._arrays import channels_axes, channels_first_work, from_channels_first_wo
 from ..dtypes import finfo, lowest
 from ..geometry import WindowGeometry, rank3
 from ..rules import PoolPlan
+from ._dispatch import _launch, _ready, _split
 from ._modes import (
     _DAZ_MODES,
     _MAX,
@@ -111,6 +118,7 @@ from ._modes import (
     _SUM_F16,
     CHANNELS_INNER,
     GRAD_RULE_CODES,
+    ROWS_K3S2,
     ROWS_ORDERS,
     TAP_MAJOR,
 )
@@ -126,8 +134,6 @@ DISABLE_ENV = "POOLING_REF_DISABLE_NUMBA"
 INSTALL_HINT = "pip install 'pooling-ref[fast]'"
 #: Below this many channels, output positions are the innermost loop.
 CHANNELS_INNER_MIN = 8
-#: Input bytes of one part of the output rows handed to a thread.
-PART_BYTES = 4 << 20
 #: The per-output row loop orders read the other way (:func:`loop_order`).
 _ROWS_BY_SHAPE = {cks: order for order, cks in ROWS_ORDERS.items() if cks[1]}
 
@@ -156,70 +162,10 @@ if AVAILABLE:       # the kernels import Numba (optional): only where it is usab
         _global_max_rows,
         _global_sum_rows,
         _scan_cells,
+        _scan_subnormal,
     )
     from ._grad import GRAD_KERNELS
     from ._pool_orders import KERNELS
-
-#: ``(kernel, types of the caller's two arrays) -> what runs it`` (:func:`_ready`); the
-#: kernels' other arguments are built by this module, their types fixed by those.
-_READY: dict = {}
-_READY_LOCK = threading.Lock()
-
-
-def _arg_type(a) -> object:
-    """What of an argument decides the kernel's compiled signature (of an array: dtype,
-    rank and its flags — contiguity, alignment, writeability — as one int)."""
-    if isinstance(a, np.ndarray):
-        return a.dtype, a.ndim, a.flags.num
-    return type(a)
-
-
-def _ready(kernel, args: tuple):
-    """``kernel`` compiled for ``args``' types (or loaded from Numba's cache) with LLVM's
-    SLP vectoriser on, once per process and signature: its compiled entry point, called as
-    ``entry(*args, lo, hi)`` (the dispatcher's own per-call type resolution skipped: ~0.6
-    us of a small call), or the dispatcher where that entry is not found.
-
-    Numba runs LLVM with the SLP vectoriser off unless ``NUMBA_SLP_VECTORIZE=1``; the
-    8-lane steps of the channels-inner loop (:func:`_step8`) are vectorised by it only
-    (without it: scalar code, measured 3-4x slower on 8 and 16 channels). The setting is
-    read when a function is compiled, so it is switched on around the first call (an empty
-    job range) and restored; it changes no result (the vectoriser keeps every operation
-    and its order, no fast-math), only which instructions carry them out."""
-    key = (kernel, _arg_type(args[0]), _arg_type(args[1]))
-    entry = _READY.get(key)
-    if entry is not None:
-        return entry
-    from numba.core import config
-
-    with _READY_LOCK:
-        if key not in _READY:
-            old = config.SLP_VECTORIZE
-            config.SLP_VECTORIZE = 1
-            try:
-                kernel(*args, 0, 0)
-            finally:
-                config.SLP_VECTORIZE = old
-            signature = tuple(kernel.typeof_pyval(a) for a in (*args, 0, 0))
-            overload = kernel.overloads.get(signature)
-            _READY[key] = kernel if overload is None else overload.entry_point
-        return _READY[key]
-
-
-def _launch(kernel, args: tuple, jobs: int, nbytes: int, entry=None) -> None:
-    """``kernel(*args, lo, hi)`` for the jobs ``0 <= job < jobs``, split into contiguous
-    parts on the package thread pool (:func:`pooling_ref._threads.run`: the calling thread
-    for small work; the kernels release the GIL), compiled by :func:`_ready` (``entry``:
-    what it returned for these arguments' types, if the caller kept it)."""
-    if entry is None:
-        entry = _ready(kernel, args)
-    if nbytes < _threads.PARALLEL_MIN_BYTES or _threads.workers() < 2:
-        entry(*args, 0, jobs)                  # one call: no per-part dispatch cost
-        return
-    parts = max(1, min(jobs, max(2 * _threads.workers(), nbytes // PART_BYTES)))
-    _threads.run(lambda k: entry(*args, k * jobs // parts, (k + 1) * jobs // parts),
-                 list(range(parts)), nbytes)
-
 
 def _plan_mode(plan: PoolPlan) -> tuple[int, np.dtype, object]:
     """``(mode, dtype computed in, start value)`` of the pooling kernel for ``plan``: the
@@ -316,10 +262,10 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan) -> np.ndarray | No
         out = np.empty(out_shape, dtype)
     else:
         launch = _pool_launch(g, plan, work.shape[-1])
-        work = work.astype(launch.dtype, copy=False)
+        flat = work.astype(launch.dtype, copy=False).reshape(-1)
         out = np.empty(out_shape, launch.dtype)
-        _launch(launch.kernel, (work.reshape(-1), out.reshape(-1), *launch.constants),
-                work.shape[0] * launch.rows, work.nbytes)
+        _run_pool(launch, (flat, out.reshape(-1), *launch.constants),
+                  work.shape[0] * launch.rows, {})
         out = out.astype(dtype, copy=False)
     if channels_first:
         return from_channels_first_work(out, n, c)
@@ -349,19 +295,15 @@ def prepared_pool(g: WindowGeometry, plan: PoolPlan, n: int, c: int, dtype: np.d
     launch = _pool_launch(g, plan, channels)
     if launch.dtype != dtype:
         return None
-    kernel, constants, jobs = launch.kernel, launch.constants, batch * launch.rows
+    constants, jobs = launch.constants, batch * launch.rows
     shape = (n, c, *g.out_spatial) if in_place else (n, *g.out_spatial, c)
     to_last, to_first = channels_axes(len(shape))
-    entries: dict = {}                       # flags of the input -> :func:`_ready`'s entry
+    entries: dict = {}             # (kernel, flags of the input) -> :func:`_ready`'s entry
 
     def run(a: np.ndarray) -> np.ndarray:
         flat = (np.ascontiguousarray(a.transpose(to_last)) if copy else a).reshape(-1)
         out = np.empty(size, dtype)
-        args = (flat, out, *constants)
-        entry = entries.get(flat.flags.num)
-        if entry is None:
-            entry = entries[flat.flags.num] = _ready(kernel, args)
-        _launch(kernel, args, jobs, flat.nbytes, entry)
+        _run_pool(launch, (flat, out, *constants), jobs, entries)
         out = out.reshape(shape)
         return np.ascontiguousarray(out.transpose(to_first)) if copy else out
 
@@ -375,6 +317,53 @@ class PoolLaunch(NamedTuple):
     dtype: np.dtype         # the dtype computed in
     rows: int               # output rows (jobs) per batch item of the work layout
     constants: tuple        # the kernel's arguments after the input and the output
+    plain: object           # the plain max kernel of the order where it is tried (else None)
+    tiny: object            # the smallest normal number of the plan's dtype (or 0)
+
+
+#: The loop orders whose flush max modes try the plain max step (:func:`_run_pool`):
+#: measured, (8, 3, 224, 224) channels_first window 3 one thread, the scan ~60 us and
+#: the plain kernel ~200 us against ~430 us; elsewhere the scan costs what the plain
+#: step saves or more (window 2: 87 + 60 against 149 us; many channels: memory-bound).
+_SCANNED_ORDERS = (ROWS_K3S2,)
+
+
+def _run_pool(launch: PoolLaunch, args: tuple, jobs: int, entries: dict) -> None:
+    """``launch`` on ``args = (flat input, flat output, *launch.constants)`` for ``jobs``
+    output rows, in parts (:func:`_split`). Where the launch has a plain kernel, each part
+    first scans the input cells of its batch items and runs the plain kernel if none is
+    subnormal: a max step reading subnormal cells as zeros (``flush`` "full" or
+    "compare") is the plain max step wherever no cell is subnormal (the key of every other
+    cell, and of the start value, is the cell itself: the same cell is chosen and
+    returned), and the plain step is one vector max instead of three compares.
+    ``entries``: the compiled entries, kept per input flags."""
+    flat = args[0]
+    kernel, plain, scan = _pool_entries(launch, args, entries)
+    if plain is None:
+        _split(kernel, args, jobs, flat.nbytes)
+        return
+    rows, tiny = launch.rows, launch.tiny
+    item = flat.size * rows // jobs                   # cells of one batch item
+
+    def run(*part) -> None:
+        lo, hi = part[-2:]
+        sub = scan(flat, tiny, lo // rows * item, ((hi - 1) // rows + 1) * item)
+        (kernel if sub else plain)(*part)
+
+    _split(run, args, jobs, flat.nbytes)
+
+
+def _pool_entries(launch: PoolLaunch, args: tuple, entries: dict) -> tuple:
+    """``(kernel, plain kernel or None, scan or None)``: :func:`_ready`'s entries for
+    ``args``, kept in ``entries`` by the flags of the input array ``args[0]`` (the other
+    arrays' types are fixed by the launch)."""
+    key = args[0].flags.num
+    found = entries.get(key)
+    if found is None:
+        plain = launch.plain and _ready(launch.plain, args)
+        scan = plain and _ready(_scan_subnormal, (args[0], launch.tiny))
+        found = entries[key] = (_ready(launch.kernel, args), plain, scan)
+    return found
 
 
 @functools.lru_cache(maxsize=512)
@@ -391,8 +380,10 @@ def _pool_launch(g: WindowGeometry, plan: PoolPlan, channels: int) -> PoolLaunch
     constants = (shape, *g3.taps, g3.tap_outputs[2], g3.strides[2], init, tiny,
                  lane_blocks(channels), whole_windows(g3))
     order = loop_order(channels, g3.window[2], g3.strides[2])
+    plain = (KERNELS[_MAX, order] if mode in (_MAX_CMP, _MAX_DAZ) and order in _SCANNED_ORDERS
+             else None)
     return PoolLaunch(KERNELS[mode, order], cdtype, g3.out_spatial[0] * g3.out_spatial[1],
-                      constants)
+                      constants, plain, tiny)
 
 
 def global_pool(a: np.ndarray, axes: tuple[int, ...], op: str,

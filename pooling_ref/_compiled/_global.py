@@ -5,6 +5,8 @@ specification."""
 import numpy as np
 from numba import njit, uint64
 
+from ._steps import _subnormal
+
 # ------------------------------------------------------------------ input scan
 
 @njit(cache=True, nogil=True)
@@ -15,12 +17,32 @@ def _scan_cells(x, tiny, flags, lo, hi):
     sub, odd = False, False
     for i in range(uint64(lo), uint64(hi)):
         v = x[i]
-        sub |= (abs(v) < tiny) & (v != 0)
+        sub |= _subnormal(v, tiny)
         odd |= not (v > -np.inf)
     if sub:
         flags[0] = 1
     if odd:
         flags[1] = 1
+
+
+#: Cells :func:`_scan_subnormal` reads between two looks at what it found.
+_SCAN_BLOCK = uint64(4096)
+
+
+@njit(cache=True, nogil=True)
+def _scan_subnormal(x, tiny, lo, hi):
+    """Whether a cell of ``x[lo:hi]`` (flat) is subnormal, stopping at the first block of
+    :data:`_SCAN_BLOCK` cells that has one (each block's loop vectorises)."""
+    i, end = uint64(lo), uint64(hi)
+    while i < end:
+        stop = min(i + _SCAN_BLOCK, end)
+        sub = False
+        for j in range(i, stop):
+            sub |= _subnormal(x[j], tiny)
+        if sub:
+            return True
+        i = stop
+    return False
 
 
 # ------------------------------------------------------------------ global pooling

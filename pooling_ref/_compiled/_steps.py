@@ -50,6 +50,11 @@ def _key(v, tiny, mode):
     return v
 
 @njit(cache=True, inline="always")
+def _subnormal(v, tiny):
+    """Whether ``v`` is subnormal (``0 < |v| < tiny``; zeros are not)."""
+    return (abs(v) < tiny) & (v != 0)
+
+@njit(cache=True, inline="always")
 def _step(acc, v, tiny, mode):
     """One step of the loop specification: TF's max step, or one ``+`` in the dtype
     (``_SUM_DAZ``: of the cell's key, :func:`_key`).
