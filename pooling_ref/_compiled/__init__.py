@@ -44,7 +44,7 @@ their own bits (oneDNN's float32 max), a subnormal average written as zero — a
 ``empty``, the value of a window without a number, as the start value. One exception,
 chosen for speed: one-channel window-3 stride-2 max pooling under ``flush`` scans its input
 for subnormal cells first and, where there is none, runs the plain max step (the same
-cells chosen; :func:`_run_pool`).
+cells chosen; :func:`_pool_runner`).
 
 What made the kernel 3-4x faster (measured): unsigned indices (no negative-index checks in
 the inner loop), accumulators in registers, the SLP vectoriser, and, for buffers of
@@ -264,8 +264,7 @@ def pool(x_cl: np.ndarray, g: WindowGeometry, plan: PoolPlan) -> np.ndarray | No
         launch = _pool_launch(g, plan, work.shape[-1])
         flat = work.astype(launch.dtype, copy=False).reshape(-1)
         out = np.empty(out_shape, launch.dtype)
-        _run_pool(launch, (flat, out.reshape(-1), *launch.constants),
-                  work.shape[0] * launch.rows, {})
+        _pool_runner(launch, flat, work.shape[0] * launch.rows)(flat, out.reshape(-1))
         out = out.astype(dtype, copy=False)
     if channels_first:
         return from_channels_first_work(out, n, c)
@@ -295,15 +294,18 @@ def prepared_pool(g: WindowGeometry, plan: PoolPlan, n: int, c: int, dtype: np.d
     launch = _pool_launch(g, plan, channels)
     if launch.dtype != dtype:
         return None
-    constants, jobs = launch.constants, batch * launch.rows
+    jobs = batch * launch.rows
     shape = (n, c, *g.out_spatial) if in_place else (n, *g.out_spatial, c)
     to_last, to_first = channels_axes(len(shape))
-    entries: dict = {}             # (kernel, flags of the input) -> :func:`_ready`'s entry
+    runners: dict = {}             # flags of the input -> :func:`_pool_runner`'s runner
 
     def run(a: np.ndarray) -> np.ndarray:
         flat = (np.ascontiguousarray(a.transpose(to_last)) if copy else a).reshape(-1)
         out = np.empty(size, dtype)
-        _run_pool(launch, (flat, out, *constants), jobs, entries)
+        go = runners.get(flat.flags.num)
+        if go is None:
+            go = runners[flat.flags.num] = _pool_runner(launch, flat, jobs)
+        go(flat, out)
         out = out.reshape(shape)
         return np.ascontiguousarray(out.transpose(to_first)) if copy else out
 
@@ -321,49 +323,44 @@ class PoolLaunch(NamedTuple):
     tiny: object            # the smallest normal number of the plan's dtype (or 0)
 
 
-#: The loop orders whose flush max modes try the plain max step (:func:`_run_pool`):
+#: The loop orders whose flush max modes try the plain max step (:func:`_pool_runner`):
 #: measured, (8, 3, 224, 224) channels_first window 3 one thread, the scan ~60 us and
 #: the plain kernel ~200 us against ~430 us; elsewhere the scan costs what the plain
 #: step saves or more (window 2: 87 + 60 against 149 us; many channels: memory-bound).
 _SCANNED_ORDERS = (ROWS_K3S2,)
 
 
-def _run_pool(launch: PoolLaunch, args: tuple, jobs: int, entries: dict) -> None:
-    """``launch`` on ``args = (flat input, flat output, *launch.constants)`` for ``jobs``
-    output rows, in parts (:func:`_split`). Where the launch has a plain kernel, each part
-    first scans the input cells of its batch items and runs the plain kernel if none is
-    subnormal: a max step reading subnormal cells as zeros (``flush`` "full" or
-    "compare") is the plain max step wherever no cell is subnormal (the key of every other
-    cell, and of the start value, is the cell itself: the same cell is chosen and
-    returned), and the plain step is one vector max instead of three compares.
-    ``entries``: the compiled entries, kept per input flags."""
-    flat = args[0]
-    kernel, plain, scan = _pool_entries(launch, args, entries)
-    if plain is None:
-        _split(kernel, args, jobs, flat.nbytes)
-        return
+def _pool_runner(launch: PoolLaunch, flat: np.ndarray, jobs: int):
+    """``go(x, out)``: ``launch`` for ``jobs`` output rows on flat inputs ``x`` of the
+    size and array flags of ``flat`` into flat outputs ``out``, through the kernels'
+    compiled entries, in parts (:func:`_split`; one call where ``flat`` is small).
+
+    Where the launch has a plain kernel, each part first scans the input cells of its
+    batch items and runs the plain kernel if none is subnormal: a max step reading
+    subnormal cells as zeros (``flush`` "full" or "compare") is the plain max step wherever
+    no cell is subnormal (the key of every other cell, and of the start value, is the cell
+    itself: the same cell is chosen and returned), and the plain step is one vector max
+    instead of three compares."""
+    consts = launch.constants
+    args = (flat, np.empty(0, launch.dtype), *consts)       # types only: no job is run
+    kernel = _ready(launch.kernel, args)
+    if launch.plain is None:
+        if flat.nbytes < _threads.PARALLEL_MIN_BYTES:
+            return lambda x, out: kernel(x, out, *consts, 0, jobs)
+        return lambda x, out: _split(kernel, (x, out, *consts), jobs, x.nbytes)
+    plain, scan = _ready(launch.plain, args), _ready(_scan_subnormal, (flat, launch.tiny))
     rows, tiny = launch.rows, launch.tiny
     item = flat.size * rows // jobs                   # cells of one batch item
 
-    def run(*part) -> None:
-        lo, hi = part[-2:]
-        sub = scan(flat, tiny, lo // rows * item, ((hi - 1) // rows + 1) * item)
-        (kernel if sub else plain)(*part)
+    def go(x: np.ndarray, out: np.ndarray) -> None:
+        def run(*part) -> None:
+            lo, hi = part[-2:]
+            sub = scan(x, tiny, lo // rows * item, ((hi - 1) // rows + 1) * item)
+            (kernel if sub else plain)(*part)
 
-    _split(run, args, jobs, flat.nbytes)
+        _split(run, (x, out, *consts), jobs, x.nbytes)
 
-
-def _pool_entries(launch: PoolLaunch, args: tuple, entries: dict) -> tuple:
-    """``(kernel, plain kernel or None, scan or None)``: :func:`_ready`'s entries for
-    ``args``, kept in ``entries`` by the flags of the input array ``args[0]`` (the other
-    arrays' types are fixed by the launch)."""
-    key = args[0].flags.num
-    found = entries.get(key)
-    if found is None:
-        plain = launch.plain and _ready(launch.plain, args)
-        scan = plain and _ready(_scan_subnormal, (args[0], launch.tiny))
-        found = entries[key] = (_ready(launch.kernel, args), plain, scan)
-    return found
+    return go
 
 
 @functools.lru_cache(maxsize=512)
