@@ -74,7 +74,7 @@ def call_key(op: str, x: object, args: tuple) -> tuple | None:
     if type(x) is not np.ndarray or not x.flags.c_contiguous or not x.dtype.isnative:
         return None
     types = tuple(map(type, args))
-    if not (set(types) <= _SCALARS or all(map(_plain, args))):
+    if not (_SCALARS.issuperset(types) or all(map(_plain, args))):
         return None
     return op, x.shape, x.dtype, args, types
 
