@@ -212,18 +212,26 @@ def calls_per_sample(fn, target_s: float, clock=time.perf_counter) -> int:
 def interleaved_rounds(fns: dict, rounds: int, target_s: float,
                        clock=time.perf_counter) -> dict:
     """``impl -> [seconds per call, one per round]``: in each round every implementation
-    runs one sample (:func:`calls_per_sample` calls), in an order rotated by one each
-    round."""
+    runs one sample (:func:`calls_per_sample` calls, each timed), in an order rotated by
+    one each round; a sample's value is the median of its calls.
+
+    The median, not the mean: torch's and onnxruntime's worker threads keep spinning for
+    up to ~0.2 s after a call, so the first calls of the implementation that runs next
+    have one core fewer (measured, (8, 3, 224, 224) max window 3 in one process:
+    pooling_ref 315-337 us per call after them, 230 us with their spinning switched off;
+    onnxruntime itself 163-167 us with its spinning, 188-190 without). The median of a
+    sample is the implementation's own speed, whatever ran before it."""
     names = list(fns)
     reps = {name: calls_per_sample(fns[name], target_s, clock) for name in names}
     times: dict = {name: [] for name in names}
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
-            fn, n = fns[name], reps[name]
-            t0 = clock()
-            for _ in range(n):
+            fn, calls = fns[name], []
+            for _ in range(reps[name]):
+                t0 = clock()
                 fn()
-            times[name].append((clock() - t0) / n)
+                calls.append(clock() - t0)
+            times[name].append(float(np.median(calls)))
     return times
 
 

@@ -57,8 +57,25 @@ def test_interleaved_rounds_rotate_the_order_and_time_each_call():
                                      clock=lambda: float(next(ticks)))
     # one calibration call each, then rounds a b c / b c a / c a b, one call per sample
     assert calls == list("abc") + list("abcbcacab")
-    # fake clock: every sample spans one tick (two clock reads around one call)
+    # fake clock: every call spans one tick (two clock reads around it)
     assert times == {name: [1.0, 1.0, 1.0] for name in "abc"}
+
+
+def test_a_sample_is_the_median_of_its_calls():
+    """A sample's first calls slowed down (another pool's spinning threads) do not move
+    it: 5 calls of 50, 40, 1, 2, 3 time units -> 3."""
+    durations = iter([1.0, 50.0, 40.0, 1.0, 2.0, 3.0])   # calibration, then the sample
+    state = {"t": 0.0, "reads": 0}
+
+    def clock():
+        state["reads"] += 1
+        if state["reads"] % 2 == 0:                     # the read after a call
+            state["t"] += next(durations)
+        return state["t"]
+
+    times = peers.interleaved_rounds({"a": lambda: None}, rounds=1, target_s=5.0,
+                                     clock=clock)
+    assert times == {"a": [3.0]}
 
 
 def test_calls_per_sample_fills_the_target():
