@@ -1,9 +1,9 @@
-"""The compiled one-channel window-3 stride-2 rows under a ``flush`` max rule (oneDNN's
-float32 "compare keys, keep the cell's bits"): each part of the output rows scans the
-input of its batch items and runs the plain max step where no cell is subnormal, the rule's
-own step where one is. Pinned against the ``"loop"`` method (the NumPy specification with
-the rule applied around it) and by hand, on windows where the two steps choose different
-cells, alone and among many batch items run in parts."""
+"""The compiled max pooling under a ``flush`` rule (oneDNN's float32 "compare keys, keep
+the cell's bits", Eigen's DAZ): every loop order runs the plain max step, then computes
+again each output whose maximum is zero or subnormal with the rule's own step. Pinned
+against the ``"loop"`` method (the NumPy specification with the rule applied around it)
+and by hand, on windows where the two steps choose different cells, in every loop order,
+alone and among many batch items run in parts."""
 
 from __future__ import annotations
 
@@ -80,6 +80,40 @@ def test_mixed_zero_and_subnormal_windows_match_the_loop(seed, tf_kernel):
         want = pr.max_pool(x, 3, 2, padding, "channels_first", tf_kernel=tf_kernel,
                            method="loop")
         assert got.tobytes() == want.tobytes(), (seed, padding)
+
+
+#: ``(channels, window, stride)`` of channels_last inputs reaching each loop order: many
+#: channels (channels inner), 5 (tap-major), 3 with window 3 / 2 and stride 2 (their own
+#: rows), one channel with stride 1 (the general one-channel rows).
+ORDERS = [(16, 3, 2), (16, 2, 1), (5, 3, 2), (3, 3, 2), (3, 2, 2), (1, 3, 1), (1, 2, 2)]
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize(("channels", "k", "s"), ORDERS)
+@pytest.mark.parametrize("tf_kernel", ["onednn", "eigen"])
+def test_every_loop_order_keeps_the_flush_rules_choice(seed, channels, k, s, tf_kernel):
+    """Each loop order under a flush max rule (its plain step, then the zero and subnormal
+    maxima computed again): windows of zeros of both signs, subnormals and a few normals,
+    bit for bit the loop method."""
+    rng = np.random.default_rng(seed)
+    cells = np.float32([0.0, -0.0, S, -S, 2 * S, -2 * S, LOW, 1e-30])
+    h, w = rng.integers(3, 10, 2)
+    x = rng.choice(cells, size=(2, h, w, channels)).astype(np.float32)
+    for padding in ("valid", "same"):
+        got = pr.max_pool(x, k, s, padding, tf_kernel=tf_kernel, method="compiled")
+        want = pr.max_pool(x, k, s, padding, tf_kernel=tf_kernel, method="loop")
+        assert got.tobytes() == want.tobytes(), (seed, padding)
+
+
+def test_a_subnormal_maximum_is_computed_again():
+    """A window whose plain maximum is subnormal (+0 first, then S: the plain step takes
+    S, oneDNN's rule keeps +0, the keys being equal) in every loop order."""
+    for channels, k, s in ORDERS:
+        x = np.full((1, 4, 4, channels), LOW, np.float32)
+        x[0, 0, 0, :] = 0.0
+        x[0, 0, 1, :] = S
+        got = pr.max_pool(x, k, s, method="compiled")
+        assert got[0, 0, 0].tobytes() == np.zeros(channels, np.float32).tobytes(), channels
 
 
 @pytest.mark.parametrize("items", [(0,), (13, 39), (20,), (39,)])

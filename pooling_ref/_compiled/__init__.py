@@ -41,10 +41,9 @@ call's :class:`pooling_ref.rules.PoolPlan` and declares the plan fields it carri
 (:func:`implements`; :mod:`pooling_ref.apply_rules` applies the others around it):
 ``flush`` — subnormal cells read as zeros (x86 DAZ), compared as zeros but copied with
 their own bits (oneDNN's float32 max), a subnormal average written as zero — and
-``empty``, the value of a window without a number, as the start value. One exception,
-chosen for speed: one-channel window-3 stride-2 max pooling under ``flush`` scans its input
-for subnormal cells first and, where there is none, runs the plain max step (the same
-cells chosen; :func:`_pool_runner`).
+``empty``, the value of a window without a number, as the start value. Max pooling under
+``flush`` runs the plain max step and then computes again only the outputs of a row whose
+maximum is zero or subnormal (:func:`._pool_orders._redo_row`: the same cells chosen).
 
 What made the kernel 3-4x faster (measured): unsigned indices (no negative-index checks in
 the inner loop), accumulators in registers, the SLP vectoriser, and, for buffers of
@@ -118,7 +117,6 @@ from ._modes import (
     _SUM_F16,
     CHANNELS_INNER,
     GRAD_RULE_CODES,
-    ROWS_K3S2,
     ROWS_ORDERS,
     TAP_MAJOR,
 )
@@ -162,7 +160,6 @@ if AVAILABLE:       # the kernels import Numba (optional): only where it is usab
         _global_max_rows,
         _global_sum_rows,
         _scan_cells,
-        _scan_subnormal,
     )
     from ._grad import GRAD_KERNELS
     from ._pool_orders import KERNELS
@@ -319,48 +316,17 @@ class PoolLaunch(NamedTuple):
     dtype: np.dtype         # the dtype computed in
     rows: int               # output rows (jobs) per batch item of the work layout
     constants: tuple        # the kernel's arguments after the input and the output
-    plain: object           # the plain max kernel of the order where it is tried (else None)
-    tiny: object            # the smallest normal number of the plan's dtype (or 0)
-
-
-#: The loop orders whose flush max modes try the plain max step (:func:`_pool_runner`):
-#: measured, (8, 3, 224, 224) channels_first window 3 one thread, the scan ~60 us and
-#: the plain kernel ~200 us against ~430 us; elsewhere the scan costs what the plain
-#: step saves or more (window 2: 87 + 60 against 149 us; many channels: memory-bound).
-_SCANNED_ORDERS = (ROWS_K3S2,)
 
 
 def _pool_runner(launch: PoolLaunch, flat: np.ndarray, jobs: int):
     """``go(x, out)``: ``launch`` for ``jobs`` output rows on flat inputs ``x`` of the
-    size and array flags of ``flat`` into flat outputs ``out``, through the kernels'
-    compiled entries, in parts (:func:`_split`; one call where ``flat`` is small).
-
-    Where the launch has a plain kernel, each part first scans the input cells of its
-    batch items and runs the plain kernel if none is subnormal: a max step reading
-    subnormal cells as zeros (``flush`` "full" or "compare") is the plain max step wherever
-    no cell is subnormal (the key of every other cell, and of the start value, is the cell
-    itself: the same cell is chosen and returned), and the plain step is one vector max
-    instead of three compares."""
+    size and array flags of ``flat`` into flat outputs ``out``, through the kernel's
+    compiled entry, in parts (:func:`_split`; one call where ``flat`` is small)."""
     consts = launch.constants
-    args = (flat, np.empty(0, launch.dtype), *consts)       # types only: no job is run
-    kernel = _ready(launch.kernel, args)
-    if launch.plain is None:
-        if flat.nbytes < _threads.PARALLEL_MIN_BYTES:
-            return lambda x, out: kernel(x, out, *consts, 0, jobs)
-        return lambda x, out: _split(kernel, (x, out, *consts), jobs, x.nbytes)
-    plain, scan = _ready(launch.plain, args), _ready(_scan_subnormal, (flat, launch.tiny))
-    rows, tiny = launch.rows, launch.tiny
-    item = flat.size * rows // jobs                   # cells of one batch item
-
-    def go(x: np.ndarray, out: np.ndarray) -> None:
-        def run(*part) -> None:
-            lo, hi = part[-2:]
-            sub = scan(x, tiny, lo // rows * item, ((hi - 1) // rows + 1) * item)
-            (kernel if sub else plain)(*part)
-
-        _split(run, (x, out, *consts), jobs, x.nbytes)
-
-    return go
+    kernel = _ready(launch.kernel, (flat, np.empty(0, launch.dtype), *consts))  # (types)
+    if flat.nbytes < _threads.PARALLEL_MIN_BYTES:
+        return lambda x, out: kernel(x, out, *consts, 0, jobs)
+    return lambda x, out: _split(kernel, (x, out, *consts), jobs, x.nbytes)
 
 
 @functools.lru_cache(maxsize=512)
@@ -377,10 +343,8 @@ def _pool_launch(g: WindowGeometry, plan: PoolPlan, channels: int) -> PoolLaunch
     constants = (shape, *g3.taps, g3.tap_outputs[2], g3.strides[2], init, tiny,
                  lane_blocks(channels), whole_windows(g3))
     order = loop_order(channels, g3.window[2], g3.strides[2])
-    plain = (KERNELS[_MAX, order] if mode in (_MAX_CMP, _MAX_DAZ) and order in _SCANNED_ORDERS
-             else None)
     return PoolLaunch(KERNELS[mode, order], cdtype, g3.out_spatial[0] * g3.out_spatial[1],
-                      constants, plain, tiny)
+                      constants)
 
 
 def global_pool(a: np.ndarray, axes: tuple[int, ...], op: str,

@@ -25,26 +25,6 @@ def _scan_cells(x, tiny, flags, lo, hi):
         flags[1] = 1
 
 
-#: Cells :func:`_scan_subnormal` reads between two looks at what it found.
-_SCAN_BLOCK = uint64(4096)
-
-
-@njit(cache=True, nogil=True)
-def _scan_subnormal(x, tiny, lo, hi):
-    """Whether a cell of ``x[lo:hi]`` (flat) is subnormal, stopping at the first block of
-    :data:`_SCAN_BLOCK` cells that has one (each block's loop vectorises)."""
-    i, end = uint64(lo), uint64(hi)
-    while i < end:
-        stop = min(i + _SCAN_BLOCK, end)
-        sub = False
-        for j in range(i, stop):
-            sub |= _subnormal(x[j], tiny)
-        if sub:
-            return True
-        i = stop
-    return False
-
-
 # ------------------------------------------------------------------ global pooling
 
 @njit(cache=True, nogil=True)
