@@ -202,17 +202,17 @@ def implements(plan: PoolPlan) -> frozenset[str]:
     return frozenset()
 
 
-def copies_channels_last(channels: int, window_w: int, out_w: int, nbytes: int) -> bool:
+def copies_channels_last(channels: int, out_w: int, nbytes: int) -> bool:
     """Whether a channels_first input of ``nbytes`` is pooled as a channels_last copy
-    rather than in its own layout (one channel per row): small inputs with many channels
-    and short rows (fewer outputs than a vector loop takes), where the channels-inner
-    order's vectors over channels beat the one-channel rows even with two transpositions.
-    Measured on this machine: (1, 64, 14, 14) average window 3: 27.5 -> 10.6 us, window 2:
-    15.1 -> 10.6; (1, 16, 14, 14) average window 3: 9.1 -> 6.4; slower with window 2 below
-    64 channels, with rows of 28 outputs ((1, 16, 112, 112) max window 3: 91 -> 192) and
-    with 3 channels."""
-    return (nbytes < _threads.PARALLEL_MIN_BYTES and out_w < 16
-            and channels >= (8 if window_w == 2 else 2) * CHANNELS_INNER_MIN)
+    rather than in its own layout (one channel per row): small inputs with at least 32
+    channels and rows of fewer than 8 outputs, where the channels-inner order's vectors
+    over channels beat the one-channel rows even with two transpositions. Measured on this
+    machine (one thread): (1, 64, 14, 14) average window 3 14.96 -> 9.75 us, (1, 48, 14, 14)
+    average window 2 11.5 -> 8.6 with the copy; without it (1, 16, 14, 14) max window 3
+    5.9 -> 5.1, (2, 16, 28, 28) max window 3 19.5 -> 13.9, (1, 64, 28, 28) max window 2
+    31.4 -> 21.8 (rows of 14 outputs)."""
+    return (nbytes < _threads.PARALLEL_MIN_BYTES and out_w < 8
+            and channels >= 4 * CHANNELS_INNER_MIN)
 
 
 def _work_layout(x_cl: np.ndarray, g: WindowGeometry) -> tuple[np.ndarray, bool]:
@@ -221,8 +221,7 @@ def _work_layout(x_cl: np.ndarray, g: WindowGeometry) -> tuple[np.ndarray, bool]
     :func:`copies_channels_last`), or a contiguous copy."""
     if x_cl.flags.c_contiguous:
         return x_cl, False
-    if not copies_channels_last(x_cl.shape[-1], g.window[-1], g.out_spatial[-1],
-                                x_cl.nbytes):
+    if not copies_channels_last(x_cl.shape[-1], g.out_spatial[-1], x_cl.nbytes):
         work = channels_first_work(x_cl)
         if work is not None:
             return work, True
@@ -285,7 +284,7 @@ def prepared_pool(g: WindowGeometry, plan: PoolPlan, n: int, c: int, dtype: np.d
     if _declines(g, plan, dtype) or size == 0:
         return None
     copy = channels_first and copies_channels_last(
-        c, g.window[-1], g.out_spatial[-1], n * c * math.prod(g.in_spatial) * dtype.itemsize)
+        c, g.out_spatial[-1], n * c * math.prod(g.in_spatial) * dtype.itemsize)
     in_place = channels_first and not copy            # (N*C, *spatial, 1): no transposes
     batch, channels = (n * c, 1) if in_place else (n, c)
     launch = _pool_launch(g, plan, channels)
