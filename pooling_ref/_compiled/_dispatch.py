@@ -12,7 +12,8 @@ from .. import _threads
 PART_BYTES = 4 << 20
 
 #: ``(kernel, types of the caller's two arrays) -> what runs it`` (:func:`_ready`); the
-#: kernels' other arguments are built by this module, their types fixed by those.
+#: kernels' other arguments are built by :mod:`pooling_ref._compiled`, their types fixed
+#: by those.
 _READY: dict = {}
 _READY_LOCK = threading.Lock()
 
@@ -57,11 +58,10 @@ def _ready(kernel, args: tuple):
         return _READY[key]
 
 
-def _launch(kernel, args: tuple, jobs: int, nbytes: int, entry=None) -> None:
+def _launch(kernel, args: tuple, jobs: int, nbytes: int) -> None:
     """``kernel(*args, lo, hi)`` for the jobs ``0 <= job < jobs`` in parts
-    (:func:`_split`), compiled by :func:`_ready` (``entry``: what it returned for these
-    arguments' types, if the caller kept it)."""
-    _split(_ready(kernel, args) if entry is None else entry, args, jobs, nbytes)
+    (:func:`_split`), compiled by :func:`_ready`."""
+    _split(_ready(kernel, args), args, jobs, nbytes)
 
 
 def _split(run, args: tuple, jobs: int, nbytes: int) -> None:
