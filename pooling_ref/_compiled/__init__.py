@@ -106,7 +106,7 @@ from .._arrays import channels_axes, channels_first_work, from_channels_first_wo
 from ..dtypes import finfo, lowest
 from ..geometry import WindowGeometry, rank3
 from ..rules import PoolPlan
-from ._dispatch import _launch, _ready, _split
+from ._dispatch import _bind, _launch, _ready
 from ._modes import (
     _DAZ_MODES,
     _MAX,
@@ -278,8 +278,9 @@ def prepared_pool(g: WindowGeometry, plan: PoolPlan, n: int, c: int, dtype: np.d
     """``run(a) -> out``: :func:`pool` of C-contiguous ``(N, *spatial, C)`` inputs ``a``
     of ``dtype`` (``(N, C, *spatial)`` if ``channels_first``), the result in the same
     layout — one output array, one launch (its flat buffer the work layout, or a
-    channels_last copy: :func:`copies_channels_last`), the kernel's entry kept per input
-    flags; ``None`` where :func:`pool` declines, computes in another dtype or in vain."""
+    channels_last copy: :func:`copies_channels_last`), its runner (:func:`_pool_runner`)
+    kept per input flags; ``None`` where :func:`pool` declines, computes in another dtype
+    or in vain."""
     size = n * math.prod(g.out_spatial) * c
     if _declines(g, plan, dtype) or size == 0:
         return None
@@ -320,12 +321,11 @@ class PoolLaunch(NamedTuple):
 def _pool_runner(launch: PoolLaunch, flat: np.ndarray, jobs: int):
     """``go(x, out)``: ``launch`` for ``jobs`` output rows on flat inputs ``x`` of the
     size and array flags of ``flat`` into flat outputs ``out``, through the kernel's
-    compiled entry, in parts (:func:`_split`; one call where ``flat`` is small)."""
+    compiled entry (:func:`._dispatch._bind`: in parts, one call where ``flat`` is
+    small)."""
     consts = launch.constants
     kernel = _ready(launch.kernel, (flat, np.empty(0, launch.dtype), *consts))  # (types)
-    if flat.nbytes < _threads.PARALLEL_MIN_BYTES:
-        return lambda x, out: kernel(x, out, *consts, 0, jobs)
-    return lambda x, out: _split(kernel, (x, out, *consts), jobs, x.nbytes)
+    return _bind(kernel, consts, jobs, flat.nbytes)
 
 
 @functools.lru_cache(maxsize=512)

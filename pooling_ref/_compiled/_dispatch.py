@@ -1,6 +1,6 @@
 """Running a compiled kernel: its compiled entry point per argument types
 (:func:`_ready`, with LLVM's SLP vectoriser on) and the jobs split into parts on the
-package thread pool (:func:`_launch`, :func:`_split`)."""
+package thread pool (:func:`_launch`, :func:`_split`, :func:`_bind`)."""
 
 import threading
 
@@ -62,6 +62,15 @@ def _launch(kernel, args: tuple, jobs: int, nbytes: int) -> None:
     """``kernel(*args, lo, hi)`` for the jobs ``0 <= job < jobs`` in parts
     (:func:`_split`), compiled by :func:`_ready`."""
     _split(_ready(kernel, args), args, jobs, nbytes)
+
+
+def _bind(entry, consts: tuple, jobs: int, nbytes: int):
+    """``go(x, out)``: ``entry(x, out, *consts, lo, hi)`` over the jobs ``0 <= job < jobs``
+    for inputs of ``nbytes``, as :func:`_split` runs it — for small inputs the one call
+    itself (no :func:`_split` call on a repeated small call's path)."""
+    if nbytes < _threads.PARALLEL_MIN_BYTES:
+        return lambda x, out: entry(x, out, *consts, 0, jobs)
+    return lambda x, out: _split(entry, (x, out, *consts), jobs, x.nbytes)
 
 
 def _split(run, args: tuple, jobs: int, nbytes: int) -> None:
