@@ -17,6 +17,9 @@ pytestmark = pytest.mark.skipif(not _compiled.AVAILABLE, reason="needs Numba")
 
 S = np.float32(np.finfo(np.float32).tiny / 8)          # a positive subnormal
 LOW = np.float32(-5.0)
+#: The cells of the random windows: zeros of both signs, subnormals, a few normals (every
+#: window a tie or a near tie under a flush rule).
+TIES = np.float32([0.0, -0.0, S, -S, 2 * S, -2 * S, LOW, 1e-30])
 
 
 def _window(rows) -> np.ndarray:
@@ -69,9 +72,8 @@ def test_mixed_zero_and_subnormal_windows_match_the_loop(seed, tf_kernel):
     """Random images of zeros of both signs, subnormals and a few normals (every window
     a tie or a near tie), some with no subnormal at all: bit for bit the loop method."""
     rng = np.random.default_rng(seed)
-    cells = np.float32([0.0, -0.0, S, -S, 2 * S, -2 * S, LOW, 1e-30])
     h, w = rng.integers(3, 12, 2)
-    x = rng.choice(cells, size=(2, 3, h, w)).astype(np.float32)
+    x = rng.choice(TIES, size=(2, 3, h, w)).astype(np.float32)
     if seed % 3 == 0:
         x[np.abs(x) < np.finfo(np.float32).tiny] = 0.0       # no subnormal at all
     for padding in ("valid", "same"):
@@ -96,9 +98,8 @@ def test_every_loop_order_keeps_the_flush_rules_choice(seed, channels, k, s, tf_
     maxima computed again): windows of zeros of both signs, subnormals and a few normals,
     bit for bit the loop method."""
     rng = np.random.default_rng(seed)
-    cells = np.float32([0.0, -0.0, S, -S, 2 * S, -2 * S, LOW, 1e-30])
     h, w = rng.integers(3, 10, 2)
-    x = rng.choice(cells, size=(2, h, w, channels)).astype(np.float32)
+    x = rng.choice(TIES, size=(2, h, w, channels)).astype(np.float32)
     for padding in ("valid", "same"):
         got = pr.max_pool(x, k, s, padding, tf_kernel=tf_kernel, method="compiled")
         want = pr.max_pool(x, k, s, padding, tf_kernel=tf_kernel, method="loop")
