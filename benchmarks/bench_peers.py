@@ -1,6 +1,7 @@
 """Benchmark beside Keras: pooling_ref against torch and onnxruntime on the same inputs.
 
-    python benchmarks/bench_peers.py [--quick] [--rounds N] [--only small|large] [--out DIR]
+    python benchmarks/bench_peers.py [--quick] [--rounds N] [--only small|large]
+                                     [--spaced N] [--out DIR]
 
 Each workload is one float32 NCHW array (and its NHWC copy) pooled by every implementation
 in one process, in interleaved rounds (every round runs each implementation once, in an
@@ -26,6 +27,13 @@ the ratios ``ours / peer`` (< 1: pooling_ref faster) of :data:`RATIOS`; per rati
 geometric mean and the maximum over the small, the large and all workloads. A peer that is
 not installed is left out (``nox -s bench_dialects`` installs both).
 
+Then each implementation is timed a second way, ``--spaced`` calls (default
+:data:`SPACED_CALLS`) each after a pause of :data:`SPACED_GAP_S` (:func:`spaced_calls`):
+the median per-call time and the CPU time the process spends per call, pause included
+(torch's and onnxruntime's worker threads spin-wait after a call; back to back that makes
+their next call start fast, after a pause it costs CPU and a wake-up). Reported beside
+the back-to-back table, with the same ratios (``"<ratio> spaced <group>"``).
+
 >>> w = WORKLOADS_BY_ID["max_28x3_k2s2"]
 >>> w.shape, w.small, w.out_shape
 ((1, 3, 28, 28), True, (1, 3, 14, 14))
@@ -49,6 +57,11 @@ RATIOS = {"ours/torch": ("ours_cf", "torch_nchw"),
           "ours/torch_cl": ("ours_cl", "torch_cl"),
           "ours/ort": ("ours_cf", "ort"),
           "ort/read": ("ort", "read")}
+#: The spaced regime (:func:`spaced_calls`): calls per implementation, the pause before
+#: each call, and the quiet before each implementation's first pause (seconds).
+SPACED_CALLS = 12
+SPACED_GAP_S = 0.02
+SETTLE_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -235,6 +248,37 @@ def interleaved_rounds(fns: dict, rounds: int, target_s: float,
     return times
 
 
+def spaced_calls(fns: dict, calls: int, gap_s: float, settle_s: float,
+                 clock=time.perf_counter, cpu=time.process_time,
+                 sleep=time.sleep) -> dict:
+    """``impl -> (median seconds per call, process CPU seconds per call)`` with a pause
+    before every call: each implementation in turn, after ``settle_s`` of quiet, makes
+    ``calls`` calls, each after a pause of ``gap_s`` (and one more pause after the last);
+    the CPU time is the whole process's over its calls and pauses, so worker threads
+    that keep spinning after a call count for the implementation that left them.
+
+    Why a second regime: back to back (:func:`interleaved_rounds`), a runtime whose
+    threads spin-wait between calls hands work to them in ~2 us; a call after a pause
+    pays for waking them, and the spinning burns CPU. Measured on the 2-vCPU machine,
+    calls 20 ms apart: onnxruntime (8, 3, 32, 32) max window 3 13 -> 250 us per call and
+    ~21 ms of CPU per call; torch 32 us -> 7.7 ms (its OpenMP threads, woken after
+    spinning); pooling_ref 14 -> 125 us, no thread left spinning. Numba's OpenMP team
+    was measured the same way and not adopted (a call after 20 ms idle: 6-8 ms)."""
+    out = {}
+    for name, fn in fns.items():
+        sleep(settle_s)
+        walls = []
+        c0 = cpu()
+        for _ in range(calls):
+            sleep(gap_s)
+            t0 = clock()
+            fn()
+            walls.append(clock() - t0)
+        sleep(gap_s)
+        out[name] = (float(np.median(walls)), (cpu() - c0) / calls)
+    return out
+
+
 def geomean(values) -> float | None:
     vals = [v for v in values if v]
     return math.exp(sum(map(math.log, vals)) / len(vals)) if vals else None
@@ -248,25 +292,32 @@ def ratios(best: dict) -> dict:
 
 def summarize(rows: dict) -> dict:
     """Per ratio, the geometric mean and the maximum over the small, the large and all
-    workloads of ``rows`` (``workload id -> {"ratios": ...}``)."""
+    workloads of ``rows`` (``workload id -> {"ratios": ...}``), and of their
+    ``"spaced_ratios"`` where rows have them (keys ``"<ratio> spaced <group>"``)."""
     groups = {"small": [i for i in rows if WORKLOADS_BY_ID[i].small],
               "large": [i for i in rows if not WORKLOADS_BY_ID[i].small], "all": list(rows)}
     out = {}
-    for name in RATIOS:
-        for group, ids in groups.items():
-            vals = [rows[i]["ratios"][name] for i in ids if rows[i]["ratios"][name]]
-            out[f"{name} {group}"] = {"geomean": geomean(vals),
-                                      "max": max(vals) if vals else None, "n": len(vals)}
+    for key, label in (("ratios", ""), ("spaced_ratios", " spaced")):
+        for name in RATIOS:
+            for group, ids in groups.items():
+                vals = [rows[i][key][name] for i in ids
+                        if key in rows[i] and rows[i][key][name]]
+                if key == "ratios" or vals:
+                    out[f"{name}{label} {group}"] = {
+                        "geomean": geomean(vals), "max": max(vals) if vals else None,
+                        "n": len(vals)}
     return out
 
 
 # ----------------------------------------------------------------------------- the run
 
 
-def run_workload(w: Workload, peers: tuple[str, ...], rounds: int, target_s: float) -> dict:
+def run_workload(w: Workload, peers: tuple[str, ...], rounds: int, target_s: float,
+                 spaced: int = 0) -> dict:
     """Warm every implementation up (Numba's compile or cache load, sessions), check the
     outputs against torch's NCHW result (onnxruntime's without torch), then time them in
-    interleaved rounds."""
+    interleaved rounds and (``spaced`` calls each, if any) with pauses
+    (:func:`spaced_calls`)."""
     x, x_nhwc = inputs(w)
     fns = callables(w, x, x_nhwc, peers)
     results = {impl: fn() for impl, fn in fns.items()}
@@ -274,10 +325,16 @@ def run_workload(w: Workload, peers: tuple[str, ...], rounds: int, target_s: flo
     checks = check_outputs(w, x, results, reference)
     times = interleaved_rounds({**fns, "read": x.max}, rounds, target_s)
     best = {impl: min(t) for impl, t in times.items()}
-    return {"best_us": {impl: t * 1e6 for impl, t in best.items()},
-            "median_us": {impl: float(np.median(t)) * 1e6 for impl, t in times.items()},
-            "ratios": ratios(best), "checked_against": reference,
-            "max_ulp": {impl: c.max_ulp for impl, c in checks.items()}}
+    row = {"best_us": {impl: t * 1e6 for impl, t in best.items()},
+           "median_us": {impl: float(np.median(t)) * 1e6 for impl, t in times.items()},
+           "ratios": ratios(best), "checked_against": reference,
+           "max_ulp": {impl: c.max_ulp for impl, c in checks.items()}}
+    if spaced:
+        paused = spaced_calls(fns, spaced, SPACED_GAP_S, SETTLE_S)
+        row["spaced_us"] = {impl: wall * 1e6 for impl, (wall, _) in paused.items()}
+        row["cpu_us"] = {impl: cpu * 1e6 for impl, (_, cpu) in paused.items()}
+        row["spaced_ratios"] = ratios({impl: wall for impl, (wall, _) in paused.items()})
+    return row
 
 
 def versions() -> dict:
@@ -306,6 +363,16 @@ def print_table(report: dict) -> None:
         print(f"{wid:22s}" + "".join(f"{_fmt(row['best_us'].get(i), '.1f'):>11s}"
                                      for i in IMPLS)
               + "".join(f"{_fmt(row['ratios'][r]):>15s}" for r in RATIOS))
+    spaced = {wid: row for wid, row in report["workloads"].items() if "spaced_us" in row}
+    if spaced:
+        impls = [i for i in IMPLS if i != "read"]
+        print(f"\ncalls {SPACED_GAP_S * 1e3:.0f} ms apart: median per-call time (µs) / "
+              "process CPU per call (µs)")
+        print(f"{'workload':22s}" + "".join(f"{i:>20s}" for i in impls))
+        for wid, row in spaced.items():
+            cells = [f"{_fmt(row['spaced_us'].get(i), '.1f')} / "
+                     f"{_fmt(row['cpu_us'].get(i), '.0f')}" for i in impls]
+            print(f"{wid:22s}" + "".join(f"{c:>20s}" for c in cells))
     print()
     for name, s in report["summary"].items():
         print(f"{name:22s} geomean {_fmt(s['geomean'])}  max {_fmt(s['max'])}  "
@@ -320,6 +387,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--quick", action="store_true", help="5 rounds, shorter samples")
     ap.add_argument("--only", choices=("small", "large"))
+    ap.add_argument("--spaced", type=int, default=SPACED_CALLS,
+                    help=f"calls per implementation {SPACED_GAP_S * 1e3:.0f} ms apart "
+                         "(0: none)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))), "bench-results"))
     args = ap.parse_args(argv)
@@ -331,13 +401,15 @@ def main(argv=None) -> int:
     from pooling_ref import methods
 
     rounds, target = (5, 0.005) if args.quick else (args.rounds, 0.02)
+    spaced = min(args.spaced, 3) if args.quick else args.spaced
     chosen = [w for w in WORKLOADS if args.only is None or w.small == (args.only == "small")]
     report = {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "versions": versions(),
               "cores": cores(), "method": methods.resolve("auto", "max_pool"),
-              "peers": list(peers), "rounds": rounds,
+              "peers": list(peers), "rounds": rounds, "spaced_calls": spaced,
+              "spaced_gap_s": SPACED_GAP_S,
               "load_before": [round(v, 2) for v in os.getloadavg()], "workloads": {}}
     for w in chosen:
-        report["workloads"][w.id] = run_workload(w, peers, rounds, target)
+        report["workloads"][w.id] = run_workload(w, peers, rounds, target, spaced)
         print(f"  {w.id}: done", flush=True)
     report["load_after"] = [round(v, 2) for v in os.getloadavg()]
     report["summary"] = summarize(report["workloads"])

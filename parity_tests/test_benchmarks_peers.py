@@ -102,6 +102,54 @@ def test_ratios_and_summary_are_the_hand_derived_ones():
     assert s["ours/torch_cl all"] == {"geomean": None, "max": None, "n": 0}
 
 
+def test_spaced_calls_pause_before_each_call_and_charge_the_cpu_after_it():
+    """Each implementation: the settle pause, then a pause before every call and one after
+    the last; its wall time is the median of its calls, its CPU the process's CPU over
+    its calls and pauses (a thread left spinning after a call counts) per call."""
+    events: list = []
+    state = {"t": 0.0, "cpu": 0.0}
+    walls = {"a": iter([5.0, 1.0, 2.0]), "b": iter([3.0, 3.0, 30.0])}
+    spin = {"a": 1.0, "b": 10.0}        # CPU of threads left spinning, in each pause after
+    current = []
+
+    def make(name):
+        def fn():
+            events.append(name)
+            current[:] = [name]
+            dt = next(walls[name])
+            state["t"] += dt
+            state["cpu"] += dt
+        return fn
+
+    def sleep(s):
+        events.append(s)
+        if current:
+            state["cpu"] += spin[current[0]]
+
+    out = peers.spaced_calls({"a": make("a"), "b": make("b")}, calls=3, gap_s=0.5,
+                             settle_s=9.0, clock=lambda: state["t"],
+                             cpu=lambda: state["cpu"], sleep=sleep)
+    assert events == [9.0, 0.5, "a", 0.5, "a", 0.5, "a", 0.5,
+                      9.0, 0.5, "b", 0.5, "b", 0.5, "b", 0.5]
+    assert out["a"] == (2.0, pytest.approx((8.0 + 3 * 1.0) / 3))
+    # b: its calls (36), its spinning in the three pauses after them (10 each) and what
+    # ``a`` left spinning in the pause before b's first call (1); not the settle pause
+    assert out["b"] == (3.0, pytest.approx((36.0 + 3 * 10.0 + 1.0) / 3))
+
+
+def test_the_summary_has_spaced_ratios_where_rows_have_them():
+    small = next(w.id for w in peers.WORKLOADS if w.small)
+    large = next(w.id for w in peers.WORKLOADS if not w.small)
+    none = dict.fromkeys(peers.RATIOS)
+    rows = {small: {"ratios": none, "spaced_ratios": {**none, "ours/ort": 0.5}},
+            large: {"ratios": none, "spaced_ratios": {**none, "ours/ort": 2.0}}}
+    s = peers.summarize(rows)
+    assert s["ours/ort spaced all"] == {"geomean": pytest.approx(1.0), "max": 2.0, "n": 2}
+    assert s["ours/ort spaced small"]["max"] == 0.5
+    assert "ours/torch spaced all" not in s                   # no spaced values: left out
+    assert "ours/ort spaced all" not in peers.summarize({small: {"ratios": none}})
+
+
 def test_workloads_cover_the_issue_shapes():
     shapes = {w.shape for w in peers.WORKLOADS}
     assert {(1, 3, 28, 28), (1, 16, 14, 14), (8, 3, 32, 32)} <= shapes
@@ -123,8 +171,9 @@ def test_every_body_runs_and_agrees_with_torch(w):
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    row = peers.run_workload(w, ("torch", "ort"), rounds=1, target_s=0.0)
+    row = peers.run_workload(w, ("torch", "ort"), rounds=1, target_s=0.0, spaced=1)
     assert row["checked_against"] == "torch_nchw"
+    assert set(row["spaced_us"]) == set(row["cpu_us"]) == set(peers.IMPLS) - {"read"}
     assert set(row["best_us"]) == set(peers.IMPLS)
     if w.op == "max":
         assert set(row["max_ulp"].values()) == {0}
