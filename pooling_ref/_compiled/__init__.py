@@ -59,10 +59,13 @@ interleaved group (measured 2x).
 
 Parallelism (:func:`_launch`): contiguous parts of the output rows go to the package's
 thread pool (:mod:`pooling_ref._threads`; the kernels are ``nogil``), which hands them out
-dynamically; small inputs (< 2 MiB) run in the calling thread. Numba's ``prange`` (up to
-~1.3x faster on some large shapes) is not used: its driver is a closure over the kernel,
-which Numba's disk cache keys by a per-process uuid (concurrent pytest-xdist processes
-overwrote each other's entries and ran the wrong kernel).
+dynamically; small inputs (< 2 MiB) run in the calling thread. Numba's ``prange`` is not
+used. Its driver as a closure over the kernel is keyed in Numba's disk cache by a
+per-process uuid (concurrent pytest-xdist processes overwrote each other's entries and ran
+the wrong kernel); a driver function per kernel and signature avoids that, and starts parts
+in ~2 us instead of the pool's ~50 ((8, 3, 224, 224) max window 3 back to back: 235 ->
+121 us), but its OpenMP threads then spin ~8 ms after every call, and on this VM a call
+after a 20 ms pause took 6-8 ms (the pool: 0.1-0.7 ms), so it was dropped.
 
 Half precision (Numba has no float16/bfloat16): max runs on an exact float32 copy and is
 cast back (a maximum is one of the inputs, so nothing rounds). float16 averages run on a
