@@ -94,8 +94,9 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench_dialects(session: nox.Session) -> None:
     """pooling_ref against torch (NCHW and channels_last) and onnxruntime on the same
-    inputs, in one run of interleaved rounds (benchmarks/bench_peers.py: ratios, geometric
-    means, bench-results/peers.json). Not part of .ci/run."""
+    inputs, in one run of interleaved rounds and of calls 20 ms apart
+    (benchmarks/bench_peers.py: ratios, geometric means, CPU per call,
+    bench-results/peers.json). Not part of .ci/run."""
     session.install(".[bench,onnx]", "torch==2.13.0")
     session.run("python", "benchmarks/bench_peers.py", *session.posargs)
 
