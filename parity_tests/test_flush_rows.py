@@ -13,6 +13,9 @@ import pytest
 import pooling_ref as pr
 from pooling_ref import _compiled, _threads
 
+if _compiled.AVAILABLE:
+    from pooling_ref._compiled import _pool_orders
+
 pytestmark = pytest.mark.skipif(not _compiled.AVAILABLE, reason="needs Numba")
 
 S = np.float32(np.finfo(np.float32).tiny / 8)          # a positive subnormal
@@ -104,6 +107,37 @@ def test_every_loop_order_keeps_the_flush_rules_choice(seed, channels, k, s, tf_
         got = pr.max_pool(x, k, s, padding, tf_kernel=tf_kernel, method="compiled")
         want = pr.max_pool(x, k, s, padding, tf_kernel=tf_kernel, method="loop")
         assert got.tobytes() == want.tobytes(), (seed, padding)
+
+
+def _chunk_rows(channels: int) -> int:
+    """Output rows of 3 outputs x ``channels`` checked at once for a redo."""
+    return -(-int(_pool_orders._SCAN_OUTPUTS) // (3 * channels))
+
+
+@pytest.mark.parametrize("channels", [1, 5, 8])
+@pytest.mark.parametrize("where", ["first", "chunk end", "next chunk", "chunk middle",
+                                   "last"])
+def test_a_switching_window_in_any_row_of_a_checked_chunk(channels, where):
+    """Output rows are checked for a redo a chunk of rows at a time
+    (``_pool_orders._SCAN_OUTPUTS`` outputs): a window where the plain step chooses another
+    cell in a chunk's first, middle or last row, the next chunk's first row or the
+    input's last row is computed again — one channel (rows), 5 (tap-major), 8 (channels
+    inner), rows of 3 outputs."""
+    per_chunk = _chunk_rows(channels)
+    rows = 2 * per_chunk + 3
+    oh = {"first": 0, "chunk end": per_chunk - 1, "next chunk": per_chunk,
+          "chunk middle": per_chunk + per_chunk // 2, "last": rows - 1}[where]
+    x = np.full((1, 2 * rows + 1, 7, channels), LOW, np.float32)
+    # the window's first input row (shared with the output row above) is all LOW, so no
+    # other output of its chunk is zero or subnormal; the +0 in its last input row makes
+    # the output row below +0 (its own chunk when the window is a chunk's last)
+    switching = np.float32([[LOW, LOW, LOW], [LOW, -S, LOW], [LOW, 0.0, LOW]])
+    x[0, 2 * oh:2 * oh + 3, 2:5, channels - 1] = switching
+    got = pr.max_pool(x, 3, 2, method="compiled")
+    want = pr.max_pool(x, 3, 2, method="loop")
+    assert got.shape[1] == rows
+    assert got[0, oh, 1, channels - 1].tobytes() == (-S).tobytes()
+    assert got.tobytes() == want.tobytes()
 
 
 def test_a_subnormal_maximum_is_computed_again():

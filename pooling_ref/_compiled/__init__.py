@@ -43,7 +43,8 @@ call's :class:`pooling_ref.rules.PoolPlan` and declares the plan fields it carri
 their own bits (oneDNN's float32 max), a subnormal average written as zero — and
 ``empty``, the value of a window without a number, as the start value. Max pooling under
 ``flush`` runs the plain max step and then computes again only the outputs of a row whose
-maximum is zero or subnormal (:func:`._pool_orders._redo_row`: the same cells chosen).
+maximum is zero or subnormal (:func:`._pool_orders._redo_row`: the same cells chosen),
+the outputs checked 1,024 at a time (:func:`._pool_orders._redo_rows`).
 
 What made the kernel 3-4x faster (measured): unsigned indices (no negative-index checks in
 the inner loop), accumulators in registers, the SLP vectoriser, and, for buffers of

@@ -88,6 +88,7 @@ def channels_inner(mode):
         unc = uint64(nc)
         count = np.empty(1, out.dtype)            # a real-cell count in the dtype
         at = _job_at(job_lo, nd, nh)
+        chunk_lo = job_lo                         # first row not yet checked for a redo
         for job in range(job_lo, job_hi):
             b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, at, nw, nc, taps_d, taps_h)
             at = _next_job(at, nd, nh)
@@ -113,9 +114,10 @@ def channels_inner(mode):
                     if lanes > 16:
                         _store8(out, oi + cb + uint64(16), _finish8(a[2], n, tiny, step))
                         _store8(out, oi + cb + uint64(24), _finish8(a[3], n, tiny, step))
-            if redo:
-                _redo_row(x, out, ob, uint64(nw) * unc, unc, b, d_lo, d_hi, h_lo, h_hi,
-                          shape, taps_w, init, tiny, mode)
+            if redo and _scan_due(job, job_hi, chunk_lo, uint64(nw) * unc):
+                _redo_rows(x, out, chunk_lo, job + 1, shape, taps_d, taps_h, taps_w, init,
+                           tiny, mode)
+                chunk_lo = job + 1
 
     return channels_inner_rows
 
@@ -186,6 +188,7 @@ def rows(mode, fixed_c, fixed_k, fixed_s):
         ss = uint64(fixed_s) if fixed_s else uint64(stride_w)
         kk = uint64(fixed_k) if fixed_k else uint64(whole_w[3])
         at = _job_at(job_lo, nd, nh)
+        chunk_lo = job_lo                         # first row not yet checked for a redo
         for job in range(job_lo, job_hi):
             b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, at, nw, nc, taps_d, taps_h)
             at = _next_job(at, nd, nh)
@@ -199,9 +202,10 @@ def rows(mode, fixed_c, fixed_k, fixed_s):
                     _edge_outputs(x, out, xb, ob, i0, i1, unw, taps_w, ucc, tiny, step)
             if finishes:
                 _finish_row(out, ob, unw, ucc, dh, taps_w, count, tiny, step)
-            if redo:
-                _redo_row(x, out, ob, unw * ucc, ucc, b, d_lo, d_hi, h_lo, h_hi, shape,
-                          taps_w, init, tiny, mode)
+            if redo and _scan_due(job, job_hi, chunk_lo, unw * ucc):
+                _redo_rows(x, out, chunk_lo, job + 1, shape, taps_d, taps_h, taps_w, init,
+                           tiny, mode)
+                chunk_lo = job + 1
 
     return per_output_rows
 
@@ -257,6 +261,7 @@ def tap_major(mode):
         row_buf = np.empty(2 * n_row, out.dtype)
         step_w = uint64(stride_w * nc)            # input step between outputs
         at = _job_at(job_lo, nd, nh)
+        chunk_lo = job_lo                         # first row not yet checked for a redo
         for job in range(job_lo, job_hi):
             b, ob, d_lo, d_hi, h_lo, h_hi, dh = _job(job, at, nw, nc, taps_d, taps_h)
             at = _next_job(at, nd, nh)
@@ -275,21 +280,59 @@ def tap_major(mode):
                             src = dst
             _store_tap_row(out, row_buf, src, ob, unw, unc, dh, taps_w, count, tiny, finishes,
                            step)
-            if redo:
-                _redo_row(x, out, ob, n_row, unc, b, d_lo, d_hi, h_lo, h_hi, shape, taps_w,
-                          init, tiny, mode)
+            if redo and _scan_due(job, job_hi, chunk_lo, n_row):
+                _redo_rows(x, out, chunk_lo, job + 1, shape, taps_d, taps_h, taps_w, init,
+                           tiny, mode)
+                chunk_lo = job + 1
 
     return tap_major_rows
 
 
 def _plain_step(mode):
     """``(step mode, redo)``: a flush max mode (``_MAX_CMP``, ``_MAX_DAZ``) runs the plain
-    max step and then :func:`_redo_row` on each output row; every other mode runs itself.
+    max step and then :func:`_redo_row` on each output row whose check asks for it
+    (:func:`_redo_rows`); every other mode runs itself.
     The plain step is one vector max, the flush step three compares (measured, one
     process, float32: (8, 3, 224, 224) max k3 221 -> 177 us, (64, 64, 56, 56) k3
     3032 -> 2131, (64, 56, 56, 64) k3 2539 -> 2120)."""
     redo = mode == _MAX_CMP or mode == _MAX_DAZ
     return (_MAX if redo else mode), redo
+
+
+#: Outputs checked at once for a flush max redo (:func:`_redo_rows`): 4 KiB of float32.
+_SCAN_OUTPUTS = uint64(1024)
+
+
+@njit(cache=True, inline="always")
+def _scan_due(job, job_hi, chunk_lo, n_row):
+    """Whether the output rows ``chunk_lo <= j <= job`` (``n_row`` outputs each) are
+    checked now: at :data:`_SCAN_OUTPUTS` outputs or at the part's last row."""
+    return job + 1 == job_hi or uint64(job + 1 - chunk_lo) * n_row >= _SCAN_OUTPUTS
+
+
+@njit(cache=True, inline="always")
+def _redo_rows(x, out, job0, job1, shape, taps_d, taps_h, taps_w, init, tiny, mode):
+    """After the plain max step over output rows ``job0 <= job < job1`` (consecutive in
+    ``out``): one vector pass over all their outputs, and only where one of them is zero
+    or subnormal, :func:`_redo_row` on each of the rows. A row of 15 outputs checked on its
+    own left 7 of them to scalar code (measured (8, 3, 32, 32) max window 3: 14.3 us with
+    the flush rule against 12.6 without)."""
+    nd, nh, nw = taps_d.shape[0], taps_h.shape[0], taps_w.shape[0]
+    nc = shape[3]
+    unc = uint64(nc)
+    n_row = uint64(nw) * unc
+    lo = uint64(job0) * n_row
+    small = False
+    for i in range(min(uint64(job1 - job0) * n_row, _ROW_MAX)):
+        small |= abs(out[lo + i]) < tiny
+    if not small:
+        return
+    at = _job_at(job0, nd, nh)
+    for job in range(job0, job1):
+        b, ob, d_lo, d_hi, h_lo, h_hi, _ = _job(job, at, nw, nc, taps_d, taps_h)
+        at = _next_job(at, nd, nh)
+        _redo_row(x, out, ob, n_row, unc, b, d_lo, d_hi, h_lo, h_hi, shape, taps_w, init,
+                  tiny, mode)
 
 
 @njit(cache=True, inline="always")
