@@ -114,10 +114,9 @@ def channels_inner(mode):
                     if lanes > 16:
                         _store8(out, oi + cb + uint64(16), _finish8(a[2], n, tiny, step))
                         _store8(out, oi + cb + uint64(24), _finish8(a[3], n, tiny, step))
-            if redo and _scan_due(job, job_hi, chunk_lo, uint64(nw) * unc):
-                _redo_rows(x, out, chunk_lo, job + 1, shape, taps_d, taps_h, taps_w, init,
-                           tiny, mode)
-                chunk_lo = job + 1
+            if redo:
+                chunk_lo = _redo_due(x, out, job, job_hi, chunk_lo, uint64(nw) * unc, shape, taps_d,
+                                     taps_h, taps_w, init, tiny, mode)
 
     return channels_inner_rows
 
@@ -202,10 +201,9 @@ def rows(mode, fixed_c, fixed_k, fixed_s):
                     _edge_outputs(x, out, xb, ob, i0, i1, unw, taps_w, ucc, tiny, step)
             if finishes:
                 _finish_row(out, ob, unw, ucc, dh, taps_w, count, tiny, step)
-            if redo and _scan_due(job, job_hi, chunk_lo, unw * ucc):
-                _redo_rows(x, out, chunk_lo, job + 1, shape, taps_d, taps_h, taps_w, init,
-                           tiny, mode)
-                chunk_lo = job + 1
+            if redo:
+                chunk_lo = _redo_due(x, out, job, job_hi, chunk_lo, unw * ucc, shape, taps_d,
+                                     taps_h, taps_w, init, tiny, mode)
 
     return per_output_rows
 
@@ -280,10 +278,9 @@ def tap_major(mode):
                             src = dst
             _store_tap_row(out, row_buf, src, ob, unw, unc, dh, taps_w, count, tiny, finishes,
                            step)
-            if redo and _scan_due(job, job_hi, chunk_lo, n_row):
-                _redo_rows(x, out, chunk_lo, job + 1, shape, taps_d, taps_h, taps_w, init,
-                           tiny, mode)
-                chunk_lo = job + 1
+            if redo:
+                chunk_lo = _redo_due(x, out, job, job_hi, chunk_lo, n_row, shape, taps_d,
+                                     taps_h, taps_w, init, tiny, mode)
 
     return tap_major_rows
 
@@ -304,10 +301,17 @@ _SCAN_OUTPUTS = uint64(1024)
 
 
 @njit(cache=True, inline="always")
-def _scan_due(job, job_hi, chunk_lo, n_row):
-    """Whether the output rows ``chunk_lo <= j <= job`` (``n_row`` outputs each) are
-    checked now: at :data:`_SCAN_OUTPUTS` outputs or at the part's last row."""
-    return job + 1 == job_hi or uint64(job + 1 - chunk_lo) * n_row >= _SCAN_OUTPUTS
+def _redo_due(x, out, job, job_hi, chunk_lo, n_row, shape, taps_d, taps_h, taps_w, init,
+              tiny, mode):
+    """After output row ``job``: the rows ``chunk_lo <= j <= job`` (``n_row`` outputs
+    each) checked and computed again where needed (:func:`_redo_rows`) once they hold
+    :data:`_SCAN_OUTPUTS` outputs or ``job`` is the part's last row. Returns the first
+    row not yet checked."""
+    if job + 1 == job_hi or uint64(job + 1 - chunk_lo) * n_row >= _SCAN_OUTPUTS:
+        _redo_rows(x, out, chunk_lo, job + 1, shape, taps_d, taps_h, taps_w, init, tiny,
+                   mode)
+        return job + 1
+    return chunk_lo
 
 
 @njit(cache=True, inline="always")
